@@ -1,0 +1,45 @@
+# ICP Explorer: `make run` installs and starts the app; `make test` installs and runs every test.
+PYTHON ?= python3.11
+VENV   := .venv
+PY     := $(VENV)/bin/python
+PORT   ?= 8501
+
+.PHONY: run test browser bench sample clean
+
+$(VENV)/.installed: requirements.txt
+	@command -v $(PYTHON) >/dev/null 2>&1 || { echo "error: $(PYTHON) not found (Python 3.11 is required; set PYTHON=...)"; exit 1; }
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -r requirements.txt
+	touch $@
+
+$(VENV)/.installed-dev: $(VENV)/.installed requirements-dev.txt
+	$(PY) -m pip install --quiet -r requirements-dev.txt
+	touch $@
+
+## run: install (first time) and start the app on the bundled sample data
+run: $(VENV)/.installed
+	$(PY) -m streamlit run app.py --server.port $(PORT)
+
+## browser: Debian's chromium + chromium-driver for the end-to-end test (no browser download)
+browser:
+	@if [ ! -x /usr/bin/chromium ]; then \
+	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq chromium chromium-driver; \
+	fi
+	@/usr/bin/chromium --version
+
+## test: install everything (first time) and run the whole suite, the browser test included
+test: $(VENV)/.installed-dev browser
+	$(PY) -m pytest
+
+## bench: load-time and memory benchmark for 100k and 1M generated accounts
+bench: $(VENV)/.installed
+	$(PY) bench/bench_ingest.py
+
+## sample: regenerate sample_data/ from its seeded generator
+sample: $(VENV)/.installed
+	$(PY) sample_data/generate_sample.py
+
+clean:
+	rm -rf $(VENV) .icp_data .pytest_cache

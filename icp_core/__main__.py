@@ -1,0 +1,94 @@
+"""The ICP Explorer command line: `python -m icp_core ingest FILE [--opportunities FILE]`.
+
+Thin over the same functions the app uses. Bad input exits non-zero with one line on
+stderr, never a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from .ingest import IngestError, ingest_dataset
+from .store import DatasetStore, cli_workspace, data_dir
+
+
+def format_quality(meta: dict) -> str:
+    """The quality summary as plain text lines."""
+    q = meta["quality"]
+    src = q["source"]
+    lines = [
+        f"dataset id: {meta['id']}",
+        f"name:       {meta['name']}",
+        f"file:       {src['file_name']} ({src['format']}"
+        + (f", {src['encoding']}" if src.get("encoding") else "")
+        + (f", delimiter {src['delimiter']!r}" if src.get("delimiter") else "")
+        + (f", sheet {src['sheet']!r}" if src.get("sheet") else "") + ")",
+        f"rows:       {q['rows_loaded']:,} loaded of {q['rows_read']:,} read, {q['rows_rejected']:,} rejected",
+    ]
+    for ex in q["rejected_examples"]:
+        lines.append(f"  rejected line {ex['line']}: {ex['reason']}: {ex['text'][:80]!r}")
+    for note in src.get("notes", []):
+        lines.append(f"  note: {note}")
+    lines.append("")
+    lines.append(f"{'column':<28} {'role':<24} {'parsed':>7} {'empty':>7} {'unreadable':>10}  examples")
+    for c in q["columns"]:
+        examples = ", ".join(repr(e["value"])[:30] for e in c["unparseable_examples"][:3])
+        lines.append(
+            f"{c['header'][:28]:<28} {c['role_label'][:24]:<24} {c['parsed_share']:>7.1%} "
+            f"{c['null_share']:>7.1%} {c['unparseable_share']:>10.1%}  {examples}"
+        )
+    r = q.get("rollup")
+    if r:
+        lines.append("")
+        lines.append(
+            f"opportunities: {r['opportunity_rows']:,} rows rolled up on {r['join_on'].replace('_', ' ')}; "
+            f"{r['rows_without_account']:,} rows have no account; "
+            f"{r['accounts_with_opportunities']:,} of {r['accounts_total']:,} accounts have deals; "
+            f"{r['unmatched_keys']:,} account keys match no account ({r['unmatched_rows']:,} rows)"
+        )
+    for h in q["hints"]:
+        lines.append(f"hint: {h['message']}")
+    return "\n".join(lines)
+
+
+def _cmd_ingest(args) -> int:
+    root = Path(args.data_dir) if args.data_dir else data_dir()
+    store = DatasetStore(root, cli_workspace(root))
+    result = ingest_dataset(store, Path(args.file), Path(args.opportunities) if args.opportunities else None,
+                            name=args.name)
+    print(format_quality(result.meta))
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m icp_core", description="ICP Explorer command line")
+    parser.add_argument("--data-dir", help="data directory (default: $ICP_DATA_DIR or ./.icp_data)")
+    sub = parser.add_subparsers(dest="command", required=True)
+    ingest = sub.add_parser("ingest", help="load an accounts file (and opportunities) as a dataset")
+    ingest.add_argument("file", help="accounts file: CSV/TSV, .xlsx or .parquet")
+    ingest.add_argument("--opportunities", help="opportunities/deals file to roll up to accounts")
+    ingest.add_argument("--name", help="dataset name (default: the file name)")
+    ingest.set_defaults(func=_cmd_ingest)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return args.func(args)
+    except IngestError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("error: interrupted", file=sys.stderr)
+        return 130
+    except Exception as exc:  # last line of defence: one line, no traceback
+        print(f"error: unexpected failure ({type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''})",
+              file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

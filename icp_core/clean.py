@@ -1,0 +1,378 @@
+"""Parsing rules for messy CRM values, written as DuckDB SQL macros.
+
+Every rule runs inside DuckDB, column at a time, never as a Python loop over rows.
+`install_cleaning_macros(con)` defines the macros on a connection; `clean_expression`
+returns the SQL expression that turns one raw text column into its clean value for a
+given column kind.
+
+Rules (each has a test in tests/test_clean.py):
+
+* placeholders (`Select`, `N/A`, `-`, `#NAME?`, blank, ...) become NULL;
+* numbers from text: `$2.5M`, `€1.2m`, `36.9 Million`, `3.5 Billion`, `2,500,000`,
+  `2.500.000`, `1 234,5`, `2.10E+07`, `1.1k`, `(1,200)`;
+* bands: `1,001-5,000` -> 3000.5 (midpoint, the band text is kept), `10,000+` -> 10000,
+  `<50` -> 25, `$1-5M` -> 3,000,000;
+* booleans: Yes/No, TRUE/FALSE, 1/0, Y/N, T/F; churn words (churned/active/...);
+* deal outcomes: `Closed Won`/`Won` -> won, `Closed Lost`/`Lost` -> lost,
+  `Engaging`/`Open`/`Prospecting`/... -> open (open is not lost);
+* countries: ISO codes and common spellings to one canonical name (`icp_countries` table);
+* categories trimmed and whitespace-collapsed; industry also case-folded;
+* technologies split on `;`, `,` or `|` into a list;
+* dates in the formats detected per column (`detect_date_formats`).
+"""
+
+from __future__ import annotations
+
+import duckdb
+import pycountry
+
+# Values that mean "nothing here" in CRM exports and spreadsheets (compared case-folded).
+# Bare "NA" is not one: it is North America in region columns.
+PLACEHOLDERS = (
+    "", "-", "--", "---", "n/a", "n.a.", "none", "null", "nil", "nan", "select",
+    "--select--", "-- select --", "(blank)", "blank", "unknown", "not set", "not available",
+    "?", "#name?", "#n/a", "#value!", "#ref!", "#div/0!", "#num!", "#null!", "undefined",
+)
+
+_WS = " \t\r\n\u00a0"
+
+# Suffix words after a number and the multiplier they stand for.
+SUFFIX_MULTIPLIERS = {
+    "": 1.0, "%": 1.0,
+    "k": 1e3, "thousand": 1e3, "thousands": 1e3, "thsd": 1e3,
+    "m": 1e6, "mm": 1e6, "mn": 1e6, "mil": 1e6, "mio": 1e6, "million": 1e6, "millions": 1e6,
+    "b": 1e9, "bn": 1e9, "bil": 1e9, "billion": 1e9, "billions": 1e9,
+    "t": 1e12, "tn": 1e12, "trillion": 1e12,
+}
+
+# Spellings pycountry does not know, mapped to an ISO alpha-2 code.
+COUNTRY_ALIASES = {
+    "usa": "US", "us": "US", "america": "US", "unitedstatesofamerica": "US", "ustates": "US",
+    "uk": "GB", "greatbritain": "GB", "britain": "GB", "england": "GB", "scotland": "GB",
+    "wales": "GB", "northernireland": "GB", "unitedkingdom": "GB",
+    "uae": "AE", "emirates": "AE", "southkorea": "KR", "korea": "KR", "republicofkorea": "KR",
+    "northkorea": "KP", "russia": "RU", "holland": "NL", "thenetherlands": "NL",
+    "deutschland": "DE", "czechrepublic": "CZ", "turkey": "TR", "vietnam": "VN",
+    "laos": "LA", "syria": "SY", "iran": "IR", "taiwan": "TW", "hongkong": "HK",
+    "macau": "MO", "ivorycoast": "CI", "cotedivoire": "CI", "drc": "CD", "drcongo": "CD",
+    "capeverde": "CV", "swaziland": "SZ", "macedonia": "MK", "burma": "MM", "vatican": "VA",
+    "palestine": "PS", "brunei": "BN", "moldova": "MD", "bolivia": "BO", "venezuela": "VE",
+    "tanzania": "TZ", "micronesia": "FM", "espana": "ES", "brasil": "BR", "mexico": "MX",
+    "suisse": "CH", "schweiz": "CH", "osterreich": "AT", "italia": "IT", "nippon": "JP",
+}
+
+# Canonical display names where pycountry's official short name reads awkwardly.
+COUNTRY_DISPLAY = {
+    "KR": "South Korea", "KP": "North Korea", "RU": "Russia", "IR": "Iran", "TW": "Taiwan",
+    "VN": "Vietnam", "BO": "Bolivia", "VE": "Venezuela", "TZ": "Tanzania", "MD": "Moldova",
+    "SY": "Syria", "LA": "Laos", "CD": "DR Congo", "BN": "Brunei", "VA": "Vatican City",
+    "FM": "Micronesia", "PS": "Palestine", "TR": "Turkey", "CZ": "Czech Republic",
+}
+
+# Column kinds produced by the cleaners.
+KINDS = ("id", "text", "category", "number", "boolean", "stage", "date", "list", "country")
+
+# Date formats tried per column, most common in CRM exports first.
+DATE_FORMATS = (
+    "%Y-%m-%d", "%Y-%m-%d %H:%M:%S", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%dT%H:%M:%SZ",
+    "%Y/%m/%d", "%m/%d/%Y", "%d/%m/%Y", "%m/%d/%y", "%d/%m/%y", "%d.%m.%Y", "%d-%m-%Y",
+    "%m-%d-%Y", "%b %d, %Y", "%d %b %Y", "%B %d, %Y", "%d %B %Y", "%m/%d/%Y %H:%M",
+    "%m/%d/%Y %I:%M %p", "%Y-%m",
+)
+
+
+def _sql_str(value: str) -> str:
+    return "'" + value.replace("'", "''") + "'"
+
+
+def _sql_list(values) -> str:
+    return ", ".join(_sql_str(v) for v in values)
+
+
+def country_key(text: str) -> str:
+    """The lookup key of a country spelling: case-folded ASCII letters only."""
+    import unicodedata
+
+    folded = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode().lower()
+    return "".join(ch for ch in folded if "a" <= ch <= "z")
+
+
+def country_lookup_rows() -> list[tuple[str, str]]:
+    """(key, canonical name) for every ISO 3166 country by codes, names and aliases."""
+    rows: dict[str, str] = {}
+    for c in pycountry.countries:
+        display = COUNTRY_DISPLAY.get(c.alpha_2, getattr(c, "common_name", None) or c.name)
+        for spelling in (c.alpha_2, c.alpha_3, c.name, getattr(c, "common_name", None),
+                         getattr(c, "official_name", None), display):
+            if spelling:
+                rows.setdefault(country_key(spelling), display)
+    for alias, code in COUNTRY_ALIASES.items():
+        c = pycountry.countries.get(alpha_2=code)
+        rows[alias] = COUNTRY_DISPLAY.get(code, getattr(c, "common_name", None) or c.name)
+    # "us"/"uk" etc. from aliases win over any accidental collisions above.
+    return sorted(rows.items())
+
+
+_MACROS_INSTALLED_KEY = "icp_macros_v1"
+
+
+def install_cleaning_macros(con: duckdb.DuckDBPyConnection) -> None:
+    """Define the icp_* parsing macros and the icp_countries lookup on `con` (idempotent)."""
+    placeholders = _sql_list(PLACEHOLDERS)
+    suffix_cases = " ".join(
+        f"WHEN {_sql_str(k)} THEN {v!r}" for k, v in SUFFIX_MULTIPLIERS.items()
+    )
+    number_re = r"^([0-9][0-9.,]*(e[+-]?[0-9]+)?)([a-z%]*)$"
+    con.execute(f"""
+    CREATE OR REPLACE TEMP MACRO icp_nullify(s) AS
+        CASE WHEN s IS NULL OR lower(trim(CAST(s AS VARCHAR), '{_WS}')) IN ({placeholders})
+             THEN NULL ELSE trim(CAST(s AS VARCHAR), '{_WS}') END;
+
+    -- lower-case, currency, spaces, signs and parentheses removed: '$ 2,5 M' -> '2,5m'
+    CREATE OR REPLACE TEMP MACRO icp_strip_amount(s) AS
+        regexp_replace(lower(s),
+            '[\\s$€£¥₹₩₽¢''’_]|usd|eur|gbp|inr|jpy|cad|aud|chf|sek|employees|employee|emps|people|staff|persons|fte|seats|users|^[-+−]|^\\(|\\)$', '', 'g');
+
+    -- a bare number with any common thousands/decimal separator convention
+    CREATE OR REPLACE TEMP MACRO icp_number_core(t) AS
+        CASE
+          WHEN regexp_full_match(t, '[0-9]{{1,3}}(,[0-9]{{3}})+(\\.[0-9]+)?')
+            THEN TRY_CAST(replace(t, ',', '') AS DOUBLE)
+          WHEN regexp_full_match(t, '[0-9]{{1,3}}(\\.[0-9]{{3}})+,[0-9]+|[0-9]{{1,3}}(\\.[0-9]{{3}}){{2,}}')
+            THEN TRY_CAST(replace(replace(t, '.', ''), ',', '.') AS DOUBLE)
+          WHEN regexp_full_match(t, '[0-9]+,[0-9]{{1,2}}')
+            THEN TRY_CAST(replace(t, ',', '.') AS DOUBLE)
+          WHEN regexp_full_match(t, '[0-9.]+(e[+-]?[0-9]+)?')
+            THEN TRY_CAST(t AS DOUBLE)
+          ELSE NULL
+        END;
+
+    CREATE OR REPLACE TEMP MACRO icp_suffix_multiplier(x) AS
+        CASE x {suffix_cases} ELSE NULL END;
+
+    CREATE OR REPLACE TEMP MACRO icp_amount_sign(s) AS
+        CASE WHEN regexp_matches(s, '^\\s*[-−(]') THEN -1.0 ELSE 1.0 END;
+
+    CREATE OR REPLACE TEMP MACRO icp_parse_amount_text(s) AS
+        icp_amount_sign(s)
+        * icp_number_core(regexp_extract(icp_strip_amount(s), '{number_re}', 1))
+        * icp_suffix_multiplier(regexp_extract(icp_strip_amount(s), '{number_re}', 3));
+
+    -- numbers as CRM exports write them; NULL when the text is not a number
+    CREATE OR REPLACE TEMP MACRO icp_parse_amount(s) AS
+        CASE
+          WHEN s IS NULL THEN NULL
+          WHEN TRY_CAST(s AS DOUBLE) IS NOT NULL AND isfinite(TRY_CAST(s AS DOUBLE))
+            THEN TRY_CAST(s AS DOUBLE)
+          ELSE icp_parse_amount_text(s)
+        END;
+
+    CREATE OR REPLACE TEMP MACRO icp_parse_bool(s) AS
+        CASE
+          WHEN lower(s) IN ('yes', 'y', 'true', 't', '1', '1.0', 'x', 'on', '✓', '✔', 'checked')
+            THEN TRUE
+          WHEN lower(s) IN ('no', 'n', 'false', 'f', '0', '0.0', 'off', 'unchecked')
+            THEN FALSE
+          ELSE NULL
+        END;
+
+    -- churn flags also say it in words
+    CREATE OR REPLACE TEMP MACRO icp_parse_churn(s) AS
+        coalesce(icp_parse_bool(s),
+          CASE
+            WHEN regexp_matches(lower(s), '^(churn(ed)?|cancell?ed|lost|inactive|terminated|closed|former( customer)?)$')
+              THEN TRUE
+            WHEN regexp_matches(lower(s), '^(active|retained|current|renewed|live|customer|stayed)$')
+              THEN FALSE
+          END);
+
+    -- deal stage or won/lost flag -> 'won' | 'lost' | 'open'
+    CREATE OR REPLACE TEMP MACRO icp_parse_stage(s) AS
+        CASE
+          WHEN s IS NULL THEN NULL
+          WHEN regexp_matches(lower(s), 'closed\\s*[-_]?\\s*won|\\bwon\\b|\\bwin\\b|^(yes|y|true|t|1)$|signed|booked')
+            THEN 'won'
+          WHEN regexp_matches(lower(s), 'closed\\s*[-_]?\\s*lost|\\blost\\b|\\bloss\\b|disqualif|no decision|\\bdead\\b|rejected|^(no|n|false|f|0)$|churn')
+            THEN 'lost'
+          WHEN regexp_matches(lower(s), 'open|engag|prospect|qualif|propos|negotiat|discover|demo|evaluat|pipeline|progress|contact|meeting|trial|pending|commit|^new$|lead|\\bpoc\\b|pilot|quote|stage|scheduled|bought|contract|sent|review|solution|verbal|legal|procure')
+            THEN 'open'
+          ELSE NULL
+        END;
+
+    CREATE OR REPLACE TEMP MACRO icp_parse_category(s) AS
+        regexp_replace(s, '\\s+', ' ', 'g');
+
+    CREATE OR REPLACE TEMP MACRO icp_parse_list(s) AS
+        list_filter(
+          list_distinct(list_transform(regexp_split_to_array(s, '\\s*[;,|]\\s*'),
+                                       lambda x: icp_nullify(x))),
+          lambda x: x IS NOT NULL);
+
+    CREATE OR REPLACE TEMP MACRO icp_country_key(s) AS
+        regexp_replace(lower(strip_accents(s)), '[^a-z]', '', 'g');
+    """)
+    existing = con.execute(
+        "SELECT count(*) FROM duckdb_tables() WHERE table_name = 'icp_countries' AND temporary"
+    ).fetchone()[0]
+    if not existing:
+        con.execute("CREATE TEMP TABLE icp_countries (key VARCHAR PRIMARY KEY, name VARCHAR)")
+        rows = country_lookup_rows()
+        con.execute("INSERT INTO icp_countries SELECT unnest(?::VARCHAR[]), unnest(?::VARCHAR[])",
+                    [[k for k, _ in rows], [n for _, n in rows]])
+
+
+def quote_ident(name: str) -> str:
+    """Quote a column/table identifier for DuckDB (user-supplied names are never trusted)."""
+    return '"' + str(name).replace('"', '""') + '"'
+
+
+def clean_expression(kind: str, raw: str, scale: float = 1.0,
+                     date_formats: tuple[str, ...] | list[str] = ()) -> str:
+    """SQL expression giving the clean value of raw text expression `raw` for `kind`.
+
+    `raw` must already be a safe SQL expression (a quoted identifier). Country cleaning
+    needs the icp_countries lookup: it is done with a scalar subquery keyed on the text.
+    """
+    v = f"icp_nullify({raw})"
+    if kind in ("id", "text"):
+        return v
+    if kind == "category":
+        return f"icp_parse_category({v})"
+    if kind == "category_folded":
+        return f"lower(icp_parse_category({v}))"
+    if kind == "number":
+        # bands need the staged parser: see number_lookup_sql (used by ingest for columns)
+        scale_sql = "" if float(scale) == 1.0 else f" * {float(scale)!r}"
+        return f"(icp_parse_amount({v}){scale_sql})"
+    if kind == "year":
+        return (f"(CASE WHEN regexp_full_match({v}, '[0-9]{{4}}(\\.0+)?') THEN TRY_CAST(TRY_CAST({v} AS DOUBLE) AS INTEGER) "
+                f"ELSE year({date_expression(v, date_formats)}) END)")
+    if kind == "boolean":
+        return f"icp_parse_bool({v})"
+    if kind == "churn":
+        return f"icp_parse_churn({v})"
+    if kind == "stage":
+        return f"icp_parse_stage({v})"
+    if kind == "list":
+        return f"icp_parse_list({v})"
+    if kind == "date":
+        return date_expression(v, date_formats)
+    if kind == "country":
+        return f"(SELECT c.name FROM icp_countries c WHERE c.key = icp_country_key({v}))"
+    raise ValueError(f"unknown column kind {kind!r}")
+
+
+_NUMBER_RE = r"^([0-9][0-9.,]*(e[+-]?[0-9]+)?)([a-z%]*)$"
+_BAND_RE = r"^([^-–—]*?[0-9][^-–—]*?)\s*(?:-|–|—|\bto\b)\s*([^-–—]*[0-9][^-–—]*)$"
+_AT_LEAST_RE = r"^\s*(?:>=?|≥|over|more than|above|at least)\s*(.*[0-9].*)$"
+_BELOW_RE = r"^\s*(?:<=?|≤|under|less than|below|up to)\s*(.*[0-9].*)$"
+_PLUS_RE = r"^(.*[0-9].*?)\s*\+\s*$"
+
+
+def number_lookup_sql(values_sql: str) -> str:
+    """SQL mapping each distinct text `s` of `values_sql` to (s, value, is_band).
+
+    Numbers, amounts with currency and suffixes, and bands: 'A-B' / 'A to B' give the
+    midpoint (the suffix of B carries to A: '$1-5M'), 'A+' / '>A' give A, '<B' gives B/2.
+    The work is staged as one row per candidate part so every expression stays small and
+    runs once per distinct value, not once per row.
+    """
+    return f"""
+    WITH vals AS (SELECT DISTINCT s FROM ({values_sql}) WHERE s IS NOT NULL),
+    shapes AS (
+        SELECT s, lower(s) AS ls,
+               regexp_extract(s, '{_BAND_RE}', ['lo', 'hi']) AS band,
+               regexp_extract(lower(s), '{_AT_LEAST_RE}', 1) AS at_least,
+               regexp_extract(lower(s), '{_BELOW_RE}', 1) AS below,
+               regexp_extract(s, '{_PLUS_RE}', 1) AS plus
+        FROM vals),
+    parts AS (
+        SELECT s, 'whole' AS part, s AS txt FROM shapes
+        UNION ALL SELECT s, 'plus', plus FROM shapes WHERE plus <> ''
+        UNION ALL SELECT s, 'at_least', at_least FROM shapes WHERE at_least <> ''
+        UNION ALL SELECT s, 'below', below FROM shapes WHERE below <> ''
+        UNION ALL SELECT s, 'lo', band.lo FROM shapes WHERE band.lo <> ''
+        UNION ALL SELECT s, 'hi', band.hi FROM shapes WHERE band.lo <> ''),
+    split AS (
+        SELECT s, part, txt, TRY_CAST(txt AS DOUBLE) AS fast,
+               regexp_extract(icp_strip_amount(txt), '{_NUMBER_RE}', ['num', 'exp', 'suffix']) AS m
+        FROM parts),
+    amounts AS (
+        SELECT s, part, m.suffix AS suffix,
+               CASE WHEN fast IS NOT NULL AND isfinite(fast) THEN fast
+                    ELSE icp_amount_sign(txt) * icp_number_core(m.num) * icp_suffix_multiplier(m.suffix)
+               END AS v
+        FROM split),
+    wide AS (
+        SELECT s,
+               max(v) FILTER (WHERE part = 'whole') AS whole,
+               max(v) FILTER (WHERE part = 'plus') AS plus,
+               max(v) FILTER (WHERE part = 'at_least') AS at_least,
+               max(v) FILTER (WHERE part = 'below') AS below,
+               max(v) FILTER (WHERE part = 'lo') AS lo,
+               max(suffix) FILTER (WHERE part = 'lo') AS lo_suffix,
+               max(v) FILTER (WHERE part = 'hi') AS hi,
+               max(suffix) FILTER (WHERE part = 'hi') AS hi_suffix
+        FROM amounts GROUP BY s),
+    banded AS (
+        SELECT s, whole,
+               coalesce(plus, at_least, below / 2,
+                        (lo_scaled + hi) / 2) AS band
+        FROM (SELECT *, CASE WHEN lo_suffix = '' AND hi_suffix NOT IN ('', '%')
+                             THEN lo * icp_suffix_multiplier(hi_suffix) ELSE lo END AS lo_scaled
+              FROM wide)
+        -- '2012-06' is a month, not a band: a band's upper end is not below its lower end
+        WHERE NOT (lo_scaled > hi AND whole IS NULL AND plus IS NULL AND at_least IS NULL AND below IS NULL)
+           OR whole IS NOT NULL)
+    SELECT s, coalesce(whole, band) AS value, whole IS NULL AND band IS NOT NULL AS is_band
+    FROM banded"""
+
+
+def parse_numbers(con: duckdb.DuckDBPyConnection, values: list) -> list:
+    """Parse a list of texts with the number rules (for tests and previews)."""
+    install_cleaning_macros(con)
+    con.execute("CREATE OR REPLACE TEMP TABLE icp_parse_input AS "
+                "SELECT i, v FROM (SELECT unnest(?::VARCHAR[]) AS v, unnest(range(len(?::VARCHAR[]))) AS i)",
+                [values, values])
+    rows = con.execute(f"""
+        SELECT l.value FROM icp_parse_input p
+        LEFT JOIN ({number_lookup_sql("SELECT icp_nullify(v) AS s FROM icp_parse_input")}) l
+          ON l.s = icp_nullify(p.v)
+        ORDER BY p.i""").fetchall()
+    return [r[0] for r in rows]
+
+
+def date_expression(v: str, date_formats) -> str:
+    fmts = list(date_formats) or ["%Y-%m-%d"]
+    return f"CAST(try_strptime({v}, [{_sql_list(fmts)}]) AS DATE)"
+
+
+def date_format_counts(con: duckdb.DuckDBPyConnection, table: str, value_col: str,
+                       group_col: str) -> dict[str, list[tuple[int, str]]]:
+    """Per group, [(values parsed, format)] for the formats that parse any, best first.
+
+    Ambiguous day/month orders are settled by which parses more values; on a tie the US
+    month-first order wins (it comes first in DATE_FORMATS and the sort is stable).
+    """
+    v = quote_ident(value_col)
+    aggregates = ", ".join(f"count(try_strptime({v}, {_sql_str(fmt)}))" for fmt in DATE_FORMATS)
+    rows = con.execute(
+        f"SELECT {quote_ident(group_col)}, {aggregates} FROM {quote_ident(table)} "
+        f"WHERE regexp_matches({v}, '[0-9]') GROUP BY 1"
+    ).fetchall()
+    out = {}
+    for group, *counts in rows:
+        found = [(n, fmt) for n, fmt in zip(counts, DATE_FORMATS) if n]
+        found.sort(key=lambda t: -t[0])
+        out[group] = found
+    return out
+
+
+def detect_date_formats(con: duckdb.DuckDBPyConnection, table: str, column: str,
+                        sample_rows: int = 5000) -> list[str]:
+    """The date formats that parse a column's sample, best first ([] when none fits)."""
+    con.execute(f"CREATE OR REPLACE TEMP TABLE icp_date_sample AS SELECT 1 AS g, icp_nullify("
+                f"{quote_ident(column)}) AS v FROM {quote_ident(table)} LIMIT {int(sample_rows)}")
+    found = date_format_counts(con, "icp_date_sample", "v", "g").get(1, [])
+    con.execute("DROP TABLE icp_date_sample")
+    return [fmt for _, fmt in found]

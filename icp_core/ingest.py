@@ -1,0 +1,557 @@
+"""Reading uploads into DuckDB and building a dataset's clean accounts table.
+
+Flow: `read_table` (CSV/TSV/TXT via DuckDB's CSV reader, Parquet via DuckDB, Excel via
+pandas) -> raw text table -> `detect_roles` -> `build_accounts_table` (clean value beside
+each raw value, opportunities rolled up and joined) -> `assess_quality` -> saved by
+`store.DatasetStore`. `ingest_dataset` runs the whole flow and reports progress.
+"""
+
+from __future__ import annotations
+
+import codecs
+import os
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+import duckdb
+
+from .clean import clean_expression, install_cleaning_macros, number_lookup_sql, quote_ident
+from .roles import ROLES, ColumnSpec, column_keys, detect_roles
+
+Progress = Callable[[float, str], None]
+
+
+class IngestError(ValueError):
+    """A file that cannot be loaded; the message is meant for the user, on one line."""
+
+
+CSV_SUFFIXES = {".csv", ".tsv", ".txt", ".tab", ".dat"}
+EXCEL_SUFFIXES = {".xlsx", ".xlsm"}
+PARQUET_SUFFIXES = {".parquet", ".pq"}
+SUPPORTED = "CSV/TSV (any common delimiter), Excel .xlsx or Parquet"
+
+_ZIP_MAGIC = b"PK\x03\x04"
+_PARQUET_MAGIC = b"PAR1"
+_OLE_MAGIC = b"\xd0\xcf\x11\xe0"  # legacy .xls
+
+
+@dataclass
+class SourceInfo:
+    """What was read from one file."""
+
+    file_name: str
+    format: str  # csv | xlsx | parquet
+    encoding: str | None = None
+    delimiter: str | None = None
+    sheet: str | None = None
+    rows_read: int = 0
+    rows_rejected: int = 0
+    rejected_examples: list[dict] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+
+def sniff_format(path: Path) -> str:
+    """'csv' | 'xlsx' | 'parquet' from the file's first bytes (the name is only a hint)."""
+    with open(path, "rb") as fh:
+        head = fh.read(8192)
+    if not head:
+        raise IngestError(f"{path.name} is empty (0 bytes).")
+    if head.startswith(_PARQUET_MAGIC):
+        return "parquet"
+    if head.startswith(_ZIP_MAGIC):
+        return "xlsx"
+    if head.startswith(_OLE_MAGIC):
+        raise IngestError(
+            f"{path.name} is an old Excel 97-2003 (.xls) workbook; save it as .xlsx or CSV and upload again."
+        )
+    if head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        return "csv"
+    sample = head[:4096]
+    control = sum(1 for b in sample if b < 32 and b not in (9, 10, 13, 12))
+    if b"\x00" in sample or control > max(8, len(sample) // 50):
+        raise IngestError(
+            f"{path.name} is not a text table (binary content); upload {SUPPORTED}."
+        )
+    return "csv"
+
+
+def detect_encoding(path: Path) -> str:
+    """'utf-8' (with or without BOM), 'utf-16', 'cp1252' or 'latin-1': never a decode error."""
+    with open(path, "rb") as fh:
+        head = fh.read(4)
+    if head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        return "utf-16"
+    decoder = codecs.getincrementaldecoder("utf-8")()
+    try:
+        with open(path, "rb") as fh:
+            for chunk in iter(lambda: fh.read(1 << 24), b""):
+                decoder.decode(chunk)
+            decoder.decode(b"", final=True)
+        return "utf-8"
+    except UnicodeDecodeError:
+        pass
+    try:
+        with open(path, "rb") as fh:
+            for chunk in iter(lambda: fh.read(1 << 24), b""):
+                chunk.decode("cp1252")
+        return "cp1252"
+    except UnicodeDecodeError:
+        return "latin-1"
+
+
+def _transcode_to_utf8(path: Path, encoding: str, workdir: Path) -> Path:
+    out = workdir / (path.stem + ".utf8.csv")
+    with open(path, "r", encoding=encoding, newline="") as src, open(out, "w", encoding="utf-8", newline="") as dst:
+        for chunk in iter(lambda: src.read(1 << 22), ""):
+            dst.write(chunk)
+    return out
+
+
+def _read_csv(con, path: Path, table: str, info: SourceInfo, workdir: Path) -> None:
+    info.encoding = detect_encoding(path)
+    src = path if info.encoding == "utf-8" else _transcode_to_utf8(path, info.encoding, workdir)
+    # every column as text: the raw value is kept and parsing is ours
+    options = dict(header=True, all_varchar=True, ignore_errors=True, store_rejects=True,
+                   null_padding=True, sample_size=20480, max_line_size=10_000_000,
+                   rejects_table="icp_reject_errors", rejects_scan="icp_reject_scans")
+    try:
+        rel = con.read_csv(str(src), **options)
+        con.execute(f"CREATE OR REPLACE TEMP TABLE {quote_ident(table)} AS SELECT * FROM rel")
+        delim = con.execute("SELECT Delimiter FROM sniff_csv(?, sample_size = 20480)", [str(src)]).fetchone()
+        info.delimiter = delim[0] if delim else None
+    except duckdb.Error as exc:  # the sniffer found no table at all
+        first = str(exc).strip().splitlines()[0]
+        raise IngestError(f"{path.name} could not be read as a CSV table: {first}") from None
+    rejects = con.execute("""
+        SELECT line, error_type, error_message, csv_line FROM icp_reject_errors
+        ORDER BY line LIMIT 1000""").fetchall()
+    info.rows_rejected = con.execute(
+        "SELECT count(DISTINCT line) FROM icp_reject_errors").fetchone()[0]
+    for line, etype, message, text in rejects:
+        if len(info.rejected_examples) >= 5:
+            break
+        info.rejected_examples.append({
+            "line": int(line), "reason": _reject_reason(str(etype), str(message)),
+            "text": (text or "")[:200],
+        })
+    con.execute("DROP TABLE IF EXISTS icp_reject_errors; DROP TABLE IF EXISTS icp_reject_scans")
+
+
+def _reject_reason(etype: str, message: str) -> str:
+    reasons = {
+        "TOO MANY COLUMNS": "more values than the header has columns",
+        "MISSING COLUMNS": "fewer values than the header has columns",
+        "UNQUOTED VALUE": "a quote inside an unquoted value",
+        "LINE SIZE OVER MAXIMUM": "line too long",
+        "INVALID UNICODE": "invalid characters",
+        "INVALID ENCODING": "invalid characters",
+    }
+    return reasons.get(etype.upper(), message.split("\n")[0][:160])
+
+
+def _read_excel(con, path: Path, table: str, info: SourceInfo) -> None:
+    import pandas as pd
+
+    try:
+        sheets = pd.read_excel(path, sheet_name=None, dtype=str, engine="openpyxl")
+    except Exception as exc:  # openpyxl raises many types for broken workbooks
+        raise IngestError(f"{path.name} could not be opened as an Excel workbook ({type(exc).__name__}).") from None
+    non_empty = [(name, df) for name, df in sheets.items() if len(df.columns) and len(df)]
+    if not non_empty:
+        raise IngestError(f"{path.name} has no sheet with a header row and data rows.")
+    name, df = non_empty[0]
+    info.sheet = str(name)
+    if len(non_empty) > 1:
+        others = ", ".join(str(n) for n, _ in non_empty[1:])
+        info.notes.append(f"read sheet '{name}'; other sheets not read: {others}")
+    df.columns = [("" if str(c).startswith("Unnamed:") else str(c)) for c in df.columns]
+    df = df.astype(object).where(df.notna(), None)
+    rel = con.from_df(df)
+    con.execute(f"CREATE OR REPLACE TEMP TABLE {quote_ident(table)} AS SELECT * FROM rel")
+
+
+def _read_parquet(con, path: Path, table: str) -> None:
+    try:
+        rel = con.read_parquet(str(path))
+        casts = []
+        for name, dtype in zip(rel.columns, rel.dtypes):
+            col = quote_ident(name)
+            if str(dtype).endswith("[]"):
+                casts.append(f"array_to_string({col}, '; ') AS {col}")
+            else:
+                casts.append(f"CAST({col} AS VARCHAR) AS {col}")
+        con.execute(f"CREATE OR REPLACE TEMP TABLE {quote_ident(table)} AS SELECT {', '.join(casts)} FROM rel")
+    except duckdb.Error as exc:
+        raise IngestError(f"{path.name} could not be read as Parquet: {str(exc).splitlines()[0]}") from None
+
+
+def read_table(con: duckdb.DuckDBPyConnection, path: Path, table: str,
+               workdir: Path) -> tuple[SourceInfo, list[str], list[str]]:
+    """Load one file into temp table `table` as text columns named by safe keys.
+
+    Returns what was read, the column keys and the original headers.
+    Raises IngestError with a user-facing message when the file cannot be used.
+    """
+    path = Path(path)
+    if not path.exists():
+        raise IngestError(f"{path} does not exist.")
+    if path.is_dir():
+        raise IngestError(f"{path} is a folder, not a file.")
+    fmt = sniff_format(path)
+    info = SourceInfo(file_name=path.name, format=fmt)
+    if fmt == "csv":
+        _read_csv(con, path, table, info, workdir)
+    elif fmt == "xlsx":
+        _read_excel(con, path, table, info)
+    else:
+        _read_parquet(con, path, table)
+    headers = [d[0] for d in con.execute(f"SELECT * FROM {quote_ident(table)} LIMIT 0").description]
+    rows = con.execute(f"SELECT count(*) FROM {quote_ident(table)}").fetchone()[0]
+    info.rows_read = rows + info.rows_rejected
+    if fmt == "csv" and len(headers) == 1 and rows == 0 and not headers[0].strip():
+        raise IngestError(f"{path.name} has no header row.")
+    if rows == 0:
+        raise IngestError(f"{path.name} has a header row but no data rows.")
+    keys = column_keys(headers)
+    renames = ", ".join(f"{quote_ident(h)} AS {quote_ident(k)}" for h, k in zip(headers, keys))
+    con.execute(
+        f"CREATE OR REPLACE TEMP TABLE {quote_ident(table)} AS "
+        f"SELECT row_number() OVER () AS row_id, {renames} FROM {quote_ident(table)}"
+    )
+    # DuckDB names blank/duplicate headers itself (column0, name_1): show the user's header
+    headers = [h if not _is_generated_name(h) else "" for h in headers]
+    return info, keys, headers
+
+
+def _is_generated_name(header: str) -> bool:
+    import re
+
+    return bool(re.fullmatch(r"column\d+", header))
+
+
+# ---------------------------------------------------------------------------------------
+# opportunities roll-up
+
+
+def account_key_sql(expr: str) -> str:
+    """Join key for account ids/names: case- and space-insensitive."""
+    return f"nullif(lower(regexp_replace(icp_nullify({expr}), '\\s+', '', 'g')), '')"
+
+
+ROLLUP_COLUMNS = (
+    # key, header, role when the accounts file has no column of that role
+    ("opp_won_count", "Won deals", "number"),
+    ("opp_lost_count", "Lost deals", "number"),
+    ("opp_open_count", "Open deals", "number"),
+    ("opp_win_rate", "Win rate", "number"),
+    ("opp_won_value", "Won value", "arr"),
+    ("opp_outcome", "Account outcome (won / lost / open)", "deal_stage"),
+    ("opp_first_close_date", "First close date", "date"),
+    ("opp_last_close_date", "Last close date", "close_date"),
+)
+
+
+# generic role for a rolled-up column whose semantic role the accounts file already fills
+_ROLLUP_FALLBACK_ROLE = {"arr": "number", "deal_stage": "category", "close_date": "date"}
+
+
+def rollup_sql(opp_specs: list[ColumnSpec], join_role: str) -> str:
+    """SELECT rolling raw opportunities up to one row per account key."""
+    by_role = {s.role: s for s in opp_specs}
+    key_col = quote_ident(by_role[join_role].key)
+    stage = clean_expression("stage", quote_ident(by_role["deal_stage"].key))
+    value = (clean_expression("number", quote_ident(by_role["arr"].key), by_role["arr"].scale)
+             if "arr" in by_role else "NULL::DOUBLE")
+    close = (clean_expression("date", quote_ident(by_role["close_date"].key), 1.0,
+                              by_role["close_date"].date_formats)
+             if "close_date" in by_role else "NULL::DATE")
+    return f"""
+        SELECT account_key,
+               count(*) FILTER (WHERE stage = 'won') AS opp_won_count,
+               count(*) FILTER (WHERE stage = 'lost') AS opp_lost_count,
+               count(*) FILTER (WHERE stage = 'open' OR stage IS NULL) AS opp_open_count,
+               CASE WHEN count(*) FILTER (WHERE stage IN ('won', 'lost')) > 0
+                    THEN count(*) FILTER (WHERE stage = 'won')::DOUBLE
+                         / count(*) FILTER (WHERE stage IN ('won', 'lost')) END AS opp_win_rate,
+               coalesce(sum(value) FILTER (WHERE stage = 'won'), 0) AS opp_won_value,
+               CASE WHEN count(*) FILTER (WHERE stage = 'won') > 0 THEN 'won'
+                    WHEN count(*) FILTER (WHERE stage = 'open' OR stage IS NULL) > 0 THEN 'open'
+                    ELSE 'lost' END AS opp_outcome,
+               min(close_date) FILTER (WHERE stage IN ('won', 'lost')) AS opp_first_close_date,
+               max(close_date) FILTER (WHERE stage IN ('won', 'lost')) AS opp_last_close_date
+        FROM (SELECT {account_key_sql(key_col)} AS account_key, {stage} AS stage,
+                     {value} AS value, {close} AS close_date
+              FROM raw_opportunities)
+        WHERE account_key IS NOT NULL
+        GROUP BY account_key"""
+
+
+def choose_join_role(account_specs: list[ColumnSpec], opp_specs: list[ColumnSpec]) -> str:
+    """'account_id' when both files carry ids, else 'account_name'."""
+    acc = {s.role for s in account_specs}
+    opp = {s.role for s in opp_specs}
+    for role in ("account_id", "account_name"):
+        if role in acc and role in opp:
+            return role
+    missing = "an account id or name column" if not ({"account_id", "account_name"} & opp) else \
+        "a matching account id or name column in the accounts file"
+    raise IngestError(f"the opportunities file cannot be joined to accounts: it needs {missing}.")
+
+
+def opportunity_specs_problem(opp_specs: list[ColumnSpec]) -> str | None:
+    roles = {s.role for s in opp_specs}
+    if "deal_stage" not in roles:
+        return "the opportunities file has no deal stage / won-lost column"
+    if not ({"account_id", "account_name"} & roles):
+        return "the opportunities file has no account id or account name column"
+    return None
+
+
+# ---------------------------------------------------------------------------------------
+# the clean accounts table
+
+
+def build_accounts_table(con: duckdb.DuckDBPyConnection, specs: list[ColumnSpec],
+                         opp_specs: list[ColumnSpec] | None = None) -> tuple[list[ColumnSpec], dict | None]:
+    """(Re)build table `accounts` from `raw_accounts` (+ `raw_opportunities`).
+
+    Each source column `k` becomes `k` (clean) beside `k__raw` (text as uploaded);
+    numeric columns that held bands also get `k__band`. Opportunities are rolled up per
+    account and joined as `opp_*` columns. Returns the full column list (rolled-up columns
+    appended) and the roll-up report (None without opportunities).
+    """
+    install_cleaning_macros(con)
+    account_specs = [s for s in specs if s.source == "accounts"]
+    select = ["a.row_id"]
+    join = ""
+    for i, s in enumerate(account_specs):
+        raw = f"a.{quote_ident(s.key)}"
+        if s.kind == "number" and s.role != "ignore":
+            # numbers and bands are parsed once per distinct text, then joined back
+            con.execute(f"CREATE OR REPLACE TEMP TABLE icp_num_{i} AS " + number_lookup_sql(
+                f"SELECT icp_nullify({quote_ident(s.key)}) AS s FROM raw_accounts"))
+            scale = "" if float(s.scale) == 1.0 else f" * {float(s.scale)!r}"
+            select.append(f"n{i}.value{scale} AS {quote_ident(s.key)}")
+            select.append(f"CASE WHEN n{i}.is_band THEN {raw} END AS {quote_ident(s.key + '__band')}")
+            join += f" LEFT JOIN icp_num_{i} n{i} ON n{i}.s = icp_nullify({raw})"
+        elif s.role != "ignore":
+            select.append(f"{clean_expression(s.kind, raw, s.scale, s.date_formats)} AS {quote_ident(s.key)}")
+        select.append(f"{raw} AS {quote_ident(s.key + '__raw')}")
+    report = None
+    out_specs = list(account_specs)
+    if opp_specs:
+        join_role = choose_join_role(account_specs, opp_specs)
+        acc_key = next(s for s in account_specs if s.role == join_role)
+        con.execute(f"CREATE OR REPLACE TEMP TABLE icp_rollup AS {rollup_sql(opp_specs, join_role)}")
+        taken = {s.role for s in account_specs}
+        for key, header, role in ROLLUP_COLUMNS:
+            select.append(f"coalesce(r.{key}, 0) AS {key}" if key.endswith("_count") else f"r.{key}")
+            if role in taken:  # the accounts file has its own column of that role
+                role = _ROLLUP_FALLBACK_ROLE.get(role, role)
+            taken.add(role)
+            out_specs.append(ColumnSpec(key=key, header=header, role=role, source="opportunities"))
+        join += (f" LEFT JOIN icp_rollup r ON r.account_key = "
+                f"{account_key_sql('a.' + quote_ident(acc_key.key))}")
+        report = _rollup_report(con, opp_specs, join_role, acc_key)
+    con.execute(f"CREATE OR REPLACE TABLE accounts AS SELECT {', '.join(select)} "
+                f"FROM raw_accounts a{join} ORDER BY a.row_id")
+    return out_specs, report
+
+
+def _rollup_report(con, opp_specs, join_role, acc_key) -> dict:
+    opp_key = next(s for s in opp_specs if s.role == join_role)
+    okey = account_key_sql(quote_ident(opp_key.key))
+    akey = account_key_sql(quote_ident(acc_key.key))
+    total, no_account = con.execute(
+        f"SELECT count(*), count(*) FILTER (WHERE {okey} IS NULL) FROM raw_opportunities"
+    ).fetchone()
+    matched_accounts, matched_rows = con.execute(f"""
+        SELECT count(DISTINCT r.account_key), coalesce(sum(1), 0)
+        FROM icp_rollup r JOIN (SELECT DISTINCT {akey} AS k FROM raw_accounts) a ON a.k = r.account_key
+    """).fetchone()
+    unmatched = con.execute(f"""
+        SELECT any_value(icp_nullify({quote_ident(opp_key.key)})) AS example, count(*) AS n
+        FROM raw_opportunities
+        WHERE {okey} IS NOT NULL AND {okey} NOT IN (SELECT {akey} FROM raw_accounts WHERE {akey} IS NOT NULL)
+        GROUP BY {okey} ORDER BY n DESC LIMIT 10
+    """).fetchall()
+    unmatched_keys = con.execute(f"""
+        SELECT count(DISTINCT {okey}), count(*) FROM raw_opportunities
+        WHERE {okey} IS NOT NULL AND {okey} NOT IN (SELECT {akey} FROM raw_accounts WHERE {akey} IS NOT NULL)
+    """).fetchone()
+    accounts_total = con.execute("SELECT count(*) FROM raw_accounts").fetchone()[0]
+    return {
+        "join_on": join_role, "accounts_column": acc_key.header, "opportunities_column": opp_key.header,
+        "opportunity_rows": int(total), "rows_without_account": int(no_account),
+        "accounts_with_opportunities": int(matched_accounts), "accounts_total": int(accounts_total),
+        "unmatched_keys": int(unmatched_keys[0]), "unmatched_rows": int(unmatched_keys[1]),
+        "unmatched_examples": [{"account": e, "rows": int(n)} for e, n in unmatched],
+        "stage_column": next(s.header for s in opp_specs if s.role == "deal_stage"),
+        "value_column": next((s.header for s in opp_specs if s.role == "arr"), None),
+    }
+
+
+# ---------------------------------------------------------------------------------------
+# the whole flow
+
+
+@dataclass
+class IngestResult:
+    dataset_id: str
+    meta: dict
+
+
+def _noop(fraction: float, message: str) -> None:  # pragma: no cover - default callback
+    pass
+
+
+def ingest_dataset(store, accounts: Path, opportunities: Path | None = None,
+                   name: str | None = None, progress: Progress = _noop,
+                   display_names: tuple[str | None, str | None] = (None, None)) -> IngestResult:
+    """Load an accounts file (and optionally an opportunities file) as a new dataset.
+
+    `store` is a `store.DatasetStore`. The database is written to a temporary file and
+    moved into place only when complete, so a failed or interrupted ingest leaves nothing.
+    `display_names` overrides the file names shown (uploads arrive as temp files).
+    """
+    from .quality import assess_quality
+
+    t0 = time.perf_counter()
+    with tempfile.TemporaryDirectory(prefix="icp_ingest_") as tmp:
+        workdir = Path(tmp)
+        with store.new_dataset_file() as (dataset_id, db_path):
+            con = duckdb.connect(str(db_path))
+            try:
+                con.execute(f"SET temp_directory = '{workdir.as_posix()}'")
+                install_cleaning_macros(con)
+                progress(0.05, f"Reading {display_names[0] or Path(accounts).name}")
+                info, keys, headers = read_table(con, Path(accounts), "raw_accounts_t", workdir)
+                if display_names[0]:
+                    info.file_name = display_names[0]
+                con.execute("CREATE TABLE raw_accounts AS SELECT * FROM raw_accounts_t")
+                con.execute("DROP TABLE raw_accounts_t")
+                progress(0.35, "Detecting column roles")
+                specs = detect_roles(con, "raw_accounts", keys, headers)
+                opp_specs = None
+                opp_info = None
+                if opportunities is not None:
+                    progress(0.45, f"Reading {display_names[1] or Path(opportunities).name}")
+                    opp_info, okeys, oheaders = read_table(con, Path(opportunities), "raw_opp_t", workdir)
+                    if display_names[1]:
+                        opp_info.file_name = display_names[1]
+                    con.execute("CREATE TABLE raw_opportunities AS SELECT * FROM raw_opp_t")
+                    con.execute("DROP TABLE raw_opp_t")
+                    opp_specs = detect_roles(con, "raw_opportunities", okeys, oheaders)
+                    for s in opp_specs:
+                        s.source = "opportunities_raw"
+                    problem = opportunity_specs_problem(opp_specs)
+                    if problem:
+                        raise IngestError(problem + ".")
+                progress(0.6, "Cleaning values")
+                all_specs, rollup = build_accounts_table(con, specs, opp_specs)
+                progress(0.85, "Checking data quality")
+                quality = assess_quality(con, all_specs, info, rollup, opp_info)
+                con.execute("CHECKPOINT")
+            finally:
+                con.close()
+            meta = {
+                "id": dataset_id,
+                "name": (name or Path(display_names[0] or accounts).stem)[:120],
+                "created_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+                "rows": quality["rows_loaded"],
+                "columns": [s.to_dict() for s in all_specs],
+                "opportunity_columns": [s.to_dict() for s in (opp_specs or [])],
+                "quality": quality,
+                "load_seconds": round(time.perf_counter() - t0, 3),
+            }
+            store.write_meta(dataset_id, meta)
+    progress(1.0, "Done")
+    return IngestResult(dataset_id=dataset_id, meta=meta)
+
+
+def remap_dataset(store, dataset_id: str, specs: list[ColumnSpec]) -> dict:
+    """Apply an edited column mapping: rebuild the clean table and the quality report.
+
+    The rebuild runs in one DuckDB transaction, so a failure leaves the dataset as it was.
+    """
+    from .quality import assess_quality
+
+    meta = store.read_meta(dataset_id)
+    by_key = {s.key: s for s in specs}
+    account_specs = []
+    for d in meta["columns"]:
+        old = ColumnSpec.from_dict(d)
+        if old.source != "accounts":
+            continue
+        new = by_key.get(old.key, old)
+        if new.role not in ROLES:
+            raise IngestError(f"unknown role {new.role!r} for column {old.header!r}.")
+        account_specs.append(ColumnSpec(key=old.key, header=old.header, role=new.role,
+                                        scale=float(new.scale or 1.0), date_formats=new.date_formats,
+                                        source="accounts"))
+    semantic = [s.role for s in account_specs if ROLES[s.role].group != "generic"]
+    dupes = sorted({r for r in semantic if semantic.count(r) > 1})
+    if dupes:
+        raise IngestError("each role can be given to one column only: " + ", ".join(ROLES[r].label for r in dupes) + ".")
+    opp_specs = [ColumnSpec.from_dict(d) for d in meta.get("opportunity_columns", [])] or None
+    with store.open_dataset(dataset_id) as con:
+        install_cleaning_macros(con)
+        for s in account_specs:
+            if s.kind in ("date", "year") and not s.date_formats:
+                from .clean import detect_date_formats
+
+                s.date_formats = detect_date_formats(con, "raw_accounts", s.key)
+        info = _source_info_from_meta(meta)
+        opp_info = _source_info_from_meta(meta, "opportunities")
+        con.execute("BEGIN TRANSACTION")
+        try:
+            all_specs, rollup = build_accounts_table(con, account_specs, opp_specs)
+            quality = assess_quality(con, all_specs, info, rollup, opp_info)
+            con.execute("COMMIT")
+        except Exception:
+            con.execute("ROLLBACK")
+            raise
+    meta["columns"] = [s.to_dict() for s in all_specs]
+    meta["quality"] = quality
+    store.write_meta(dataset_id, meta)
+    return meta
+
+
+def _source_info_from_meta(meta: dict, which: str = "accounts") -> SourceInfo | None:
+    q = meta["quality"]
+    src = q.get("source") if which == "accounts" else q.get("opportunities_source")
+    if not src:
+        return None
+    return SourceInfo(**{k: src[k] for k in SourceInfo.__dataclass_fields__ if k in src})
+
+
+def file_size_problem(size_bytes: int, limit_mb: int) -> str | None:
+    """A message when an upload is over the configured limit."""
+    if size_bytes > limit_mb * 1024 * 1024:
+        return f"the file is {size_bytes / 1024 / 1024:,.0f} MB; the limit is {limit_mb:,} MB."
+    return None
+
+
+def default_upload_limit_mb() -> int:
+    return int(os.environ.get("ICP_UPLOAD_LIMIT_MB", "200"))
+
+
+SAMPLE_DIR = Path(__file__).resolve().parent.parent / "sample_data"
+SAMPLE_NAME = "Sample: 3,000 B2B accounts + deals"
+
+
+def ensure_sample_dataset(root: Path | None = None) -> str:
+    """The id of the bundled sample dataset, loading it on first use (once per data dir)."""
+    from .store import SAMPLE_WORKSPACE, DatasetStore
+
+    store = DatasetStore(root, SAMPLE_WORKSPACE)
+    with store.lock("sample"):
+        datasets, _problems = store.list_datasets()
+        if datasets:
+            return datasets[0]["id"]
+        result = ingest_dataset(store, SAMPLE_DIR / "accounts.csv", SAMPLE_DIR / "opportunities.csv",
+                                name=SAMPLE_NAME)
+        return result.dataset_id

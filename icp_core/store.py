@@ -1,0 +1,184 @@
+"""Datasets on disk: one DuckDB file per dataset plus a JSON sidecar, per workspace.
+
+Layout under ICP_DATA_DIR (default ./.icp_data):
+
+    workspaces/<workspace>/datasets/<id>.duckdb   tables raw_accounts, accounts, raw_opportunities
+    workspaces/<workspace>/datasets/<id>.json     name, upload time, column mapping, quality
+
+Ids are 128-bit random hex. A workspace is one user's private space (a browser keeps
+its workspace token in the URL; the CLI has its own); the bundled sample lives in the
+shared read-only workspace `sample`. Every file is written to a temporary name and moved
+into place, so a crash never leaves half a dataset or a truncated sidecar.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import json
+import os
+import re
+import secrets
+from pathlib import Path
+from typing import Iterator
+
+import duckdb
+
+SAMPLE_WORKSPACE = "sample"
+_ID_RE = re.compile(r"[0-9a-f]{32}")
+_WORKSPACE_RE = re.compile(r"[0-9a-f]{32}|sample")
+
+
+class DatasetNotFound(LookupError):
+    pass
+
+
+def data_dir() -> Path:
+    """The data directory: $ICP_DATA_DIR or ./.icp_data."""
+    return Path(os.environ.get("ICP_DATA_DIR", ".icp_data")).resolve()
+
+
+def new_token() -> str:
+    """A 128-bit random hex token (dataset ids, workspace ids)."""
+    return secrets.token_hex(16)
+
+
+def is_workspace_id(text: str | None) -> bool:
+    return bool(text) and bool(_WORKSPACE_RE.fullmatch(text))
+
+
+def write_atomic(path: Path, data: bytes) -> None:
+    """Write `data` to `path` via a temp file, fsync and rename: all or nothing."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{secrets.token_hex(4)}.tmp")
+    try:
+        with open(tmp, "wb") as fh:
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    finally:
+        if tmp.exists():
+            tmp.unlink()
+
+
+class DatasetStore:
+    """The datasets of one workspace."""
+
+    def __init__(self, root: Path | str | None = None, workspace: str = SAMPLE_WORKSPACE):
+        if not is_workspace_id(workspace):
+            raise ValueError("invalid workspace id")
+        self.root = Path(root) if root is not None else data_dir()
+        self.workspace = workspace
+        self.dir = self.root / "workspaces" / workspace / "datasets"
+
+    # paths ------------------------------------------------------------------------------
+    def _check_id(self, dataset_id: str) -> str:
+        if not isinstance(dataset_id, str) or not _ID_RE.fullmatch(dataset_id):
+            raise DatasetNotFound("dataset not found")
+        return dataset_id
+
+    def db_path(self, dataset_id: str) -> Path:
+        return self.dir / f"{self._check_id(dataset_id)}.duckdb"
+
+    def meta_path(self, dataset_id: str) -> Path:
+        return self.dir / f"{self._check_id(dataset_id)}.json"
+
+    # writing ----------------------------------------------------------------------------
+    @contextlib.contextmanager
+    def new_dataset_file(self) -> Iterator[tuple[str, Path]]:
+        """Yield (id, temp db path); on success the database is moved into place."""
+        self.dir.mkdir(parents=True, exist_ok=True)
+        dataset_id = new_token()
+        tmp = self.dir / f".{dataset_id}.duckdb.tmp"
+        try:
+            yield dataset_id, tmp
+            os.replace(tmp, self.db_path(dataset_id))
+        except BaseException:
+            self.meta_path(dataset_id).unlink(missing_ok=True)
+            raise
+        finally:
+            for leftover in (tmp, Path(str(tmp) + ".wal")):
+                leftover.unlink(missing_ok=True)
+
+    def write_meta(self, dataset_id: str, meta: dict) -> None:
+        write_atomic(self.meta_path(dataset_id), json.dumps(meta, indent=1, default=str).encode())
+
+    # reading ----------------------------------------------------------------------------
+    def read_meta(self, dataset_id: str) -> dict:
+        path = self.meta_path(dataset_id)
+        if not path.exists() or not self.db_path(dataset_id).exists():
+            raise DatasetNotFound("dataset not found")
+        return json.loads(path.read_text())
+
+    def list_datasets(self) -> tuple[list[dict], list[str]]:
+        """(datasets newest first, problems): an unreadable dataset is reported and skipped."""
+        datasets, problems = [], []
+        if not self.dir.exists():
+            return datasets, problems
+        for path in sorted(self.dir.glob("*.json")):
+            if not _ID_RE.fullmatch(path.stem):
+                continue
+            try:
+                meta = json.loads(path.read_text())
+                if not self.db_path(path.stem).exists():
+                    continue  # interrupted before the database was moved into place
+                if meta.get("id") != path.stem or "name" not in meta:
+                    raise ValueError("incomplete metadata")
+                datasets.append(meta)
+            except (OSError, ValueError) as exc:
+                problems.append(f"dataset {path.stem[:8]}… could not be read ({type(exc).__name__}); skipped")
+        datasets.sort(key=lambda m: m.get("created_at", ""), reverse=True)
+        return datasets, problems
+
+    @contextlib.contextmanager
+    def open_dataset(self, dataset_id: str) -> Iterator[duckdb.DuckDBPyConnection]:
+        path = self.db_path(dataset_id)
+        if not path.exists():
+            raise DatasetNotFound("dataset not found")
+        con = duckdb.connect(str(path))
+        try:
+            yield con
+        finally:
+            con.close()
+
+    def delete_dataset(self, dataset_id: str) -> None:
+        self.meta_path(dataset_id).unlink(missing_ok=True)
+        for path in (self.db_path(dataset_id), Path(str(self.db_path(dataset_id)) + ".wal")):
+            path.unlink(missing_ok=True)
+
+    @contextlib.contextmanager
+    def lock(self, name: str = "store") -> Iterator[None]:
+        """An exclusive inter-process lock on this workspace (e.g. to build the sample once)."""
+        self.dir.mkdir(parents=True, exist_ok=True)
+        with open(self.dir / f".{name}.lock", "w") as fh:
+            fcntl.flock(fh, fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(fh, fcntl.LOCK_UN)
+
+
+def read_accounts(store: DatasetStore, dataset_id: str, limit: int | None = None,
+                  with_raw: bool = False):
+    """The clean accounts table as a pandas DataFrame (raw columns only when asked)."""
+    with store.open_dataset(dataset_id) as con:
+        cols = [d[0] for d in con.execute("SELECT * FROM accounts LIMIT 0").description]
+        keep = [c for c in cols if with_raw or not (c.endswith("__raw") or c.endswith("__band"))]
+        sql = "SELECT " + ", ".join('"' + c.replace('"', '""') + '"' for c in keep) + " FROM accounts ORDER BY row_id"
+        if limit is not None:
+            sql += f" LIMIT {int(limit)}"
+        return con.execute(sql).df()
+
+
+def cli_workspace(root: Path | None = None) -> str:
+    """The CLI's own workspace id, created once per data directory."""
+    root = Path(root) if root is not None else data_dir()
+    path = root / "cli_workspace"
+    if path.exists():
+        ws = path.read_text().strip()
+        if is_workspace_id(ws) and ws != SAMPLE_WORKSPACE:
+            return ws
+    ws = new_token()
+    write_atomic(path, ws.encode())
+    return ws

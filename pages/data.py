@@ -1,0 +1,226 @@
+"""Data page: upload accounts (+ opportunities), edit the column mapping, read the quality panel."""
+
+import tempfile
+from pathlib import Path
+
+import pandas as pd
+import streamlit as st
+
+from icp_core.ingest import IngestError, default_upload_limit_mb, ingest_dataset, remap_dataset
+from icp_core.roles import ROLES, ColumnSpec
+from icp_core.store import SAMPLE_WORKSPACE, DatasetNotFound, DatasetStore, data_dir, read_accounts
+
+FILE_TYPES = ["csv", "tsv", "txt", "xlsx", "parquet"]
+SCALES = {1.0: "× 1", 1e3: "× 1,000 (thousands)", 1e6: "× 1,000,000 (millions)", 1e9: "× 1,000,000,000 (billions)"}
+
+root = data_dir()
+workspace, dataset_id = st.session_state["icp.dataset"]
+own_store = DatasetStore(root, st.session_state["icp.workspace"])
+store = DatasetStore(root, workspace)
+limit_mb = default_upload_limit_mb()
+
+st.title("Data")
+st.caption("Load a CRM export: accounts, and optionally the opportunities/deals report to roll up to accounts.")
+
+
+def load_upload(accounts_file, opportunities_file, name: str) -> None:
+    """Write the uploads to a private temp folder and ingest them with progress."""
+    for f in (accounts_file, opportunities_file):
+        if f is not None and f.size > limit_mb * 1024 * 1024:
+            st.error(f"{f.name} is {f.size / 1024 / 1024:,.0f} MB; the upload limit is {limit_mb:,} MB.")
+            return
+    with tempfile.TemporaryDirectory(prefix="icp_upload_") as tmp:
+        paths = []
+        for f in (accounts_file, opportunities_file):
+            if f is None:
+                paths.append(None)
+                continue
+            path = Path(tmp) / ("upload" + Path(f.name).suffix.lower())
+            if path.exists():
+                path = Path(tmp) / ("upload2" + Path(f.name).suffix.lower())
+            path.write_bytes(f.getbuffer())
+            paths.append(path)
+        with st.status(f"Loading {accounts_file.name}…", expanded=True) as status:
+            bar = st.progress(0.0)
+
+            def progress(fraction: float, message: str) -> None:
+                bar.progress(min(max(fraction, 0.0), 1.0), text=message)
+
+            try:
+                result = ingest_dataset(
+                    own_store, paths[0], paths[1], name=name or None, progress=progress,
+                    display_names=(accounts_file.name, opportunities_file.name if opportunities_file else None),
+                )
+            except IngestError as exc:
+                status.update(label=f"Could not load: {exc}", state="error")
+                st.session_state["data.load_error"] = str(exc)
+                return
+            q = result.meta["quality"]
+            status.update(label=f"Loaded {q['rows_loaded']:,} accounts from {accounts_file.name} "
+                                f"in {result.meta['load_seconds']:.1f} s", state="complete", expanded=False)
+    st.session_state["icp.pending_dataset"] = (own_store.workspace, result.dataset_id)
+    st.rerun()
+
+
+with st.expander("Load a new dataset", expanded=(workspace == SAMPLE_WORKSPACE),
+                 icon=":material/upload_file:"):
+    with st.form("data.upload_form", clear_on_submit=False, border=False):
+        c1, c2 = st.columns(2)
+        accounts_file = c1.file_uploader(
+            "Accounts file", type=FILE_TYPES, key="data.accounts_file", max_upload_size=limit_mb,
+            help=f"CSV/TSV (any delimiter or encoding), Excel .xlsx or Parquet; up to {limit_mb} MB.")
+        opportunities_file = c2.file_uploader(
+            "Opportunities / deals file (optional)", type=FILE_TYPES, key="data.opportunities_file",
+            max_upload_size=limit_mb,
+            help="Rolled up to accounts (won, lost, open deals, win rate, won value, close dates), "
+                 "joined on account id or name.")
+        name = st.text_input("Dataset name", key="data.name", placeholder="e.g. Salesforce export, Nov 2026")
+        submitted = st.form_submit_button("Load dataset", type="primary", icon=":material/upload:")
+    if submitted:
+        st.session_state.pop("data.load_error", None)
+        if accounts_file is None:
+            st.error("Choose an accounts file first.")
+        else:
+            load_upload(accounts_file, opportunities_file, name)
+    if st.session_state.get("data.load_error"):
+        st.error(f"Could not load the file: {st.session_state['data.load_error']}", icon=":material/error:")
+
+try:
+    meta = store.read_meta(dataset_id)
+except DatasetNotFound:
+    st.error("This dataset is no longer available. Pick another one in the sidebar.")
+    st.stop()
+
+q = meta["quality"]
+src = q["source"]
+read_only = workspace == SAMPLE_WORKSPACE
+st.subheader(meta["name"])
+details = [f"{src['file_name']}", src["format"].upper()]
+if src.get("encoding"):
+    details.append(src["encoding"])
+if src.get("delimiter"):
+    details.append("tab-delimited" if src["delimiter"] == "\t" else f"delimiter “{src['delimiter']}”")
+if src.get("sheet"):
+    details.append(f"sheet “{src['sheet']}”")
+st.caption(" · ".join(details) + f" · loaded {meta['created_at'].replace('T', ' ').rstrip('Z')} UTC"
+           + (" · shared sample, read-only" if read_only else ""))
+
+columns = q["columns"]
+problem_cols = sum(1 for c in columns if c["unparseable"])
+m1, m2, m3, m4 = st.columns(4)
+m1.metric("Accounts loaded", f"{q['rows_loaded']:,}", help="Rows in the clean accounts table")
+m2.metric("Rows rejected", f"{q['rows_rejected']:,}", help="Lines the reader could not split into the header's columns")
+m3.metric("Columns", f"{sum(1 for c in columns if not c.get('derived')):,}",
+          help="Columns from the accounts file; rolled-up opportunity columns come on top")
+m4.metric("Columns with unreadable values", f"{problem_cols:,}")
+for note in src.get("notes", []):
+    st.info(note, icon=":material/info:")
+
+tab_quality, tab_mapping, tab_preview = st.tabs(["Data quality", "Column mapping", "Preview"])
+
+with tab_quality:
+    if q["rows_rejected"]:
+        st.warning(f"{q['rows_rejected']:,} of {q['rows_read']:,} rows could not be read and were not loaded; "
+                   "the rest loaded. First examples:", icon=":material/warning:")
+        st.dataframe(pd.DataFrame(q["rejected_examples"]), hide_index=True, width="stretch")
+    else:
+        st.success(f"All {q['rows_read']:,} rows were read.", icon=":material/check_circle:")
+    quality = pd.DataFrame([{
+        "Column": c["header"] or f"({c['key']})",
+        "Role": c["role_label"] + (" · rolled up" if c.get("derived") else ""),
+        "Parsed": c["parsed_share"],
+        "Empty": c["null_share"],
+        "Unreadable": c["unparseable_share"],
+        "Bands": c["bands"],
+        "Unreadable examples": ", ".join(f"“{e['value']}” ({e['rows']})" for e in c["unparseable_examples"]),
+    } for c in columns])
+    st.dataframe(
+        quality, hide_index=True, width="stretch", key="data.quality_table",
+        column_config={
+            "Parsed": st.column_config.ProgressColumn("Parsed", format="percent", min_value=0, max_value=1),
+            "Empty": st.column_config.NumberColumn("Empty", format="percent"),
+            "Unreadable": st.column_config.NumberColumn("Unreadable", format="percent"),
+            "Bands": st.column_config.NumberColumn("Bands", help="Values given as a range, e.g. 1,001-5,000: "
+                                                   "the midpoint is used and the band is kept"),
+        },
+    )
+    if q["hints"]:
+        st.markdown("**Worth a look** (nothing was changed)")
+        for h in q["hints"]:
+            st.markdown(f"- {h['message']}")
+    r = q.get("rollup")
+    if r:
+        st.markdown("**Opportunities roll-up**")
+        o1, o2, o3, o4 = st.columns(4)
+        o1.metric("Opportunity rows", f"{r['opportunity_rows']:,}")
+        o2.metric("Rows without an account", f"{r['rows_without_account']:,}")
+        o3.metric("Accounts with deals", f"{r['accounts_with_opportunities']:,} of {r['accounts_total']:,}")
+        o4.metric("Unmatched account keys", f"{r['unmatched_keys']:,}",
+                  help=f"{r['unmatched_rows']:,} opportunity rows name an account that is not in the accounts file")
+        st.caption(f"Joined on {r['join_on'].replace('_', ' ')}: “{r['opportunities_column']}” → "
+                   f"“{r['accounts_column']}”, case- and space-insensitive. Outcome from “{r['stage_column']}”"
+                   + (f", value from “{r['value_column']}”" if r.get("value_column") else "") + ".")
+        if r["unmatched_examples"]:
+            st.dataframe(pd.DataFrame(r["unmatched_examples"]).rename(
+                columns={"account": "Unmatched account", "rows": "Opportunity rows"}), hide_index=True)
+
+with tab_mapping:
+    specs = [ColumnSpec.from_dict(d) for d in meta["columns"] if d["source"] == "accounts"]
+    by_key = {c["key"]: c for c in columns}
+    role_names = list(ROLES)
+    mapping = pd.DataFrame([{
+        "key": s.key,
+        "Column": s.header or f"({s.key})",
+        "Role": ROLES[s.role].label,
+        "Scale": SCALES.get(float(s.scale), f"× {s.scale:g}"),
+        "Parsed": by_key.get(s.key, {}).get("parsed_share"),
+    } for s in specs])
+    st.caption("Roles were detected from headers and values. Change a role or a unit scale and apply: "
+               "the clean values and the quality panel are rebuilt from the raw values.")
+    edited = st.data_editor(
+        mapping, hide_index=True, width="stretch", key="data.mapping_editor", disabled=read_only,
+        column_order=["Column", "Role", "Scale", "Parsed"],
+        column_config={
+            "Column": st.column_config.TextColumn("Column", disabled=True),
+            "Role": st.column_config.SelectboxColumn("Role", options=[ROLES[r].label for r in role_names],
+                                                     required=True),
+            "Scale": st.column_config.SelectboxColumn("Scale", options=list(SCALES.values()), required=True,
+                                                      help="Multiply numbers, e.g. revenue given in millions"),
+            "Parsed": st.column_config.ProgressColumn("Parsed", format="percent", min_value=0, max_value=1),
+        },
+    )
+    if read_only:
+        st.info("The sample is shared and read-only. Upload your own file to edit its mapping.",
+                icon=":material/lock:")
+    elif st.button("Apply mapping", type="primary", key="data.apply_mapping", icon=":material/sync:"):
+        label_to_role = {ROLES[r].label: r for r in role_names}
+        scale_of = {v: k for k, v in SCALES.items()}
+        new_specs = [ColumnSpec(key=row["key"], header=s.header, role=label_to_role[row["Role"]],
+                                scale=scale_of.get(row["Scale"], s.scale),
+                                date_formats=s.date_formats if label_to_role[row["Role"]] == s.role else [])
+                     for s, (_, row) in zip(specs, edited.iterrows())]
+        try:
+            with st.spinner("Re-cleaning with the new mapping…"):
+                remap_dataset(store, dataset_id, new_specs)
+        except IngestError as exc:
+            st.error(str(exc), icon=":material/error:")
+        else:
+            st.rerun()
+
+with tab_preview:
+    raw_view = st.toggle("Show raw values beside clean ones", key="data.show_raw")
+    preview = read_accounts(store, dataset_id, limit=200, with_raw=raw_view).drop(columns=["row_id"])
+    st.dataframe(preview, hide_index=True, width="stretch", height=420)
+    st.caption(f"First {len(preview):,} of {meta['rows']:,} accounts.")
+
+own, _ = own_store.list_datasets()
+if own:
+    st.subheader("Your datasets")
+    for m in own:
+        c1, c2, c3, c4 = st.columns([4, 2, 2, 1], vertical_alignment="center")
+        c1.markdown(f"**{m['name']}**")
+        c2.caption(m["created_at"].replace("T", " ").rstrip("Z") + " UTC")
+        c3.caption(f"{m['rows']:,} accounts")
+        if c4.button("Delete", key=f"data.delete.{m['id']}", icon=":material/delete:"):
+            own_store.delete_dataset(m["id"])
+            st.rerun()

@@ -1,0 +1,178 @@
+"""Every cleaning rule, with the examples the product promises, plus property-based tests."""
+
+import math
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from icp_core.clean import PLACEHOLDERS, country_lookup_rows, detect_date_formats, parse_numbers
+from tests.conftest import clean_values
+
+NUMBERS = [
+    ("$2.5M", 2_500_000), ("€1.2m", 1_200_000), ("36.9 Million", 36_900_000),
+    ("3.5 Billion", 3_500_000_000), ("2,500,000", 2_500_000), ("2.10E+07", 21_000_000),
+    ("1.1k", 1_100), ("2500000", 2_500_000), ("-3.5", -3.5), ("(1,200)", -1_200),
+    ("2.500.000", 2_500_000), ("1.234,56", 1234.56), ("1 234,5", 1234.5), ("1'000'000", 1_000_000),
+    ("$ 48,000", 48_000), ("USD 1.5bn", 1_500_000_000), ("45%", 45), ("£850k", 850_000),
+    ("1,5", 1.5), ("1.234", 1.234), (" 12 ", 12),
+]
+BANDS = [
+    ("1,001-5,000", 3000.5), ("1-10", 5.5), ("51-200", 125.5), ("10,000+", 10_000),
+    ("10k+", 10_000), ("1001 to 5000", 3000.5), ("$1-5M", 3_000_000), ("$1M - $5M", 3_000_000),
+    ("500 - 1,000 employees", 750), ("<50", 25), ("under 100", 50), (">5000", 5000),
+    ("1,001–5,000", 3000.5),
+]
+NOT_NUMBERS = ["abc", "N/A", "-", "#NAME?", "", "inf", "nan", "12abc", "2012-06", "1-2-3", "Select"]
+
+
+@pytest.mark.parametrize("text,expected", NUMBERS + BANDS)
+def test_numbers_and_bands_parse(con, text, expected):
+    assert parse_numbers(con, [text])[0] == pytest.approx(expected)
+
+
+@pytest.mark.parametrize("text", NOT_NUMBERS)
+def test_non_numbers_are_null(con, text):
+    assert parse_numbers(con, [text])[0] is None
+
+
+def test_parse_numbers_keeps_order_and_duplicates(con):
+    assert parse_numbers(con, ["2", "1k", None, "2", "x"]) == [2.0, 1000.0, None, 2.0, None]
+
+
+@pytest.mark.parametrize("text", PLACEHOLDERS + ("  N/A ", "SELECT", "#N/A"))
+def test_placeholders_become_null(con, text):
+    assert clean_values(con, "category", [text]) == [None]
+    assert clean_values(con, "number", [text]) == [None]
+
+
+def test_na_is_kept_as_a_region(con):
+    assert clean_values(con, "category", ["NA", "EMEA"]) == ["NA", "EMEA"]
+
+
+@pytest.mark.parametrize("text,expected", [
+    ("Yes", True), ("No", False), ("TRUE", True), ("FALSE", False), ("1", True), ("0", False),
+    ("Y", True), ("n", False), ("t", True), ("maybe", None), ("", None),
+])
+def test_booleans(con, text, expected):
+    assert clean_values(con, "boolean", [text]) == [expected]
+
+
+@pytest.mark.parametrize("text,expected", [
+    ("Yes", True), ("No", False), ("Churned", True), ("Active", False), ("Retained", False),
+    ("cancelled", True), ("TRUE", True),
+])
+def test_churn_flags(con, text, expected):
+    assert clean_values(con, "churn", [text]) == [expected]
+
+
+@pytest.mark.parametrize("text,expected", [
+    ("Closed Won", "won"), ("Closed Lost", "lost"), ("Won", "won"), ("Lost", "lost"),
+    ("Engaging", "open"), ("Open", "open"), ("Prospecting", "open"), ("closedwon", "won"),
+    ("closedlost", "lost"), ("appointmentscheduled", "open"), ("Negotiation/Review", "open"),
+    ("Disqualified", "lost"), ("Yes", "won"), ("No", "lost"), ("Purple", None),
+])
+def test_deal_stages_open_is_not_lost(con, text, expected):
+    assert clean_values(con, "stage", [text]) == [expected]
+
+
+@pytest.mark.parametrize("text,expected", [
+    ("US", "United States"), ("USA", "United States"), ("U.S.", "United States"),
+    ("United States", "United States"), ("united states of america", "United States"),
+    ("UK", "United Kingdom"), ("GB", "United Kingdom"), ("Great Britain", "United Kingdom"),
+    ("DEU", "Germany"), ("de", "Germany"), ("Korea, Republic of", "South Korea"),
+    ("Philipines", None), ("Atlantis", None),
+])
+def test_countries_to_one_canonical_name(con, text, expected):
+    assert clean_values(con, "country", [text]) == [expected]
+
+
+def test_country_lookup_has_every_iso_country():
+    names = {name for _, name in country_lookup_rows()}
+    assert len(names) >= 249 and "Kenya" in names and "Philippines" in names
+
+
+def test_industry_is_trimmed_and_case_folded(con):
+    assert clean_values(con, "category_folded", ["  Fintech ", "FINTECH", "Health  Care"]) == \
+        ["fintech", "fintech", "health care"]
+
+
+def test_categories_are_trimmed_and_whitespace_collapsed(con):
+    assert clean_values(con, "category", ["  Series   A "]) == ["Series A"]
+
+
+@pytest.mark.parametrize("text,expected", [
+    ("Salesforce; HubSpot; Snowflake", ["HubSpot", "Salesforce", "Snowflake"]),
+    ("AWS, GCP", ["AWS", "GCP"]), ("Stripe|Zendesk", ["Stripe", "Zendesk"]),
+    ("Slack ;  Slack; N/A", ["Slack"]), ("Jira", ["Jira"]),
+])
+def test_technologies_split_into_a_list(con, text, expected):
+    assert sorted(clean_values(con, "list", [text])[0]) == expected
+
+
+def test_year_from_numbers_and_dates(con):
+    assert clean_values(con, "year", ["1996", "2012-06-01", "1996.0", "soon"], date_formats=["%Y-%m-%d"]) == \
+        [1996, 2012, 1996, None]
+
+
+def test_date_formats_detected_per_column(con):
+    con.execute("CREATE TABLE us AS SELECT unnest(['3/15/2020', '12/1/2021', '1/2/2022']) AS d")
+    assert detect_date_formats(con, "us", "d")[0] == "%m/%d/%Y"
+    con.execute("CREATE TABLE eu AS SELECT unnest(['15/03/2020', '28/12/2021', '01/02/2022']) AS d")
+    assert detect_date_formats(con, "eu", "d")[0] == "%d/%m/%Y"
+    con.execute("CREATE TABLE iso AS SELECT unnest(['2020-03-15', '2021-12-28']) AS d")
+    fmts = detect_date_formats(con, "iso", "d")
+    assert fmts[0] == "%Y-%m-%d"
+    out = clean_values(con, "date", ["2020-03-15", "garbage"], date_formats=fmts)
+    assert str(out[0]) == "2020-03-15" and out[1] is None
+
+
+@pytest.fixture(scope="module")
+def mcon():
+    import duckdb
+
+    c = duckdb.connect()
+    yield c
+    c.close()
+
+
+# ---- property-based: the number and band parsers round-trip what they read -------------
+
+def _with_commas(n: int) -> str:
+    return f"{n:,}"
+
+
+@settings(max_examples=80, deadline=None)
+@given(st.integers(min_value=0, max_value=10**12))
+def test_thousands_separated_integers_round_trip(mcon, n):
+    assert parse_numbers(mcon, [_with_commas(n), f"${_with_commas(n)}", str(n)]) == [n, n, n]
+
+
+@settings(max_examples=80, deadline=None)
+@given(st.integers(min_value=1, max_value=99_999), st.sampled_from([("k", 1e3), ("M", 1e6), ("B", 1e9), (" Million", 1e6)]))
+def test_suffixed_amounts_round_trip(mcon, hundredths, suffix):
+    text = f"${hundredths / 100:.2f}{suffix[0]}"
+    assert parse_numbers(mcon, [text])[0] == pytest.approx(hundredths / 100 * suffix[1], rel=1e-9)
+
+
+@settings(max_examples=80, deadline=None)
+@given(st.floats(min_value=-1e15, max_value=1e15, allow_nan=False, allow_infinity=False))
+def test_plain_and_scientific_floats_round_trip(mcon, x):
+    for text in (repr(x), f"{x:.6E}"):
+        assert parse_numbers(mcon, [text])[0] == pytest.approx(float(text), rel=1e-12, abs=1e-300)
+
+
+@settings(max_examples=80, deadline=None)
+@given(st.integers(min_value=0, max_value=10**9), st.integers(min_value=0, max_value=10**9))
+def test_bands_give_their_midpoint(mcon, a, b):
+    lo, hi = min(a, b), max(a, b)
+    for text in (f"{lo:,}-{hi:,}", f"{lo} to {hi}", f"{lo:,} – {hi:,}"):
+        assert parse_numbers(mcon, [text])[0] == pytest.approx((lo + hi) / 2)
+    assert parse_numbers(mcon, [f"{hi:,}+"])[0] == hi
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.text(max_size=30))
+def test_number_parser_never_fails_on_any_text(mcon, text):
+    value = parse_numbers(mcon, [text])[0]
+    assert value is None or math.isfinite(value)
