@@ -1,4 +1,4 @@
-"""ICP Explorer: entry point. Page config, the shared sidebar (workspace and dataset), navigation."""
+"""ICP Explorer: entry point. Page config, navigation, and the shared sidebar (dataset picker)."""
 
 import streamlit as st
 
@@ -23,28 +23,38 @@ def session_workspace() -> str:
     return ws
 
 
+def dataset_choices(root: str, workspace: str) -> tuple[dict, list[str]]:
+    """{(workspace, id): label} for this workspace's datasets (newest first) and the sample."""
+    own, problems = DatasetStore(root, workspace).list_datasets()
+    labels = {(workspace, m["id"]): m["name"] for m in own}
+    sample_id = sample_dataset_id(root)
+    sample_name = DatasetStore(root, SAMPLE_WORKSPACE).read_meta(sample_id)["name"]
+    labels[(SAMPLE_WORKSPACE, sample_id)] = f"{sample_name} (shared sample)"
+    st.session_state["icp.sample_dataset"] = (SAMPLE_WORKSPACE, sample_id)
+    return labels, problems
+
+
 root = str(data_dir())
 workspace = session_workspace()
-sample_id = sample_dataset_id(root)
-own, problems = DatasetStore(root, workspace).list_datasets()
-choices = [(workspace, m["id"], m["name"]) for m in own]
-choices.append((SAMPLE_WORKSPACE, sample_id, DatasetStore(root, SAMPLE_WORKSPACE).read_meta(sample_id)["name"]))
-keys = [(w, i) for w, i, _ in choices]
-pending = st.session_state.pop("icp.pending_dataset", None)  # a page just loaded a dataset
-if pending in keys:
-    st.session_state["app.dataset_picker"] = pending
-if st.session_state.get("app.dataset_picker") not in keys:
-    st.session_state["app.dataset_picker"] = keys[0]
-with st.sidebar:
-    st.markdown("### :material/target: ICP Explorer")
-    labels = {(w, i): name + (" (shared sample)" if w == SAMPLE_WORKSPACE else "") for w, i, name in choices}
-    st.session_state["icp.dataset"] = st.selectbox("Dataset", keys, format_func=labels.get,
-                                                   key="app.dataset_picker")
-    for problem in problems:
-        st.warning(problem, icon=":material/warning:")
-    st.caption("Your uploads are private to this link. Bookmark it to come back to your data.")
+labels, problems = dataset_choices(root, workspace)
+if st.session_state.get("app.dataset_picker") in labels:
+    st.session_state["icp.dataset"] = st.session_state["app.dataset_picker"]
+elif st.session_state.get("icp.dataset") not in labels:
+    st.session_state["icp.dataset"] = next(iter(labels))
 
 nav = st.navigation([
     st.Page("pages/data.py", title="Data", icon=":material/upload_file:", default=True),
 ])
 nav.run()
+
+# The sidebar is drawn after the page, so a dataset the page just loaded or deleted shows at once.
+labels, problems = dataset_choices(root, workspace)
+if st.session_state.get("icp.dataset") not in labels:
+    st.session_state["icp.dataset"] = next(iter(labels))
+st.session_state["app.dataset_picker"] = st.session_state["icp.dataset"]
+with st.sidebar:
+    st.markdown("### :material/target: ICP Explorer")
+    st.selectbox("Dataset", list(labels), format_func=labels.get, key="app.dataset_picker")
+    for problem in problems:
+        st.warning(problem, icon=":material/warning:")
+    st.caption("Your uploads are private to this link. Bookmark it to come back to your data.")

@@ -31,6 +31,8 @@ class IngestError(ValueError):
 CSV_SUFFIXES = {".csv", ".tsv", ".txt", ".tab", ".dat"}
 EXCEL_SUFFIXES = {".xlsx", ".xlsm"}
 PARQUET_SUFFIXES = {".parquet", ".pq"}
+UNSUPPORTED_SUFFIXES = {".pdf", ".doc", ".docx", ".ppt", ".pptx", ".json", ".xml", ".zip", ".gz",
+                        ".numbers", ".ods", ".png", ".jpg", ".jpeg", ".gif", ".html", ".htm", ".exe"}
 SUPPORTED = "CSV/TSV (any common delimiter), Excel .xlsx or Parquet"
 
 _ZIP_MAGIC = b"PK\x03\x04"
@@ -114,13 +116,18 @@ def _read_csv(con, path: Path, table: str, info: SourceInfo, workdir: Path) -> N
     info.encoding = detect_encoding(path)
     src = path if info.encoding == "utf-8" else _transcode_to_utf8(path, info.encoding, workdir)
     # every column as text: the raw value is kept and parsing is ours
+    # rows with more or fewer values than the header are rejected and reported, not padded
     options = dict(header=True, all_varchar=True, ignore_errors=True, store_rejects=True,
-                   null_padding=True, sample_size=20480, max_line_size=10_000_000,
+                   sample_size=20480, max_line_size=10_000_000,
                    rejects_table="icp_reject_errors", rejects_scan="icp_reject_scans")
     try:
         rel = con.read_csv(str(src), **options)
         con.execute(f"CREATE OR REPLACE TEMP TABLE {quote_ident(table)} AS SELECT * FROM rel")
-        delim = con.execute("SELECT Delimiter FROM sniff_csv(?, sample_size = 20480)", [str(src)]).fetchone()
+        delim = con.execute(
+            "SELECT delimiter FROM icp_reject_scans ORDER BY scan_id DESC LIMIT 1").fetchone()
+        if not delim:  # the scans table is only filled when some row was rejected
+            delim = con.execute("SELECT Delimiter FROM sniff_csv(?, sample_size = 20480)",
+                                [str(src)]).fetchone()
         info.delimiter = delim[0] if delim else None
     except duckdb.Error as exc:  # the sniffer found no table at all
         first = str(exc).strip().splitlines()[0]
@@ -200,6 +207,8 @@ def read_table(con: duckdb.DuckDBPyConnection, path: Path, table: str,
         raise IngestError(f"{path} does not exist.")
     if path.is_dir():
         raise IngestError(f"{path} is a folder, not a file.")
+    if path.suffix.lower() in UNSUPPORTED_SUFFIXES:
+        raise IngestError(f"{path.name}: {path.suffix} files are not supported; upload {SUPPORTED}.")
     fmt = sniff_format(path)
     info = SourceInfo(file_name=path.name, format=fmt)
     if fmt == "csv":

@@ -16,6 +16,18 @@ from .roles import ROLES, ColumnSpec
 
 _TYPO_KINDS = ("category", "category_folded")
 
+# Common industry words: an industry value one or two letters away from one is flagged.
+INDUSTRY_WORDS = (
+    "technology", "software", "finance", "financial services", "fintech", "banking", "insurance",
+    "healthcare", "health care", "medical", "pharmaceuticals", "biotechnology", "retail",
+    "e-commerce", "ecommerce", "manufacturing", "education", "edtech", "government",
+    "telecommunications", "telecom", "entertainment", "media", "marketing", "advertising",
+    "logistics", "transportation", "energy", "utilities", "real estate", "construction",
+    "hospitality", "travel", "automotive", "agriculture", "consulting", "legal", "nonprofit",
+    "non-profit", "saas", "security", "cybersecurity", "gaming", "food and beverage",
+    "aerospace", "chemicals", "mining", "hardware", "semiconductors", "devtools",
+)
+
 
 def _parsed_sql(spec: ColumnSpec) -> str:
     col = quote_ident(spec.key)
@@ -56,6 +68,8 @@ def assess_quality(con: duckdb.DuckDBPyConnection, specs: list[ColumnSpec], info
                 hints.extend(_country_hints(con, s, col["unparseable_examples"]))
         if s.kind in _TYPO_KINDS:
             hints.extend(_typo_hints(con, s))
+        if s.role == "industry":
+            hints.extend(_industry_word_hints(con, s, {h["value"] for h in hints if h["key"] == s.key}))
         columns.append(col)
     for s in specs:
         if s.source == "opportunities":
@@ -110,7 +124,7 @@ def _typo_hints(con, s: ColumnSpec, max_values: int = 300) -> list[dict]:
           lower(regexp_replace(a.value, '[^[:alnum:]]', '', 'g'))
             = lower(regexp_replace(b.value, '[^[:alnum:]]', '', 'g'))
           -- a rare near-twin of a common value: 'technolgy' vs 'technology'
-          OR (length(a.value) >= 5 AND a.n * 5 <= b.n
+          OR (length(a.value) >= 5 AND a.n * 2 <= b.n
               AND damerau_levenshtein(lower(a.value), lower(b.value)) <= CASE WHEN length(a.value) >= 9 THEN 2 ELSE 1 END
               AND regexp_replace(a.value, '[^0-9]', '', 'g') = regexp_replace(b.value, '[^0-9]', '', 'g'))
         ORDER BY b.n DESC, a.n DESC LIMIT 20""").fetchall()
@@ -126,6 +140,25 @@ def _typo_hints(con, s: ColumnSpec, max_values: int = 300) -> list[dict]:
             "message": f"{s.header}: '{rare}' ({rare_n} rows) looks like '{common}' ({common_n} rows)",
         })
     return hints
+
+
+def _industry_word_hints(con, s: ColumnSpec, already: set[str]) -> list[dict]:
+    """Industry values that are not a known industry word but one or two letters from one."""
+    col = quote_ident(s.key)
+    rows = con.execute(f"""
+        WITH v AS (SELECT lower({col}) AS value, count(*) AS n FROM accounts
+                   WHERE {col} IS NOT NULL GROUP BY ALL),
+             w AS (SELECT unnest(?::VARCHAR[]) AS word)
+        SELECT value, n, arg_min(word, damerau_levenshtein(value, word)) AS word
+        FROM v, w
+        WHERE value NOT IN (SELECT word FROM w) AND length(value) >= 5
+          AND damerau_levenshtein(value, word) <= CASE WHEN length(value) >= 9 THEN 2 ELSE 1 END
+        GROUP BY value, n ORDER BY n DESC LIMIT 20""", [list(INDUSTRY_WORDS)]).fetchall()
+    return [{
+        "column": s.header, "key": s.key, "kind": "typo", "value": value, "rows": int(n),
+        "suggestion": word, "suggestion_rows": None,
+        "message": f"{s.header}: '{value}' ({n} rows) looks like a misspelling of '{word}'",
+    } for value, n, word in rows if value not in already]
 
 
 def _country_hints(con, s: ColumnSpec, examples: list[dict]) -> list[dict]:

@@ -111,6 +111,12 @@ class DatasetStore:
             raise DatasetNotFound("dataset not found")
         return json.loads(path.read_text())
 
+    def exists(self, dataset_id: str) -> bool:
+        try:
+            return self.meta_path(dataset_id).exists() and self.db_path(dataset_id).exists()
+        except DatasetNotFound:
+            return False
+
     def list_datasets(self) -> tuple[list[dict], list[str]]:
         """(datasets newest first, problems): an unreadable dataset is reported and skipped."""
         datasets, problems = [], []

@@ -14,9 +14,7 @@ FILE_TYPES = ["csv", "tsv", "txt", "xlsx", "parquet"]
 SCALES = {1.0: "× 1", 1e3: "× 1,000 (thousands)", 1e6: "× 1,000,000 (millions)", 1e9: "× 1,000,000,000 (billions)"}
 
 root = data_dir()
-workspace, dataset_id = st.session_state["icp.dataset"]
 own_store = DatasetStore(root, st.session_state["icp.workspace"])
-store = DatasetStore(root, workspace)
 limit_mb = default_upload_limit_mb()
 
 st.title("Data")
@@ -58,11 +56,10 @@ def load_upload(accounts_file, opportunities_file, name: str) -> None:
             q = result.meta["quality"]
             status.update(label=f"Loaded {q['rows_loaded']:,} accounts from {accounts_file.name} "
                                 f"in {result.meta['load_seconds']:.1f} s", state="complete", expanded=False)
-    st.session_state["icp.pending_dataset"] = (own_store.workspace, result.dataset_id)
-    st.rerun()
+    st.session_state["icp.dataset"] = (own_store.workspace, result.dataset_id)
 
 
-with st.expander("Load a new dataset", expanded=(workspace == SAMPLE_WORKSPACE),
+with st.expander("Load a new dataset", expanded=(st.session_state["icp.dataset"][0] == SAMPLE_WORKSPACE),
                  icon=":material/upload_file:"):
     with st.form("data.upload_form", clear_on_submit=False, border=False):
         c1, c2 = st.columns(2)
@@ -85,133 +82,142 @@ with st.expander("Load a new dataset", expanded=(workspace == SAMPLE_WORKSPACE),
     if st.session_state.get("data.load_error"):
         st.error(f"Could not load the file: {st.session_state['data.load_error']}", icon=":material/error:")
 
-try:
-    meta = store.read_meta(dataset_id)
-except DatasetNotFound:
-    st.error("This dataset is no longer available. Pick another one in the sidebar.")
-    st.stop()
 
-q = meta["quality"]
-src = q["source"]
-read_only = workspace == SAMPLE_WORKSPACE
-st.subheader(meta["name"])
-details = [f"{src['file_name']}", src["format"].upper()]
-if src.get("encoding"):
-    details.append(src["encoding"])
-if src.get("delimiter"):
-    details.append("tab-delimited" if src["delimiter"] == "\t" else f"delimiter “{src['delimiter']}”")
-if src.get("sheet"):
-    details.append(f"sheet “{src['sheet']}”")
-st.caption(" · ".join(details) + f" · loaded {meta['created_at'].replace('T', ' ').rstrip('Z')} UTC"
-           + (" · shared sample, read-only" if read_only else ""))
+def show_dataset(store: DatasetStore, dataset_id: str) -> None:
+    """Summary, quality panel, mapping editor and preview of one dataset."""
+    try:
+        meta = store.read_meta(dataset_id)
+    except DatasetNotFound:
+        st.error("This dataset is no longer available. Pick another one in the sidebar.")
+        return
 
-columns = q["columns"]
-problem_cols = sum(1 for c in columns if c["unparseable"])
-m1, m2, m3, m4 = st.columns(4)
-m1.metric("Accounts loaded", f"{q['rows_loaded']:,}", help="Rows in the clean accounts table")
-m2.metric("Rows rejected", f"{q['rows_rejected']:,}", help="Lines the reader could not split into the header's columns")
-m3.metric("Columns", f"{sum(1 for c in columns if not c.get('derived')):,}",
-          help="Columns from the accounts file; rolled-up opportunity columns come on top")
-m4.metric("Columns with unreadable values", f"{problem_cols:,}")
-for note in src.get("notes", []):
-    st.info(note, icon=":material/info:")
+    q = meta["quality"]
+    src = q["source"]
+    read_only = store.workspace == SAMPLE_WORKSPACE
+    st.subheader(meta["name"])
+    details = [f"{src['file_name']}", src["format"].upper()]
+    if src.get("encoding"):
+        details.append(src["encoding"])
+    if src.get("delimiter"):
+        details.append("tab-delimited" if src["delimiter"] == "\t" else f"delimiter “{src['delimiter']}”")
+    if src.get("sheet"):
+        details.append(f"sheet “{src['sheet']}”")
+    st.caption(" · ".join(details) + f" · loaded {meta['created_at'].replace('T', ' ').rstrip('Z')} UTC"
+               + (" · shared sample, read-only" if read_only else ""))
 
-tab_quality, tab_mapping, tab_preview = st.tabs(["Data quality", "Column mapping", "Preview"])
+    columns = q["columns"]
+    problem_cols = sum(1 for c in columns if c["unparseable"])
+    m1, m2, m3, m4 = st.columns(4)
+    m1.metric("Accounts loaded", f"{q['rows_loaded']:,}", help="Rows in the clean accounts table")
+    m2.metric("Rows rejected", f"{q['rows_rejected']:,}", help="Lines the reader could not split into the header's columns")
+    m3.metric("Columns", f"{sum(1 for c in columns if not c.get('derived')):,}",
+              help="Columns from the accounts file; rolled-up opportunity columns come on top")
+    m4.metric("Columns with unreadable values", f"{problem_cols:,}")
+    for note in src.get("notes", []):
+        st.info(note, icon=":material/info:")
 
-with tab_quality:
-    if q["rows_rejected"]:
-        st.warning(f"{q['rows_rejected']:,} of {q['rows_read']:,} rows could not be read and were not loaded; "
-                   "the rest loaded. First examples:", icon=":material/warning:")
-        st.dataframe(pd.DataFrame(q["rejected_examples"]), hide_index=True, width="stretch")
-    else:
-        st.success(f"All {q['rows_read']:,} rows were read.", icon=":material/check_circle:")
-    quality = pd.DataFrame([{
-        "Column": c["header"] or f"({c['key']})",
-        "Role": c["role_label"] + (" · rolled up" if c.get("derived") else ""),
-        "Parsed": c["parsed_share"],
-        "Empty": c["null_share"],
-        "Unreadable": c["unparseable_share"],
-        "Bands": c["bands"],
-        "Unreadable examples": ", ".join(f"“{e['value']}” ({e['rows']})" for e in c["unparseable_examples"]),
-    } for c in columns])
-    st.dataframe(
-        quality, hide_index=True, width="stretch", key="data.quality_table",
-        column_config={
-            "Parsed": st.column_config.ProgressColumn("Parsed", format="percent", min_value=0, max_value=1),
-            "Empty": st.column_config.NumberColumn("Empty", format="percent"),
-            "Unreadable": st.column_config.NumberColumn("Unreadable", format="percent"),
-            "Bands": st.column_config.NumberColumn("Bands", help="Values given as a range, e.g. 1,001-5,000: "
-                                                   "the midpoint is used and the band is kept"),
-        },
-    )
-    if q["hints"]:
-        st.markdown("**Worth a look** (nothing was changed)")
-        for h in q["hints"]:
-            st.markdown(f"- {h['message']}")
-    r = q.get("rollup")
-    if r:
-        st.markdown("**Opportunities roll-up**")
-        o1, o2, o3, o4 = st.columns(4)
-        o1.metric("Opportunity rows", f"{r['opportunity_rows']:,}")
-        o2.metric("Rows without an account", f"{r['rows_without_account']:,}")
-        o3.metric("Accounts with deals", f"{r['accounts_with_opportunities']:,} of {r['accounts_total']:,}")
-        o4.metric("Unmatched account keys", f"{r['unmatched_keys']:,}",
-                  help=f"{r['unmatched_rows']:,} opportunity rows name an account that is not in the accounts file")
-        st.caption(f"Joined on {r['join_on'].replace('_', ' ')}: “{r['opportunities_column']}” → "
-                   f"“{r['accounts_column']}”, case- and space-insensitive. Outcome from “{r['stage_column']}”"
-                   + (f", value from “{r['value_column']}”" if r.get("value_column") else "") + ".")
-        if r["unmatched_examples"]:
-            st.dataframe(pd.DataFrame(r["unmatched_examples"]).rename(
-                columns={"account": "Unmatched account", "rows": "Opportunity rows"}), hide_index=True)
+    tab_quality, tab_mapping, tab_preview = st.tabs(["Data quality", "Column mapping", "Preview"])
 
-with tab_mapping:
-    specs = [ColumnSpec.from_dict(d) for d in meta["columns"] if d["source"] == "accounts"]
-    by_key = {c["key"]: c for c in columns}
-    role_names = list(ROLES)
-    mapping = pd.DataFrame([{
-        "key": s.key,
-        "Column": s.header or f"({s.key})",
-        "Role": ROLES[s.role].label,
-        "Scale": SCALES.get(float(s.scale), f"× {s.scale:g}"),
-        "Parsed": by_key.get(s.key, {}).get("parsed_share"),
-    } for s in specs])
-    st.caption("Roles were detected from headers and values. Change a role or a unit scale and apply: "
-               "the clean values and the quality panel are rebuilt from the raw values.")
-    edited = st.data_editor(
-        mapping, hide_index=True, width="stretch", key="data.mapping_editor", disabled=read_only,
-        column_order=["Column", "Role", "Scale", "Parsed"],
-        column_config={
-            "Column": st.column_config.TextColumn("Column", disabled=True),
-            "Role": st.column_config.SelectboxColumn("Role", options=[ROLES[r].label for r in role_names],
-                                                     required=True),
-            "Scale": st.column_config.SelectboxColumn("Scale", options=list(SCALES.values()), required=True,
-                                                      help="Multiply numbers, e.g. revenue given in millions"),
-            "Parsed": st.column_config.ProgressColumn("Parsed", format="percent", min_value=0, max_value=1),
-        },
-    )
-    if read_only:
-        st.info("The sample is shared and read-only. Upload your own file to edit its mapping.",
-                icon=":material/lock:")
-    elif st.button("Apply mapping", type="primary", key="data.apply_mapping", icon=":material/sync:"):
-        label_to_role = {ROLES[r].label: r for r in role_names}
-        scale_of = {v: k for k, v in SCALES.items()}
-        new_specs = [ColumnSpec(key=row["key"], header=s.header, role=label_to_role[row["Role"]],
-                                scale=scale_of.get(row["Scale"], s.scale),
-                                date_formats=s.date_formats if label_to_role[row["Role"]] == s.role else [])
-                     for s, (_, row) in zip(specs, edited.iterrows())]
-        try:
-            with st.spinner("Re-cleaning with the new mapping…"):
-                remap_dataset(store, dataset_id, new_specs)
-        except IngestError as exc:
-            st.error(str(exc), icon=":material/error:")
+    with tab_quality:
+        if q["rows_rejected"]:
+            st.warning(f"{q['rows_rejected']:,} of {q['rows_read']:,} rows could not be read and were not loaded; "
+                       "the rest loaded. First examples:", icon=":material/warning:")
+            st.dataframe(pd.DataFrame(q["rejected_examples"]), hide_index=True, width="stretch")
         else:
-            st.rerun()
+            st.success(f"All {q['rows_read']:,} rows were read.", icon=":material/check_circle:")
+        quality = pd.DataFrame([{
+            "Column": c["header"] or f"({c['key']})",
+            "Role": c["role_label"] + (" · rolled up" if c.get("derived") else ""),
+            "Parsed": c["parsed_share"],
+            "Empty": c["null_share"],
+            "Unreadable": c["unparseable_share"],
+            "Bands": c["bands"],
+            "Unreadable examples": ", ".join(f"“{e['value']}” ({e['rows']})" for e in c["unparseable_examples"]),
+        } for c in columns])
+        st.dataframe(
+            quality, hide_index=True, width="stretch", key="data.quality_table",
+            column_config={
+                "Parsed": st.column_config.ProgressColumn("Parsed", format="percent", min_value=0, max_value=1),
+                "Empty": st.column_config.NumberColumn("Empty", format="percent"),
+                "Unreadable": st.column_config.NumberColumn("Unreadable", format="percent"),
+                "Bands": st.column_config.NumberColumn("Bands", help="Values given as a range, e.g. 1,001-5,000: "
+                                                       "the midpoint is used and the band is kept"),
+            },
+        )
+        if q["hints"]:
+            st.markdown("**Worth a look** (nothing was changed)")
+            for h in q["hints"]:
+                st.markdown(f"- {h['message']}")
+        r = q.get("rollup")
+        if r:
+            st.markdown("**Opportunities roll-up**")
+            o1, o2, o3, o4 = st.columns(4)
+            o1.metric("Opportunity rows", f"{r['opportunity_rows']:,}")
+            o2.metric("Rows without an account", f"{r['rows_without_account']:,}")
+            o3.metric("Accounts with deals", f"{r['accounts_with_opportunities']:,} of {r['accounts_total']:,}")
+            o4.metric("Unmatched account keys", f"{r['unmatched_keys']:,}",
+                      help=f"{r['unmatched_rows']:,} opportunity rows name an account that is not in the accounts file")
+            st.caption(f"Joined on {r['join_on'].replace('_', ' ')}: “{r['opportunities_column']}” → "
+                       f"“{r['accounts_column']}”, case- and space-insensitive. Outcome from “{r['stage_column']}”"
+                       + (f", value from “{r['value_column']}”" if r.get("value_column") else "") + ".")
+            if r["unmatched_examples"]:
+                st.dataframe(pd.DataFrame(r["unmatched_examples"]).rename(
+                    columns={"account": "Unmatched account", "rows": "Opportunity rows"}), hide_index=True)
 
-with tab_preview:
-    raw_view = st.toggle("Show raw values beside clean ones", key="data.show_raw")
-    preview = read_accounts(store, dataset_id, limit=200, with_raw=raw_view).drop(columns=["row_id"])
-    st.dataframe(preview, hide_index=True, width="stretch", height=420)
-    st.caption(f"First {len(preview):,} of {meta['rows']:,} accounts.")
+    with tab_mapping:
+        specs = [ColumnSpec.from_dict(d) for d in meta["columns"] if d["source"] == "accounts"]
+        by_key = {c["key"]: c for c in columns}
+        role_names = list(ROLES)
+        mapping = pd.DataFrame([{
+            "key": s.key,
+            "Column": s.header or f"({s.key})",
+            "Role": ROLES[s.role].label,
+            "Scale": SCALES.get(float(s.scale), f"× {s.scale:g}"),
+            "Parsed": by_key.get(s.key, {}).get("parsed_share"),
+        } for s in specs])
+        st.caption("Roles were detected from headers and values. Change a role or a unit scale and apply: "
+                   "the clean values and the quality panel are rebuilt from the raw values.")
+        edited = st.data_editor(
+            mapping, hide_index=True, width="stretch", key="data.mapping_editor", disabled=read_only,
+            column_order=["Column", "Role", "Scale", "Parsed"],
+            column_config={
+                "Column": st.column_config.TextColumn("Column", disabled=True),
+                "Role": st.column_config.SelectboxColumn("Role", options=[ROLES[r].label for r in role_names],
+                                                         required=True),
+                "Scale": st.column_config.SelectboxColumn("Scale", options=list(SCALES.values()), required=True,
+                                                          help="Multiply numbers, e.g. revenue given in millions"),
+                "Parsed": st.column_config.ProgressColumn("Parsed", format="percent", min_value=0, max_value=1),
+            },
+        )
+        if read_only:
+            st.info("The sample is shared and read-only. Upload your own file to edit its mapping.",
+                    icon=":material/lock:")
+        elif st.button("Apply mapping", type="primary", key="data.apply_mapping", icon=":material/sync:"):
+            label_to_role = {ROLES[r].label: r for r in role_names}
+            scale_of = {v: k for k, v in SCALES.items()}
+            new_specs = [ColumnSpec(key=row["key"], header=s.header, role=label_to_role[row["Role"]],
+                                    scale=scale_of.get(row["Scale"], s.scale),
+                                    date_formats=s.date_formats if label_to_role[row["Role"]] == s.role else [])
+                         for s, (_, row) in zip(specs, edited.iterrows())]
+            try:
+                with st.spinner("Re-cleaning with the new mapping…"):
+                    remap_dataset(store, dataset_id, new_specs)
+            except IngestError as exc:
+                st.error(str(exc), icon=":material/error:")
+            else:
+                st.rerun()
+
+    with tab_preview:
+        raw_view = st.toggle("Show raw values beside clean ones", key="data.show_raw")
+        preview = read_accounts(store, dataset_id, limit=200, with_raw=raw_view).drop(columns=["row_id"])
+        st.dataframe(preview, hide_index=True, width="stretch", height=420)
+        st.caption(f"First {len(preview):,} of {meta['rows']:,} accounts.")
+
+
+workspace, dataset_id = st.session_state["icp.dataset"]
+if not DatasetStore(root, workspace).exists(dataset_id):  # deleted a moment ago
+    workspace, dataset_id = st.session_state["icp.dataset"] = st.session_state["icp.sample_dataset"]
+show_dataset(DatasetStore(root, workspace), dataset_id)
 
 own, _ = own_store.list_datasets()
 if own:
@@ -221,6 +227,6 @@ if own:
         c1.markdown(f"**{m['name']}**")
         c2.caption(m["created_at"].replace("T", " ").rstrip("Z") + " UTC")
         c3.caption(f"{m['rows']:,} accounts")
-        if c4.button("Delete", key=f"data.delete.{m['id']}", icon=":material/delete:"):
-            own_store.delete_dataset(m["id"])
-            st.rerun()
+        # a callback runs before the next script run, so the page and sidebar redraw without it
+        c4.button("Delete", key=f"data.delete.{m['id']}", icon=":material/delete:",
+                  on_click=own_store.delete_dataset, args=(m["id"],))

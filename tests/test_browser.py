@@ -1,0 +1,95 @@
+"""End to end in real headless Chromium: start `streamlit run app.py`, upload a CSV, see the quality panel.
+
+Never skipped: if Chromium or Playwright is missing this test fails (`make test` installs both).
+"""
+
+import os
+import re
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import ROOT
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]
+
+UPLOAD = (
+    "Company,Sector,Employees,Annual Revenue,Country,Deal Stage\n"
+    "Acme,technolgy,\"1,001-5,000\",$2.5M,USA,Closed Won\n"
+    "Beta,technology,50,not a number,UK,Closed Lost\n"
+    "Gamma,technology,10000+,36.9 Million,Germany,Open\n"
+    "Delta,technology,200,$1.1k,U.S.,Won\n"
+)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture
+def server(tmp_path):
+    port = free_port()
+    env = dict(os.environ, ICP_DATA_DIR=str(tmp_path / "data"))
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(port),
+         "--server.address", "127.0.0.1", "--server.headless", "true"],
+        cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.time() + 60
+    while time.time() < deadline:
+        try:
+            if urllib.request.urlopen(url + "/_stcore/health", timeout=2).status == 200:
+                break
+        except OSError:
+            time.sleep(0.3)
+    else:
+        proc.kill()
+        pytest.fail("streamlit did not start: " + proc.stdout.read().decode(errors="replace")[-2000:])
+    yield url
+    proc.terminate()
+    try:
+        proc.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+
+
+@pytest.mark.browser
+def test_upload_in_real_chromium_shows_quality_panel(server, tmp_path):
+    assert Path(CHROMIUM).exists(), "Debian chromium is required: run `make test` (it installs it)"
+    from playwright.sync_api import expect, sync_playwright
+
+    csv = tmp_path / "crm_export.csv"
+    csv.write_text(UPLOAD)
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        page = browser.new_page(viewport={"width": 1400, "height": 1000})
+        page.goto(server, wait_until="networkidle")
+        # first open: the bundled sample is there before any upload
+        expect(page.get_by_text("Sample: 3,000 B2B accounts + deals").first).to_be_visible(timeout=60_000)
+        assert "ws=" in page.url
+        page.locator("input[type=file]").first.set_input_files(str(csv))
+        expect(page.get_by_text("crm_export.csv").first).to_be_visible(timeout=20_000)
+        page.get_by_role("button", name="Load dataset").click()
+        expect(page.get_by_text("Loaded 4 accounts from crm_export.csv")).to_be_visible(timeout=60_000)
+        expect(page.get_by_role("heading", name="crm_export")).to_be_visible()
+        expect(page.get_by_text("All 4 rows were read.")).to_be_visible()
+        expect(page.get_by_text(re.compile(r"'technolgy' \(1 rows\) looks like"))).to_be_visible()
+        # the quality table (a canvas grid) is there, and its numbers are in the metrics
+        expect(page.locator("[data-testid='stDataFrame']").first).to_be_visible()
+        metrics = page.locator("[data-testid='stMetricValue']").all_inner_texts()
+        assert metrics[:4] == ["4", "0", "6", "1"], metrics
+        page.screenshot(path=str(tmp_path / "data_page.png"), full_page=True)
+        # a second, separate browser session does not see this upload
+        other = browser.new_context().new_page()
+        other.goto(server, wait_until="networkidle")
+        expect(other.get_by_text("Sample: 3,000 B2B accounts + deals").first).to_be_visible(timeout=60_000)
+        assert other.get_by_text("crm_export").count() == 0
+        browser.close()

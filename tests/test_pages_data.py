@@ -1,0 +1,105 @@
+"""The Data page through Streamlit's AppTest: sample on first open, upload, mapping, quality, delete."""
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from tests.conftest import ROOT, SHARED_DATA
+
+UPLOAD = (
+    "Company,Sector,Employees,Revenue,Country,Stage\n"
+    "Acme,technolgy,\"1,001-5,000\",$2.5M,USA,Closed Won\n"
+    "Beta,technology,50,abc,UK,Closed Lost\n"
+    "Gamma,technology,10000+,36.9 Million,Germany,Open\n"
+)
+
+
+@pytest.fixture
+def app(data_root):
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=120)
+    at.run()
+    assert not at.exception, at.exception
+    return at
+
+
+def quality_table(at):
+    frame = next(d.value for d in at.dataframe if "Unreadable examples" in d.value.columns)
+    return frame.set_index("Column")
+
+
+def metric(at, label):
+    return next(m.value for m in at.metric if m.label == label)
+
+
+def test_first_open_shows_the_sample(app):
+    assert app.title[0].value == "Data"
+    assert metric(app, "Accounts loaded") == "3,000"
+    assert "sample" in app.sidebar.selectbox(key="app.dataset_picker").format_func(
+        app.sidebar.selectbox(key="app.dataset_picker").value).lower()
+    assert len(app.query_params["ws"][0] if isinstance(app.query_params["ws"], list) else app.query_params["ws"]) == 32
+
+
+def test_upload_shows_mapping_and_quality(app):
+    app.file_uploader(key="data.accounts_file").set_value(("crm.csv", UPLOAD.encode(), "text/csv"))
+    app.text_input(key="data.name").set_value("My CRM")
+    app.button[0].click().run()  # the form's submit button
+    assert not app.exception, app.exception
+    assert not app.error, [e.value for e in app.error]
+    assert app.subheader[0].value == "My CRM"
+    assert metric(app, "Accounts loaded") == "3"
+    assert metric(app, "Columns with unreadable values") == "1"
+    quality = quality_table(app)
+    assert quality.loc["Revenue", "Unreadable"] == pytest.approx(1 / 3)
+    assert quality.loc["Employees", "Bands"] == 2
+    assert quality.loc["Country", "Parsed"] == 1.0
+    mapping = next(d.value for d in app.dataframe if d.key == "data.mapping_editor").set_index("Column")
+    assert mapping.loc["Sector", "Role"] == "Industry" and mapping.loc["Stage", "Role"] == "Won / lost (deal stage)"
+    assert mapping.loc["Employees", "Scale"] == "× 1"
+    hints = " ".join(m.value for m in app.markdown)
+    assert "technolgy" in hints and "technology" in hints
+    workspace, dataset_id = app.session_state["icp.dataset"]
+    assert workspace == app.session_state["icp.workspace"] != "sample" and len(dataset_id) == 32
+
+
+def test_upload_of_a_bad_file_says_why(app):
+    app.file_uploader(key="data.accounts_file").set_value(("empty.csv", b"a,b\n", "text/csv"))
+    app.button[0].click().run()
+    assert not app.exception
+    assert any("no data rows" in e.value for e in app.error)
+    assert metric(app, "Accounts loaded") == "3,000"  # still on the sample
+
+
+def test_upload_with_opportunities_rolls_up(app):
+    app.file_uploader(key="data.accounts_file").set_value(
+        ("maven_crm_accounts.csv", (SHARED_DATA / "maven_crm_accounts.csv").read_bytes(), "text/csv"))
+    app.file_uploader(key="data.opportunities_file").set_value(
+        ("pipeline.csv", (SHARED_DATA / "maven_crm_sales_pipeline.csv").read_bytes(), "text/csv"))
+    app.button[0].click().run()
+    assert not app.exception, app.exception
+    assert metric(app, "Opportunity rows") == "8,800"
+    assert metric(app, "Rows without an account") == "1,425"
+    assert metric(app, "Accounts with deals") == "85 of 85"
+
+
+def test_mapping_change_is_applied(app):
+    app.file_uploader(key="data.accounts_file").set_value(("crm.csv", UPLOAD.encode(), "text/csv"))
+    app.button[0].click().run()
+    # change Revenue's role to Text through the session's editing state
+    key = "data.mapping_editor"
+    app.session_state[key] = {"edited_rows": {3: {"Role": "Text (not a trait)"}}, "added_rows": [], "deleted_rows": []}
+    app.run()
+    app.button(key="data.apply_mapping").click().run()
+    assert not app.exception, app.exception
+    quality = quality_table(app)
+    assert quality.loc["Revenue", "Role"] == "Text (not a trait)"
+    assert quality.loc["Revenue", "Unreadable"] == 0
+
+
+def test_delete_dataset(app):
+    app.file_uploader(key="data.accounts_file").set_value(("crm.csv", UPLOAD.encode(), "text/csv"))
+    app.button[0].click().run()
+    delete = [b for b in app.button if b.key and b.key.startswith("data.delete.")]
+    assert len(delete) == 1
+    delete[0].click().run()
+    assert not app.exception
+    assert metric(app, "Accounts loaded") == "3,000"
+    assert not [b for b in app.button if b.key and b.key.startswith("data.delete.")]

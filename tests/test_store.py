@@ -1,0 +1,62 @@
+"""Datasets on disk: random ids, per-workspace isolation, listing, deletion, corrupt files."""
+
+import re
+
+import pytest
+
+from icp_core.ingest import ensure_sample_dataset, ingest_dataset
+from icp_core.store import DatasetNotFound, DatasetStore, new_token
+
+CSV = "Account,Industry\nA,Fintech\nB,Retail\n"
+
+
+def load(store, tmp_path, name="x"):
+    path = tmp_path / f"{name}.csv"
+    path.write_text(CSV)
+    return ingest_dataset(store, path, name=name).dataset_id
+
+
+def test_ids_are_128_bit_random_and_files_are_per_dataset(store, tmp_path):
+    a, b = load(store, tmp_path, "a"), load(store, tmp_path, "b")
+    assert a != b and re.fullmatch(r"[0-9a-f]{32}", a)
+    assert store.db_path(a).exists() and store.db_path(b).exists()
+    names = [m["name"] for m in store.list_datasets()[0]]
+    assert sorted(names) == ["a", "b"]
+
+
+def test_workspaces_never_see_each_other(data_root, tmp_path):
+    alice, bob = DatasetStore(data_root, new_token()), DatasetStore(data_root, new_token())
+    a = load(alice, tmp_path)
+    assert bob.list_datasets() == ([], [])
+    with pytest.raises(DatasetNotFound):
+        bob.read_meta(a)
+
+
+def test_bad_ids_and_workspaces_are_refused(data_root):
+    with pytest.raises(ValueError):
+        DatasetStore(data_root, "../../etc")
+    store = DatasetStore(data_root, new_token())
+    for bad in ("../x", "a" * 31, "A" * 32, ""):
+        with pytest.raises(DatasetNotFound):
+            store.read_meta(bad)
+
+
+def test_delete_removes_the_dataset(store, tmp_path):
+    a = load(store, tmp_path)
+    store.delete_dataset(a)
+    assert store.list_datasets() == ([], [])
+    assert not store.db_path(a).exists()
+
+
+def test_corrupt_sidecar_is_reported_and_skipped(store, tmp_path):
+    good, bad = load(store, tmp_path, "good"), load(store, tmp_path, "bad")
+    store.meta_path(bad).write_text("{ truncated")
+    datasets, problems = store.list_datasets()
+    assert [m["id"] for m in datasets] == [good] and len(problems) == 1
+
+
+def test_sample_is_loaded_once(data_root):
+    first = ensure_sample_dataset(data_root)
+    assert ensure_sample_dataset(data_root) == first
+    meta = DatasetStore(data_root, "sample").read_meta(first)
+    assert meta["rows"] >= 2000 and meta["quality"]["rollup"]["accounts_with_opportunities"] > 1000
