@@ -269,43 +269,49 @@ _BELOW_RE = r"^\s*(?:<=?|≤|under|less than|below|up to)\s*(.*[0-9].*)$"
 _PLUS_RE = r"^(.*[0-9].*?)\s*\+\s*$"
 
 
-def number_lookup_sql(values_sql: str) -> str:
-    """SQL mapping each distinct text `s` of `values_sql` to (s, value, is_band).
+def _amount_sql(text: str, split: str) -> str:
+    """The amount of `text`, given `split` = its regexp_extract struct (num, exp, suffix)."""
+    return (f"CASE WHEN TRY_CAST({text} AS DOUBLE) IS NOT NULL AND isfinite(TRY_CAST({text} AS DOUBLE)) "
+            f"THEN TRY_CAST({text} AS DOUBLE) ELSE icp_amount_sign({text}) * icp_number_core({split}.num) "
+            f"* icp_suffix_multiplier({split}.suffix) END")
 
-    Numbers, amounts with currency and suffixes, and bands: 'A-B' / 'A to B' give the
-    midpoint (the suffix of B carries to A: '$1-5M'), 'A+' / '>A' give A, '<B' gives B/2.
-    The work is staged as one row per candidate part so every expression stays small and
-    runs once per distinct value, not once per row.
+
+def _split_sql(text: str) -> str:
+    return (f"CASE WHEN TRY_CAST({text} AS DOUBLE) IS NULL THEN "
+            f"regexp_extract(icp_strip_amount({text}), '{_NUMBER_RE}', ['num', 'exp', 'suffix']) END")
+
+
+def number_lookup_sql(values_sql: str) -> str:
+    """SQL mapping each distinct raw text `s` of `values_sql` to (key, value, is_band).
+
+    Placeholders give no row. Numbers, amounts with currency and suffixes, and bands:
+    'A-B' / 'A to B' give the midpoint (the suffix of B carries to A: '$1-5M'), 'A+' and
+    '>A' give A, '<B' gives B/2. Work is staged so each expression stays small and runs
+    once per distinct value; band shapes are only tried on values that are not a number.
     """
     return f"""
-    WITH vals AS (SELECT DISTINCT s FROM ({values_sql}) WHERE s IS NOT NULL),
+    WITH vals AS (
+        SELECT key, icp_nullify(key) AS s
+        FROM (SELECT DISTINCT s AS key FROM ({values_sql}) WHERE s IS NOT NULL)),
+    split_whole AS (SELECT key, s, {_split_sql("s")} AS m FROM vals WHERE s IS NOT NULL),
+    wholes AS (SELECT key, s, {_amount_sql("s", "m")} AS whole FROM split_whole),
     shapes AS (
-        SELECT s, lower(s) AS ls,
+        SELECT key,
                regexp_extract(s, '{_BAND_RE}', ['lo', 'hi']) AS band,
                regexp_extract(lower(s), '{_AT_LEAST_RE}', 1) AS at_least,
                regexp_extract(lower(s), '{_BELOW_RE}', 1) AS below,
                regexp_extract(s, '{_PLUS_RE}', 1) AS plus
-        FROM vals),
+        FROM wholes WHERE whole IS NULL),
     parts AS (
-        SELECT s, 'whole' AS part, s AS txt FROM shapes
-        UNION ALL SELECT s, 'plus', plus FROM shapes WHERE plus <> ''
-        UNION ALL SELECT s, 'at_least', at_least FROM shapes WHERE at_least <> ''
-        UNION ALL SELECT s, 'below', below FROM shapes WHERE below <> ''
-        UNION ALL SELECT s, 'lo', band.lo FROM shapes WHERE band.lo <> ''
-        UNION ALL SELECT s, 'hi', band.hi FROM shapes WHERE band.lo <> ''),
-    split AS (
-        SELECT s, part, txt, TRY_CAST(txt AS DOUBLE) AS fast,
-               regexp_extract(icp_strip_amount(txt), '{_NUMBER_RE}', ['num', 'exp', 'suffix']) AS m
-        FROM parts),
-    amounts AS (
-        SELECT s, part, m.suffix AS suffix,
-               CASE WHEN fast IS NOT NULL AND isfinite(fast) THEN fast
-                    ELSE icp_amount_sign(txt) * icp_number_core(m.num) * icp_suffix_multiplier(m.suffix)
-               END AS v
-        FROM split),
+        SELECT key, 'plus' AS part, plus AS txt FROM shapes WHERE plus <> ''
+        UNION ALL SELECT key, 'at_least', at_least FROM shapes WHERE at_least <> ''
+        UNION ALL SELECT key, 'below', below FROM shapes WHERE below <> ''
+        UNION ALL SELECT key, 'lo', band.lo FROM shapes WHERE band.lo <> ''
+        UNION ALL SELECT key, 'hi', band.hi FROM shapes WHERE band.lo <> ''),
+    split AS (SELECT key, part, txt, {_split_sql("txt")} AS m FROM parts),
+    amounts AS (SELECT key, part, coalesce(m.suffix, '') AS suffix, {_amount_sql("txt", "m")} AS v FROM split),
     wide AS (
-        SELECT s,
-               max(v) FILTER (WHERE part = 'whole') AS whole,
+        SELECT key,
                max(v) FILTER (WHERE part = 'plus') AS plus,
                max(v) FILTER (WHERE part = 'at_least') AS at_least,
                max(v) FILTER (WHERE part = 'below') AS below,
@@ -313,19 +319,16 @@ def number_lookup_sql(values_sql: str) -> str:
                max(suffix) FILTER (WHERE part = 'lo') AS lo_suffix,
                max(v) FILTER (WHERE part = 'hi') AS hi,
                max(suffix) FILTER (WHERE part = 'hi') AS hi_suffix
-        FROM amounts GROUP BY s),
+        FROM amounts GROUP BY key),
     banded AS (
-        SELECT s, whole,
-               coalesce(plus, at_least, below / 2,
-                        (lo_scaled + hi) / 2) AS band
+        SELECT key, coalesce(plus, at_least, below / 2,
+                             -- '2012-06' is a month, not a band: a band's top is not below its bottom
+                             CASE WHEN lo_scaled <= hi THEN (lo_scaled + hi) / 2 END) AS band
         FROM (SELECT *, CASE WHEN lo_suffix = '' AND hi_suffix NOT IN ('', '%')
                              THEN lo * icp_suffix_multiplier(hi_suffix) ELSE lo END AS lo_scaled
-              FROM wide)
-        -- '2012-06' is a month, not a band: a band's upper end is not below its lower end
-        WHERE NOT (lo_scaled > hi AND whole IS NULL AND plus IS NULL AND at_least IS NULL AND below IS NULL)
-           OR whole IS NOT NULL)
-    SELECT s, coalesce(whole, band) AS value, whole IS NULL AND band IS NOT NULL AS is_band
-    FROM banded"""
+              FROM wide))
+    SELECT w.key, coalesce(w.whole, b.band) AS value, w.whole IS NULL AND b.band IS NOT NULL AS is_band
+    FROM wholes w LEFT JOIN banded b ON b.key = w.key"""
 
 
 def parse_numbers(con: duckdb.DuckDBPyConnection, values: list) -> list:
@@ -336,8 +339,7 @@ def parse_numbers(con: duckdb.DuckDBPyConnection, values: list) -> list:
                 [values, values])
     rows = con.execute(f"""
         SELECT l.value FROM icp_parse_input p
-        LEFT JOIN ({number_lookup_sql("SELECT icp_nullify(v) AS s FROM icp_parse_input")}) l
-          ON l.s = icp_nullify(p.v)
+        LEFT JOIN ({number_lookup_sql("SELECT v AS s FROM icp_parse_input")}) l ON l.key = p.v
         ORDER BY p.i""").fetchall()
     return [r[0] for r in rows]
 

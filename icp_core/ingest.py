@@ -18,7 +18,7 @@ from typing import Callable
 
 import duckdb
 
-from .clean import clean_expression, install_cleaning_macros, number_lookup_sql, quote_ident
+from .clean import clean_expression, detect_date_formats, install_cleaning_macros, number_lookup_sql, quote_ident
 from .roles import ROLES, ColumnSpec, column_keys, detect_roles
 
 Progress = Callable[[float, str], None]
@@ -122,7 +122,7 @@ def _read_csv(con, path: Path, table: str, info: SourceInfo, workdir: Path) -> N
                    rejects_table="icp_reject_errors", rejects_scan="icp_reject_scans")
     try:
         rel = con.read_csv(str(src), **options)
-        con.execute(f"CREATE OR REPLACE TEMP TABLE {quote_ident(table)} AS SELECT * FROM rel")
+        _materialise(con, rel, table)
         delim = con.execute(
             "SELECT delimiter FROM icp_reject_scans ORDER BY scan_id DESC LIMIT 1").fetchone()
         if not delim:  # the scans table is only filled when some row was rejected
@@ -145,6 +145,15 @@ def _read_csv(con, path: Path, table: str, info: SourceInfo, workdir: Path) -> N
             "text": (text or "")[:200],
         })
     con.execute("DROP TABLE IF EXISTS icp_reject_errors; DROP TABLE IF EXISTS icp_reject_scans")
+
+
+def _materialise(con, rel, table: str) -> None:
+    """Copy a relation into temp table `table`."""
+    con.register("icp_source_rel", rel)
+    try:
+        con.execute(f"CREATE OR REPLACE TEMP TABLE {quote_ident(table)} AS SELECT * FROM icp_source_rel")
+    finally:
+        con.unregister("icp_source_rel")
 
 
 def _reject_reason(etype: str, message: str) -> str:
@@ -177,7 +186,7 @@ def _read_excel(con, path: Path, table: str, info: SourceInfo) -> None:
     df.columns = [("" if str(c).startswith("Unnamed:") else str(c)) for c in df.columns]
     df = df.astype(object).where(df.notna(), None)
     rel = con.from_df(df)
-    con.execute(f"CREATE OR REPLACE TEMP TABLE {quote_ident(table)} AS SELECT * FROM rel")
+    _materialise(con, rel, table)
 
 
 def _read_parquet(con, path: Path, table: str) -> None:
@@ -190,7 +199,7 @@ def _read_parquet(con, path: Path, table: str) -> None:
                 casts.append(f"array_to_string({col}, '; ') AS {col}")
             else:
                 casts.append(f"CAST({col} AS VARCHAR) AS {col}")
-        con.execute(f"CREATE OR REPLACE TEMP TABLE {quote_ident(table)} AS SELECT {', '.join(casts)} FROM rel")
+        _materialise(con, rel.project(", ".join(casts)), table)
     except duckdb.Error as exc:
         raise IngestError(f"{path.name} could not be read as Parquet: {str(exc).splitlines()[0]}") from None
 
@@ -225,11 +234,11 @@ def read_table(con: duckdb.DuckDBPyConnection, path: Path, table: str,
     if rows == 0:
         raise IngestError(f"{path.name} has a header row but no data rows.")
     keys = column_keys(headers)
-    renames = ", ".join(f"{quote_ident(h)} AS {quote_ident(k)}" for h, k in zip(headers, keys))
-    con.execute(
-        f"CREATE OR REPLACE TEMP TABLE {quote_ident(table)} AS "
-        f"SELECT row_number() OVER () AS row_id, {renames} FROM {quote_ident(table)}"
-    )
+    # rename in two steps (headers may collide with other columns' keys); catalog-only, no copy
+    for i, h in enumerate(headers):
+        con.execute(f"ALTER TABLE {quote_ident(table)} RENAME COLUMN {quote_ident(h)} TO {quote_ident(f'icp_tmp_{i}')}")
+    for i, k in enumerate(keys):
+        con.execute(f"ALTER TABLE {quote_ident(table)} RENAME COLUMN {quote_ident(f'icp_tmp_{i}')} TO {quote_ident(k)}")
     # DuckDB names blank/duplicate headers itself (column0, name_1): show the user's header
     headers = [h if not _is_generated_name(h) else "" for h in headers]
     return info, keys, headers
@@ -323,31 +332,51 @@ def opportunity_specs_problem(opp_specs: list[ColumnSpec]) -> str | None:
 # the clean accounts table
 
 
+# kinds cleaned row by row (nearly every value distinct); all others via a dictionary
+_DIRECT_KINDS = ("id", "text")
+
+
+def _dictionary_sql(s: ColumnSpec, raw_table: str) -> str:
+    """Distinct raw values of a column with their row count and clean value (and band flag)."""
+    counts = f"SELECT {quote_ident(s.key)} AS s, count(*) AS n FROM {quote_ident(raw_table)} GROUP BY ALL"
+    if s.kind == "number":
+        scale = "" if float(s.scale) == 1.0 else f" * {float(s.scale)!r}"
+        return (f"SELECT c.s, c.n, l.value{scale} AS v, coalesce(l.is_band, FALSE) AS is_band "
+                f"FROM ({counts}) c LEFT JOIN ({number_lookup_sql(counts)}) l ON l.key = c.s")
+    return f"SELECT s, n, {clean_expression(s.kind, 's', s.scale, s.date_formats)} AS v FROM ({counts})"
+
+
 def build_accounts_table(con: duckdb.DuckDBPyConnection, specs: list[ColumnSpec],
-                         opp_specs: list[ColumnSpec] | None = None) -> tuple[list[ColumnSpec], dict | None]:
-    """(Re)build table `accounts` from `raw_accounts` (+ `raw_opportunities`).
+                         opp_specs: list[ColumnSpec] | None = None,
+                         raw_table: str = "raw_accounts") -> tuple[list[ColumnSpec], dict | None, dict]:
+    """(Re)build table `accounts` from `raw_table` (+ `raw_opportunities`).
 
     Each source column `k` becomes `k` (clean) beside `k__raw` (text as uploaded);
-    numeric columns that held bands also get `k__band`. Opportunities are rolled up per
-    account and joined as `opp_*` columns. Returns the full column list (rolled-up columns
-    appended) and the roll-up report (None without opportunities).
+    numeric columns also get `k__band` (the band text where the value was a band).
+    Columns with repeated values are cleaned once per distinct value (a dictionary
+    table, kept for the quality report) and joined back; ids and free text row by row.
+    Opportunities are rolled up per account and joined as `opp_*` columns.
+    Returns (all column specs, roll-up report or None, {key: dictionary table}).
     """
     install_cleaning_macros(con)
     account_specs = [s for s in specs if s.source == "accounts"]
-    select = ["a.row_id"]
+    select = ["a.rowid + 1 AS row_id"]  # file order; the raw table is in that order
     join = ""
+    dictionaries: dict[str, str] = {}
     for i, s in enumerate(account_specs):
         raw = f"a.{quote_ident(s.key)}"
-        if s.kind == "number" and s.role != "ignore":
-            # numbers and bands are parsed once per distinct text, then joined back
-            con.execute(f"CREATE OR REPLACE TEMP TABLE icp_num_{i} AS " + number_lookup_sql(
-                f"SELECT icp_nullify({quote_ident(s.key)}) AS s FROM raw_accounts"))
-            scale = "" if float(s.scale) == 1.0 else f" * {float(s.scale)!r}"
-            select.append(f"n{i}.value{scale} AS {quote_ident(s.key)}")
-            select.append(f"CASE WHEN n{i}.is_band THEN {raw} END AS {quote_ident(s.key + '__band')}")
-            join += f" LEFT JOIN icp_num_{i} n{i} ON n{i}.s = icp_nullify({raw})"
-        elif s.role != "ignore":
-            select.append(f"{clean_expression(s.kind, raw, s.scale, s.date_formats)} AS {quote_ident(s.key)}")
+        if s.role == "ignore":
+            pass
+        elif s.kind in _DIRECT_KINDS:
+            select.append(f"{clean_expression(s.kind, raw)} AS {quote_ident(s.key)}")
+        else:
+            table = f"icp_dict_{i}"
+            con.execute(f"CREATE OR REPLACE TEMP TABLE {table} AS {_dictionary_sql(s, raw_table)}")
+            dictionaries[s.key] = table
+            select.append(f"d{i}.v AS {quote_ident(s.key)}")
+            if s.kind == "number":
+                select.append(f"CASE WHEN d{i}.is_band THEN {raw} END AS {quote_ident(s.key + '__band')}")
+            join += f" LEFT JOIN {table} d{i} ON d{i}.s = {raw}"
         select.append(f"{raw} AS {quote_ident(s.key + '__raw')}")
     report = None
     out_specs = list(account_specs)
@@ -365,9 +394,10 @@ def build_accounts_table(con: duckdb.DuckDBPyConnection, specs: list[ColumnSpec]
         join += (f" LEFT JOIN icp_rollup r ON r.account_key = "
                 f"{account_key_sql('a.' + quote_ident(acc_key.key))}")
         report = _rollup_report(con, opp_specs, join_role, acc_key)
+    con.execute("SET preserve_insertion_order = false")  # parallel write; row_id keeps the order
     con.execute(f"CREATE OR REPLACE TABLE accounts AS SELECT {', '.join(select)} "
-                f"FROM raw_accounts a{join} ORDER BY a.row_id")
-    return out_specs, report
+                f"FROM {quote_ident(raw_table)} a{join}")
+    return out_specs, report, dictionaries
 
 
 def _rollup_report(con, opp_specs, join_role, acc_key) -> dict:
@@ -435,13 +465,13 @@ def ingest_dataset(store, accounts: Path, opportunities: Path | None = None,
             con = duckdb.connect(str(db_path))
             try:
                 con.execute(f"SET temp_directory = '{workdir.as_posix()}'")
+                # bounded memory: DuckDB spills to the temp folder beyond this
+                con.execute(f"SET memory_limit = '{ingest_memory_limit_mb()}MB'")
                 install_cleaning_macros(con)
                 progress(0.05, f"Reading {display_names[0] or Path(accounts).name}")
-                info, keys, headers = read_table(con, Path(accounts), "raw_accounts_t", workdir)
+                info, keys, headers = read_table(con, Path(accounts), "raw_accounts", workdir)
                 if display_names[0]:
                     info.file_name = display_names[0]
-                con.execute("CREATE TABLE raw_accounts AS SELECT * FROM raw_accounts_t")
-                con.execute("DROP TABLE raw_accounts_t")
                 progress(0.35, "Detecting column roles")
                 specs = detect_roles(con, "raw_accounts", keys, headers)
                 opp_specs = None
@@ -460,9 +490,9 @@ def ingest_dataset(store, accounts: Path, opportunities: Path | None = None,
                     if problem:
                         raise IngestError(problem + ".")
                 progress(0.6, "Cleaning values")
-                all_specs, rollup = build_accounts_table(con, specs, opp_specs)
+                all_specs, rollup, dictionaries = build_accounts_table(con, specs, opp_specs)
                 progress(0.85, "Checking data quality")
-                quality = assess_quality(con, all_specs, info, rollup, opp_info)
+                quality = assess_quality(con, all_specs, info, rollup, opp_info, dictionaries)
                 con.execute("CHECKPOINT")
             finally:
                 con.close()
@@ -508,17 +538,17 @@ def remap_dataset(store, dataset_id: str, specs: list[ColumnSpec]) -> dict:
     opp_specs = [ColumnSpec.from_dict(d) for d in meta.get("opportunity_columns", [])] or None
     with store.open_dataset(dataset_id) as con:
         install_cleaning_macros(con)
+        raw_cols = ", ".join(f"{quote_ident(s.key + '__raw')} AS {quote_ident(s.key)}" for s in account_specs)
+        con.execute(f"CREATE OR REPLACE TEMP TABLE raw_accounts AS SELECT {raw_cols} FROM accounts ORDER BY row_id")
         for s in account_specs:
             if s.kind in ("date", "year") and not s.date_formats:
-                from .clean import detect_date_formats
-
                 s.date_formats = detect_date_formats(con, "raw_accounts", s.key)
         info = _source_info_from_meta(meta)
         opp_info = _source_info_from_meta(meta, "opportunities")
         con.execute("BEGIN TRANSACTION")
         try:
-            all_specs, rollup = build_accounts_table(con, account_specs, opp_specs)
-            quality = assess_quality(con, all_specs, info, rollup, opp_info)
+            all_specs, rollup, dictionaries = build_accounts_table(con, account_specs, opp_specs)
+            quality = assess_quality(con, all_specs, info, rollup, opp_info, dictionaries)
             con.execute("COMMIT")
         except Exception:
             con.execute("ROLLBACK")
@@ -542,6 +572,11 @@ def file_size_problem(size_bytes: int, limit_mb: int) -> str | None:
     if size_bytes > limit_mb * 1024 * 1024:
         return f"the file is {size_bytes / 1024 / 1024:,.0f} MB; the limit is {limit_mb:,} MB."
     return None
+
+
+def ingest_memory_limit_mb() -> int:
+    """DuckDB's memory cap while loading a file ($ICP_INGEST_MEMORY_MB, default 640)."""
+    return int(os.environ.get("ICP_INGEST_MEMORY_MB", "640"))
 
 
 def default_upload_limit_mb() -> int:

@@ -29,58 +29,76 @@ INDUSTRY_WORDS = (
 )
 
 
-def _parsed_sql(spec: ColumnSpec) -> str:
-    col = quote_ident(spec.key)
-    if spec.kind == "list":
-        return f"count(CASE WHEN len({col}) > 0 THEN 1 END)"
-    return f"count({col})"
+def _parsed_filter(spec: ColumnSpec, value: str) -> str:
+    return f"len({value}) > 0" if spec.kind == "list" else f"{value} IS NOT NULL"
+
+
+def _dictionary_counts(con, s: ColumnSpec, table: str) -> tuple[int, int, int, list[dict]]:
+    """(non-empty rows, parsed rows, band rows, commonest unparseable values) from a dictionary."""
+    parsed = _parsed_filter(s, "v")
+    band = "sum(n) FILTER (WHERE is_band)" if s.kind == "number" else "0"
+    nonnull, ok, bands = con.execute(f"""
+        SELECT coalesce(sum(n) FILTER (WHERE icp_nullify(s) IS NOT NULL), 0),
+               coalesce(sum(n) FILTER (WHERE icp_nullify(s) IS NOT NULL AND {parsed}), 0),
+               coalesce({band}, 0)
+        FROM {table}""").fetchone()
+    examples = con.execute(f"""
+        SELECT s, n FROM {table} WHERE icp_nullify(s) IS NOT NULL AND NOT coalesce({parsed}, FALSE)
+        ORDER BY n DESC, s LIMIT 5""").fetchall()
+    return int(nonnull), int(ok), int(bands), [{"value": v, "rows": int(n)} for v, n in examples]
+
+
+def _column_report(s: ColumnSpec, rows: int, nonnull: int, parsed: int, bands: int,
+                   examples: list[dict], derived: bool = False) -> dict:
+    report = {
+        "key": s.key, "header": s.header, "role": s.role, "role_label": ROLES[s.role].label,
+        "kind": s.kind, "rows": rows, "parsed": parsed, "null": rows - nonnull,
+        "unparseable": nonnull - parsed, "bands": bands,
+        "parsed_share": parsed / rows if rows else 0.0,
+        "null_share": (rows - nonnull) / rows if rows else 0.0,
+        "unparseable_share": (nonnull - parsed) / rows if rows else 0.0,
+        "unparseable_examples": examples,
+    }
+    if derived:
+        report["derived"] = True
+    return report
 
 
 def assess_quality(con: duckdb.DuckDBPyConnection, specs: list[ColumnSpec], info,
-                   rollup: dict | None = None, opp_info=None) -> dict:
-    """Build the quality report for table `accounts` (see module docstring)."""
+                   rollup: dict | None = None, opp_info=None,
+                   dictionaries: dict[str, str] | None = None) -> dict:
+    """Build the quality report for table `accounts` (see module docstring).
+
+    `dictionaries` maps a column key to its table of distinct raw values (s, n, v) made
+    while cleaning; counts come from there. Other columns are counted on `accounts`.
+    """
+    dictionaries = dictionaries or {}
     rows = con.execute("SELECT count(*) FROM accounts").fetchone()[0]
-    measured = [s for s in specs if s.source == "accounts" and s.role != "ignore"]
-    aggregates = ["count(*)"]
-    for s in measured:
-        raw = quote_ident(s.key + "__raw")
-        aggregates.append(f"count(icp_nullify({raw}))")
-        aggregates.append(_parsed_sql(s))
-        aggregates.append(f"count({quote_ident(s.key + '__band')})" if s.kind == "number" else "0")
-    counts = con.execute(f"SELECT {', '.join(aggregates)} FROM accounts").fetchone()
+    direct = [s for s in specs if s.role != "ignore" and s.key not in dictionaries]
+    counted = dict(zip(
+        (s.key for s in direct),
+        con.execute("SELECT " + (", ".join(f"count({quote_ident(s.key)})" for s in direct) or "0")
+                    + " FROM accounts").fetchone(),
+    ))
     columns = []
     hints: list[dict] = []
-    for i, s in enumerate(measured):
-        nonnull, parsed, bands = counts[1 + 3 * i: 4 + 3 * i]
-        unparseable = nonnull - parsed
-        col = {
-            "key": s.key, "header": s.header, "role": s.role, "role_label": ROLES[s.role].label,
-            "kind": s.kind, "rows": rows, "parsed": int(parsed), "null": int(rows - nonnull),
-            "unparseable": int(unparseable), "bands": int(bands),
-            "parsed_share": parsed / rows if rows else 0.0,
-            "null_share": (rows - nonnull) / rows if rows else 0.0,
-            "unparseable_share": unparseable / rows if rows else 0.0,
-            "unparseable_examples": [],
-        }
-        if unparseable:
-            col["unparseable_examples"] = _unparseable_examples(con, s)
-            if s.kind == "country":
-                hints.extend(_country_hints(con, s, col["unparseable_examples"]))
-        if s.kind in _TYPO_KINDS:
-            hints.extend(_typo_hints(con, s))
-        if s.role == "industry":
-            hints.extend(_industry_word_hints(con, s, {h["value"] for h in hints if h["key"] == s.key}))
-        columns.append(col)
     for s in specs:
-        if s.source == "opportunities":
-            nonnull = con.execute(f"SELECT count({quote_ident(s.key)}) FROM accounts").fetchone()[0]
-            columns.append({
-                "key": s.key, "header": s.header, "role": s.role, "role_label": ROLES[s.role].label,
-                "kind": s.kind, "rows": rows, "parsed": int(nonnull), "null": int(rows - nonnull),
-                "unparseable": 0, "bands": 0, "parsed_share": nonnull / rows if rows else 0.0,
-                "null_share": (rows - nonnull) / rows if rows else 0.0, "unparseable_share": 0.0,
-                "unparseable_examples": [], "derived": True,
-            })
+        if s.role == "ignore":
+            continue
+        if s.key in dictionaries:
+            nonnull, parsed, bands, examples = _dictionary_counts(con, s, dictionaries[s.key])
+        else:  # ids, free text and rolled-up values: whatever is not empty is read
+            nonnull = parsed = int(counted[s.key])
+            bands, examples = 0, []
+        col = _column_report(s, rows, nonnull, parsed, bands, examples, derived=s.source != "accounts")
+        if examples and s.kind == "country":
+            hints.extend(_country_hints(con, s, examples))
+        if s.kind in _TYPO_KINDS and s.key in dictionaries:
+            hints.extend(_typo_hints(con, s, dictionaries[s.key]))
+        if s.role == "industry" and s.key in dictionaries:
+            hints.extend(_industry_word_hints(con, s, dictionaries[s.key],
+                                              {h["value"] for h in hints if h["key"] == s.key}))
+        columns.append(col)
     return {
         "source": asdict(info),
         "rows_read": info.rows_read,
@@ -94,28 +112,14 @@ def assess_quality(con: duckdb.DuckDBPyConnection, specs: list[ColumnSpec], info
     }
 
 
-def _unparseable_examples(con, s: ColumnSpec, limit: int = 5) -> list[dict]:
-    raw = quote_ident(s.key + "__raw")
-    clean = quote_ident(s.key)
-    failed = f"len({clean}) = 0 OR {clean} IS NULL" if s.kind == "list" else f"{clean} IS NULL"
-    rows = con.execute(f"""
-        SELECT {raw} AS value, count(*) AS n FROM accounts
-        WHERE icp_nullify({raw}) IS NOT NULL AND ({failed})
-        GROUP BY ALL ORDER BY n DESC, value LIMIT {int(limit)}""").fetchall()
-    return [{"value": v, "rows": int(n)} for v, n in rows]
-
-
-def _typo_hints(con, s: ColumnSpec, max_values: int = 300) -> list[dict]:
+def _typo_hints(con, s: ColumnSpec, dictionary: str, max_values: int = 300) -> list[dict]:
     """Near-identical values in a column of few distinct values: the rarer is likely a typo.
 
     Columns with more than `max_values` distinct values (cities, names) are not checked:
     near-twins there are mostly real, different places and names.
     """
-    col = quote_ident(s.key)
     pairs = con.execute(f"""
-        WITH v AS (
-            SELECT {col} AS value, count(*) AS n FROM accounts WHERE {col} IS NOT NULL
-            GROUP BY ALL),
+        WITH v AS (SELECT v AS value, sum(n) AS n FROM {dictionary} WHERE v IS NOT NULL GROUP BY ALL),
         small AS (SELECT * FROM v WHERE (SELECT count(*) FROM v) <= {int(max_values)})
         SELECT a.value, a.n, b.value, b.n FROM small a JOIN small b
           ON a.value <> b.value AND (a.n < b.n OR (a.n = b.n AND a.value > b.value))
@@ -142,12 +146,11 @@ def _typo_hints(con, s: ColumnSpec, max_values: int = 300) -> list[dict]:
     return hints
 
 
-def _industry_word_hints(con, s: ColumnSpec, already: set[str]) -> list[dict]:
+def _industry_word_hints(con, s: ColumnSpec, dictionary: str, already: set[str]) -> list[dict]:
     """Industry values that are not a known industry word but one or two letters from one."""
-    col = quote_ident(s.key)
     rows = con.execute(f"""
-        WITH v AS (SELECT lower({col}) AS value, count(*) AS n FROM accounts
-                   WHERE {col} IS NOT NULL GROUP BY ALL),
+        WITH v AS (SELECT lower(v) AS value, sum(n) AS n FROM {dictionary}
+                   WHERE v IS NOT NULL GROUP BY ALL),
              w AS (SELECT unnest(?::VARCHAR[]) AS word)
         SELECT value, n, arg_min(word, damerau_levenshtein(value, word)) AS word
         FROM v, w

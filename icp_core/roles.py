@@ -179,7 +179,7 @@ def _value_profiles(con: duckdb.DuckDBPyConnection, table: str, keys: list[str],
                count(CASE WHEN regexp_full_match(p.v, '(1[89]|20)[0-9]{{2}}') THEN 1 END),
                max(length(p.v))
         FROM icp_profile_long p
-        LEFT JOIN ({number_lookup_sql("SELECT v AS s FROM icp_profile_long")}) n ON n.s = p.v
+        LEFT JOIN ({number_lookup_sql("SELECT v AS s FROM icp_profile_long")}) n ON n.key = p.v
         LEFT JOIN icp_countries c ON c.key = icp_country_key(p.v)
         GROUP BY p.col""").fetchall()
     date_counts = date_format_counts(con, "icp_profile_long", "v", "col")

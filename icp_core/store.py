@@ -2,7 +2,7 @@
 
 Layout under ICP_DATA_DIR (default ./.icp_data):
 
-    workspaces/<workspace>/datasets/<id>.duckdb   tables raw_accounts, accounts, raw_opportunities
+    workspaces/<workspace>/datasets/<id>.duckdb   tables accounts (clean + raw), raw_opportunities
     workspaces/<workspace>/datasets/<id>.json     name, upload time, column mapping, quality
 
 Ids are 128-bit random hex. A workspace is one user's private space (a browser keeps
