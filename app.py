@@ -43,7 +43,8 @@ elif st.session_state.get("icp.dataset") not in labels:
     st.session_state["icp.dataset"] = next(iter(labels))
 
 nav = st.navigation([
-    st.Page("pages/data.py", title="Data", icon=":material/upload_file:", default=True),
+    st.Page("pages/score.py", title="Score", icon=":material/leaderboard:", default=True),
+    st.Page("pages/data.py", title="Data", icon=":material/upload_file:"),
 ])
 nav.run()
 

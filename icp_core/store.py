@@ -188,3 +188,94 @@ def cli_workspace(root: Path | None = None) -> str:
     ws = new_token()
     write_atomic(path, ws.encode())
     return ws
+
+
+# ------------------------------------------------------------------------------ ICP profiles
+
+class ProfileStore:
+    """Saved ICP profiles of one workspace, per dataset, as immutable numbered versions.
+
+        workspaces/<workspace>/profiles/<dataset id>/<profile id>/v0001.json, v0002.json, ...
+
+    Each version file holds {"profile_id", "version", "saved_at", "note", "author", "profile"}.
+    Saving never overwrites: a version file is created with an exclusive link, so two sessions
+    saving at once get two versions. Profiles of the shared sample dataset are saved in the
+    user's own workspace.
+    """
+
+    def __init__(self, root: Path | str | None = None, workspace: str = SAMPLE_WORKSPACE):
+        if not is_workspace_id(workspace):
+            raise ValueError("invalid workspace id")
+        self.root = Path(root) if root is not None else data_dir()
+        self.workspace = workspace
+        self.dir = self.root / "workspaces" / workspace / "profiles"
+
+    def _dir(self, dataset_id: str, profile_id: str | None = None) -> Path:
+        if not _ID_RE.fullmatch(dataset_id or "") or (profile_id is not None and not _ID_RE.fullmatch(profile_id)):
+            raise DatasetNotFound("profile not found")
+        d = self.dir / dataset_id
+        return d / profile_id if profile_id else d
+
+    def save_version(self, dataset_id: str, profile: dict, profile_id: str | None = None,
+                     note: str = "", author: str = "") -> dict:
+        """Save `profile` (its JSON dict) as the next version; returns the version record."""
+        from datetime import datetime, timezone
+
+        profile_id = profile_id or new_token()
+        d = self._dir(dataset_id, profile_id)
+        d.mkdir(parents=True, exist_ok=True)
+        for _ in range(1000):
+            version = max((v["version"] for v in self.list_versions(dataset_id, profile_id)), default=0) + 1
+            record = {"profile_id": profile_id, "version": version,
+                      "saved_at": datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
+                      "note": note, "author": author, "profile": profile}
+            tmp = d / f".v{version:04d}.{secrets.token_hex(4)}.tmp"
+            with open(tmp, "wb") as fh:
+                fh.write(json.dumps(record, indent=1, ensure_ascii=False).encode())
+                fh.flush()
+                os.fsync(fh.fileno())
+            try:
+                os.link(tmp, d / f"v{version:04d}.json")  # fails if that version exists
+                return record
+            except FileExistsError:
+                continue  # another session saved this number first: take the next one
+            finally:
+                tmp.unlink(missing_ok=True)
+        raise RuntimeError("could not allocate a profile version")
+
+    def list_versions(self, dataset_id: str, profile_id: str) -> list[dict]:
+        """Version records (without the profile body), oldest first; unreadable files skipped."""
+        d = self._dir(dataset_id, profile_id)
+        out = []
+        for path in sorted(d.glob("v[0-9][0-9][0-9][0-9].json")) if d.exists() else []:
+            try:
+                rec = json.loads(path.read_text())
+                out.append({k: rec[k] for k in ("profile_id", "version", "saved_at", "note", "author")}
+                           | {"name": rec["profile"].get("name", "")})
+            except (OSError, ValueError, KeyError, TypeError, AttributeError):
+                continue
+        return out
+
+    def load_version(self, dataset_id: str, profile_id: str, version: int | None = None) -> dict:
+        """A version record with its profile dict (the latest when version is None)."""
+        versions = self.list_versions(dataset_id, profile_id)
+        if version is None:
+            if not versions:
+                raise DatasetNotFound("profile not found")
+            version = versions[-1]["version"]
+        path = self._dir(dataset_id, profile_id) / f"v{int(version):04d}.json"
+        if not path.exists():
+            raise DatasetNotFound("profile version not found")
+        return json.loads(path.read_text())
+
+    def list_profiles(self, dataset_id: str) -> list[dict]:
+        """The latest version record of each saved profile on a dataset, newest first."""
+        d = self._dir(dataset_id)
+        out = []
+        for pdir in d.iterdir() if d.exists() else []:
+            if pdir.is_dir() and _ID_RE.fullmatch(pdir.name):
+                versions = self.list_versions(dataset_id, pdir.name)
+                if versions:
+                    out.append(versions[-1] | {"versions": len(versions)})
+        out.sort(key=lambda r: r["saved_at"], reverse=True)
+        return out

@@ -1,0 +1,391 @@
+"""ICP profiles: traits with -5..+5 weights and classes, a tier rule, as a versioned JSON document.
+
+A `Trait` is one rule on one column. It names its column by the column's mapped **role**
+(`industry`, `employees`, `technologies`, ...) where the column has a semantic role, so a
+profile built on one CRM's export scores another CRM's export with other headers; any other
+column is named by its header. `resolve_profile` binds the traits to a dataset's columns and
+names the traits whose column is missing.
+
+Profile JSON (schema version 1), see README "ICP profile format":
+
+    {"schema_version": 1, "name": "...", "description": "...",
+     "created_at": "2026-11-25T10:00:00Z", "updated_at": "...",
+     "traits": [{"id": "t1", "label": "Industry in Fintech, SaaS", "role": "industry",
+                 "column": null, "rule": "in_set", "values": ["fintech", "saas"],
+                 "min": null, "max": null, "weight": 5, "trait_class": "nice_to_have",
+                 "disqualify": false}, ...],
+     "tier_rule": {"mode": "thresholds", "thresholds": {"A": 75, "B": 50, "C": 25},
+                   "mix": {"A": 10, "B": 20, "C": 30, "D": 40}}}
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+import secrets
+from dataclasses import asdict, dataclass, field, replace
+from datetime import datetime, timezone
+
+from .roles import ROLES, ColumnSpec, normalise_header
+
+SCHEMA_VERSION = 1
+WEIGHT_MIN, WEIGHT_MAX = -5, 5
+TIERS = ("A", "B", "C", "D")
+DISQUALIFIED = "Disqualified"
+
+RULES = {
+    "in_set": "value is one of",
+    "range": "number between",
+    "contains_any": "contains any of",
+    "is_true": "is true",
+    "is_false": "is false",
+    "missing": "is missing",
+}
+
+TRAIT_CLASSES = {
+    "must_have": "Must-have",
+    "nice_to_have": "Nice-to-have",
+    "caution": "Proceed with caution",
+    "stay_away": "Stay away",
+}
+
+# Which rules fit which cleaning kind (see clean.clean_expression)
+RULES_FOR_KIND = {
+    "category": ("in_set", "missing"),
+    "category_folded": ("in_set", "missing"),
+    "country": ("in_set", "missing"),
+    "stage": ("in_set", "missing"),
+    "text": ("in_set", "missing"),
+    "id": ("in_set", "missing"),
+    "number": ("range", "missing"),
+    "year": ("range", "missing"),
+    "list": ("contains_any", "missing"),
+    "boolean": ("is_true", "is_false", "missing"),
+    "churn": ("is_true", "is_false", "missing"),
+    "date": ("missing",),
+}
+
+GENERIC_ROLES = {"category", "number", "boolean", "date", "text", "ignore"}
+
+
+class ProfileError(ValueError):
+    """A profile that cannot be read or used; the message says what is wrong."""
+
+
+def now_iso() -> str:
+    return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def new_trait_id() -> str:
+    return "t" + secrets.token_hex(4)
+
+
+def format_number(x: float) -> str:
+    """1234567 -> '1.2M', 2000 -> '2,000', 0.5 -> '0.5' (for labels)."""
+    ax = abs(x)
+    if ax >= 1e9:
+        return f"{x / 1e9:.3g}B"
+    if ax >= 1e6:
+        return f"{x / 1e6:.3g}M"
+    if ax == int(ax):
+        return f"{int(x):,}"
+    return f"{x:,.4g}"
+
+
+@dataclass
+class Trait:
+    """One rule on one column, with a weight and a class.
+
+    role/column: the column's semantic role, or (when it has none) its header.
+    rule: in_set | range | contains_any | is_true | is_false | missing.
+    values: for in_set / contains_any (matched case-insensitively).
+    min/max: for range, inclusive, either may be None (open).
+    weight: -5..+5, added to the account's sum when the trait matches.
+    trait_class: must_have | nice_to_have | caution | stay_away.
+    disqualify: stay-away only: a matching account is Disqualified.
+    """
+
+    label: str
+    rule: str
+    role: str | None = None
+    column: str | None = None
+    values: list[str] = field(default_factory=list)
+    min: float | None = None
+    max: float | None = None
+    weight: int = 1
+    trait_class: str = "nice_to_have"
+    disqualify: bool = False
+    id: str = field(default_factory=new_trait_id)
+
+    @property
+    def column_ref(self) -> str:
+        return self.role if self.role else (self.column or "")
+
+    @property
+    def disqualifies(self) -> bool:
+        """Does this trait put accounts in the Disqualified tier (failing a must-have, or a
+        matched stay-away marked to disqualify)?"""
+        return self.trait_class == "must_have" or (self.trait_class == "stay_away" and self.disqualify)
+
+    def definition_key(self) -> str:
+        """What decides which accounts match (not weight, class or label): the cache key of
+        this trait's match vector."""
+        return json.dumps([self.role, self.column, self.rule, sorted(self.values), self.min, self.max])
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def default_label(column_label: str, rule: str, values=(), lo=None, hi=None) -> str:
+    """A readable label: 'Industry in Fintech, SaaS', 'Employees 200–2,000', 'NPS missing'."""
+    if rule in ("in_set", "contains_any"):
+        shown = ", ".join(str(v) for v in list(values)[:4]) + ("…" if len(values) > 4 else "")
+        return f"{column_label} {'in' if rule == 'in_set' else 'has'} {shown}"
+    if rule == "range":
+        if lo is not None and hi is not None:
+            return f"{column_label} {format_number(lo)}–{format_number(hi)}"
+        if lo is not None:
+            return f"{column_label} ≥ {format_number(lo)}"
+        if hi is not None:
+            return f"{column_label} ≤ {format_number(hi)}"
+        return f"{column_label} any value"
+    if rule == "is_true":
+        return f"{column_label}: yes"
+    if rule == "is_false":
+        return f"{column_label}: no"
+    return f"{column_label} missing"
+
+
+@dataclass
+class TierRule:
+    """A/B/C/D from score thresholds (score >= A line is A, ...), or from a target mix of
+    accounts (percentages of the non-disqualified accounts, solved into thresholds)."""
+
+    mode: str = "thresholds"  # thresholds | mix
+    thresholds: dict[str, float] = field(default_factory=lambda: {"A": 75.0, "B": 50.0, "C": 25.0})
+    mix: dict[str, float] = field(default_factory=lambda: {"A": 10.0, "B": 20.0, "C": 30.0, "D": 40.0})
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+@dataclass
+class Profile:
+    name: str = "Untitled ICP"
+    description: str = ""
+    traits: list[Trait] = field(default_factory=list)
+    tier_rule: TierRule = field(default_factory=TierRule)
+    created_at: str = field(default_factory=now_iso)
+    updated_at: str = field(default_factory=now_iso)
+    schema_version: int = SCHEMA_VERSION
+
+    def to_dict(self) -> dict:
+        return {
+            "schema_version": self.schema_version,
+            "name": self.name,
+            "description": self.description,
+            "created_at": self.created_at,
+            "updated_at": self.updated_at,
+            "traits": [t.to_dict() for t in self.traits],
+            "tier_rule": self.tier_rule.to_dict(),
+        }
+
+    def to_json(self) -> str:
+        return json.dumps(self.to_dict(), indent=2, ensure_ascii=False)
+
+    def copy(self) -> "Profile":
+        return profile_from_dict(self.to_dict())
+
+    def with_weights(self, weights: dict[str, int]) -> "Profile":
+        """The same profile with some trait weights replaced (by trait id)."""
+        p = self.copy()
+        p.traits = [replace(t, weight=int(weights.get(t.id, t.weight))) for t in p.traits]
+        return p
+
+
+# --------------------------------------------------------------------------- validation
+
+def _number_or_none(value, where: str) -> float | None:
+    if value is None or value == "":
+        return None
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise ProfileError(f"{where}: expected a number or null, got {value!r}")
+    if not math.isfinite(value):
+        raise ProfileError(f"{where}: expected a finite number, got {value!r}")
+    return float(value)
+
+
+def validate_trait(t: Trait, where: str = "trait") -> Trait:
+    """Check one trait; raise ProfileError naming the problem. Returns the trait."""
+    if not isinstance(t.label, str) or not t.label.strip():
+        raise ProfileError(f"{where}: a label is required")
+    where = f"trait {t.label!r}"
+    if t.rule not in RULES:
+        raise ProfileError(f"{where}: unknown rule {t.rule!r} (expected one of {', '.join(RULES)})")
+    if not (t.role or t.column):
+        raise ProfileError(f"{where}: names no column (give 'role' or 'column')")
+    if t.role and t.role not in ROLES:
+        raise ProfileError(f"{where}: unknown role {t.role!r}")
+    if t.trait_class not in TRAIT_CLASSES:
+        raise ProfileError(f"{where}: unknown class {t.trait_class!r} (expected one of {', '.join(TRAIT_CLASSES)})")
+    if isinstance(t.weight, bool) or not isinstance(t.weight, (int, float)) or t.weight != int(t.weight):
+        raise ProfileError(f"{where}: weight must be a whole number from -5 to +5, got {t.weight!r}")
+    t.weight = int(t.weight)
+    if not WEIGHT_MIN <= t.weight <= WEIGHT_MAX:
+        raise ProfileError(f"{where}: weight {t.weight} is outside -5..+5")
+    if t.trait_class == "stay_away" and t.weight > 0:
+        raise ProfileError(f"{where}: a stay-away trait cannot have a positive weight")
+    if t.rule in ("in_set", "contains_any"):
+        if not isinstance(t.values, list) or not t.values:
+            raise ProfileError(f"{where}: needs at least one value")
+        t.values = [str(v) for v in t.values]
+    if t.rule == "range":
+        t.min = _number_or_none(t.min, where + " min")
+        t.max = _number_or_none(t.max, where + " max")
+        if t.min is None and t.max is None:
+            raise ProfileError(f"{where}: a range needs a minimum, a maximum or both")
+        if t.min is not None and t.max is not None and t.min > t.max:
+            raise ProfileError(f"{where}: minimum {t.min:g} is above maximum {t.max:g}")
+    t.disqualify = bool(t.disqualify) and t.trait_class == "stay_away"
+    return t
+
+
+def validate_profile(p: Profile) -> Profile:
+    ids = [t.id for t in p.traits]
+    if len(set(ids)) != len(ids):
+        raise ProfileError("two traits share the same id")
+    for i, t in enumerate(p.traits):
+        validate_trait(t, f"trait {i + 1}")
+    r = p.tier_rule
+    if r.mode not in ("thresholds", "mix"):
+        raise ProfileError(f"tier rule: unknown mode {r.mode!r} (expected 'thresholds' or 'mix')")
+    try:
+        th = [float(r.thresholds[k]) for k in ("A", "B", "C")]
+    except (KeyError, TypeError, ValueError):
+        raise ProfileError("tier rule: thresholds need numbers for A, B and C") from None
+    if not (100 >= th[0] >= th[1] >= th[2] >= 0):
+        raise ProfileError("tier rule: thresholds must satisfy 100 ≥ A ≥ B ≥ C ≥ 0")
+    r.thresholds = dict(zip(("A", "B", "C"), th))
+    try:
+        mix = [float(r.mix[k]) for k in TIERS]
+    except (KeyError, TypeError, ValueError):
+        raise ProfileError("tier rule: the target mix needs percentages for A, B, C and D") from None
+    if any(m < 0 for m in mix) or abs(sum(mix) - 100) > 0.5:
+        raise ProfileError(f"tier rule: the target mix must be non-negative and add up to 100 % (it adds up to {sum(mix):g} %)")
+    r.mix = dict(zip(TIERS, mix))
+    return p
+
+
+def profile_from_dict(d: dict) -> Profile:
+    """A Profile from its JSON form, validated; ProfileError says what is wrong."""
+    if not isinstance(d, dict):
+        raise ProfileError("a profile must be a JSON object")
+    version = d.get("schema_version")
+    if version != SCHEMA_VERSION:
+        raise ProfileError(f"unsupported profile schema_version {version!r} (this version reads {SCHEMA_VERSION})")
+    traits_in = d.get("traits", [])
+    if not isinstance(traits_in, list):
+        raise ProfileError("'traits' must be a list")
+    traits = []
+    allowed = set(Trait.__dataclass_fields__)
+    for i, td in enumerate(traits_in):
+        if not isinstance(td, dict):
+            raise ProfileError(f"trait {i + 1} must be an object")
+        unknown = set(td) - allowed
+        if unknown:
+            raise ProfileError(f"trait {i + 1}: unknown field(s) {', '.join(sorted(unknown))}")
+        try:
+            traits.append(Trait(**{k: v for k, v in td.items()}))
+        except TypeError as exc:
+            raise ProfileError(f"trait {i + 1}: {exc}") from None
+    tr = d.get("tier_rule") or {}
+    if not isinstance(tr, dict):
+        raise ProfileError("'tier_rule' must be an object")
+    rule = TierRule(mode=tr.get("mode", "thresholds"),
+                    thresholds=dict(tr.get("thresholds") or TierRule().thresholds),
+                    mix=dict(tr.get("mix") or TierRule().mix))
+    name = d.get("name") or "Untitled ICP"
+    if not isinstance(name, str):
+        raise ProfileError("'name' must be text")
+    p = Profile(name=name, description=str(d.get("description") or ""), traits=traits, tier_rule=rule,
+                created_at=str(d.get("created_at") or now_iso()), updated_at=str(d.get("updated_at") or now_iso()))
+    return validate_profile(p)
+
+
+def profile_from_json(text: str | bytes) -> Profile:
+    try:
+        d = json.loads(text)
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise ProfileError(f"not valid JSON ({exc})") from None
+    return profile_from_dict(d)
+
+
+# --------------------------------------------------------------------------- binding to a dataset
+
+def column_label(spec: ColumnSpec) -> str:
+    return spec.header
+
+
+def trait_ref_for(spec: ColumnSpec) -> dict:
+    """How a trait on this column refers to it: by semantic role, else by header."""
+    if spec.role not in GENERIC_ROLES:
+        return {"role": spec.role, "column": None}
+    return {"role": None, "column": spec.header}
+
+
+def usable_columns(specs: list[ColumnSpec]) -> list[ColumnSpec]:
+    """Columns a trait can be built on (everything except ignored / identity-only columns)."""
+    return [s for s in specs if s.role != "ignore" and s.role not in ("account_id", "account_name", "domain")]
+
+
+def find_column(trait: Trait, specs: list[ColumnSpec]) -> ColumnSpec | None:
+    if trait.role:
+        for s in specs:
+            if s.role == trait.role:
+                return s
+        return None
+    want = normalise_header(trait.column or "")
+    for s in specs:
+        if normalise_header(s.header) == want or s.key == trait.column:
+            return s
+    return None
+
+
+@dataclass
+class Binding:
+    """A profile bound to a dataset: each usable trait with its column; the rest reported."""
+
+    traits: list[tuple[Trait, ColumnSpec]]
+    missing: list[Trait]  # traits whose column the dataset lacks
+    unfit: list[tuple[Trait, str]]  # traits whose rule does not fit the column's kind
+
+    @property
+    def problems(self) -> list[str]:
+        out = [f"“{t.label}” needs a column with role “{ROLES[t.role].label}”" if t.role
+               else f"“{t.label}” needs a column named “{t.column}”" for t in self.missing]
+        out += [f"“{t.label}”: {why}" for t, why in self.unfit]
+        return out
+
+
+def resolve_profile(profile: Profile, specs: list[ColumnSpec]) -> Binding:
+    bound, missing, unfit = [], [], []
+    for t in profile.traits:
+        s = find_column(t, specs)
+        if s is None or s.role == "ignore":
+            missing.append(t)
+            continue
+        allowed = RULES_FOR_KIND.get(s.kind, ("missing",))
+        if t.rule not in allowed:
+            unfit.append((t, f"rule “{RULES[t.rule]}” does not fit column “{s.header}” "
+                             f"({ROLES[s.role].label.lower()})"))
+            continue
+        bound.append((t, s))
+    return Binding(bound, missing, unfit)
+
+
+_SAFE = re.compile(r"[^a-z0-9]+")
+
+
+def slug(text: str) -> str:
+    return _SAFE.sub("-", text.lower()).strip("-")[:40] or "profile"

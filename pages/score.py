@@ -1,0 +1,465 @@
+"""Score page: trait sliders, tier rule, live tier cards, charts, the scored accounts table."""
+
+import json
+from pathlib import Path
+
+import altair as alt
+import numpy as np
+import pandas as pd
+import streamlit as st
+
+from icp_core.export import to_csv_bytes
+from icp_core.profile import (DISQUALIFIED, RULES, RULES_FOR_KIND, TRAIT_CLASSES, Profile, ProfileError, Trait,
+                              default_label, format_number, profile_from_dict, profile_from_json, trait_ref_for,
+                              usable_columns, validate_profile, validate_trait, now_iso)
+from icp_core.roles import ROLES, ColumnSpec
+from icp_core.scoring import (TIER_COLORS, TIER_LABELS, AccountMatrix, ranked_rows, score_histogram, score_profile,
+                              scored_table, tier_summary)
+from icp_core.store import SAMPLE_WORKSPACE, DatasetNotFound, DatasetStore, ProfileStore, data_dir
+
+DEFAULT_PROFILE = Path(__file__).resolve().parent.parent / "sample_data" / "default_profile.json"
+TABLE_ROWS = 1000
+
+root = data_dir()
+workspace = st.session_state["icp.workspace"]
+dataset_ws, dataset_id = st.session_state["icp.dataset"]
+dstore = DatasetStore(root, dataset_ws)
+pstore = ProfileStore(root, workspace)
+
+
+@st.cache_resource(max_entries=8, show_spinner="Reading accounts…")
+def account_matrix(root: str, ws: str, dataset_id: str, stamp: int) -> AccountMatrix:
+    """One dataset in memory for scoring, shared by sessions; `stamp` changes when it is re-mapped."""
+    store = DatasetStore(root, ws)
+    specs = [ColumnSpec.from_dict(c) for c in store.read_meta(dataset_id)["columns"]]
+    return AccountMatrix(lambda: store.open_dataset(dataset_id), specs)
+
+
+try:
+    meta = dstore.read_meta(dataset_id)
+    accounts = account_matrix(str(root), dataset_ws, dataset_id, dstore.meta_path(dataset_id).stat().st_mtime_ns)
+except (DatasetNotFound, OSError):
+    st.error("This dataset is no longer available. Pick another one in the sidebar.")
+    st.stop()
+
+
+# ------------------------------------------------------------------ working profile (session)
+
+def summary_of(profile: Profile) -> pd.DataFrame:
+    result, _ = score_profile(accounts, profile)
+    return tier_summary(result, accounts)
+
+
+def set_working(profile: Profile, profile_id=None, version=None, baseline_label="as loaded") -> None:
+    """Make `profile` the working profile of this dataset; its tiers become the baseline."""
+    st.session_state.setdefault("score.work", {})[dataset_id] = {
+        "profile": profile, "profile_id": profile_id, "version": version,
+        "baseline": summary_of(profile), "baseline_label": baseline_label,
+    }
+    for t in profile.traits:
+        st.session_state[f"score.w.{t.id}"] = t.weight
+    sync_tier_widgets(profile)
+
+
+def sync_tier_widgets(profile: Profile) -> None:
+    r = profile.tier_rule
+    st.session_state["score.tier_mode"] = "Target mix" if r.mode == "mix" else "Score thresholds"
+    for k in ("A", "B", "C"):
+        st.session_state[f"score.th.{k}"] = int(round(r.thresholds[k]))
+    for k in ("A", "B", "C", "D"):
+        st.session_state[f"score.mix.{k}"] = int(round(r.mix[k]))
+
+
+def first_profile() -> None:
+    saved = pstore.list_profiles(dataset_id)
+    if saved:
+        rec = pstore.load_version(dataset_id, saved[0]["profile_id"])
+        set_working(profile_from_dict(rec["profile"]), rec["profile_id"], rec["version"], f"saved v{rec['version']}")
+    elif dataset_ws == SAMPLE_WORKSPACE:
+        set_working(profile_from_json(DEFAULT_PROFILE.read_text()), baseline_label="the default profile")
+    else:
+        set_working(Profile(name=f"ICP for {meta['name']}"), baseline_label="the empty profile")
+
+
+if dataset_id not in st.session_state.get("score.work", {}):
+    first_profile()
+work = st.session_state["score.work"][dataset_id]
+profile: Profile = work["profile"]
+
+
+def on_weight(trait_id: str) -> None:
+    for t in profile.traits:
+        if t.id == trait_id:
+            t.weight = int(st.session_state[f"score.w.{trait_id}"])
+            if t.trait_class == "stay_away" and t.weight > 0:
+                t.weight = 0
+                st.session_state[f"score.w.{trait_id}"] = 0
+
+
+def on_tier_rule() -> None:
+    r = profile.tier_rule
+    r.mode = "mix" if st.session_state["score.tier_mode"] == "Target mix" else "thresholds"
+    a, b, c = (st.session_state[f"score.th.{k}"] for k in ("A", "B", "C"))
+    r.thresholds = {"A": float(a), "B": float(min(b, a)), "C": float(min(c, b, a))}
+    mix = {k: float(st.session_state[f"score.mix.{k}"]) for k in ("A", "B", "C", "D")}
+    if abs(sum(mix.values()) - 100) < 0.5:
+        r.mix = mix
+    sync_tier_widgets(profile)
+
+
+# ------------------------------------------------------------------ header: profile actions
+
+st.title("Score")
+head_l, head_r = st.columns([3, 2], vertical_alignment="bottom")
+with head_l:
+    saved_note = (f"saved version {work['version']}" if work["version"] else "not saved yet")
+    st.markdown(f"#### {profile.name}")
+    st.caption(f"{profile.description}  \n{len(profile.traits)} traits · {saved_note} · dataset “{meta['name']}”")
+
+with head_r:
+    c_save, c_load, c_dl = st.columns(3)
+    with c_save.popover("Save", icon=":material/save:", width="stretch"):
+        st.text_input("Profile name", value=profile.name, key="score.save_name")
+        st.text_area("Description", value=profile.description, key="score.save_description", height=80)
+        st.text_input("Note for this version", key="score.save_note", placeholder="e.g. raised Snowflake to +4")
+        if st.button("Save new version", type="primary", key="score.save"):
+            profile.name = st.session_state["score.save_name"].strip() or profile.name
+            profile.description = st.session_state["score.save_description"].strip()
+            profile.updated_at = now_iso()
+            try:
+                validate_profile(profile)
+                rec = pstore.save_version(dataset_id, profile.to_dict(), work["profile_id"],
+                                          note=st.session_state["score.save_note"].strip())
+            except ProfileError as exc:
+                st.error(f"Not saved: {exc}")
+            else:
+                work.update(profile_id=rec["profile_id"], version=rec["version"], baseline=summary_of(profile),
+                            baseline_label=f"saved v{rec['version']}")
+                st.toast(f"Saved “{profile.name}” as version {rec['version']}", icon=":material/check:")
+                st.rerun()
+
+    with c_load.popover("Load", icon=":material/folder_open:", width="stretch"):
+        options = {}
+        for rec in pstore.list_profiles(dataset_id):
+            for v in reversed(pstore.list_versions(dataset_id, rec["profile_id"])):
+                options[(dataset_id, v["profile_id"], v["version"])] = (
+                    f"{v['name']} · v{v['version']} · {v['saved_at'][:16].replace('T', ' ')}"
+                    + (f" · {v['note']}" if v["note"] else ""))
+        other_sets, _ = DatasetStore(root, workspace).list_datasets()
+        for m in other_sets:
+            if m["id"] == dataset_id:
+                continue
+            for rec in pstore.list_profiles(m["id"]):
+                options[(m["id"], rec["profile_id"], rec["version"])] = (
+                    f"{rec['name']} · v{rec['version']} · from dataset “{m['name']}”")
+        if dataset_ws == SAMPLE_WORKSPACE:
+            options[("default", "", 0)] = "Default sample ICP"
+        if options:
+            pick = st.selectbox("Saved profiles", list(options), format_func=options.get, key="score.load_pick")
+            if st.button("Load this profile", key="score.load"):
+                if pick[0] == "default":
+                    set_working(profile_from_json(DEFAULT_PROFILE.read_text()), baseline_label="the default profile")
+                else:
+                    rec = pstore.load_version(*pick)
+                    same = pick[0] == dataset_id
+                    set_working(profile_from_dict(rec["profile"]), rec["profile_id"] if same else None,
+                                rec["version"] if same else None, f"saved v{rec['version']}" if same else "as loaded")
+                st.rerun()
+        else:
+            st.caption("No saved profiles on this dataset yet.")
+        up = st.file_uploader("Or import a profile JSON", type=["json"], key="score.import")
+        if up is not None and st.button("Import", key="score.import_go"):
+            try:
+                set_working(profile_from_json(up.getvalue()), baseline_label="as imported")
+                st.rerun()
+            except ProfileError as exc:
+                st.error(f"Could not import {up.name}: {exc}")
+
+    c_dl.download_button("JSON", profile.to_json().encode(), file_name=f"{profile.name}.icp.json",
+                         mime="application/json", icon=":material/download:", width="stretch",
+                         key="score.download_profile", on_click="ignore")
+
+# ------------------------------------------------------------------ score (fast path)
+
+result, binding = score_profile(accounts, profile)
+summary = tier_summary(result, accounts)
+if binding.problems:
+    st.warning("Some traits cannot be used on this dataset and are left out of the score: "
+               + "; ".join(binding.problems), icon=":material/warning:")
+
+panel, main = st.columns([1, 2.7], gap="large")
+
+# ------------------------------------------------------------------ left panel: traits
+
+with panel:
+    st.subheader("Traits")
+    if not profile.traits:
+        st.info("No traits yet. Add the first one below, or load a profile.")
+    bound_ids = {t.id for t, _ in binding.traits}
+    for cls, cls_label in TRAIT_CLASSES.items():
+        traits = [t for t in profile.traits if t.trait_class == cls]
+        if not traits:
+            continue
+        st.markdown(f"**{cls_label}**" + (" · disqualifies when failed" if cls == "must_have" else ""))
+        for t in traits:
+            key = f"score.w.{t.id}"
+            if key not in st.session_state:
+                st.session_state[key] = t.weight
+            help_text = f"{RULES[t.rule]} · column {t.column_ref}"
+            if t.trait_class == "stay_away":
+                help_text += " · disqualifies" if t.disqualify else " · flags the account"
+            st.slider(t.label + ("" if t.id in bound_ids else " (not on this dataset)"),
+                      min_value=-5, max_value=0 if cls == "stay_away" else 5, step=1, key=key,
+                      on_change=on_weight, args=(t.id,), help=help_text)
+
+    with st.expander("Add, edit or remove a trait", icon=":material/tune:",
+                     expanded=not profile.traits):
+        cols = usable_columns(accounts.specs)
+        trait_names = {"": "➕ New trait"} | {t.id: t.label for t in profile.traits}
+
+        def on_pick() -> None:
+            tid = st.session_state["score.edit.pick"]
+            t = next((x for x in profile.traits if x.id == tid), None)
+            s = st.session_state
+            if t is None:
+                for k in ("label", "values", "min", "max"):
+                    s.pop(f"score.edit.{k}", None)
+                return
+            spec = next((c for c in cols if (t.role and c.role == t.role) or (not t.role and c.header == t.column)), None)
+            if spec is not None:
+                s["score.edit.column"] = spec.key
+            s["score.edit.rule"] = t.rule
+            s["score.edit.label"] = t.label
+            s["score.edit.class"] = t.trait_class
+            s["score.edit.weight"] = t.weight
+            s["score.edit.disqualify"] = t.disqualify
+            s["score.edit.min"] = t.min
+            s["score.edit.max"] = t.max
+            s["score.edit.values"] = list(t.values)
+
+        pick = st.selectbox("Trait", list(trait_names), format_func=trait_names.get, key="score.edit.pick",
+                            on_change=on_pick)
+        spec_by_key = {c.key: c for c in cols}
+        if not cols:
+            st.caption("This dataset has no columns a trait can use.")
+        else:
+            ckey = st.selectbox("Column", list(spec_by_key), key="score.edit.column",
+                                format_func=lambda k: f"{spec_by_key[k].header} · {ROLES[spec_by_key[k].role].label}")
+            spec = spec_by_key[ckey]
+            rules = RULES_FOR_KIND.get(spec.kind, ("missing",))
+            if st.session_state.get("score.edit.rule") not in rules:
+                st.session_state["score.edit.rule"] = rules[0]
+            rule = st.radio("Rule", rules, format_func=RULES.get, key="score.edit.rule", horizontal=True)
+            opts = accounts.value_options(spec)
+            values, lo, hi = [], None, None
+            if rule in ("in_set", "contains_any"):
+                counts = dict(opts.get("values", []))
+                current = [v for v in st.session_state.get("score.edit.values", []) if v not in counts]
+                choices = list(counts) + current
+                st.session_state["score.edit.values"] = [v for v in st.session_state.get("score.edit.values", [])
+                                                         if v in choices]
+                values = st.multiselect("Values", choices, key="score.edit.values",
+                                        format_func=lambda v: f"{v} ({counts[v]:,})" if v in counts else v)
+            elif rule == "range":
+                q = opts.get("quantiles", {})
+                if q:
+                    st.caption("In this data: " + " · ".join(f"{k} {format_number(v)}" for k, v in q.items()
+                                                                if v is not None))
+                c1, c2 = st.columns(2)
+                lo = c1.number_input("Minimum (blank = none)", value=None, key="score.edit.min")
+                hi = c2.number_input("Maximum (blank = none)", value=None, key="score.edit.max")
+            auto = default_label(spec.header, rule, values, lo, hi)
+            label = st.text_input("Label", key="score.edit.label", placeholder=auto)
+            tclass = st.selectbox("Class", list(TRAIT_CLASSES), format_func=TRAIT_CLASSES.get, key="score.edit.class")
+            weight = st.slider("Weight", -5, 0 if tclass == "stay_away" else 5,
+                               value=min(st.session_state.get("score.edit.weight", 2), 0 if tclass == "stay_away" else 5),
+                               key="score.edit.weight_slider")
+            disq = tclass == "stay_away" and st.checkbox("Disqualify accounts that match",
+                                                        key="score.edit.disqualify")
+            b1, b2 = st.columns(2)
+            if b1.button("Save trait" if pick else "Add trait", type="primary", key="score.edit.save",
+                         icon=":material/check:"):
+                new = Trait(label=(label or auto).strip(), rule=rule, values=[str(v) for v in values],
+                            min=lo, max=hi, weight=int(weight), trait_class=tclass, disqualify=bool(disq),
+                            **trait_ref_for(spec), **({"id": pick} if pick else {}))
+                try:
+                    validate_trait(new)
+                except ProfileError as exc:
+                    st.error(str(exc))
+                else:
+                    if pick:
+                        profile.traits = [new if t.id == pick else t for t in profile.traits]
+                    else:
+                        profile.traits.append(new)
+                    st.session_state[f"score.w.{new.id}"] = new.weight
+                    st.session_state.pop("score.edit.pick", None)
+                    st.rerun()
+            if pick and b2.button("Remove trait", key="score.edit.remove", icon=":material/delete:"):
+                profile.traits = [t for t in profile.traits if t.id != pick]
+                st.session_state.pop(f"score.w.{pick}", None)
+                st.session_state.pop("score.edit.pick", None)
+                st.rerun()
+
+    st.subheader("Tiers")
+    if "score.tier_mode" not in st.session_state:
+        sync_tier_widgets(profile)
+    mode = st.radio("Tiers from", ["Score thresholds", "Target mix"], key="score.tier_mode", horizontal=True,
+                    on_change=on_tier_rule)
+    if mode == "Score thresholds":
+        for k in ("A", "B", "C"):
+            st.slider(f"Tier {k} from score", 0, 100, key=f"score.th.{k}", on_change=on_tier_rule)
+    else:
+        mc = st.columns(4)
+        for col, k in zip(mc, ("A", "B", "C", "D")):
+            col.number_input(f"{k} %", 0, 100, step=5, key=f"score.mix.{k}", on_change=on_tier_rule)
+        total = sum(st.session_state[f"score.mix.{k}"] for k in ("A", "B", "C", "D"))
+        if total != 100:
+            st.error(f"The target mix adds up to {total} %; it must be 100 %. The last valid mix is used.")
+        lines = ", ".join(f"{k} ≥ {v:.1f}" if np.isfinite(v) else f"{k}: none" for k, v in result.thresholds.items())
+        st.caption(f"Solved score lines: {lines} (ties keep a line from cutting exactly at the target)")
+    st.caption(f"Score = 100 × (sum of matched weights − {result.low}) / ({result.high} − {result.low}). "
+               "Failing a must-have, or matching a disqualifying stay-away, puts an account in Disqualified.")
+
+# ------------------------------------------------------------------ main: cards, charts, table
+
+def tier_badge(tier: str, big: bool = False) -> str:
+    size = "1.2rem" if big else "1rem"
+    fg = "#1a1a1a" if tier == "C" else "white"
+    return (f'<span style="background:{TIER_COLORS[tier]};color:{fg};padding:2px 10px;border-radius:8px;'
+            f'font-weight:700;font-size:{size}">{"Tier " + tier if tier != DISQUALIFIED else tier}</span>')
+
+
+def escape_markdown(text: str) -> str:
+    """User text shown through st.markdown: markdown and HTML characters escaped."""
+    return "".join("\\" + c if c in "\\`*_{}[]()#+-.!|<>~$:" else c for c in text)
+
+
+def pct(x) -> str:
+    return "–" if pd.isna(x) else f"{x:.0%}"
+
+
+def money(x) -> str:
+    return "–" if pd.isna(x) else "$" + format_number(round(float(x)))
+
+
+with main:
+    base = work["baseline"]
+    cards = st.columns(5)
+    for i, (col, row) in enumerate(zip(cards, summary.itertuples())):
+        b = base.iloc[i]
+        with col.container(border=True):
+            st.html(tier_badge(row.tier, big=True))
+            change = int(row.accounts - b.accounts)
+            st.metric("Accounts", f"{row.accounts:,}", delta=f"{change:+,}", delta_color="off",
+                      delta_arrow="auto" if change else "off", help=f"Change since {work['baseline_label']}")
+            lines = [f"**{row.share:.0%}** of accounts"]
+            if accounts.has["arr"]:
+                lines.append(f"ARR **{money(row.arr)}**")
+            if accounts.has["won"]:
+                d = "" if pd.isna(row.win_rate) or pd.isna(b.win_rate) else f" ({(row.win_rate - b.win_rate) * 100:+.0f} pt)"
+                lines.append(f"Win rate **{pct(row.win_rate)}**{d}")
+            if accounts.has["churned"]:
+                d = "" if pd.isna(row.churn_rate) or pd.isna(b.churn_rate) else f" ({(row.churn_rate - b.churn_rate) * 100:+.0f} pt)"
+                lines.append(f"Churn **{pct(row.churn_rate)}**{d}")
+            st.markdown("  \n".join(lines))
+    st.caption(f"Changes are against {work['baseline_label']}.")
+
+    colour = alt.Scale(domain=list(TIER_LABELS), range=[TIER_COLORS[t] for t in TIER_LABELS])
+    ch1, ch2 = st.columns([3, 2])
+    with ch1:
+        hist = score_histogram(result)
+        bars = alt.Chart(hist).mark_bar().encode(
+            x=alt.X("bin_start:Q", title="ICP score", scale=alt.Scale(domain=[0, 100], nice=False)),
+            x2="bin_end:Q",
+            y=alt.Y("sum(accounts):Q", title="Accounts", stack=True),
+            color=alt.Color("tier:N", scale=colour, legend=alt.Legend(orient="top", title=None)),
+            tooltip=["tier:N", "bin_start:Q", "bin_end:Q", "sum(accounts):Q"],
+        )
+        lines = pd.DataFrame([{"line": v, "label": f"{k} ≥ {v:.0f}"} for k, v in result.thresholds.items()
+                              if np.isfinite(v)])
+        layers = [bars]
+        if len(lines):
+            rule = alt.Chart(lines).mark_rule(strokeDash=[6, 4], color="#333", size=2).encode(x="line:Q")
+            text = alt.Chart(lines).mark_text(align="left", dx=4, dy=-6, fontSize=14, fontWeight="bold").encode(
+                x="line:Q", y=alt.value(12), text="label:N")
+            layers += [rule, text]
+        st.altair_chart(alt.layer(*layers).properties(height=330, title="Score distribution by tier")
+                        .configure_axis(labelFontSize=14, titleFontSize=14).configure_title(fontSize=16),
+                        width="stretch")
+    with ch2:
+        measures = {"Win rate": "win_rate", "ARR": "arr", "Churn rate": "churn_rate", "Accounts": "accounts"}
+        available = [m for m in measures if m == "Accounts" or summary[measures[m]].notna().any()]
+        measure = st.segmented_control("By tier", available, default=available[0], key="score.measure") or available[0]
+        field = measures[measure]
+        fmt = ".0%" if field in ("win_rate", "churn_rate") else ("$,.3s" if field == "arr" else ",")
+        bar = alt.Chart(summary).mark_bar().encode(
+            x=alt.X("tier:N", sort=list(TIER_LABELS), title=None, axis=alt.Axis(labelAngle=0)),
+            y=alt.Y(f"{field}:Q", title=measure, axis=alt.Axis(format=fmt)),
+            color=alt.Color("tier:N", scale=colour, legend=None),
+            tooltip=["tier:N", alt.Tooltip(f"{field}:Q", format=fmt), "accounts:Q"],
+        )
+        labels = bar.mark_text(dy=-8, fontSize=14, fontWeight="bold").encode(text=alt.Text(f"{field}:Q", format=fmt))
+        st.altair_chart((bar + labels).properties(height=262).configure_axis(labelFontSize=14, titleFontSize=14),
+                        width="stretch")
+
+    st.subheader("Accounts")
+    f1, f2 = st.columns([2, 3])
+    query = f1.text_input("Search accounts", key="score.search", placeholder="name or id",
+                          label_visibility="collapsed")
+    tiers_shown = f2.multiselect("Tiers", list(TIER_LABELS), default=list(TIER_LABELS), key="score.tiers",
+                                 label_visibility="collapsed")
+    mask = np.isin(result.tier, [TIER_LABELS.index(t) for t in tiers_shown])
+    if query:
+        hit = np.zeros(accounts.n, dtype=bool)
+        for s in accounts.display_specs[:2]:
+            col = accounts.display[s.header]
+            hit |= col.astype("string").str.contains(query, case=False, regex=False).fillna(False).to_numpy(bool)
+        mask &= hit
+    rows = ranked_rows(result, mask)
+    table = scored_table(result, accounts, rows[:TABLE_ROWS])
+    st.caption(f"{len(rows):,} accounts match" + (f"; the first {TABLE_ROWS:,} are shown" if len(rows) > TABLE_ROWS
+                                                   else "") + ". Select a row to see its explanation.")
+    shown = [s.header for s in accounts.display_specs]
+    event = st.dataframe(
+        table.drop(columns=["row_id"]), key="score.table", on_select="rerun", selection_mode="single-row",
+        hide_index=True, height=420, width="stretch",
+        column_order=[*shown[:1], "ICP Tier", "ICP Score", "Reasons", "Flags", "Next step", *shown[1:]],
+        column_config={
+            **{s.header: st.column_config.NumberColumn(s.header, format="compact")
+               for s in accounts.display_specs if s.kind == "number"},
+            "ICP Score": st.column_config.ProgressColumn("ICP Score", min_value=0, max_value=100, format="%.0f"),
+            "Reasons": st.column_config.TextColumn("Reasons", width="large"),
+            "Next step": st.column_config.TextColumn("Next step", width="medium"),
+        },
+    )
+
+    def full_export() -> bytes:
+        everything = scored_table(result, accounts, ranked_rows(result))
+        everything.insert(len(everything.columns) - 3, "ICP Profile", profile.name)
+        return to_csv_bytes(everything.drop(columns=["row_id"]))
+
+    st.download_button(f"Download all {accounts.n:,} scored accounts (CSV)", full_export,
+                       file_name=f"{meta['name']} - ICP scores.csv", mime="text/csv", icon=":material/download:",
+                       key="score.download_csv", on_click="ignore")
+
+    selected = event.selection.rows if event is not None and hasattr(event, "selection") else []
+    if selected and selected[0] < len(table):
+        row = table.iloc[selected[0]]
+        pos = int(np.flatnonzero(accounts.display["row_id"].to_numpy() == row["row_id"])[0])
+        name_col = accounts.display_specs[0].header if accounts.display_specs else "row_id"
+        with st.container(border=True):
+            st.markdown("### " + escape_markdown(str(row[name_col])))
+            st.html(tier_badge(row["ICP Tier"], big=True) +
+                    f'<span style="font-size:1.35rem;font-weight:700;margin-left:12px">score {row["ICP Score"]:.0f}</span>')
+            matched = result.matrix[pos]
+            lines = []
+            for i, t in sorted(enumerate(result.traits), key=lambda it: -abs(it[1].weight)):
+                sign = f"+{t.weight}" if t.weight > 0 else f"−{-t.weight}" if t.weight < 0 else "0"
+                mark = ":material/check_circle:" if matched[i] else ":material/radio_button_unchecked:"
+                lines.append(f"- {mark} **{sign}** {escape_markdown(t.label)} · _{TRAIT_CLASSES[t.trait_class].lower()}_"
+                             + ("" if matched[i] else " · not matched"))
+            st.markdown("\n".join(lines) or "No traits.")
+            if row["Flags"]:
+                st.warning(row["Flags"], icon=":material/flag:")
+            if row["Next step"]:
+                st.info(row["Next step"], icon=":material/trending_up:")
