@@ -1,4 +1,8 @@
-"""The ICP Explorer command line: `python -m icp_core ingest FILE [--opportunities FILE]`.
+"""The ICP Explorer command line.
+
+    python -m icp_core ingest FILE [--opportunities FILE] [--name NAME]
+    python -m icp_core score FILE --profile PROFILE.json [--out OUT.csv] [--skip-missing-traits]
+
 
 Thin over the same functions the app uses. Bad input exits non-zero with one line on
 stderr, never a traceback.
@@ -11,7 +15,11 @@ import sys
 from pathlib import Path
 
 from .ingest import IngestError, ingest_dataset
-from .store import DatasetStore, cli_workspace, data_dir
+from .store import DatasetStore, cli_workspace, data_dir, new_token
+
+
+class CliError(Exception):
+    """A user-facing problem: printed as one line, exit status 2."""
 
 
 def format_quality(meta: dict) -> str:
@@ -62,6 +70,53 @@ def _cmd_ingest(args) -> int:
     return 0
 
 
+def _cmd_score(args) -> int:
+    import tempfile
+
+    from .export import to_csv_bytes
+    from .profile import ProfileError, profile_from_json
+    from .roles import ColumnSpec
+    from .scoring import AccountMatrix, score_accounts, scored_input_frame, tier_summary
+
+    try:
+        profile = profile_from_json(Path(args.profile).read_bytes())
+    except FileNotFoundError:
+        raise CliError(f"profile not found: {args.profile}") from None
+    except IsADirectoryError:
+        raise CliError(f"profile is a directory: {args.profile}") from None
+    except ProfileError as exc:
+        raise CliError(f"malformed profile {args.profile}: {exc}") from None
+    with tempfile.TemporaryDirectory(prefix="icp_score_") as tmp:
+        store = DatasetStore(Path(tmp), new_token())
+        result = ingest_dataset(store, Path(args.file))
+        specs = [ColumnSpec.from_dict(c) for c in result.meta["columns"]]
+        accounts = AccountMatrix(lambda: store.open_dataset(result.dataset_id), specs)
+        from .profile import resolve_profile
+        binding = resolve_profile(profile, specs)
+        if binding.problems:
+            text = "; ".join(binding.problems)
+            if not args.skip_missing_traits:
+                raise CliError(f"{len(binding.problems)} trait(s) cannot be scored on {Path(args.file).name}: {text} "
+                               "(use --skip-missing-traits to score with the others)")
+            print(f"warning: scoring without {len(binding.problems)} trait(s): {text}", file=sys.stderr)
+        scored = score_accounts(accounts.matches(binding.traits), [t for t, _ in binding.traits],
+                                profile.tier_rule)
+        with store.open_dataset(result.dataset_id) as con:
+            frame = scored_input_frame(con, specs, scored)
+    data = to_csv_bytes(frame)
+    if args.out:
+        from .store import write_atomic
+        write_atomic(Path(args.out), data)
+    else:
+        sys.stdout.buffer.write(data.removeprefix("\ufeff".encode()))
+        sys.stdout.flush()
+    summary = tier_summary(scored, accounts)
+    counts = ", ".join(f"{r.tier} {r.accounts:,}" for r in summary.itertuples())
+    print(f"scored {accounts.n:,} accounts with {len(binding.traits)} trait(s) of “{profile.name}”: {counts}"
+          + (f"; wrote {args.out}" if args.out else ""), file=sys.stderr)
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m icp_core", description="ICP Explorer command line")
     parser.add_argument("--data-dir", help="data directory (default: $ICP_DATA_DIR or ./.icp_data)")
@@ -71,6 +126,13 @@ def build_parser() -> argparse.ArgumentParser:
     ingest.add_argument("--opportunities", help="opportunities/deals file to roll up to accounts")
     ingest.add_argument("--name", help="dataset name (default: the file name)")
     ingest.set_defaults(func=_cmd_ingest)
+    score = sub.add_parser("score", help="score a file with an ICP profile; writes CSV with icp_score/tier/reasons")
+    score.add_argument("file", help="accounts file: CSV/TSV, .xlsx or .parquet (cleaned as on upload)")
+    score.add_argument("--profile", required=True, help="ICP profile JSON (saved or downloaded from the app)")
+    score.add_argument("--out", help="output CSV (default: standard output)")
+    score.add_argument("--skip-missing-traits", action="store_true",
+                       help="score with the traits whose column exists, warn about the others")
+    score.set_defaults(func=_cmd_score)
     return parser
 
 
@@ -78,7 +140,7 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return args.func(args)
-    except IngestError as exc:
+    except (IngestError, CliError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:

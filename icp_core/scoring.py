@@ -110,6 +110,7 @@ class AccountMatrix:
     """
 
     MAX_CACHED_TRAITS = 256
+    MAX_CACHED_PATTERNS = 16
 
     def __init__(self, connect, specs: list[ColumnSpec]):
         """connect: a zero-argument callable returning a context manager that yields a DuckDB
@@ -120,6 +121,8 @@ class AccountMatrix:
         self._lock = threading.Lock()
         self._matches: OrderedDict[str, np.ndarray] = OrderedDict()
         self._options: dict = {}
+        self._search_text: np.ndarray | None = None
+        self._patterns: OrderedDict[tuple, Patterns] = OrderedDict()
         by_role = {s.role: s for s in specs}
         display = [by_role[r] for r in DISPLAY_ROLES if r in by_role]
         if "account_name" not in by_role and "account_id" not in by_role and specs:
@@ -145,6 +148,19 @@ class AccountMatrix:
         self.n = len(self.won)
         self.display.columns = ["row_id"] + [s.header for s in display][: len(self.display.columns) - 1]
         self.has = {"won": "won" in o, "churned": "churned" in o, "arr": "arr" in o}
+
+    def search(self, text: str) -> np.ndarray:
+        """Accounts whose name or id contains `text` (case-insensitive), as a boolean mask."""
+        with self._lock:
+            if self._search_text is None:
+                cols = [self.display[s.header].astype("string").fillna("").str.lower()
+                        for s in self.display_specs[:2]]
+                joined = cols[0] if len(cols) == 1 else cols[0] + "\x1f" + cols[1]
+                self._search_text = joined.to_numpy(dtype=object) if cols else np.full(self.n, "", dtype=object)
+        needle = text.strip().lower()
+        if not needle:
+            return np.ones(self.n, dtype=bool)
+        return pd.Series(self._search_text).str.contains(needle, regex=False).to_numpy(dtype=bool)
 
     def value_options(self, spec: ColumnSpec, limit: int = 200) -> dict:
         """The column's real values, to offer when building a trait: {"values": [(value, count)],
@@ -174,6 +190,22 @@ class AccountMatrix:
             self._options[key] = out
         return out
 
+    def patterns(self, bound: list[tuple[Trait, ColumnSpec]]) -> Patterns:
+        """The accounts grouped by match pattern for these traits (cached per set of trait
+        definitions, so a weight, class or tier change reuses it)."""
+        key = ("patterns",) + tuple(t.definition_key() for t, _ in bound)
+        with self._lock:
+            hit = self._patterns.get(key)
+            if hit is not None:
+                self._patterns.move_to_end(key)
+                return hit
+        patterns = group_patterns(self.matches(bound), self)
+        with self._lock:
+            self._patterns[key] = patterns
+            while len(self._patterns) > self.MAX_CACHED_PATTERNS:
+                self._patterns.popitem(last=False)
+        return patterns
+
     def matches(self, bound: list[tuple[Trait, ColumnSpec]]) -> np.ndarray:
         """An (n_accounts, n_traits) boolean matrix for the bound traits, in their order.
         Definitions not seen before are computed together in one DuckDB query."""
@@ -201,25 +233,103 @@ class AccountMatrix:
 # --------------------------------------------------------------------------- score, tiers
 
 @dataclass
+class Patterns:
+    """Accounts grouped by which traits they match. A weight change only re-scores the distinct
+    match patterns (usually a few hundred, whatever the number of accounts); per-pattern sums
+    of the outcomes make tier summaries O(patterns) too."""
+
+    matrix: np.ndarray  # (U, k) bool: the distinct match patterns
+    inv: np.ndarray  # (n,) pattern of each account
+    count: np.ndarray  # (U,) accounts per pattern
+    order: np.ndarray  # (n,) account positions grouped by pattern, row order within a pattern
+    offsets: np.ndarray  # (U + 1,) start of each pattern's accounts in `order`
+    agg: dict[str, np.ndarray] | None = None  # per-pattern won, lost, churned, churn_known, arr
+
+    @property
+    def n(self) -> int:
+        return len(self.inv)
+
+
+def group_patterns(matrix: np.ndarray, accounts: "AccountMatrix | None" = None) -> Patterns:
+    """Group the rows of a boolean match matrix into distinct patterns (with outcome sums)."""
+    n, k = matrix.shape
+    if k == 0:
+        inv = np.zeros(n, dtype=np.int64)
+        uniq = np.zeros((1 if n else 0, 0), dtype=bool)
+    else:
+        packed = np.packbits(matrix, axis=1)
+        keys = np.ascontiguousarray(packed).view(np.dtype((np.void, packed.shape[1]))).ravel()
+        _, first, inv = np.unique(keys, return_index=True, return_inverse=True)
+        uniq = matrix[first]
+    inv = inv.astype(np.int64).ravel()
+    u = len(uniq)
+    count = np.bincount(inv, minlength=u)
+    order = np.argsort(inv, kind="stable")
+    offsets = np.concatenate([[0], np.cumsum(count)])
+    agg = None
+    if accounts is not None:
+        agg = {
+            "won": np.bincount(inv, weights=(accounts.won == 1), minlength=u),
+            "lost": np.bincount(inv, weights=(accounts.won == 0), minlength=u),
+            "churned": np.bincount(inv, weights=(accounts.churned == 1), minlength=u),
+            "churn_known": np.bincount(inv, weights=(accounts.churned >= 0), minlength=u),
+            "arr": np.bincount(inv, weights=np.nan_to_num(accounts.arr), minlength=u),
+        }
+    return Patterns(uniq, inv, count, order, offsets, agg)
+
+
+@dataclass
 class ScoreResult:
-    """Scores and tiers of every account for one profile (arrays in row order)."""
+    """Scores and tiers for one profile, held per match pattern and expanded to accounts on use."""
 
     traits: list[Trait]  # the bound traits, in matrix column order
-    matrix: np.ndarray  # (n, k) bool
+    patterns: Patterns
     weights: np.ndarray  # (k,) int
-    score: np.ndarray  # (n,) float64, 0..100
-    tier: np.ndarray  # (n,) int8: 0=A 1=B 2=C 3=D 4=Disqualified
+    pattern_score: np.ndarray  # (U,) float64, 0..100
+    pattern_tier: np.ndarray  # (U,) int8: 0=A 1=B 2=C 3=D 4=Disqualified
     thresholds: dict[str, float]  # the A/B/C lines used (solved when the rule is a mix)
     low: int
     high: int
-    failed_must: np.ndarray  # (n,) bool
-    stay_away_hit: np.ndarray  # (n,) bool: matched any stay-away trait
-    caution_hit: np.ndarray  # (n,) bool: matched any proceed-with-caution trait
+    pattern_failed_must: np.ndarray
+    pattern_stay_away: np.ndarray
+    pattern_caution: np.ndarray
 
     @property
     def step(self) -> float:
         """Score points per weight point."""
         return 100.0 / (self.high - self.low) if self.high > self.low else 0.0
+
+    @property
+    def n(self) -> int:
+        return self.patterns.n
+
+    # per-account views (O(n): for exports and tests, not for the slider path)
+    @property
+    def score(self) -> np.ndarray:
+        return self.pattern_score[self.patterns.inv]
+
+    @property
+    def tier(self) -> np.ndarray:
+        return self.pattern_tier[self.patterns.inv]
+
+    @property
+    def matrix(self) -> np.ndarray:
+        return self.patterns.matrix[self.patterns.inv]
+
+    @property
+    def failed_must(self) -> np.ndarray:
+        return self.pattern_failed_must[self.patterns.inv]
+
+    @property
+    def stay_away_hit(self) -> np.ndarray:
+        return self.pattern_stay_away[self.patterns.inv]
+
+    @property
+    def caution_hit(self) -> np.ndarray:
+        return self.pattern_caution[self.patterns.inv]
+
+    def tier_counts(self) -> np.ndarray:
+        return np.bincount(self.pattern_tier.astype(np.int64), weights=self.patterns.count, minlength=5).astype(np.int64)
 
 
 def score_formula(matrix: np.ndarray, weights: np.ndarray) -> tuple[np.ndarray, int, int]:
@@ -228,23 +338,28 @@ def score_formula(matrix: np.ndarray, weights: np.ndarray) -> tuple[np.ndarray, 
     low, high = int(np.minimum(w, 0).sum()), int(np.maximum(w, 0).sum())
     if matrix.shape[1] == 0 or high == low:
         return np.zeros(matrix.shape[0]), low, high
-    total = matrix.astype(np.int8) @ w.astype(np.int8) if matrix.shape[1] <= 25 else matrix @ w
+    total = matrix.astype(np.int64) @ w
     return (total.astype(np.float64) - low) * (100.0 / (high - low)), low, high
 
 
-def solve_mix_thresholds(score: np.ndarray, eligible: np.ndarray, mix: dict[str, float]) -> dict[str, float]:
+def solve_mix_thresholds(score: np.ndarray, eligible: np.ndarray, mix: dict[str, float],
+                         counts: np.ndarray | None = None) -> dict[str, float]:
     """A/B/C lines whose tiers come closest to the target mix (percent of eligible accounts).
 
+    `counts` gives the number of accounts behind each entry of `score` (default one each).
     Scores take few distinct values, so ties keep a tier line from cutting exactly at the target;
     each line is placed on the distinct score whose share at or above it is nearest the target.
     A line that should take nobody is +inf.
     """
-    s = score[eligible]
-    if len(s) == 0:
+    w = np.ones(len(score), dtype=np.int64) if counts is None else np.asarray(counts, dtype=np.int64)
+    s, w = score[eligible], w[eligible]
+    total = w.sum()
+    if total == 0:
         return {"A": math.inf, "B": math.inf, "C": math.inf}
-    values, counts = np.unique(s, return_counts=True)
-    values, counts = values[::-1], counts[::-1]
-    cum = np.concatenate([[0.0], np.cumsum(counts) / len(s)])  # share with score >= values[i-1]
+    values, inv = np.unique(s, return_inverse=True)
+    per_value = np.bincount(inv.ravel(), weights=w, minlength=len(values))
+    values, per_value = values[::-1], per_value[::-1]
+    cum = np.concatenate([[0.0], np.cumsum(per_value) / total])  # share with score >= values[i-1]
     lines = np.concatenate([[math.inf], values])
     out, floor_idx = {}, 0
     target = 0.0
@@ -265,33 +380,38 @@ def assign_tiers(score: np.ndarray, disqualified: np.ndarray, thresholds: dict[s
     return tier
 
 
-def score_accounts(matrix: np.ndarray, traits: list[Trait], rule: TierRule) -> ScoreResult:
-    """Score every account and assign tiers (see the module docstring for the formula)."""
+def score_accounts(matches: "np.ndarray | Patterns", traits: list[Trait], rule: TierRule) -> ScoreResult:
+    """Score every account and assign tiers (see the module docstring for the formula).
+
+    `matches` is the (accounts × traits) boolean matrix, or the same grouped into Patterns.
+    """
+    patterns = matches if isinstance(matches, Patterns) else group_patterns(np.asarray(matches, dtype=bool))
+    m = patterns.matrix
     weights = np.array([t.weight for t in traits], dtype=np.int64)
-    score, low, high = score_formula(matrix, weights)
-    n = matrix.shape[0]
+    score, low, high = score_formula(m, weights)
+    u = m.shape[0]
     cls = np.array([t.trait_class for t in traits]) if traits else np.array([], dtype=str)
     must = cls == "must_have"
     stay = cls == "stay_away"
     dq_stay = np.array([t.trait_class == "stay_away" and t.disqualify for t in traits], dtype=bool)
-    failed_must = ~matrix[:, must].all(axis=1) if must.any() else np.zeros(n, bool)
-    stay_hit = matrix[:, stay].any(axis=1) if stay.any() else np.zeros(n, bool)
-    caution_hit = matrix[:, cls == "caution"].any(axis=1) if (cls == "caution").any() else np.zeros(n, bool)
-    disq = failed_must | (matrix[:, dq_stay].any(axis=1) if dq_stay.any() else False)
+    failed_must = ~m[:, must].all(axis=1) if must.any() else np.zeros(u, bool)
+    stay_hit = m[:, stay].any(axis=1) if stay.any() else np.zeros(u, bool)
+    caution_hit = m[:, cls == "caution"].any(axis=1) if (cls == "caution").any() else np.zeros(u, bool)
+    disq = failed_must | (m[:, dq_stay].any(axis=1) if dq_stay.any() else np.zeros(u, bool))
     if rule.mode == "mix":
-        thresholds = solve_mix_thresholds(score, ~disq, rule.mix)
+        thresholds = solve_mix_thresholds(score, ~disq, rule.mix, patterns.count)
     else:
         thresholds = {k: float(rule.thresholds[k]) for k in ("A", "B", "C")}
     tier = assign_tiers(score, disq, thresholds)
-    return ScoreResult(traits, matrix, weights, score, tier, thresholds, low, high,
+    return ScoreResult(traits, patterns, weights, score, tier, thresholds, low, high,
                        failed_must, stay_hit, caution_hit)
 
 
 def score_profile(accounts: AccountMatrix, profile: Profile) -> tuple[ScoreResult, Binding]:
     """Bind the profile to the dataset's columns and score every account."""
     binding = resolve_profile(profile, accounts.specs)
-    matrix = accounts.matches(binding.traits)
-    return score_accounts(matrix, [t for t, _ in binding.traits], profile.tier_rule), binding
+    patterns = accounts.patterns(binding.traits)
+    return score_accounts(patterns, [t for t, _ in binding.traits], profile.tier_rule), binding
 
 
 # --------------------------------------------------------------------------- reasons
@@ -313,7 +433,7 @@ def explain_accounts(result: ScoreResult, rows: np.ndarray) -> pd.DataFrame:
     ('Would reach B with: Tech has Snowflake (+3)').
     """
     rows = np.asarray(rows, dtype=np.int64)
-    m = result.matrix[rows]
+    m = result.patterns.matrix[result.patterns.inv[rows]]
     n = len(rows)
     traits = result.traits
     reasons = np.full(n, "", dtype=object)
@@ -351,13 +471,14 @@ def next_tier_hints(result: ScoreResult, rows: np.ndarray) -> np.ndarray:
     out = np.full(n, "", dtype=object)
     if n == 0 or result.step == 0 or not result.traits:
         return out
-    score = result.score[rows]
-    tier = result.tier[rows]
+    pat = result.patterns.inv[rows]
+    score = result.pattern_score[pat]
+    tier = result.pattern_tier[pat]
     lines = np.array([math.inf, result.thresholds["A"], result.thresholds["B"], result.thresholds["C"], math.inf])
     target = lines[np.clip(tier, 0, 4)]  # the line of the tier above (A has none)
     gap = np.where((tier >= 1) & (tier <= 3), target - score, np.inf)
     best_gain = np.full(n, np.inf)
-    m = result.matrix[rows]
+    m = result.patterns.matrix[pat]
     for i, t in enumerate(result.traits):
         if t.disqualifies:
             continue  # must-haves are all matched here; a disqualifying stay-away is not a lever
@@ -380,18 +501,22 @@ def next_tier_hints(result: ScoreResult, rows: np.ndarray) -> np.ndarray:
 
 def tier_summary(result: ScoreResult, accounts: AccountMatrix) -> pd.DataFrame:
     """Per tier (A, B, C, D, Disqualified): accounts, share, ARR, won/lost, win rate, churn rate."""
-    tier = result.tier.astype(np.int64)
-    n = max(len(tier), 1)
-    count = np.bincount(tier, minlength=5)
-    won = np.bincount(tier, weights=(accounts.won == 1), minlength=5)
-    lost = np.bincount(tier, weights=(accounts.won == 0), minlength=5)
-    churned = np.bincount(tier, weights=(accounts.churned == 1), minlength=5)
-    churn_known = np.bincount(tier, weights=(accounts.churned >= 0), minlength=5)
-    arr = np.bincount(tier, weights=np.nan_to_num(accounts.arr), minlength=5)
+    p = result.patterns
+    if p.agg is not None:  # O(patterns)
+        tier, weights, agg = result.pattern_tier.astype(np.int64), p.count, p.agg
+    else:  # O(accounts)
+        tier, weights = result.tier.astype(np.int64), np.ones(p.n)
+        agg = {"won": accounts.won == 1, "lost": accounts.won == 0, "churned": accounts.churned == 1,
+               "churn_known": accounts.churned >= 0, "arr": np.nan_to_num(accounts.arr)}
+    n = max(p.n, 1)
+    count = np.bincount(tier, weights=weights, minlength=5)
+    won, lost = (np.bincount(tier, weights=agg[k], minlength=5) for k in ("won", "lost"))
+    churned, churn_known = (np.bincount(tier, weights=agg[k], minlength=5) for k in ("churned", "churn_known"))
+    arr = np.bincount(tier, weights=agg["arr"], minlength=5)
     with np.errstate(invalid="ignore", divide="ignore"):
         df = pd.DataFrame({
             "tier": list(TIER_LABELS),
-            "accounts": count,
+            "accounts": count.astype(np.int64),
             "share": count / n,
             "arr": arr if accounts.has["arr"] else np.nan,
             "won": won, "lost": lost,
@@ -402,31 +527,92 @@ def tier_summary(result: ScoreResult, accounts: AccountMatrix) -> pd.DataFrame:
     return df
 
 
-def score_histogram(result: ScoreResult, bin_width: float = 5.0) -> pd.DataFrame:
-    """Counts of accounts per score bin and tier (a small frame for the chart, whatever n)."""
-    nbins = int(math.ceil(100 / bin_width))
-    b = np.clip((result.score // bin_width).astype(np.int64), 0, nbins - 1)
-    counts = np.bincount(b * 5 + result.tier.astype(np.int64), minlength=nbins * 5).reshape(nbins, 5)
+def score_histogram(result: ScoreResult, bin_width: float = 2.0) -> pd.DataFrame:
+    """Counts of accounts per score bin and tier (a small frame for the chart, whatever n).
+
+    When the traits allow few distinct scores (a weight point is worth ≥ 1.5 score points),
+    each possible score gets its own bar starting at that score, so a tier line drawn at a
+    threshold falls exactly between tiers; otherwise bins are `bin_width` wide.
+    """
+    tier = result.pattern_tier.astype(np.int64)
+    w = result.patterns.count
+    if result.step >= 1.5:
+        values, inv = np.unique(np.round(result.pattern_score, 6), return_inverse=True)
+        inv = inv.ravel()
+        counts = np.bincount(inv * 5 + tier, weights=w, minlength=len(values) * 5).reshape(len(values), 5)
+        starts, width = values, result.step * 0.85
+    else:
+        nbins = int(math.ceil(100 / bin_width))
+        b = np.clip((result.pattern_score // bin_width).astype(np.int64), 0, nbins - 1)
+        counts = np.bincount(b * 5 + tier, weights=w, minlength=nbins * 5).reshape(nbins, 5)
+        starts, width = np.arange(nbins) * bin_width, bin_width
     bins, tiers = np.nonzero(counts)
     return pd.DataFrame({
-        "bin_start": bins * bin_width, "bin_end": (bins + 1) * bin_width,
-        "tier": np.array(TIER_LABELS, dtype=object)[tiers], "accounts": counts[bins, tiers],
+        "bin_start": starts[bins], "bin_end": np.minimum(starts[bins] + width, 100.0 + width),
+        "tier": np.array(TIER_LABELS, dtype=object)[tiers], "accounts": counts[bins, tiers].astype(np.int64),
     })
 
 
-def ranked_rows(result: ScoreResult, mask: np.ndarray | None = None, limit: int | None = None) -> np.ndarray:
-    """Row positions sorted by tier (A first, Disqualified last), then score, high to low."""
-    idx = np.arange(len(result.score)) if mask is None else np.flatnonzero(mask)
-    order = np.lexsort((-result.score[idx], result.tier[idx]))
-    idx = idx[order]
-    return idx if limit is None else idx[:limit]
+def ranked_rows(result: ScoreResult, mask: np.ndarray | None = None, limit: int | None = None,
+                tiers: list[int] | None = None) -> np.ndarray:
+    """Account positions sorted by tier (A first, Disqualified last), then score high to low,
+    then file order. `tiers` keeps only those tier codes (cheap: decided per pattern); `mask`
+    is an optional per-account filter (e.g. a search)."""
+    p = result.patterns
+    keep = np.ones(len(p.count), bool) if tiers is None else np.isin(result.pattern_tier, tiers)
+    if mask is not None:  # a search: filter the accounts first, then sort the few left
+        rows = np.flatnonzero(mask & keep[p.inv])
+        pat = p.inv[rows]
+        rows = rows[np.lexsort((rows, -result.pattern_score[pat], result.pattern_tier[pat]))]
+        return rows if limit is None else rows[:limit]
+    pats = np.flatnonzero(keep)
+    pats = pats[np.lexsort((-result.pattern_score[pats], result.pattern_tier[pats]))]
+    if limit is not None and len(pats):
+        # only as many patterns as fill `limit` rows, plus any tied with the last one
+        cum = np.cumsum(p.count[pats])
+        j = min(int(np.searchsorted(cum, limit)), len(pats) - 1)
+        last = (result.pattern_tier[pats[j]], result.pattern_score[pats[j]])
+        tied = (result.pattern_tier[pats] == last[0]) & (result.pattern_score[pats] == last[1])
+        pats = pats[: max(j + 1, int(np.flatnonzero(tied).max()) + 1)]
+    if len(pats) == 0:
+        return np.zeros(0, dtype=np.int64)
+    if len(pats) <= 2000:
+        rows = np.concatenate([p.order[p.offsets[i]:p.offsets[i + 1]] for i in pats])
+    else:  # many patterns: one stable sort of the accounts by their pattern's rank
+        rank = np.full(len(p.count), len(p.count), dtype=np.int64)
+        rank[pats] = np.arange(len(pats))
+        rows = np.argsort(rank[p.inv], kind="stable")[: int(p.count[pats].sum())]
+    # patterns with equal tier and score interleave: order those rows by file position
+    pat = p.inv[rows]
+    rows = rows[np.lexsort((rows, -result.pattern_score[pat], result.pattern_tier[pat]))]
+    return rows if limit is None else rows[:limit]
+
+
+def count_rows(result: ScoreResult, tiers: list[int]) -> int:
+    return int(result.patterns.count[np.isin(result.pattern_tier, tiers)].sum())
 
 
 def scored_table(result: ScoreResult, accounts: AccountMatrix, rows: np.ndarray) -> pd.DataFrame:
     """The accounts at `rows` with score, tier, reasons, flags and next step."""
     base = accounts.display.iloc[rows].reset_index(drop=True)
     expl = explain_accounts(result, rows)
-    out = pd.DataFrame({"ICP Score": np.round(result.score[rows], 1),
-                        "ICP Tier": np.array(TIER_LABELS, dtype=object)[result.tier[rows]]})
+    pat = result.patterns.inv[rows]
+    out = pd.DataFrame({"ICP Score": np.round(result.pattern_score[pat], 1),
+                        "ICP Tier": np.array(TIER_LABELS, dtype=object)[result.pattern_tier[pat]]})
     return pd.concat([base, out, expl.rename(columns={"reasons": "Reasons", "flags": "Flags",
                                                       "next_step": "Next step"})], axis=1)
+
+
+def scored_input_frame(con, specs: list[ColumnSpec], result: ScoreResult) -> pd.DataFrame:
+    """Every column of the accounts file as it was read (original headers, raw text), plus
+    icp_score, icp_tier, icp_reasons and icp_flags, in file order."""
+    own = [s for s in specs if s.source == "accounts"]
+    cols = ", ".join(f"{quote_ident(s.key + '__raw')} AS {quote_ident(s.header)}" for s in own)
+    frame = con.execute(f"SELECT {cols} FROM accounts ORDER BY row_id").df() if own else pd.DataFrame()
+    rows = np.arange(len(result.score))
+    expl = explain_accounts(result, rows)
+    frame["icp_score"] = np.round(result.score, 2)
+    frame["icp_tier"] = np.array(TIER_LABELS, dtype=object)[result.tier]
+    frame["icp_reasons"] = expl["reasons"].to_numpy()
+    frame["icp_flags"] = expl["flags"].to_numpy()
+    return frame

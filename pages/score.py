@@ -3,7 +3,6 @@
 import json
 from pathlib import Path
 
-import altair as alt
 import numpy as np
 import pandas as pd
 import streamlit as st
@@ -13,9 +12,10 @@ from icp_core.profile import (DISQUALIFIED, RULES, RULES_FOR_KIND, TRAIT_CLASSES
                               default_label, format_number, profile_from_dict, profile_from_json, trait_ref_for,
                               usable_columns, validate_profile, validate_trait, now_iso)
 from icp_core.roles import ROLES, ColumnSpec
-from icp_core.scoring import (TIER_COLORS, TIER_LABELS, AccountMatrix, ranked_rows, score_histogram, score_profile,
+from icp_core.scoring import (TIER_COLORS, TIER_LABELS, AccountMatrix, count_rows, ranked_rows, score_histogram, score_profile,
                               scored_table, tier_summary)
 from icp_core.store import SAMPLE_WORKSPACE, DatasetNotFound, DatasetStore, ProfileStore, data_dir
+from pages.cached import account_matrix, histogram_spec, tier_bar_spec
 
 DEFAULT_PROFILE = Path(__file__).resolve().parent.parent / "sample_data" / "default_profile.json"
 TABLE_ROWS = 1000
@@ -25,14 +25,6 @@ workspace = st.session_state["icp.workspace"]
 dataset_ws, dataset_id = st.session_state["icp.dataset"]
 dstore = DatasetStore(root, dataset_ws)
 pstore = ProfileStore(root, workspace)
-
-
-@st.cache_resource(max_entries=8, show_spinner="Reading accounts…")
-def account_matrix(root: str, ws: str, dataset_id: str, stamp: int) -> AccountMatrix:
-    """One dataset in memory for scoring, shared by sessions; `stamp` changes when it is re-mapped."""
-    store = DatasetStore(root, ws)
-    specs = [ColumnSpec.from_dict(c) for c in store.read_meta(dataset_id)["columns"]]
-    return AccountMatrix(lambda: store.open_dataset(dataset_id), specs)
 
 
 try:
@@ -105,6 +97,42 @@ def on_tier_rule() -> None:
     if abs(sum(mix.values()) - 100) < 0.5:
         r.mix = mix
     sync_tier_widgets(profile)
+
+
+def save_trait(spec: ColumnSpec) -> None:
+    """Add the trait in the edit form, or replace the picked one (a button callback)."""
+    ss = st.session_state
+    pick, rule = ss.get("score.edit.pick") or "", ss["score.edit.rule"]
+    tclass = ss["score.edit.class"]
+    values = ss.get("score.edit.values", []) if rule in ("in_set", "contains_any") else []
+    lo, hi = (ss.get("score.edit.min"), ss.get("score.edit.max")) if rule == "range" else (None, None)
+    new = Trait(label=(ss.get("score.edit.label") or ss["score.edit.auto_label"]).strip(), rule=rule,
+                values=[str(v) for v in values], min=lo, max=hi, weight=int(ss["score.edit.weight"]),
+                trait_class=tclass, disqualify=tclass == "stay_away" and bool(ss.get("score.edit.disqualify")),
+                **trait_ref_for(spec), **({"id": pick} if pick else {}))
+    try:
+        validate_trait(new)
+    except ProfileError as exc:
+        ss["score.edit.error"] = str(exc)
+        return
+    if pick:
+        profile.traits = [new if t.id == pick else t for t in profile.traits]
+    else:
+        profile.traits.append(new)
+    ss[f"score.w.{new.id}"] = new.weight
+    clear_edit_form()
+
+
+def remove_trait() -> None:
+    pick = st.session_state.get("score.edit.pick")
+    profile.traits = [t for t in profile.traits if t.id != pick]
+    st.session_state.pop(f"score.w.{pick}", None)
+    clear_edit_form()
+
+
+def clear_edit_form() -> None:
+    for k in ("pick", "label", "values", "min", "max", "disqualify"):
+        st.session_state.pop(f"score.edit.{k}", None)
 
 
 # ------------------------------------------------------------------ header: profile actions
@@ -270,35 +298,23 @@ with panel:
                 hi = c2.number_input("Maximum (blank = none)", value=None, key="score.edit.max")
             auto = default_label(spec.header, rule, values, lo, hi)
             label = st.text_input("Label", key="score.edit.label", placeholder=auto)
+            st.session_state.setdefault("score.edit.class", "nice_to_have")
             tclass = st.selectbox("Class", list(TRAIT_CLASSES), format_func=TRAIT_CLASSES.get, key="score.edit.class")
-            weight = st.slider("Weight", -5, 0 if tclass == "stay_away" else 5,
-                               value=min(st.session_state.get("score.edit.weight", 2), 0 if tclass == "stay_away" else 5),
-                               key="score.edit.weight_slider")
-            disq = tclass == "stay_away" and st.checkbox("Disqualify accounts that match",
-                                                        key="score.edit.disqualify")
+            if "score.edit.weight" not in st.session_state:
+                st.session_state["score.edit.weight"] = 2
+            if tclass == "stay_away" and st.session_state["score.edit.weight"] > 0:
+                st.session_state["score.edit.weight"] = -abs(st.session_state["score.edit.weight"])
+            st.slider("Weight", -5, 0 if tclass == "stay_away" else 5, key="score.edit.weight")
+            if tclass == "stay_away":
+                st.checkbox("Disqualify accounts that match", key="score.edit.disqualify")
+            st.session_state["score.edit.auto_label"] = auto
             b1, b2 = st.columns(2)
-            if b1.button("Save trait" if pick else "Add trait", type="primary", key="score.edit.save",
-                         icon=":material/check:"):
-                new = Trait(label=(label or auto).strip(), rule=rule, values=[str(v) for v in values],
-                            min=lo, max=hi, weight=int(weight), trait_class=tclass, disqualify=bool(disq),
-                            **trait_ref_for(spec), **({"id": pick} if pick else {}))
-                try:
-                    validate_trait(new)
-                except ProfileError as exc:
-                    st.error(str(exc))
-                else:
-                    if pick:
-                        profile.traits = [new if t.id == pick else t for t in profile.traits]
-                    else:
-                        profile.traits.append(new)
-                    st.session_state[f"score.w.{new.id}"] = new.weight
-                    st.session_state.pop("score.edit.pick", None)
-                    st.rerun()
-            if pick and b2.button("Remove trait", key="score.edit.remove", icon=":material/delete:"):
-                profile.traits = [t for t in profile.traits if t.id != pick]
-                st.session_state.pop(f"score.w.{pick}", None)
-                st.session_state.pop("score.edit.pick", None)
-                st.rerun()
+            b1.button("Save trait" if pick else "Add trait", type="primary", key="score.edit.save",
+                      icon=":material/check:", on_click=save_trait, args=(spec,))
+            if pick:
+                b2.button("Remove trait", key="score.edit.remove", icon=":material/delete:", on_click=remove_trait)
+            if st.session_state.get("score.edit.error"):
+                st.error(st.session_state.pop("score.edit.error"))
 
     st.subheader("Tiers")
     if "score.tier_mode" not in st.session_state:
@@ -321,6 +337,10 @@ with panel:
                "Failing a must-have, or matching a disqualifying stay-away, puts an account in Disqualified.")
 
 # ------------------------------------------------------------------ main: cards, charts, table
+
+def chart_with_data(spec: dict, datasets: dict) -> dict:
+    return {**spec, "datasets": datasets}
+
 
 def tier_badge(tier: str, big: bool = False) -> str:
     size = "1.2rem" if big else "1rem"
@@ -364,43 +384,19 @@ with main:
             st.markdown("  \n".join(lines))
     st.caption(f"Changes are against {work['baseline_label']}.")
 
-    colour = alt.Scale(domain=list(TIER_LABELS), range=[TIER_COLORS[t] for t in TIER_LABELS])
     ch1, ch2 = st.columns([3, 2])
     with ch1:
-        hist = score_histogram(result)
-        bars = alt.Chart(hist).mark_bar().encode(
-            x=alt.X("bin_start:Q", title="ICP score", scale=alt.Scale(domain=[0, 100], nice=False)),
-            x2="bin_end:Q",
-            y=alt.Y("sum(accounts):Q", title="Accounts", stack=True),
-            color=alt.Color("tier:N", scale=colour, legend=alt.Legend(orient="top", title=None)),
-            tooltip=["tier:N", "bin_start:Q", "bin_end:Q", "sum(accounts):Q"],
-        )
-        lines = pd.DataFrame([{"line": v, "label": f"{k} ≥ {v:.0f}"} for k, v in result.thresholds.items()
-                              if np.isfinite(v)])
-        layers = [bars]
-        if len(lines):
-            rule = alt.Chart(lines).mark_rule(strokeDash=[6, 4], color="#333", size=2).encode(x="line:Q")
-            text = alt.Chart(lines).mark_text(align="left", dx=4, dy=-6, fontSize=14, fontWeight="bold").encode(
-                x="line:Q", y=alt.value(12), text="label:N")
-            layers += [rule, text]
-        st.altair_chart(alt.layer(*layers).properties(height=330, title="Score distribution by tier")
-                        .configure_axis(labelFontSize=14, titleFontSize=14).configure_title(fontSize=16),
-                        width="stretch")
+        lines = [{"line": v, "label": f"{k} ≥ {v:.0f}"} for k, v in result.thresholds.items() if np.isfinite(v)]
+        spec = chart_with_data(histogram_spec(), {"hist": score_histogram(result).to_dict("records"),
+                                                  "lines": lines})
+        st.vega_lite_chart(spec, width="stretch")
     with ch2:
         measures = {"Win rate": "win_rate", "ARR": "arr", "Churn rate": "churn_rate", "Accounts": "accounts"}
         available = [m for m in measures if m == "Accounts" or summary[measures[m]].notna().any()]
         measure = st.segmented_control("By tier", available, default=available[0], key="score.measure") or available[0]
-        field = measures[measure]
-        fmt = ".0%" if field in ("win_rate", "churn_rate") else ("$,.3s" if field == "arr" else ",")
-        bar = alt.Chart(summary).mark_bar().encode(
-            x=alt.X("tier:N", sort=list(TIER_LABELS), title=None, axis=alt.Axis(labelAngle=0)),
-            y=alt.Y(f"{field}:Q", title=measure, axis=alt.Axis(format=fmt)),
-            color=alt.Color("tier:N", scale=colour, legend=None),
-            tooltip=["tier:N", alt.Tooltip(f"{field}:Q", format=fmt), "accounts:Q"],
-        )
-        labels = bar.mark_text(dy=-8, fontSize=14, fontWeight="bold").encode(text=alt.Text(f"{field}:Q", format=fmt))
-        st.altair_chart((bar + labels).properties(height=262).configure_axis(labelFontSize=14, titleFontSize=14),
-                        width="stretch")
+        records = summary.astype({"accounts": float}).replace({np.nan: None}).to_dict("records")
+        st.vega_lite_chart(chart_with_data(tier_bar_spec(measure, measures[measure]), {"tiers": records}),
+                           width="stretch")
 
     st.subheader("Accounts")
     f1, f2 = st.columns([2, 3])
@@ -408,17 +404,13 @@ with main:
                           label_visibility="collapsed")
     tiers_shown = f2.multiselect("Tiers", list(TIER_LABELS), default=list(TIER_LABELS), key="score.tiers",
                                  label_visibility="collapsed")
-    mask = np.isin(result.tier, [TIER_LABELS.index(t) for t in tiers_shown])
-    if query:
-        hit = np.zeros(accounts.n, dtype=bool)
-        for s in accounts.display_specs[:2]:
-            col = accounts.display[s.header]
-            hit |= col.astype("string").str.contains(query, case=False, regex=False).fillna(False).to_numpy(bool)
-        mask &= hit
-    rows = ranked_rows(result, mask)
+    tier_codes = [TIER_LABELS.index(t) for t in tiers_shown]
+    mask = accounts.search(query) if query else None
+    rows = ranked_rows(result, mask, tiers=tier_codes, limit=None if query else TABLE_ROWS)
+    total = len(rows) if query else count_rows(result, tier_codes)
     table = scored_table(result, accounts, rows[:TABLE_ROWS])
-    st.caption(f"{len(rows):,} accounts match" + (f"; the first {TABLE_ROWS:,} are shown" if len(rows) > TABLE_ROWS
-                                                   else "") + ". Select a row to see its explanation.")
+    st.caption(f"{total:,} accounts match" + (f"; the first {TABLE_ROWS:,} are shown" if total > TABLE_ROWS
+                                              else "") + ". Select a row to see its explanation.")
     shown = [s.header for s in accounts.display_specs]
     event = st.dataframe(
         table.drop(columns=["row_id"]), key="score.table", on_select="rerun", selection_mode="single-row",
@@ -451,7 +443,7 @@ with main:
             st.markdown("### " + escape_markdown(str(row[name_col])))
             st.html(tier_badge(row["ICP Tier"], big=True) +
                     f'<span style="font-size:1.35rem;font-weight:700;margin-left:12px">score {row["ICP Score"]:.0f}</span>')
-            matched = result.matrix[pos]
+            matched = result.patterns.matrix[result.patterns.inv[pos]]
             lines = []
             for i, t in sorted(enumerate(result.traits), key=lambda it: -abs(it[1].weight)):
                 sign = f"+{t.weight}" if t.weight > 0 else f"−{-t.weight}" if t.weight < 0 else "0"

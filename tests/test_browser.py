@@ -75,6 +75,21 @@ def test_upload_in_real_chromium_shows_quality_panel(server, tmp_path):
         # first open: the bundled sample is there before any upload
         expect(page.get_by_text("Sample: 3,000 B2B accounts + deals").first).to_be_visible(timeout=60_000)
         assert "ws=" in page.url
+        # the Score page opens first, with the default profile's tiers
+        expect(page.get_by_text("Tier A", exact=True)).to_be_visible(timeout=60_000)
+        tier_a = page.locator("[data-testid='stMetricValue']").first
+        before = tier_a.inner_text()
+        slider = page.locator("[data-testid='stSlider']").filter(has_text="Industry in Fintech, SaaS")
+        thumb = slider.get_by_role("slider")
+        thumb.focus()
+        for _ in range(5):
+            thumb.press("ArrowLeft")
+        expect(thumb).to_have_attribute("aria-valuetext", "0", timeout=10_000)
+        expect(tier_a).not_to_have_text(before, timeout=20_000)
+        page.screenshot(path=str(tmp_path / "score_page.png"), full_page=True)
+        # on to the Data page through the navigation
+        page.get_by_role("link", name="Data").click()
+        expect(page.get_by_role("heading", name="Data").first).to_be_visible(timeout=30_000)
         page.locator("input[type=file]").first.set_input_files(str(csv))
         expect(page.get_by_text("crm_export.csv").first).to_be_visible(timeout=20_000)
         page.get_by_role("button", name="Load dataset").click()

@@ -1,0 +1,57 @@
+"""Cached resources shared by the pages, defined once (not re-decorated on every rerun).
+
+Caches wrap pure icp_core functions and never read widgets. `account_matrix` holds one
+dataset's accounts for scoring (shared by sessions, not copied per rerun); the chart specs are
+built once with Altair and get their data per rerun.
+"""
+
+import altair as alt
+import streamlit as st
+
+from icp_core.roles import ColumnSpec
+from icp_core.scoring import TIER_COLORS, TIER_LABELS, AccountMatrix
+from icp_core.store import DatasetStore
+
+
+@st.cache_resource(max_entries=8, show_spinner="Reading accounts…")
+def account_matrix(root: str, ws: str, dataset_id: str, stamp: int) -> AccountMatrix:
+    """One dataset in memory for scoring, shared by sessions; `stamp` changes when it is re-mapped."""
+    store = DatasetStore(root, ws)
+    specs = [ColumnSpec.from_dict(c) for c in store.read_meta(dataset_id)["columns"]]
+    return AccountMatrix(lambda: store.open_dataset(dataset_id), specs)
+
+
+@st.cache_resource
+def histogram_spec() -> dict:
+    """The score histogram as a Vega-Lite spec (built once with Altair; data goes in per rerun)."""
+    colour = alt.Scale(domain=list(TIER_LABELS), range=[TIER_COLORS[t] for t in TIER_LABELS])
+    bars = alt.Chart(alt.NamedData("hist")).mark_bar().encode(
+        x=alt.X("bin_start:Q", title="ICP score", scale=alt.Scale(domain=[0, 104], nice=False)),
+        x2="bin_end:Q",
+        y=alt.Y("sum(accounts):Q", title="Accounts", stack=True),
+        color=alt.Color("tier:N", scale=colour, legend=alt.Legend(orient="top", title=None)),
+        tooltip=["tier:N", "bin_start:Q", "bin_end:Q", "sum(accounts):Q"],
+    )
+    rule = alt.Chart(alt.NamedData("lines")).mark_rule(strokeDash=[6, 4], color="#333", size=2).encode(x="line:Q")
+    text = alt.Chart(alt.NamedData("lines")).mark_text(align="left", dx=4, dy=-6, fontSize=14,
+                                                        fontWeight="bold").encode(x="line:Q", y=alt.value(12),
+                                                                                  text="label:N")
+    return (alt.layer(bars, rule, text).properties(height=330, title="Score distribution by tier")
+            .configure_axis(labelFontSize=14, titleFontSize=14).configure_title(fontSize=16).to_dict())
+
+
+@st.cache_resource
+def tier_bar_spec(measure: str, field: str) -> dict:
+    """One measure (win rate, ARR, churn, accounts) per tier as a Vega-Lite spec built with Altair."""
+    colour = alt.Scale(domain=list(TIER_LABELS), range=[TIER_COLORS[t] for t in TIER_LABELS])
+    fmt = ".0%" if field in ("win_rate", "churn_rate") else ("$,.3s" if field == "arr" else ",")
+    bar = alt.Chart(alt.NamedData("tiers")).mark_bar().encode(
+        x=alt.X("tier:N", sort=list(TIER_LABELS), title=None, axis=alt.Axis(labelAngle=0)),
+        y=alt.Y(f"{field}:Q", title=measure, axis=alt.Axis(format=fmt)),
+        color=alt.Color("tier:N", scale=colour, legend=None),
+        tooltip=["tier:N", alt.Tooltip(f"{field}:Q", format=fmt), "accounts:Q"],
+    )
+    labels = bar.mark_text(dy=-8, fontSize=14, fontWeight="bold").encode(text=alt.Text(f"{field}:Q", format=fmt))
+    return (bar + labels).properties(height=262).configure_axis(labelFontSize=14, titleFontSize=14).to_dict()
+
+

@@ -1,0 +1,136 @@
+"""The Score page through AppTest: live sliders, must-haves, stay-aways, target mix, reasons, save/load."""
+
+import numpy as np
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from icp_core.profile import profile_from_json
+from icp_core.roles import ColumnSpec
+from icp_core.scoring import AccountMatrix, score_profile, tier_summary
+from icp_core.store import SAMPLE_WORKSPACE, DatasetStore, ProfileStore
+from tests.conftest import ROOT
+
+TIERS = ["A", "B", "C", "D", "Disqualified"]
+
+
+@pytest.fixture
+def app(data_root):
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=120)
+    at.run()
+    assert not at.exception, at.exception
+    return at
+
+
+def tier_counts(at) -> dict[str, int]:
+    values = [int(m.value.replace(",", "")) for m in at.metric if m.label == "Accounts"]
+    assert len(values) == 5
+    return dict(zip(TIERS, values))
+
+
+def accounts_table(at):
+    return next(d.value for d in at.dataframe if "ICP Tier" in d.value.columns)
+
+
+def core_counts(data_root, profile) -> dict[str, int]:
+    store = DatasetStore(data_root, SAMPLE_WORKSPACE)
+    meta = store.list_datasets()[0][0]
+    am = AccountMatrix(lambda: store.open_dataset(meta["id"]), [ColumnSpec.from_dict(c) for c in meta["columns"]])
+    result, _ = score_profile(am, profile)
+    return dict(zip(TIERS, tier_summary(result, am)["accounts"].tolist()))
+
+
+def test_opens_on_the_sample_with_the_default_profile(app, data_root):
+    assert app.title[0].value == "Score"
+    default = profile_from_json((ROOT / "sample_data" / "default_profile.json").read_text())
+    counts = tier_counts(app)
+    assert counts == core_counts(data_root, default)
+    assert sum(counts.values()) == 3000
+    assert len([s for s in app.slider if s.key and s.key.startswith("score.w.")]) == len(default.traits)
+    table = accounts_table(app)
+    assert table["ICP Tier"].iloc[0] == "A"
+    assert table["Reasons"].iloc[0].startswith("+5 Industry in Fintech, SaaS · +4 Employees 200–2,000")
+    assert (np.diff(table["ICP Score"][table["ICP Tier"] == "A"].to_numpy()) <= 0).all()
+
+
+def test_slider_change_redraws_tiers(app):
+    before = tier_counts(app)
+    app.slider(key="score.w.industry-core").set_value(0).run()
+    assert not app.exception
+    after = tier_counts(app)
+    # a zero weight also narrows the score range (high falls from 20 to 15), so tiers move both ways
+    assert after != before and sum(after.values()) == 3000
+    top = accounts_table(app)
+    assert not set(top.loc[top["ICP Tier"] == "A", "Industry"].dropna()) <= {"fintech", "saas"}
+    assert after["Disqualified"] == before["Disqualified"]  # weights never disqualify
+    app.slider(key="score.w.industry-core").set_value(5).run()
+    assert tier_counts(app) == before
+
+
+def test_adding_a_must_have_disqualifies_accounts_that_fail_it(app, data_root):
+    before = tier_counts(app)
+    app.selectbox(key="score.edit.column").set_value("industry").run()
+    app.radio(key="score.edit.rule").set_value("in_set").run()
+    app.multiselect(key="score.edit.values").set_value(["fintech", "saas"]).run()
+    app.selectbox(key="score.edit.class").set_value("must_have").run()
+    app.button(key="score.edit.save").click().run()
+    assert not app.exception, app.exception
+    assert not app.error, [e.value for e in app.error]
+    after = tier_counts(app)
+    assert after["Disqualified"] > before["Disqualified"]
+    table = accounts_table(app)
+    dq = table[table["ICP Tier"] == "Disqualified"]
+    assert dq["Flags"].str.contains("fails must-have “Industry in fintech, saas”", regex=False).any()
+    # every non-disqualified account is fintech or saas
+    kept = table[table["ICP Tier"] != "Disqualified"]
+    assert set(kept["Industry"]) <= {"fintech", "saas"}
+
+
+def test_stay_away_flags_and_optionally_disqualifies(app):
+    table = accounts_table(app)
+    gov = table[table["Industry"] == "government"]
+    assert len(gov) and gov["Flags"].str.contains("Stay away: Industry Government").all()
+    before = tier_counts(app)
+    app.selectbox(key="score.edit.pick").set_value("industry-gov").run()
+    assert app.selectbox(key="score.edit.class").value == "stay_away"
+    app.checkbox(key="score.edit.disqualify").check().run()
+    app.button(key="score.edit.save").click().run()
+    assert not app.exception, app.exception
+    after = tier_counts(app)
+    assert after["Disqualified"] > before["Disqualified"]
+    table = accounts_table(app)
+    assert (table.loc[table["Industry"] == "government", "ICP Tier"] == "Disqualified").all()
+
+
+def test_target_mix_tiers(app):
+    app.radio(key="score.tier_mode").set_value("Target mix").run()
+    assert not app.exception
+    counts = tier_counts(app)
+    eligible = sum(counts[t] for t in "ABCD")
+    shares = [counts[t] / eligible for t in "ABCD"]
+    assert shares == pytest.approx([0.10, 0.20, 0.30, 0.40], abs=0.07)
+    for k, v in zip("ABCD", (20, 20, 30, 30)):
+        app.number_input(key=f"score.mix.{k}").set_value(v)
+    app.run()
+    counts2 = tier_counts(app)
+    assert counts2["A"] > counts["A"]
+
+
+def test_save_then_reload_a_version(app, data_root):
+    app.text_input(key="score.save_note").set_value("first cut")
+    app.button(key="score.save").click().run()
+    assert not app.exception, app.exception
+    ps = ProfileStore(data_root, app.session_state["icp.workspace"])
+    dataset_id = app.session_state["icp.dataset"][1]
+    saved = ps.list_profiles(dataset_id)
+    assert len(saved) == 1 and saved[0]["version"] == 1 and saved[0]["note"] == "first cut"
+    baseline = tier_counts(app)
+    app.slider(key="score.w.size-sweet").set_value(-3).run()
+    changed = tier_counts(app)
+    assert changed != baseline
+    deltas = [m.delta for m in app.metric if m.label == "Accounts"]
+    assert any(d not in ("+0", None) for d in deltas)  # change since the saved version is shown
+    app.selectbox(key="score.load_pick").set_value((dataset_id, saved[0]["profile_id"], 1))
+    app.button(key="score.load").click().run()
+    assert not app.exception, app.exception
+    assert tier_counts(app) == baseline
+    assert app.slider(key="score.w.size-sweet").value == 4
