@@ -33,9 +33,10 @@ browser:
 test: $(VENV)/.installed-dev browser
 	$(PY) -m pytest
 
-## bench: load-time and memory benchmark for 100k and 1M generated accounts
+## bench: ingest (time, memory) and scoring (slider rerun) benchmarks at 100k and 1M generated accounts
 bench: $(VENV)/.installed
 	$(PY) bench/bench_ingest.py
+	$(PY) bench/bench_score.py
 
 ## sample: regenerate sample_data/ from its seeded generator
 sample: $(VENV)/.installed

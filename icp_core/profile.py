@@ -137,18 +137,19 @@ class Trait:
         return asdict(self)
 
 
-def default_label(column_label: str, rule: str, values=(), lo=None, hi=None) -> str:
+def default_label(column_label: str, rule: str, values=(), lo=None, hi=None, kind: str = "number") -> str:
     """A readable label: 'Industry in Fintech, SaaS', 'Employees 200–2,000', 'NPS missing'."""
+    fmt = (lambda x: str(int(x)) if x == int(x) else f"{x:g}") if kind == "year" else format_number
     if rule in ("in_set", "contains_any"):
         shown = ", ".join(str(v) for v in list(values)[:4]) + ("…" if len(values) > 4 else "")
         return f"{column_label} {'in' if rule == 'in_set' else 'has'} {shown}"
     if rule == "range":
         if lo is not None and hi is not None:
-            return f"{column_label} {format_number(lo)}–{format_number(hi)}"
+            return f"{column_label} {fmt(lo)}–{fmt(hi)}"
         if lo is not None:
-            return f"{column_label} ≥ {format_number(lo)}"
+            return f"{column_label} ≥ {fmt(lo)}"
         if hi is not None:
-            return f"{column_label} ≤ {format_number(hi)}"
+            return f"{column_label} ≤ {fmt(hi)}"
         return f"{column_label} any value"
     if rule == "is_true":
         return f"{column_label}: yes"

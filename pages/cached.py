@@ -46,7 +46,9 @@ def tier_bar_spec(measure: str, field: str) -> dict:
     colour = alt.Scale(domain=list(TIER_LABELS), range=[TIER_COLORS[t] for t in TIER_LABELS])
     fmt = ".0%" if field in ("win_rate", "churn_rate") else ("$,.3s" if field == "arr" else ",")
     bar = alt.Chart(alt.NamedData("tiers")).mark_bar().encode(
-        x=alt.X("tier:N", sort=list(TIER_LABELS), title=None, axis=alt.Axis(labelAngle=0)),
+        x=alt.X("tier:N", sort=list(TIER_LABELS), title=None,
+                  axis=alt.Axis(labelAngle=0, labelOverlap=False,
+                                labelExpr="datum.value == 'Disqualified' ? 'Disq.' : datum.value")),
         y=alt.Y(f"{field}:Q", title=measure, axis=alt.Axis(format=fmt)),
         color=alt.Color("tier:N", scale=colour, legend=None),
         tooltip=["tier:N", alt.Tooltip(f"{field}:Q", format=fmt), "accounts:Q"],

@@ -296,7 +296,7 @@ with panel:
                 c1, c2 = st.columns(2)
                 lo = c1.number_input("Minimum (blank = none)", value=None, key="score.edit.min")
                 hi = c2.number_input("Maximum (blank = none)", value=None, key="score.edit.max")
-            auto = default_label(spec.header, rule, values, lo, hi)
+            auto = default_label(spec.header, rule, values, lo, hi, spec.kind)
             label = st.text_input("Label", key="score.edit.label", placeholder=auto)
             st.session_state.setdefault("score.edit.class", "nice_to_have")
             tclass = st.selectbox("Class", list(TRAIT_CLASSES), format_func=TRAIT_CLASSES.get, key="score.edit.class")
@@ -343,10 +343,10 @@ def chart_with_data(spec: dict, datasets: dict) -> dict:
 
 
 def tier_badge(tier: str, big: bool = False) -> str:
-    size = "1.2rem" if big else "1rem"
+    size = ("1.2rem" if tier != DISQUALIFIED else "1rem") if big else "0.95rem"
     fg = "#1a1a1a" if tier == "C" else "white"
     return (f'<span style="background:{TIER_COLORS[tier]};color:{fg};padding:2px 10px;border-radius:8px;'
-            f'font-weight:700;font-size:{size}">{"Tier " + tier if tier != DISQUALIFIED else tier}</span>')
+            f'font-weight:700;font-size:{size};white-space:nowrap;display:inline-block;line-height:1.9rem">{"Tier " + tier if tier != DISQUALIFIED else tier}</span>')
 
 
 def escape_markdown(text: str) -> str:
@@ -354,12 +354,22 @@ def escape_markdown(text: str) -> str:
     return "".join("\\" + c if c in "\\`*_{}[]()#+-.!|<>~$:" else c for c in text)
 
 
+def pt_change(now, then) -> str:
+    """' (+4 pt)' for a rate that moved since the baseline; nothing when unchanged or unknown."""
+    if pd.isna(now) or pd.isna(then) or round((now - then) * 100) == 0:
+        return ""
+    return f" ({(now - then) * 100:+.0f} pt)"
+
+
 def pct(x) -> str:
     return "–" if pd.isna(x) else f"{x:.0%}"
 
 
 def money(x) -> str:
-    return "–" if pd.isna(x) else "$" + format_number(round(float(x)))
+    if pd.isna(x):
+        return "–"
+    x = float(x)
+    return f"${x / 1e3:,.0f}K" if 1e3 <= abs(x) < 1e6 else "$" + format_number(round(x))
 
 
 with main:
@@ -372,15 +382,13 @@ with main:
             change = int(row.accounts - b.accounts)
             st.metric("Accounts", f"{row.accounts:,}", delta=f"{change:+,}", delta_color="off",
                       delta_arrow="auto" if change else "off", help=f"Change since {work['baseline_label']}")
-            lines = [f"**{row.share:.0%}** of accounts"]
+            lines = [f"**{row.share:.0%}** of all"]
             if accounts.has["arr"]:
                 lines.append(f"ARR **{money(row.arr)}**")
             if accounts.has["won"]:
-                d = "" if pd.isna(row.win_rate) or pd.isna(b.win_rate) else f" ({(row.win_rate - b.win_rate) * 100:+.0f} pt)"
-                lines.append(f"Win rate **{pct(row.win_rate)}**{d}")
+                lines.append(f"Win **{pct(row.win_rate)}**{pt_change(row.win_rate, b.win_rate)}")
             if accounts.has["churned"]:
-                d = "" if pd.isna(row.churn_rate) or pd.isna(b.churn_rate) else f" ({(row.churn_rate - b.churn_rate) * 100:+.0f} pt)"
-                lines.append(f"Churn **{pct(row.churn_rate)}**{d}")
+                lines.append(f"Churn **{pct(row.churn_rate)}**{pt_change(row.churn_rate, b.churn_rate)}")
             st.markdown("  \n".join(lines))
     st.caption(f"Changes are against {work['baseline_label']}.")
 
@@ -391,7 +399,7 @@ with main:
                                                   "lines": lines})
         st.vega_lite_chart(spec, width="stretch")
     with ch2:
-        measures = {"Win rate": "win_rate", "ARR": "arr", "Churn rate": "churn_rate", "Accounts": "accounts"}
+        measures = {"Win rate": "win_rate", "ARR": "arr", "Churn": "churn_rate", "Accounts": "accounts"}
         available = [m for m in measures if m == "Accounts" or summary[measures[m]].notna().any()]
         measure = st.segmented_control("By tier", available, default=available[0], key="score.measure") or available[0]
         records = summary.astype({"accounts": float}).replace({np.nan: None}).to_dict("records")

@@ -134,3 +134,67 @@ def test_save_then_reload_a_version(app, data_root):
     assert not app.exception, app.exception
     assert tier_counts(app) == baseline
     assert app.slider(key="score.w.size-sweet").value == 4
+
+
+def add_trait(at, column, rule, cls="nice_to_have", weight=2, values=None, lo=None, hi=None, disqualify=False):
+    at.selectbox(key="score.edit.column").set_value(column).run()
+    at.radio(key="score.edit.rule").set_value(rule).run()
+    if values is not None:
+        at.multiselect(key="score.edit.values").set_value(values)
+    if lo is not None:
+        at.number_input(key="score.edit.min").set_value(lo)
+    if hi is not None:
+        at.number_input(key="score.edit.max").set_value(hi)
+    at.selectbox(key="score.edit.class").set_value(cls).run()
+    at.slider(key="score.edit.weight").set_value(weight)
+    if disqualify:
+        at.checkbox(key="score.edit.disqualify").check()
+    at.button(key="score.edit.save").click().run()
+    assert not at.exception, at.exception
+    assert not at.error, [e.value for e in at.error]
+
+
+def test_build_an_icp_on_crunchbase_from_the_ui(app, data_root):
+    from tests.conftest import SHARED_DATA
+
+    app.switch_page("pages/data.py").run()
+    data = (SHARED_DATA / "crunchbase_2013_companies.csv").read_bytes()
+    app.file_uploader(key="data.accounts_file").set_value(("crunchbase.csv", data, "text/csv"))
+    app.button[0].click().run()
+    assert not app.exception, app.exception
+    app.switch_page("pages/score.py").run()
+    assert not app.exception, app.exception
+    assert app.info and "No traits yet" in app.info[0].value
+    add_trait(app, "status", "in_set", "must_have", 1, values=["operating", "acquired"])
+    add_trait(app, "category_code", "in_set", weight=5, values=["software", "enterprise"])
+    add_trait(app, "country_code", "in_set", weight=3, values=["United States"])
+    add_trait(app, "funding_total_usd", "range", weight=4, lo=1e6, hi=5e7)
+    add_trait(app, "funding_rounds", "range", weight=2, lo=2.0)
+    add_trait(app, "founded_year", "range", weight=2, lo=2005.0)
+    add_trait(app, "category_code", "in_set", "caution", -2, values=["biotech"])
+    add_trait(app, "status", "in_set", "stay_away", -5, values=["closed"], disqualify=True)
+    work = app.session_state["score.work"][app.session_state["icp.dataset"][1]]
+    assert len(work["profile"].traits) == 8
+    counts = tier_counts(app)
+    assert sum(counts.values()) == 19374 and counts["A"] > 0 and counts["Disqualified"] > 0
+    table = accounts_table(app)
+    assert table["Reasons"].iloc[0].startswith("+5 category_code in software, enterprise")
+    assert any("founded_year ≥ 2005" in r for r in table["Reasons"])
+    # edit one trait: funding becomes a must-have
+    pick = next(t.id for t in work["profile"].traits if t.label.startswith("funding_total_usd"))
+    app.selectbox(key="score.edit.pick").set_value(pick).run()
+    assert app.number_input(key="score.edit.min").value == 1e6
+    app.selectbox(key="score.edit.class").set_value("must_have").run()
+    app.button(key="score.edit.save").click().run()
+    assert tier_counts(app)["Disqualified"] > counts["Disqualified"]
+    # save, then a fresh session on the same workspace link reloads it
+    app.button(key="score.save").click().run()
+    assert not app.exception, app.exception
+    ws, dataset_id = app.session_state["icp.dataset"]
+    again = AppTest.from_file(str(ROOT / "app.py"), default_timeout=120)
+    again.query_params["ws"] = ws
+    again.session_state["icp.dataset"] = (ws, dataset_id)
+    again.run()
+    assert not again.exception, again.exception
+    assert tier_counts(again) == tier_counts(app)
+    assert len([s for s in again.slider if s.key and s.key.startswith("score.w.")]) == 8
