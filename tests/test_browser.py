@@ -86,6 +86,12 @@ def test_upload_in_real_chromium_shows_quality_panel(server, tmp_path):
             thumb.press("ArrowLeft")
         expect(thumb).to_have_attribute("aria-valuetext", "0", timeout=10_000)
         expect(tier_a).not_to_have_text(before, timeout=20_000)
+        # selecting an account in the table opens its explanation card
+        grid = page.locator("[data-testid='stDataFrame']").last
+        grid.scroll_into_view_if_needed()
+        box = grid.bounding_box()
+        page.mouse.click(box["x"] + 16, box["y"] + 35 + 17)  # first row's selection cell
+        expect(page.get_by_text("not matched").first).to_be_visible(timeout=20_000)
         page.screenshot(path=str(tmp_path / "score_page.png"), full_page=True)
         # on to the Data page through the navigation
         page.get_by_role("link", name="Data").click()
