@@ -145,7 +145,7 @@ def default_label(column_label: str, rule: str, values=(), lo=None, hi=None, kin
         return f"{column_label} {'in' if rule == 'in_set' else 'has'} {shown}"
     if rule == "range":
         if lo is not None and hi is not None:
-            return f"{column_label} {fmt(lo)}–{fmt(hi)}"
+            return f"{column_label} {fmt(lo)}" if lo == hi else f"{column_label} {fmt(lo)}–{fmt(hi)}"
         if lo is not None:
             return f"{column_label} ≥ {fmt(lo)}"
         if hi is not None:

@@ -130,7 +130,7 @@ class AccountMatrix:
         self.display_specs = display
         sel = ["row_id"] + [quote_ident(s.key) for s in display]
         o = self.outcome_specs
-        won_sql = (f"CASE {quote_ident(o['won'].key)} WHEN 'won' THEN 1 WHEN 'lost' THEN 0 ELSE -1 END"
+        won_sql = (f"CASE {quote_ident(o['won'].key)} WHEN 'won' THEN 1 WHEN 'lost' THEN 0 WHEN 'open' THEN 2 ELSE -1 END"
                    if "won" in o else "-1")
         churn_sql = (f"CASE WHEN {quote_ident(o['churned'].key)} THEN 1 WHEN NOT {quote_ident(o['churned'].key)} "
                      f"THEN 0 ELSE -1 END" if "churned" in o else "-1")
@@ -148,6 +148,48 @@ class AccountMatrix:
         self.n = len(self.won)
         self.display.columns = ["row_id"] + [s.header for s in display][: len(self.display.columns) - 1]
         self.has = {"won": "won" in o, "churned": "churned" in o, "arr": "arr" in o}
+        # won / lost deals per account: the account's own stage, or its rolled-up opportunities
+        keys = {s.key: s for s in specs}
+        if "won" in o and o["won"].source == "opportunities" and {"opp_won_count", "opp_lost_count"} <= set(keys):
+            self.won_deals = np.nan_to_num(self.column_array(keys["opp_won_count"]))
+            self.lost_deals = np.nan_to_num(self.column_array(keys["opp_lost_count"]))
+        else:
+            self.won_deals = (self.won == 1).astype(np.float64)
+            self.lost_deals = (self.won == 0).astype(np.float64)
+
+    def column_array(self, spec: ColumnSpec) -> np.ndarray:
+        """A numeric column as float64 in row order (NaN where empty), cached."""
+        key = ("num", spec.key)
+        with self._lock:
+            if key in self._options:
+                return self._options[key]
+        with self._connect() as con:
+            arr = con.execute(f"SELECT CAST({quote_ident(spec.key)} AS DOUBLE) AS v FROM accounts "
+                              f"ORDER BY row_id").fetchnumpy()["v"]
+        arr = np.asarray(arr.filled(np.nan) if hasattr(arr, "filled") else arr, dtype=np.float64)
+        with self._lock:
+            self._options[key] = arr
+        return arr
+
+    def column_codes(self, spec: ColumnSpec) -> tuple[np.ndarray, list[str]]:
+        """A categorical column as (codes, values): codes[i] indexes values, -1 where empty.
+        Values are the clean text; cached."""
+        key = ("codes", spec.key)
+        with self._lock:
+            if key in self._options:
+                return self._options[key]
+        col = quote_ident(spec.key)
+        with self._connect() as con:
+            values = [r[0] for r in con.execute(
+                f"SELECT DISTINCT CAST({col} AS VARCHAR) AS v FROM accounts WHERE {col} IS NOT NULL ORDER BY v").fetchall()]
+            codes = con.execute(
+                f"SELECT coalesce(d.i, 0) - 1 AS c FROM accounts a LEFT JOIN "
+                f"(SELECT unnest(?::VARCHAR[]) AS v, unnest(range(1, len(?::VARCHAR[]) + 1)) AS i) d "
+                f"ON CAST(a.{col} AS VARCHAR) = d.v ORDER BY a.row_id", [values, values]).fetchnumpy()["c"]
+        out = (np.asarray(codes, dtype=np.int32), values)
+        with self._lock:
+            self._options[key] = out
+        return out
 
     def search(self, text: str) -> np.ndarray:
         """Accounts whose name or id contains `text` (case-insensitive), as a boolean mask."""
@@ -269,8 +311,8 @@ def group_patterns(matrix: np.ndarray, accounts: "AccountMatrix | None" = None) 
     agg = None
     if accounts is not None:
         agg = {
-            "won": np.bincount(inv, weights=(accounts.won == 1), minlength=u),
-            "lost": np.bincount(inv, weights=(accounts.won == 0), minlength=u),
+            "won": np.bincount(inv, weights=accounts.won_deals, minlength=u),
+            "lost": np.bincount(inv, weights=accounts.lost_deals, minlength=u),
             "churned": np.bincount(inv, weights=(accounts.churned == 1), minlength=u),
             "churn_known": np.bincount(inv, weights=(accounts.churned >= 0), minlength=u),
             "arr": np.bincount(inv, weights=np.nan_to_num(accounts.arr), minlength=u),
@@ -500,13 +542,14 @@ def next_tier_hints(result: ScoreResult, rows: np.ndarray) -> np.ndarray:
 # --------------------------------------------------------------------------- summaries
 
 def tier_summary(result: ScoreResult, accounts: AccountMatrix) -> pd.DataFrame:
-    """Per tier (A, B, C, D, Disqualified): accounts, share, ARR, won/lost, win rate, churn rate."""
+    """Per tier (A, B, C, D, Disqualified): accounts, share, ARR, won/lost, win rate, churn rate.
+    Won/lost count deals when opportunities were rolled up (a deal win rate), else accounts."""
     p = result.patterns
     if p.agg is not None:  # O(patterns)
         tier, weights, agg = result.pattern_tier.astype(np.int64), p.count, p.agg
     else:  # O(accounts)
         tier, weights = result.tier.astype(np.int64), np.ones(p.n)
-        agg = {"won": accounts.won == 1, "lost": accounts.won == 0, "churned": accounts.churned == 1,
+        agg = {"won": accounts.won_deals, "lost": accounts.lost_deals, "churned": accounts.churned == 1,
                "churn_known": accounts.churned >= 0, "arr": np.nan_to_num(accounts.arr)}
     n = max(p.n, 1)
     count = np.bincount(tier, weights=weights, minlength=5)

@@ -180,7 +180,7 @@ def test_account_matrix_scores_a_dataset(tmp_path):
              ColumnSpec("churned", "Churned", "churned")]
     am = AccountMatrix(lambda: duckdb.connect(str(path)), specs)
     assert am.display["Name"].tolist() == ["A", "B", "C"]  # row order
-    assert am.won.tolist() == [0, 1, -1] and am.churned.tolist() == [1, 0, -1]
+    assert am.won.tolist() == [0, 1, 2] and am.churned.tolist() == [1, 0, -1]  # 2 = open
     profile = Profile(traits=[Trait("Fintech or SaaS", "in_set", role="industry", values=["fintech", "saas"],
                                     weight=4)], tier_rule=TierRule(thresholds={"A": 90, "B": 50, "C": 10}))
     from icp_core.scoring import score_profile
@@ -211,6 +211,8 @@ def test_pattern_path_equals_row_by_row(seed):
     accounts = SimpleNamespace(won=rng.integers(-1, 2, n).astype(np.int8), churned=rng.integers(-1, 2, n).astype(np.int8),
                                arr=np.where(rng.random(n) < 0.3, np.nan, rng.random(n) * 1e5),
                                has={"won": True, "churned": True, "arr": True})
+    accounts.won_deals = (accounts.won == 1).astype(float)
+    accounts.lost_deals = (accounts.won == 0).astype(float)
     for rule in (TierRule(), TierRule(mode="mix")):
         fast = score_accounts(group_patterns(m, accounts), traits, rule)
         slow = score_accounts(m, traits, rule)

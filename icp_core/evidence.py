@@ -1,0 +1,803 @@
+"""Evidence: what "good customer" means, data-suggested traits and weights, backtest with lift.
+
+- `Outcome` turns the user's definition of a good customer (won vs lost, retained vs churned,
+  ARR above a value, NPS promoter, short sales cycle, any column, or a weighted composite)
+  into y ∈ {1, 0, NaN} per account (`outcome_labels`).
+- `suggest_traits` finds, per usable column, the value set or range that best separates the
+  outcome (categories merged into one "in {A, B}" trait per direction, numeric bins merged into
+  one range, each technology as a flag), keeps only candidates whose rate differs from the base
+  rate beyond a Bonferroni-corrected Wilson interval, then fits an L1-regularised logistic
+  regression (scikit-learn) on a training split and maps its coefficients to -5..+5, keeping at
+  most `max_traits` traits. No significant candidate -> "no strong traits found".
+- `backtest` scores the held-out split: ROC AUC (with an interval), outcome rate per tier with
+  Wilson intervals and lift over the base rate, capture of good customers and ARR by tiers A+B,
+  customer base and open pipeline inside the ICP, a cumulative gains curve. It works per match
+  pattern (`scoring.Patterns`), so it is live with the sliders.
+- `reference_auc`: cross-validated AUC of a HistGradientBoostingClassifier on the same columns.
+- `cohort_table`: outcome rate by signup/close quarter for ICP vs non-ICP accounts.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import asdict, dataclass, field
+
+import numpy as np
+import pandas as pd
+from scipy.stats import norm
+
+from .profile import (GENERIC_ROLES, Profile, TierRule, Trait, default_label, find_column, format_number,
+                      trait_ref_for, usable_columns)
+from .roles import ROLES, ColumnSpec
+from .scoring import AccountMatrix, Patterns, ScoreResult
+
+MIN_SAMPLE = 30  # fewer known outcomes than this in a tier or class: "too few to judge"
+HOLDOUT_SHARE = 0.3
+HOLDOUT_SEED = 20261125
+
+
+class EvidenceError(ValueError):
+    """An outcome or request that cannot be evaluated; the message says why."""
+
+
+# --------------------------------------------------------------------------- outcomes
+
+OUTCOME_KINDS = {
+    "won": "Won vs lost (open deals excluded)",
+    "retained": "Retained vs churned",
+    "arr_above": "ARR above a value",
+    "nps_promoter": "NPS promoter (9–10)",
+    "short_cycle": "Short sales cycle",
+    "column": "Another column",
+    "composite": "Weighted composite",
+}
+
+
+@dataclass
+class Outcome:
+    """What a good customer is. kind: won | retained | arr_above | nps_promoter | short_cycle |
+    column | composite. `value`: the ARR floor or the cycle ceiling in days; `column` and
+    `positive` for kind "column"; `components`: [(Outcome, weight)] for "composite"."""
+
+    kind: str = "won"
+    value: float | None = None
+    column: str | None = None
+    positive: str | None = None
+    components: list[tuple["Outcome", float]] = field(default_factory=list)
+
+    def key(self) -> str:
+        d = asdict(self)
+        d["components"] = [(c.key(), w) for c, w in self.components]
+        return repr(sorted(d.items()))
+
+    def label(self) -> str:
+        if self.kind == "arr_above":
+            return f"ARR ≥ {format_number(self.value or 0)}"
+        if self.kind == "short_cycle":
+            return f"Sales cycle ≤ {format_number(self.value or 0)} days"
+        if self.kind == "column":
+            return f"{self.column} = {self.positive}" if self.positive else str(self.column)
+        if self.kind == "composite":
+            return " + ".join(f"{w:.0%} {c.label()}" for c, w in self.components)
+        return OUTCOME_KINDS[self.kind]
+
+
+def available_outcomes(accounts: AccountMatrix) -> list[str]:
+    """The outcome kinds this dataset can evaluate."""
+    roles = {s.role for s in accounts.specs}
+    out = []
+    if accounts.has["won"]:
+        out.append("won")
+    if accounts.has["churned"]:
+        out.append("retained")
+    if accounts.has["arr"]:
+        out.append("arr_above")
+    if "nps" in roles:
+        out.append("nps_promoter")
+    if "sales_cycle_days" in roles:
+        out.append("short_cycle")
+    out += ["column", "composite"]
+    return out
+
+
+_COMPARE = re.compile(r"^\s*(>=|<=|>|<|=)?\s*(-?[\d.,]+)\s*$")
+
+
+def _spec_for(accounts: AccountMatrix, name: str) -> ColumnSpec:
+    s = find_column(Trait(label="outcome", rule="missing", role=name if name in ROLES else None,
+                          column=None if name in ROLES else name), accounts.specs)
+    if s is None:
+        s = find_column(Trait(label="outcome", rule="missing", column=name), accounts.specs)
+    if s is None:
+        raise EvidenceError(f"no column “{name}” in this dataset")
+    return s
+
+
+def _column_labels(accounts: AccountMatrix, name: str, positive: str | None) -> np.ndarray:
+    from .clean import install_cleaning_macros
+    import duckdb
+
+    spec = _spec_for(accounts, name)
+    kind = spec.kind
+    if kind in ("number", "year"):
+        x = accounts.column_array(spec)
+        if not positive:
+            raise EvidenceError(f"“{spec.header}” is numeric: give the good side, e.g. --positive '>=9'")
+        m = _COMPARE.match(positive)
+        if not m:
+            raise EvidenceError(f"cannot read {positive!r} as a comparison like '>=9' or '<30'")
+        op, num = m.group(1) or ">=", float(m.group(2).replace(",", ""))
+        good = {">=": x >= num, "<=": x <= num, ">": x > num, "<": x < num, "=": x == num}[op]
+        return np.where(np.isnan(x), np.nan, good.astype(float))
+    codes, values = accounts.column_codes(spec)
+    values_arr = np.array(values + [""], dtype=object)
+    text = values_arr[codes]  # -1 -> ""
+    known = codes >= 0
+    con = duckdb.connect()
+    install_cleaning_macros(con)
+    try:
+        if kind in ("stage", "churn", "boolean"):
+            macro = {"stage": "icp_parse_stage", "churn": "icp_parse_churn", "boolean": "icp_parse_bool"}[kind]
+            default = {"stage": "won", "churn": "false", "boolean": "true"}[kind]
+            target = default
+            if positive:
+                parsed = con.execute(f"SELECT CAST({macro}(?) AS VARCHAR)", [positive]).fetchone()[0]
+                if parsed is None:
+                    raise EvidenceError(f"cannot read {positive!r} as a value of “{spec.header}”")
+                target = parsed.lower()
+            vals = [str(v).lower() for v in values]
+            good = np.array([v == target for v in vals] + [False])[codes]
+            if kind == "stage":
+                undecided = np.array([v not in ("won", "lost") for v in vals] + [True])[codes]
+                return np.where(~known | undecided, np.nan, good.astype(float))
+            return np.where(~known, np.nan, good.astype(float))
+    finally:
+        con.close()
+    if not positive:
+        raise EvidenceError(f"“{spec.header}” is categorical: say which value is good (--positive VALUE)")
+    wanted = {p.strip().lower() for p in positive.split("|")}
+    good = np.array([str(v).strip().lower() in wanted for v in values] + [False])[codes]
+    if not good.any():
+        raise EvidenceError(f"no account has {positive!r} in “{spec.header}”")
+    return np.where(~known, np.nan, good.astype(float))
+
+
+def outcome_labels(accounts: AccountMatrix, outcome: Outcome) -> np.ndarray:
+    """y per account: 1 good, 0 not good, NaN unknown (open deal, no churn flag, ...)."""
+    k = outcome.kind
+    if k == "won":
+        if not accounts.has["won"]:
+            raise EvidenceError("this dataset has no won/lost column (map a deal stage or add opportunities)")
+        return np.select([accounts.won == 1, accounts.won == 0], [1.0, 0.0], np.nan)
+    if k == "retained":
+        if not accounts.has["churned"]:
+            raise EvidenceError("this dataset has no churned/retained column")
+        return np.select([accounts.churned == 0, accounts.churned == 1], [1.0, 0.0], np.nan)
+    if k == "arr_above":
+        if not accounts.has["arr"]:
+            raise EvidenceError("this dataset has no ARR column")
+        x = accounts.arr
+        return np.where(np.isnan(x), np.nan, (x >= (outcome.value or 0)).astype(float))
+    if k == "nps_promoter":
+        x = accounts.column_array(_spec_for(accounts, "nps"))
+        return np.where(np.isnan(x), np.nan, (x >= 9).astype(float))
+    if k == "short_cycle":
+        x = accounts.column_array(_spec_for(accounts, "sales_cycle_days"))
+        return np.where(np.isnan(x), np.nan, (x <= (outcome.value or 0)).astype(float))
+    if k == "column":
+        if not outcome.column:
+            raise EvidenceError("choose the outcome column")
+        return _column_labels(accounts, outcome.column, outcome.positive)
+    if k == "composite":
+        total_w = sum(w for _, w in outcome.components if w > 0)
+        if not outcome.components or total_w <= 0:
+            raise EvidenceError("a composite outcome needs at least one component with a weight above 0")
+        num = np.zeros(accounts.n)
+        den = np.zeros(accounts.n)
+        for comp, w in outcome.components:
+            if w <= 0:
+                continue
+            y = outcome_labels(accounts, comp)
+            known = ~np.isnan(y)
+            num += np.where(known, y * w, 0.0)
+            den += np.where(known, w, 0.0)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            blend = num / den
+        return np.where(den > 0, (blend >= 0.5).astype(float), np.nan)
+    raise EvidenceError(f"unknown outcome kind {k!r}")
+
+
+def outcome_weights(accounts: AccountMatrix, outcome: Outcome) -> tuple[np.ndarray, np.ndarray]:
+    """(y, w): y the share of good observations per account (0..1, NaN unknown), w how many
+    observations the account stands for. Usually w = 1 and y is 0 or 1. For won-vs-lost on
+    opportunities rolled up to accounts (no account-level deal stage), each account stands for
+    its closed deals: y = won / (won + lost), w = won + lost, so a win rate is a deal win rate."""
+    own_stage = any(sp.role == "deal_stage" and sp.source == "accounts" for sp in accounts.specs)
+    keys = {sp.key: sp for sp in accounts.specs}
+    if outcome.kind == "won" and not own_stage and {"opp_won_count", "opp_lost_count"} <= set(keys):
+        won = accounts.column_array(keys["opp_won_count"])
+        lost = accounts.column_array(keys["opp_lost_count"])
+        w = np.nan_to_num(won) + np.nan_to_num(lost)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            y = np.where(w > 0, np.nan_to_num(won) / w, np.nan)
+        return y, w
+    y = outcome_labels(accounts, outcome)
+    return y, np.where(np.isnan(y), 0.0, 1.0)
+
+
+def expand_outcomes(rows: np.ndarray, y: np.ndarray, w: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Observations for fitting and AUCs: each account repeated once per good and once per
+    other observation it stands for. Returns (account index per observation, label 0/1)."""
+    pos = np.rint(w[rows] * y[rows]).astype(np.int64)
+    neg = np.rint(w[rows] * (1 - y[rows])).astype(np.int64)
+    idx = np.concatenate([np.repeat(rows, pos), np.repeat(rows, neg)])
+    lab = np.concatenate([np.ones(pos.sum(), dtype=int), np.zeros(neg.sum(), dtype=int)])
+    order = np.argsort(idx, kind="stable")
+    return idx[order], lab[order]
+
+
+def holdout_mask(n: int, share: float = HOLDOUT_SHARE, seed: int = HOLDOUT_SEED) -> np.ndarray:
+    """The held-out (test) accounts: a fixed random share, the same on every run."""
+    return np.random.default_rng(seed).random(n) < share
+
+
+# --------------------------------------------------------------------------- statistics
+
+def wilson(pos: float, n: float, z: float = 1.96) -> tuple[float, float]:
+    """Wilson score interval for a proportion pos/n."""
+    if n <= 0:
+        return (math.nan, math.nan)
+    p = pos / n
+    denom = 1 + z * z / n
+    centre = (p + z * z / (2 * n)) / denom
+    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / denom
+    return (max(0.0, centre - half), min(1.0, centre + half))
+
+
+def auc_from_counts(score: np.ndarray, pos: np.ndarray, neg: np.ndarray) -> float:
+    """ROC AUC from grouped data: per group its score and counts of positives and negatives
+    (ties count one half) — the Mann–Whitney statistic."""
+    total_pos, total_neg = pos.sum(), neg.sum()
+    if total_pos == 0 or total_neg == 0:
+        return math.nan
+    values, inv = np.unique(score, return_inverse=True)
+    inv = inv.ravel()
+    p = np.bincount(inv, weights=pos, minlength=len(values))
+    q = np.bincount(inv, weights=neg, minlength=len(values))
+    neg_below = np.concatenate([[0.0], np.cumsum(q)[:-1]])
+    return float((p * neg_below).sum() + 0.5 * (p * q).sum()) / float(total_pos * total_neg)
+
+
+def auc_interval(auc: float, n_pos: float, n_neg: float, z: float = 1.96) -> tuple[float, float]:
+    """Hanley & McNeil (1982) standard error of an AUC -> a normal interval."""
+    if math.isnan(auc) or n_pos == 0 or n_neg == 0:
+        return (math.nan, math.nan)
+    q1, q2 = auc / (2 - auc), 2 * auc * auc / (1 + auc)
+    var = (auc * (1 - auc) + (n_pos - 1) * (q1 - auc * auc) + (n_neg - 1) * (q2 - auc * auc)) / (n_pos * n_neg)
+    se = math.sqrt(max(var, 0.0))
+    return (max(0.0, auc - z * se), min(1.0, auc + z * se))
+
+
+# --------------------------------------------------------------------------- candidates
+
+@dataclass
+class Candidate:
+    """A possible trait with its evidence (on the training accounts)."""
+
+    trait: Trait
+    column: str  # header
+    support: int  # accounts with a known outcome that match
+    rate: float
+    lift: float
+    low: float  # Wilson interval of the rate (Bonferroni-corrected)
+    high: float
+    strong: bool  # distinguishable from the base rate
+    data_weight: int = 0  # after the regression; 0 = not suggested
+    coef: float = 0.0
+
+
+OUTCOME_ROLES = {"deal_stage", "arr", "churned", "nps", "sales_cycle_days", "signup_date", "close_date"}
+
+
+def _candidate_columns(accounts: AccountMatrix, outcome: Outcome) -> list[ColumnSpec]:
+    """Columns that may describe an account before the outcome: no outcomes, no roll-ups of the
+    opportunities (they are the outcome), no dates, no identifiers."""
+    used = set()
+    if outcome.kind == "column" and outcome.column:
+        try:
+            used.add(_spec_for(accounts, outcome.column).key)
+        except EvidenceError:
+            pass
+    out = []
+    for s in usable_columns(accounts.specs):
+        if s.role in OUTCOME_ROLES or s.source != "accounts" or s.key in used or s.kind in ("date", "text", "id"):
+            continue
+        out.append(s)
+    return out
+
+
+def nice_bound(x: float, kind: str) -> float:
+    """A range bound rounded to two significant figures (years and small integers kept)."""
+    if kind == "year" or x == 0 or abs(x) < 100:
+        return float(round(x)) if kind == "year" or abs(x) >= 10 else float(f"{x:.2g}")
+    return float(f"{x:.2g}")
+
+
+def _min_support(n_known: int) -> int:
+    return max(15, int(0.02 * n_known))
+
+
+def _stat(pos: float, n_obs: float, n_accounts: float, base: float, z: float) -> tuple[float, float, float, float, bool]:
+    """Rate (good / observations), lift, and a Wilson interval on the number of accounts."""
+    rate = pos / n_obs if n_obs else math.nan
+    if not n_obs:
+        return rate, math.nan, math.nan, math.nan, False
+    lo, hi = wilson(rate * n_accounts, n_accounts, z)
+    strong = bool(n_accounts > 0 and (lo > base or hi < base))
+    return rate, (rate / base if base > 0 else math.nan), lo, hi, strong
+
+
+def find_candidates(accounts: AccountMatrix, y: np.ndarray, train: np.ndarray, outcome: Outcome,
+                    w: np.ndarray | None = None) -> list[Candidate]:
+    """Candidate traits per column, with support, rate, lift and a significance flag, computed
+    on the training accounts with a known outcome. `w`: observations per account (see
+    `outcome_weights`); intervals use the number of accounts, so many deals of one account do
+    not count as independent evidence."""
+    w = np.where(np.isnan(y), 0.0, 1.0) if w is None else w
+    known = train & ~np.isnan(y) & (w > 0)
+    n_known = int(known.sum())
+    if n_known == 0:
+        return []
+    yk = np.where(known, y * w, 0.0)  # good observations
+    wk = np.where(known, w, 0.0)  # all observations
+    base = float(yk.sum() / wk.sum())
+    if base in (0.0, 1.0):
+        return []
+    min_sup = _min_support(n_known)
+    columns = _candidate_columns(accounts, outcome)
+    # Bonferroni over roughly the number of comparisons made
+    tests = 0
+    raw: list[tuple[ColumnSpec, str, dict]] = []
+    for s in columns:
+        if s.kind in ("number", "year"):
+            x = accounts.column_array(s)
+            ok = known & ~np.isnan(x)
+            if ok.sum() < 2 * min_sup:
+                continue
+            qs = np.unique(np.quantile(x[ok], np.linspace(0, 1, 11)))
+            if len(qs) < 3:
+                continue
+            tests += len(qs) * (len(qs) - 1) // 2
+            raw.append((s, "range", {"x": x, "edges": qs}))
+        elif s.kind == "list":
+            opts = accounts.value_options(s, limit=30)["values"]
+            tests += len(opts)
+            raw.append((s, "list", {"values": [v for v, c in opts if c >= min_sup]}))
+        elif s.kind in ("boolean", "churn"):
+            tests += 1
+            raw.append((s, "bool", {}))
+        else:
+            codes, values = accounts.column_codes(s)
+            n_v = np.bincount(codes[known & (codes >= 0)], minlength=len(values))
+            if (n_v >= min_sup).sum() < 2 and len(values) > 1:
+                pass
+            tests += int((n_v >= min_sup).sum())
+            raw.append((s, "category", {"codes": codes, "values": values, "n": n_v}))
+        tests += 1  # missingness
+    z = float(norm.ppf(1 - 0.05 / (2 * max(tests, 1))))
+
+    out: list[Candidate] = []
+
+    def add(trait: Trait, spec: ColumnSpec, match: np.ndarray) -> None:
+        n = float((match & known).sum())
+        if n < min_sup or n > n_known - min_sup:
+            return
+        pos = float(yk[match & known].sum())
+        rate, lift, lo, hi, strong = _stat(pos, float(wk[match & known].sum()), n, base, z)
+        out.append(Candidate(trait, spec.header, int(n), rate, lift, lo, hi, strong))
+
+    for s, what, d in raw:
+        ref = trait_ref_for(s)
+        if what == "category":
+            codes, values, n_v = d["codes"], d["values"], d["n"]
+            sel = known & (codes >= 0)
+            pos_v = np.bincount(codes[sel], weights=yk[sel], minlength=len(values))
+            obs_v = np.bincount(codes[sel], weights=wk[sel], minlength=len(values))
+            hi_vals, lo_vals = [], []
+            for i, v in enumerate(values):
+                if n_v[i] < min_sup:
+                    continue
+                rate, lift, lo, hi, strong = _stat(pos_v[i], obs_v[i], n_v[i], base, z)
+                if strong and rate > base:
+                    hi_vals.append((lift, v))
+                elif strong and rate < base:
+                    lo_vals.append((lift, v))
+            for group, sign in ((sorted(hi_vals, reverse=True), 1), (sorted(lo_vals), -1)):
+                if not group:
+                    continue
+                vals = [v for _, v in group]
+                idx = np.flatnonzero(np.isin(np.array(values, dtype=object), vals))
+                match = np.isin(codes, idx)
+                t = Trait(label=default_label(s.header, "in_set", vals), rule="in_set", values=vals, weight=sign, **ref)
+                add(t, s, match)
+                if len(vals) > 1:  # the strongest single value too, in case it deserves its own weight
+                    v0 = vals[0]
+                    i0 = values.index(v0)
+                    t = Trait(label=default_label(s.header, "in_set", [v0]), rule="in_set", values=[v0],
+                              weight=sign, **ref)
+                    add(t, s, codes == i0)
+            miss = codes < 0
+            if miss.any():
+                add(Trait(label=default_label(s.header, "missing"), rule="missing", weight=1, **ref), s, miss)
+        elif what == "range":
+            x, edges = d["x"], d["edges"]
+            ok = known & ~np.isnan(x)
+            bins = np.clip(np.searchsorted(edges, x, side="right") - 1, 0, len(edges) - 2)
+            nb = len(edges) - 1
+            cnt = np.bincount(bins[ok], minlength=nb).astype(float)
+            obs = np.bincount(bins[ok], weights=wk[ok], minlength=nb)
+            pos = np.bincount(bins[ok], weights=yk[ok], minlength=nb)
+            best = {1: (0.0, None), -1: (0.0, None)}
+            n_ok = cnt.sum()
+            for i in range(nb):
+                for j in range(i, nb):
+                    n = cnt[i:j + 1].sum()
+                    if n < min_sup or n > n_ok - min_sup:
+                        continue
+                    rate = pos[i:j + 1].sum() / obs[i:j + 1].sum()
+                    zstat = (rate - base) * math.sqrt(n / (base * (1 - base)))
+                    sign = 1 if zstat > 0 else -1
+                    if abs(zstat) > best[sign][0]:
+                        best[sign] = (abs(zstat), (i, j))
+            for sign, (_, ij) in best.items():
+                if ij is None:
+                    continue
+                i, j = ij
+                lo = None if i == 0 else nice_bound(float(edges[i]), s.kind)
+                hi = None
+                if j < nb - 1:  # bins are [edge_i, edge_i+1): the range ends below the next edge
+                    below = x[~np.isnan(x) & (x < edges[j + 1]) & ((x >= lo) if lo is not None else True)]
+                    hi = nice_bound(float(below.max()), s.kind) if len(below) else None
+                if hi is not None and lo is not None and hi < lo:
+                    hi = lo
+                inside = ~np.isnan(x) & ((x >= lo) if lo is not None else True) & ((x <= hi) if hi is not None else True)
+                t = Trait(label=default_label(s.header, "range", lo=lo, hi=hi, kind=s.kind), rule="range",
+                          min=lo, max=hi, weight=sign, **ref)
+                add(t, s, inside)
+            miss = np.isnan(x)
+            if miss.any():
+                add(Trait(label=default_label(s.header, "missing"), rule="missing", weight=1, **ref), s, miss)
+        elif what == "list":
+            vals = d["values"]
+            if vals:
+                probe = [Trait(label=f"{s.header} has {v}", rule="contains_any", values=[v], weight=1, **ref)
+                         for v in vals]
+                mat = accounts.matches([(t, s) for t in probe])
+                for k, t in enumerate(probe):
+                    add(t, s, mat[:, k])
+        elif what == "bool":
+            t = Trait(label=default_label(s.header, "is_true"), rule="is_true", weight=1, **ref)
+            add(t, s, accounts.matches([(t, s)])[:, 0])
+    return out
+
+
+# --------------------------------------------------------------------------- suggestion
+
+@dataclass
+class Suggestion:
+    outcome: Outcome
+    base_rate: float
+    n_train: int
+    candidates: list[Candidate]  # strong ones first, then weak
+    traits: list[Trait]  # the suggested traits (weights -5..+5), at most max_traits
+    cv_auc: float  # cross-validated AUC of the regression on the training split
+    message: str  # "n strong traits found" / "no strong traits found" / why not
+
+    @property
+    def found(self) -> bool:
+        return bool(self.traits)
+
+    def profile(self, name: str = "Data-suggested ICP") -> Profile:
+        return Profile(name=name, description=f"Suggested from the data for outcome: {self.outcome.label()}. "
+                                             f"Training accounts: {self.n_train:,}; base rate {self.base_rate:.1%}.",
+                       traits=[Trait(**{**t.to_dict()}) for t in self.traits],
+                       tier_rule=TierRule(mode="mix"))
+
+
+def _class_for(weight: int) -> str:
+    if weight > 0:
+        return "nice_to_have"
+    return "stay_away" if weight <= -4 else "caution"
+
+
+def suggest_traits(accounts: AccountMatrix, outcome: Outcome, max_traits: int = 12,
+                   train: np.ndarray | None = None, max_fit_rows: int = 200_000) -> Suggestion:
+    """Suggest up to `max_traits` traits with -5..+5 weights for `outcome` (see module doc)."""
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.model_selection import cross_val_score
+
+    from sklearn.model_selection import StratifiedGroupKFold
+
+    y, w = outcome_weights(accounts, outcome)
+    train = ~holdout_mask(accounts.n) if train is None else train
+    known = train & ~np.isnan(y) & (w > 0)
+    n_known = int(known.sum())
+    obs = float(w[known].sum())
+    n_pos = float((y * w)[known].sum())
+    base = n_pos / obs if obs else math.nan
+    if n_known < 2 * MIN_SAMPLE or n_pos < 10 or obs - n_pos < 10:
+        return Suggestion(outcome, base, n_known, [], [], math.nan,
+                          f"too few accounts with a known outcome to learn from ({n_known:,} in the training split, "
+                          f"{n_pos:,.0f} good of {obs:,.0f}); no traits suggested")
+    cands = find_candidates(accounts, y, train, outcome, w)
+    strong = [c for c in cands if c.strong]
+    weak = [c for c in cands if not c.strong]
+    if not strong:
+        return Suggestion(outcome, base, n_known, weak, [], math.nan,
+                          "no strong traits found: no column separates good from other accounts beyond chance")
+    spec_by_header = {s.header: s for s in accounts.specs}
+    X_all = accounts.matches([(c.trait, spec_by_header[c.column]) for c in strong])
+    rows = np.flatnonzero(known)
+    if len(rows) > max_fit_rows:
+        rows = np.sort(np.random.default_rng(7).choice(rows, max_fit_rows, replace=False))
+    idx, yy = expand_outcomes(rows, y, w)
+    X = X_all[idx].astype(np.float64)
+    folds = list(StratifiedGroupKFold(n_splits=5, shuffle=True, random_state=0).split(X, yy, groups=idx))
+    best = None
+    for C in np.logspace(-2.5, 1, 12):
+        model = LogisticRegression(l1_ratio=1.0, C=C, solver="liblinear", max_iter=500)
+        model.fit(X, yy)
+        nz = int((np.abs(model.coef_[0]) > 1e-6).sum())
+        if nz == 0:
+            continue
+        if nz > max_traits:
+            break
+        auc = float(cross_val_score(LogisticRegression(l1_ratio=1.0, C=C, solver="liblinear", max_iter=500),
+                                    X, yy, cv=folds, scoring="roc_auc").mean())
+        if best is None or auc > best[0] + 0.002:
+            best = (auc, C, model.coef_[0].copy())
+    if best is None:
+        return Suggestion(outcome, base, n_known, strong + weak, [], math.nan,
+                          "no strong traits found: the regression kept no trait")
+    auc, _, coef = best
+    scale = 5.0 / np.abs(coef).max()
+    traits = []
+    for c, b in sorted(zip(strong, coef), key=lambda cb: -abs(cb[1])):
+        w = int(np.clip(round(b * scale), -5, 5))
+        c.coef = float(b)
+        if w == 0:
+            continue
+        c.data_weight = w
+        t = Trait(**{**c.trait.to_dict(), "weight": w, "trait_class": _class_for(w)})
+        traits.append(t)
+    traits = traits[:max_traits]
+    ordered = sorted(strong, key=lambda c: -abs(c.data_weight)) + weak
+    return Suggestion(outcome, base, n_known, ordered, traits, auc,
+                      f"{len(traits)} strong trait{'s' if len(traits) != 1 else ''} found "
+                      f"(cross-validated AUC {auc:.2f} on {n_known:,} training accounts)")
+
+
+# --------------------------------------------------------------------------- backtest
+
+@dataclass
+class Backtest:
+    outcome: str
+    n: int  # held-out accounts with a known outcome
+    n_pos: int
+    base_rate: float
+    auc: float
+    auc_low: float
+    auc_high: float
+    tiers: pd.DataFrame  # tier, accounts, known, good, rate, rate_low, rate_high, lift, too_few
+    captured_good: float  # share of good (held-out) accounts in tiers A+B
+    captured_arr: float  # share of all ARR in tiers A+B
+    customers_in_icp: float  # share of won customers in tiers A+B
+    pipeline_in_icp: float  # share of accounts with open deals in tiers A+B
+    gains: pd.DataFrame  # share_targeted, share_captured
+    warnings: list[str]
+
+    def to_dict(self, reference_auc: float | None = None) -> dict:
+        tiers = self.tiers.replace({np.nan: None}).to_dict("records")
+        return {"outcome": self.outcome, "accounts": self.n, "good": self.n_pos, "base_rate": self.base_rate,
+                "auc": self.auc, "auc_interval": [self.auc_low, self.auc_high], "tiers": tiers,
+                "captured_good_ab": self.captured_good, "captured_arr_ab": self.captured_arr,
+                "customers_in_icp": self.customers_in_icp, "open_pipeline_in_icp": self.pipeline_in_icp,
+                "reference_auc": reference_auc, "warnings": self.warnings}
+
+
+def pattern_outcomes(patterns: Patterns, y: np.ndarray, test: np.ndarray, accounts: AccountMatrix,
+                     w: np.ndarray | None = None) -> dict:
+    """Per-pattern counts of good / other held-out observations, customers and open deals
+    (O(n), computed once per trait set and outcome, then reused by every slider move)."""
+    u = len(patterns.count)
+    inv = patterns.inv
+    w = np.where(np.isnan(y), 0.0, 1.0) if w is None else w
+    t = test & ~np.isnan(y)
+    good = np.where(t, y * w, 0.0)
+    other = np.where(t, (1 - y) * w, 0.0)
+    return {
+        "pos": np.bincount(inv, weights=good, minlength=u),
+        "neg": np.bincount(inv, weights=other, minlength=u),
+        "customers": np.bincount(inv, weights=(accounts.won == 1), minlength=u),
+        "open": np.bincount(inv, weights=(accounts.won == 2), minlength=u),
+    }
+
+
+def backtest(result: ScoreResult, counts: dict, outcome_label: str = "") -> Backtest:
+    """Backtest the scored profile on the held-out accounts (per pattern: fast)."""
+    from .scoring import TIER_LABELS
+
+    p = result.patterns
+    pos, neg = counts["pos"], counts["neg"]
+    n_pos, n_neg = float(pos.sum()), float(neg.sum())
+    n = n_pos + n_neg
+    base = n_pos / n if n else math.nan
+    # rank: disqualified below everything else
+    rank_score = np.where(result.pattern_tier == 4, -1.0, result.pattern_score)
+    auc = auc_from_counts(rank_score, pos, neg)
+    lo, hi = auc_interval(auc, n_pos, n_neg)
+    tier = result.pattern_tier.astype(np.int64)
+    t_acc = np.bincount(tier, weights=p.count, minlength=5)
+    t_pos = np.bincount(tier, weights=pos, minlength=5)
+    t_known = t_pos + np.bincount(tier, weights=neg, minlength=5)
+    rows = []
+    warnings = []
+    for i, name in enumerate(TIER_LABELS):
+        k = t_known[i]
+        rate = t_pos[i] / k if k else math.nan
+        rl, rh = wilson(t_pos[i], k)
+        too_few = k < MIN_SAMPLE
+        if too_few and t_acc[i] > 0:
+            warnings.append(f"Tier {name} has only {int(k)} held-out accounts with a known outcome: "
+                            "too few to judge its rate")
+        rows.append({"tier": name, "accounts": int(t_acc[i]), "known": int(k), "good": int(t_pos[i]),
+                     "rate": rate, "rate_low": rl, "rate_high": rh,
+                     "lift": rate / base if base and not math.isnan(rate) else math.nan, "too_few": bool(too_few)})
+    if n_pos < MIN_SAMPLE or n_neg < MIN_SAMPLE:
+        warnings.insert(0, f"The held-out split has {int(n_pos)} good and {int(n_neg)} other accounts: "
+                           f"fewer than {MIN_SAMPLE} on one side, so the AUC and lifts are rough")
+    ab = tier <= 1
+    captured = float(pos[ab].sum() / n_pos) if n_pos else math.nan
+    arr = p.agg["arr"] if p.agg is not None else np.zeros(len(p.count))
+    captured_arr = float(arr[ab].sum() / arr.sum()) if arr.sum() > 0 else math.nan
+    cust, opn = counts["customers"], counts["open"]
+    customers_in = float(cust[ab].sum() / cust.sum()) if cust.sum() else math.nan
+    pipeline_in = float(opn[ab].sum() / opn.sum()) if opn.sum() else math.nan
+    # cumulative gains over the held-out accounts, best score first
+    order = np.argsort(-rank_score, kind="stable")
+    k_cum = np.cumsum((pos + neg)[order])
+    p_cum = np.cumsum(pos[order])
+    gains = pd.DataFrame({"share_targeted": np.concatenate([[0.0], k_cum / n if n else k_cum]),
+                          "share_captured": np.concatenate([[0.0], p_cum / n_pos if n_pos else p_cum])})
+    if len(gains) > 200:
+        gains = gains.iloc[np.unique(np.linspace(0, len(gains) - 1, 200).astype(int))]
+    return Backtest(outcome_label, int(n), int(n_pos), base, auc, lo, hi, pd.DataFrame(rows), captured,
+                    captured_arr, customers_in, pipeline_in, gains.reset_index(drop=True), warnings)
+
+
+# --------------------------------------------------------------------------- reference model
+
+def reference_auc(accounts: AccountMatrix, outcome: Outcome, max_rows: int = 50_000,
+                  train: np.ndarray | None = None, test: np.ndarray | None = None) -> float:
+    """A black-box reference: HistGradientBoostingClassifier on the same columns.
+
+    Without train/test: 5-fold cross-validated AUC on accounts with a known outcome (at most
+    `max_rows`, sampled). With train/test masks: fit on train, AUC on test.
+    """
+    from sklearn.ensemble import HistGradientBoostingClassifier
+    from sklearn.metrics import roc_auc_score
+    from sklearn.model_selection import cross_val_score
+
+    from sklearn.model_selection import StratifiedGroupKFold
+
+    y, w = outcome_weights(accounts, outcome)
+    frame = reference_features(accounts, outcome)
+    model = HistGradientBoostingClassifier(categorical_features="from_dtype", random_state=0, max_iter=200,
+                                           early_stopping=False, learning_rate=0.05, max_leaf_nodes=15,
+                                           min_samples_leaf=20)
+    if train is not None and test is not None:
+        tr, ytr = expand_outcomes(np.flatnonzero(train & ~np.isnan(y) & (w > 0)), y, w)
+        te, yte = expand_outcomes(np.flatnonzero(test & ~np.isnan(y) & (w > 0)), y, w)
+        if len(np.unique(ytr)) < 2 or len(np.unique(yte)) < 2:
+            return math.nan
+        model.fit(frame.iloc[tr], ytr)
+        return float(roc_auc_score(yte, model.predict_proba(frame.iloc[te])[:, 1]))
+    rows = np.flatnonzero(~np.isnan(y) & (w > 0))
+    if len(rows) > max_rows:
+        rows = np.sort(np.random.default_rng(7).choice(rows, max_rows, replace=False))
+    idx, yy = expand_outcomes(rows, y, w)
+    n_min = min(yy.sum(), len(yy) - yy.sum(), len(rows))
+    if n_min < 5:
+        return math.nan
+    cv = list(StratifiedGroupKFold(n_splits=min(5, int(n_min)), shuffle=True, random_state=0).split(idx, yy, idx))
+    return float(cross_val_score(model, frame.iloc[idx], yy, cv=cv, scoring="roc_auc").mean())
+
+
+def reference_features(accounts: AccountMatrix, outcome: Outcome) -> pd.DataFrame:
+    """The candidate columns as a model-ready frame: numbers as floats, categories as pandas
+    categoricals (top 50 values), technologies as flags (top 30)."""
+    cols = {}
+    for s in _candidate_columns(accounts, outcome):
+        if s.kind in ("number", "year"):
+            cols[s.header] = accounts.column_array(s)
+        elif s.kind == "list":
+            opts = accounts.value_options(s, limit=30)["values"]
+            if opts:
+                probe = [(Trait(label=v, rule="contains_any", values=[v], **trait_ref_for(s)), s) for v, _ in opts]
+                mat = accounts.matches(probe)
+                for k, (v, _) in enumerate(opts):
+                    cols[f"{s.header}: {v}"] = mat[:, k].astype(np.float32)
+        elif s.kind in ("boolean", "churn"):
+            codes, values = accounts.column_codes(s)
+            cols[s.header] = pd.Categorical.from_codes(codes, categories=values) if values else codes
+        else:
+            codes, values = accounts.column_codes(s)
+            counts = np.bincount(codes[codes >= 0], minlength=len(values))
+            keep = np.argsort(-counts)[:50]
+            remap = np.full(len(values) + 1, -1, dtype=np.int32)
+            remap[keep] = np.arange(len(keep))
+            cols[s.header] = pd.Categorical.from_codes(remap[codes], categories=[values[i] for i in keep])
+    if not cols:
+        return pd.DataFrame({"_none": np.zeros(accounts.n)})
+    return pd.DataFrame(cols)
+
+
+def score_auc(accounts: AccountMatrix, profile: Profile, outcome: Outcome, rows: np.ndarray) -> float:
+    """AUC of a profile's ranking (disqualified lowest) on the given accounts."""
+    from sklearn.metrics import roc_auc_score
+
+    from .scoring import score_profile
+
+    result, _ = score_profile(accounts, profile)
+    y, w = outcome_weights(accounts, outcome)
+    idx, lab = expand_outcomes(np.flatnonzero(rows & ~np.isnan(y) & (w > 0)), y, w)
+    rank = np.where(result.tier == 4, -1.0, result.score)
+    if len(np.unique(lab)) < 2:
+        return math.nan
+    return float(roc_auc_score(lab, rank[idx]))
+
+
+# --------------------------------------------------------------------------- cohorts
+
+def cohort_table(accounts: AccountMatrix, result: ScoreResult, y: np.ndarray, date_spec: ColumnSpec,
+                 min_accounts: int = 10) -> pd.DataFrame:
+    """Outcome rate by quarter of `date_spec` for ICP (tiers A+B) vs other accounts.
+
+    Columns: cohort, group (ICP / Not ICP), accounts (with a known outcome), rate."""
+    key = ("cohort", date_spec.key)
+    with accounts._lock:
+        cached = accounts._options.get(key)
+    if cached is None:
+        from .clean import quote_ident
+
+        with accounts._connect() as con:
+            q = con.execute(f"SELECT CAST(year({quote_ident(date_spec.key)}) * 10 + quarter({quote_ident(date_spec.key)}) "
+                            f"AS INTEGER) AS c FROM accounts ORDER BY row_id").fetchnumpy()["c"]
+        cached = np.asarray(q.filled(-1) if hasattr(q, "filled") else q, dtype=np.int64)
+        with accounts._lock:
+            accounts._options[key] = cached
+    cq = cached
+    icp = result.tier <= 1
+    ok = (cq >= 0) & ~np.isnan(y)
+    if not ok.any():
+        return pd.DataFrame(columns=["cohort", "group", "accounts", "rate"])
+    df = pd.DataFrame({"c": cq[ok], "icp": icp[ok], "y": y[ok]})
+    g = df.groupby(["c", "icp"])["y"].agg(["size", "mean"]).reset_index()
+    g = g[g["size"] >= min_accounts]
+    g["cohort"] = (g["c"] // 10).astype(str) + " Q" + (g["c"] % 10).astype(str)
+    g["group"] = np.where(g["icp"], "ICP (A+B)", "Not ICP")
+    return g.rename(columns={"size": "accounts", "mean": "rate"})[["cohort", "group", "accounts", "rate"]]
+
+
+def date_columns(accounts: AccountMatrix, outcome: Outcome | None = None) -> list[ColumnSpec]:
+    """Date columns for cohorts, the fitting one first (close date for won/lost, signup date
+    for retention and the rest)."""
+    won = outcome is not None and outcome.kind == "won"
+    order = {"close_date": 0, "signup_date": 1} if won else {"signup_date": 0, "close_date": 1}
+    dates = [s for s in accounts.specs if s.kind == "date"]
+    return sorted(dates, key=lambda s: order.get(s.role, 2))
+
+
+def generic_role(spec: ColumnSpec) -> bool:
+    return spec.role in GENERIC_ROLES
