@@ -37,6 +37,7 @@ test: $(VENV)/.installed-dev browser
 bench: $(VENV)/.installed
 	$(PY) bench/bench_ingest.py
 	$(PY) bench/bench_score.py
+	$(PY) bench/bench_evidence.py
 
 ## sample: regenerate sample_data/ from its seeded generator
 sample: $(VENV)/.installed

@@ -2,6 +2,8 @@
 
     python -m icp_core ingest FILE [--opportunities FILE] [--name NAME]
     python -m icp_core score FILE --profile PROFILE.json [--out OUT.csv] [--skip-missing-traits]
+    python -m icp_core suggest FILE --outcome COLUMN [--positive VALUE] [--max-traits 12] --out PROFILE.json
+    python -m icp_core backtest FILE --profile PROFILE.json --outcome COLUMN [--positive VALUE]
 
 
 Thin over the same functions the app uses. Bad input exits non-zero with one line on
@@ -117,6 +119,93 @@ def _cmd_score(args) -> int:
     return 0
 
 
+def _load_for_evidence(args, tmp: str):
+    """Ingest FILE (and --opportunities) into a throwaway store; returns (accounts, outcome)."""
+    from .evidence import Outcome
+    from .roles import ColumnSpec
+    from .scoring import AccountMatrix
+
+    store = DatasetStore(Path(tmp), new_token())
+    opp = Path(args.opportunities) if getattr(args, "opportunities", None) else None
+    result = ingest_dataset(store, Path(args.file), opp)
+    specs = [ColumnSpec.from_dict(c) for c in result.meta["columns"]]
+    accounts = AccountMatrix(lambda: store.open_dataset(result.dataset_id), specs)
+    name = args.outcome
+    kinds = {"won": "won", "retained": "retained", "nps_promoter": "nps_promoter"}
+    if name in kinds and not args.positive:
+        return accounts, Outcome(kinds[name])
+    return accounts, Outcome("column", column=name, positive=args.positive)
+
+
+def _cmd_suggest(args) -> int:
+    import tempfile
+
+    from .evidence import EvidenceError, suggest_traits
+
+    if not 1 <= args.max_traits <= 12:
+        raise CliError("--max-traits must be between 1 and 12")
+    with tempfile.TemporaryDirectory(prefix="icp_suggest_") as tmp:
+        accounts, outcome = _load_for_evidence(args, tmp)
+        try:
+            sug = suggest_traits(accounts, outcome, args.max_traits)
+        except EvidenceError as exc:
+            raise CliError(str(exc)) from None
+    print(sug.message, file=sys.stderr)
+    for c in sug.candidates:
+        if c.data_weight:
+            print(f"  {c.data_weight:+d}  {c.trait.label}  (support {c.support:,}, rate {c.rate:.1%}, lift {c.lift:.2f})",
+                  file=sys.stderr)
+    if not sug.found:
+        return 3
+    from .store import write_atomic
+    profile = sug.profile(name=f"Suggested ICP for {Path(args.file).stem}")
+    write_atomic(Path(args.out), profile.to_json().encode())
+    print(f"wrote {args.out}", file=sys.stderr)
+    return 0
+
+
+def _cmd_backtest(args) -> int:
+    import json
+    import math
+    import tempfile
+
+    from .evidence import EvidenceError, live_backtest, reference_auc
+    from .profile import ProfileError, profile_from_json
+    from .scoring import score_profile
+
+    try:
+        profile = profile_from_json(Path(args.profile).read_bytes())
+    except (FileNotFoundError, IsADirectoryError):
+        raise CliError(f"profile not found: {args.profile}") from None
+    except ProfileError as exc:
+        raise CliError(f"malformed profile {args.profile}: {exc}") from None
+    with tempfile.TemporaryDirectory(prefix="icp_backtest_") as tmp:
+        accounts, outcome = _load_for_evidence(args, tmp)
+        result, binding = score_profile(accounts, profile)
+        if binding.problems:
+            print("warning: scoring without " + "; ".join(binding.problems), file=sys.stderr)
+        try:
+            bt = live_backtest(accounts, result, outcome)
+            ref = reference_auc(accounts, outcome)
+        except EvidenceError as exc:
+            raise CliError(str(exc)) from None
+    report = bt.to_dict(reference_auc=ref)
+    report["profile"] = profile.name
+    clean = json.loads(json.dumps(report, default=float), parse_constant=lambda c: None)
+
+    def no_nan(x):
+        if isinstance(x, float) and math.isnan(x):
+            return None
+        if isinstance(x, dict):
+            return {k: no_nan(v) for k, v in x.items()}
+        if isinstance(x, list):
+            return [no_nan(v) for v in x]
+        return x
+
+    print(json.dumps(no_nan(clean), indent=2, ensure_ascii=False))
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m icp_core", description="ICP Explorer command line")
     parser.add_argument("--data-dir", help="data directory (default: $ICP_DATA_DIR or ./.icp_data)")
@@ -133,6 +222,22 @@ def build_parser() -> argparse.ArgumentParser:
     score.add_argument("--skip-missing-traits", action="store_true",
                        help="score with the traits whose column exists, warn about the others")
     score.set_defaults(func=_cmd_score)
+    for cmd, helptext in (("suggest", "suggest traits and weights from the data; writes a profile"),
+                          ("backtest", "backtest a profile on held-out accounts; prints a JSON report")):
+        sp = sub.add_parser(cmd, help=helptext)
+        sp.add_argument("file", help="accounts file: CSV/TSV, .xlsx or .parquet")
+        sp.add_argument("--opportunities", help="opportunities file to roll up (outcome 'won' then counts deals)")
+        sp.add_argument("--outcome", required=True,
+                        help="what a good customer is: won, retained, nps_promoter, or a column (header or role)")
+        sp.add_argument("--positive", help="the good value of the outcome column (Closed Won, Yes, TRUE, '>=9', ...); "
+                                           "default: won / retained / true")
+        if cmd == "suggest":
+            sp.add_argument("--max-traits", type=int, default=12, help="at most this many traits (1-12, default 12)")
+            sp.add_argument("--out", required=True, help="where to write the suggested profile JSON")
+            sp.set_defaults(func=_cmd_suggest)
+        else:
+            sp.add_argument("--profile", required=True, help="ICP profile JSON")
+            sp.set_defaults(func=_cmd_backtest)
     return parser
 
 

@@ -28,7 +28,7 @@ import pandas as pd
 from scipy.stats import norm
 
 from .profile import (GENERIC_ROLES, Profile, TierRule, Trait, default_label, find_column, format_number,
-                      trait_ref_for, usable_columns)
+                      new_trait_id, trait_ref_for, usable_columns)
 from .roles import ROLES, ColumnSpec
 from .scoring import AccountMatrix, Patterns, ScoreResult
 
@@ -131,8 +131,6 @@ def _column_labels(accounts: AccountMatrix, name: str, positive: str | None) -> 
         good = {">=": x >= num, "<=": x <= num, ">": x > num, "<": x < num, "=": x == num}[op]
         return np.where(np.isnan(x), np.nan, good.astype(float))
     codes, values = accounts.column_codes(spec)
-    values_arr = np.array(values + [""], dtype=object)
-    text = values_arr[codes]  # -1 -> ""
     known = codes >= 0
     con = duckdb.connect()
     install_cleaning_macros(con)
@@ -674,6 +672,33 @@ def backtest(result: ScoreResult, counts: dict, outcome_label: str = "") -> Back
         gains = gains.iloc[np.unique(np.linspace(0, len(gains) - 1, 200).astype(int))]
     return Backtest(outcome_label, int(n), int(n_pos), base, auc, lo, hi, pd.DataFrame(rows), captured,
                     captured_arr, customers_in, pipeline_in, gains.reset_index(drop=True), warnings)
+
+
+def live_backtest(accounts: AccountMatrix, result: ScoreResult, outcome: Outcome) -> Backtest:
+    """Backtest of a scored profile on the fixed held-out split; the O(n) part (outcome counts
+    per match pattern) is memoised per trait set and outcome, so a weight change costs O(patterns)."""
+    key = ("backtest", tuple(t.definition_key() for t in result.traits), outcome.key())
+
+    def counts() -> dict:
+        y, w = outcome_weights(accounts, outcome)
+        return pattern_outcomes(result.patterns, y, holdout_mask(accounts.n), accounts, w)
+
+    return backtest(result, accounts.memo(key, counts), outcome.label())
+
+
+def adopt_traits(profile: Profile, traits: list[Trait]) -> Profile:
+    """Put suggested traits into a profile: a trait with the same definition (column, rule,
+    values, range) takes the suggested weight and class; others are added."""
+    p = profile.copy()
+    by_def = {t.definition_key(): t for t in p.traits}
+    for s in traits:
+        existing = by_def.get(s.definition_key())
+        if existing is not None:
+            existing.weight, existing.trait_class = s.weight, s.trait_class
+            existing.disqualify = existing.disqualify and s.trait_class == "stay_away"
+        else:
+            p.traits.append(Trait(**{**s.to_dict(), "id": new_trait_id()}))
+    return p
 
 
 # --------------------------------------------------------------------------- reference model

@@ -121,6 +121,7 @@ class AccountMatrix:
         self._lock = threading.Lock()
         self._matches: OrderedDict[str, np.ndarray] = OrderedDict()
         self._options: dict = {}
+        self._memo: OrderedDict = OrderedDict()
         self._search_text: np.ndarray | None = None
         self._patterns: OrderedDict[tuple, Patterns] = OrderedDict()
         by_role = {s.role: s for s in specs}
@@ -156,6 +157,19 @@ class AccountMatrix:
         else:
             self.won_deals = (self.won == 1).astype(np.float64)
             self.lost_deals = (self.won == 0).astype(np.float64)
+
+    def memo(self, key, compute):
+        """A small shared memo for derived per-dataset results (e.g. per-pattern outcome counts)."""
+        with self._lock:
+            if key in self._memo:
+                self._memo.move_to_end(key)
+                return self._memo[key]
+        value = compute()
+        with self._lock:
+            self._memo[key] = value
+            while len(self._memo) > 32:
+                self._memo.popitem(last=False)
+        return value
 
     def column_array(self, spec: ColumnSpec) -> np.ndarray:
         """A numeric column as float64 in row order (NaN where empty), cached."""

@@ -8,6 +8,7 @@ built once with Altair and get their data per rerun.
 import altair as alt
 import streamlit as st
 
+from icp_core.evidence import Outcome, Suggestion, reference_auc, suggest_traits
 from icp_core.roles import ColumnSpec
 from icp_core.scoring import TIER_COLORS, TIER_LABELS, AccountMatrix
 from icp_core.store import DatasetStore
@@ -57,3 +58,15 @@ def tier_bar_spec(measure: str, field: str) -> dict:
     return (bar + labels).properties(height=262).configure_axis(labelFontSize=14, titleFontSize=14).to_dict()
 
 
+
+
+@st.cache_resource(max_entries=32, show_spinner=False)
+def suggestion_cached(root: str, ws: str, dataset_id: str, stamp: int, outcome: Outcome, max_traits: int) -> Suggestion:
+    """Data-suggested traits for one dataset and outcome (shared, computed once)."""
+    return suggest_traits(account_matrix(root, ws, dataset_id, stamp), outcome, max_traits)
+
+
+@st.cache_resource(max_entries=32, show_spinner=False)
+def reference_auc_cached(root: str, ws: str, dataset_id: str, stamp: int, outcome: Outcome) -> float:
+    """Cross-validated AUC of the gradient-boosting reference for one dataset and outcome."""
+    return reference_auc(account_matrix(root, ws, dataset_id, stamp), outcome)

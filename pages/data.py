@@ -8,11 +8,13 @@ import streamlit as st
 
 from icp_core.ingest import IngestError, default_upload_limit_mb, ingest_dataset, remap_dataset
 from icp_core.roles import ROLES, ColumnSpec
+from pages.state import require_app
 from icp_core.store import SAMPLE_WORKSPACE, DatasetNotFound, DatasetStore, data_dir, read_accounts
 
 FILE_TYPES = ["csv", "tsv", "txt", "xlsx", "parquet"]
 SCALES = {1.0: "× 1", 1e3: "× 1,000 (thousands)", 1e6: "× 1,000,000 (millions)", 1e9: "× 1,000,000,000 (billions)"}
 
+require_app()
 root = data_dir()
 own_store = DatasetStore(root, st.session_state["icp.workspace"])
 limit_mb = default_upload_limit_mb()

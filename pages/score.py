@@ -1,82 +1,33 @@
 """Score page: trait sliders, tier rule, live tier cards, charts, the scored accounts table."""
 
-import json
-from pathlib import Path
-
 import numpy as np
 import pandas as pd
 import streamlit as st
 
+from icp_core.evidence import EvidenceError, Outcome, available_outcomes, live_backtest
 from icp_core.export import to_csv_bytes
 from icp_core.profile import (DISQUALIFIED, RULES, RULES_FOR_KIND, TRAIT_CLASSES, Profile, ProfileError, Trait,
                               default_label, format_number, profile_from_dict, profile_from_json, trait_ref_for,
                               usable_columns, validate_profile, validate_trait, now_iso)
 from icp_core.roles import ROLES, ColumnSpec
-from icp_core.scoring import (TIER_COLORS, TIER_LABELS, AccountMatrix, count_rows, ranked_rows, score_histogram, score_profile,
+from icp_core.scoring import (TIER_COLORS, TIER_LABELS, count_rows, ranked_rows, score_histogram, score_profile,
                               scored_table, tier_summary)
-from icp_core.store import SAMPLE_WORKSPACE, DatasetNotFound, DatasetStore, ProfileStore, data_dir
-from pages.cached import account_matrix, histogram_spec, tier_bar_spec
+from icp_core.store import SAMPLE_WORKSPACE, DatasetStore
+from pages.cached import histogram_spec, tier_bar_spec
+from pages.state import DEFAULT_PROFILE, current_dataset, set_working, sync_tier_widgets, working
 
-DEFAULT_PROFILE = Path(__file__).resolve().parent.parent / "sample_data" / "default_profile.json"
 TABLE_ROWS = 1000
 
-root = data_dir()
-workspace = st.session_state["icp.workspace"]
-dataset_ws, dataset_id = st.session_state["icp.dataset"]
-dstore = DatasetStore(root, dataset_ws)
-pstore = ProfileStore(root, workspace)
+cur = current_dataset()
+root, workspace, dataset_ws, dataset_id = cur.root, cur.workspace, cur.dataset_ws, cur.dataset_id
+meta, accounts, pstore = cur.meta, cur.accounts, cur.pstore
+work = working(cur)
+profile: Profile = work["profile"]
 
-
-try:
-    meta = dstore.read_meta(dataset_id)
-    accounts = account_matrix(str(root), dataset_ws, dataset_id, dstore.meta_path(dataset_id).stat().st_mtime_ns)
-except (DatasetNotFound, OSError):
-    st.error("This dataset is no longer available. Pick another one in the sidebar.")
-    st.stop()
-
-
-# ------------------------------------------------------------------ working profile (session)
 
 def summary_of(profile: Profile) -> pd.DataFrame:
     result, _ = score_profile(accounts, profile)
     return tier_summary(result, accounts)
-
-
-def set_working(profile: Profile, profile_id=None, version=None, baseline_label="as loaded") -> None:
-    """Make `profile` the working profile of this dataset; its tiers become the baseline."""
-    st.session_state.setdefault("score.work", {})[dataset_id] = {
-        "profile": profile, "profile_id": profile_id, "version": version,
-        "baseline": summary_of(profile), "baseline_label": baseline_label,
-    }
-    for t in profile.traits:
-        st.session_state[f"score.w.{t.id}"] = t.weight
-    sync_tier_widgets(profile)
-
-
-def sync_tier_widgets(profile: Profile) -> None:
-    r = profile.tier_rule
-    st.session_state["score.tier_mode"] = "Target mix" if r.mode == "mix" else "Score thresholds"
-    for k in ("A", "B", "C"):
-        st.session_state[f"score.th.{k}"] = int(round(r.thresholds[k]))
-    for k in ("A", "B", "C", "D"):
-        st.session_state[f"score.mix.{k}"] = int(round(r.mix[k]))
-
-
-def first_profile() -> None:
-    saved = pstore.list_profiles(dataset_id)
-    if saved:
-        rec = pstore.load_version(dataset_id, saved[0]["profile_id"])
-        set_working(profile_from_dict(rec["profile"]), rec["profile_id"], rec["version"], f"saved v{rec['version']}")
-    elif dataset_ws == SAMPLE_WORKSPACE:
-        set_working(profile_from_json(DEFAULT_PROFILE.read_text()), baseline_label="the default profile")
-    else:
-        set_working(Profile(name=f"ICP for {meta['name']}"), baseline_label="the empty profile")
-
-
-if dataset_id not in st.session_state.get("score.work", {}):
-    first_profile()
-work = st.session_state["score.work"][dataset_id]
-profile: Profile = work["profile"]
 
 
 def on_weight(trait_id: str) -> None:
@@ -186,11 +137,11 @@ with head_r:
             pick = st.selectbox("Saved profiles", list(options), format_func=options.get, key="score.load_pick")
             if st.button("Load this profile", key="score.load"):
                 if pick[0] == "default":
-                    set_working(profile_from_json(DEFAULT_PROFILE.read_text()), baseline_label="the default profile")
+                    set_working(cur, profile_from_json(DEFAULT_PROFILE.read_text()), baseline_label="the default profile")
                 else:
                     rec = pstore.load_version(*pick)
                     same = pick[0] == dataset_id
-                    set_working(profile_from_dict(rec["profile"]), rec["profile_id"] if same else None,
+                    set_working(cur, profile_from_dict(rec["profile"]), rec["profile_id"] if same else None,
                                 rec["version"] if same else None, f"saved v{rec['version']}" if same else "as loaded")
                 st.rerun()
         else:
@@ -198,7 +149,7 @@ with head_r:
         up = st.file_uploader("Or import a profile JSON", type=["json"], key="score.import")
         if up is not None and st.button("Import", key="score.import_go"):
             try:
-                set_working(profile_from_json(up.getvalue()), baseline_label="as imported")
+                set_working(cur, profile_from_json(up.getvalue()), baseline_label="as imported")
                 st.rerun()
             except ProfileError as exc:
                 st.error(f"Could not import {up.name}: {exc}")
@@ -349,6 +300,27 @@ def tier_badge(tier: str, big: bool = False) -> str:
             f'font-weight:700;font-size:{size};white-space:nowrap;display:inline-block;line-height:1.9rem">{"Tier " + tier if tier != DISQUALIFIED else tier}</span>')
 
 
+def live_evidence_line() -> str:
+    """One line of backtest for the outcome chosen on the Evidence page (won vs lost, or
+    retained, by default), recomputed on every slider move."""
+    outcome = st.session_state.get("evidence.outcome")
+    if outcome is None:
+        kinds = [k for k in available_outcomes(accounts) if k in ("won", "retained")]
+        if not kinds:
+            return ""
+        outcome = Outcome(kinds[0])
+    try:
+        bt = live_backtest(accounts, result, outcome)
+    except EvidenceError:
+        return ""
+    if np.isnan(bt.auc):
+        return ""
+    lift_a = bt.tiers.loc[0, "lift"]
+    return (f"**Evidence** ({outcome.label()}, held out): AUC **{bt.auc:.2f}** · "
+            f"tier A lift **{'–' if np.isnan(lift_a) else f'{lift_a:.1f}×'}** · "
+            f"A+B hold **{bt.captured_good:.0%}** of good customers")
+
+
 def escape_markdown(text: str) -> str:
     """User text shown through st.markdown: markdown and HTML characters escaped."""
     return "".join("\\" + c if c in "\\`*_{}[]()#+-.!|<>~$:" else c for c in text)
@@ -390,7 +362,8 @@ with main:
             if accounts.has["churned"]:
                 lines.append(f"Churn **{pct(row.churn_rate)}**{pt_change(row.churn_rate, b.churn_rate)}")
             st.markdown("  \n".join(lines))
-    st.caption(f"Changes are against {work['baseline_label']}.")
+    evidence_line = live_evidence_line()
+    st.caption(f"Changes are against {work['baseline_label']}." + (f"  \n{evidence_line}" if evidence_line else ""))
 
     ch1, ch2 = st.columns([3, 2])
     with ch1:

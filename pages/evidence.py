@@ -1,0 +1,225 @@
+"""Evidence page: pick what a good customer is, backtest the current ICP (lift, AUC, gains,
+cohorts) against a black-box reference, and adopt data-suggested traits."""
+
+import math
+
+import altair as alt
+import numpy as np
+import pandas as pd
+import streamlit as st
+
+from icp_core.evidence import (OUTCOME_KINDS, EvidenceError, Outcome, adopt_traits, available_outcomes, cohort_table,
+                               date_columns, live_backtest, outcome_weights)
+from icp_core.scoring import TIER_COLORS, TIER_LABELS, score_profile
+from pages.cached import reference_auc_cached, suggestion_cached
+from pages.state import current_dataset, set_working, working
+
+cur = current_dataset()
+accounts = cur.accounts
+work = working(cur)
+profile = work["profile"]
+
+st.title("Evidence")
+st.caption("Does the ICP separate good customers from the rest, and which traits does the data itself suggest? "
+           "Backtests use a fixed held-out 30 % of accounts; suggestions learn from the other 70 %.")
+
+# ------------------------------------------------------------------ outcome
+
+kinds = available_outcomes(accounts)
+outcome_cols = [s for s in accounts.specs if s.role != "ignore" and s.kind not in ("id", "text", "list", "date")]
+
+
+def outcome_inputs(prefix: str, kind: str) -> Outcome:
+    """The widgets that complete an outcome of `kind` (keys under `prefix`)."""
+    if kind == "arr_above":
+        default = float(np.nanmedian(accounts.arr)) if np.isfinite(accounts.arr).any() else 0.0
+        v = st.number_input("ARR at least", min_value=0.0, value=round(default, -2), step=1000.0,
+                            key=f"{prefix}.arr")
+        return Outcome("arr_above", value=v)
+    if kind == "short_cycle":
+        spec = next(s for s in accounts.specs if s.role == "sales_cycle_days")
+        x = accounts.column_array(spec)
+        v = st.number_input("Sales cycle at most (days)", min_value=0.0, value=float(np.nanmedian(x)), step=5.0,
+                            key=f"{prefix}.cycle")
+        return Outcome("short_cycle", value=v)
+    if kind == "column":
+        labels = {s.header: s for s in outcome_cols}
+        col = st.selectbox("Column", list(labels), key=f"{prefix}.column")
+        spec = labels[col]
+        if spec.kind in ("number", "year"):
+            pos = st.text_input("Good when", value=">=", key=f"{prefix}.positive", help="e.g. >=9, <30")
+        elif spec.kind in ("stage", "churn", "boolean"):
+            pos = st.text_input("Good value (blank: won / retained / true)", key=f"{prefix}.positive")
+        else:
+            opts = [v for v, _ in accounts.value_options(spec).get("values", [])]
+            chosen = st.multiselect("Good values", opts, key=f"{prefix}.positive_values")
+            pos = "|".join(chosen)
+        return Outcome("column", column=col, positive=pos or None)
+    return Outcome(kind)
+
+
+with st.container(border=True):
+    c1, c2 = st.columns([1, 2])
+    kind = c1.selectbox("A good customer is", kinds, format_func=OUTCOME_KINDS.get, key="evidence.kind")
+    with c2:
+        if kind == "composite":
+            parts = [k for k in kinds if k not in ("column", "composite")]
+            defaults = {"won": 50, "retained": 20, "nps_promoter": 15, "arr_above": 15, "short_cycle": 0}
+            cols = st.columns(len(parts))
+            comps = []
+            for col, k in zip(cols, parts):
+                with col:
+                    wgt = st.slider(OUTCOME_KINDS[k], 0, 100, defaults.get(k, 0), step=5, key=f"evidence.w.{k}")
+                    if k in ("arr_above", "short_cycle"):
+                        comp = outcome_inputs(f"evidence.c.{k}", k)
+                    else:
+                        comp = Outcome(k)
+                    comps.append((comp, wgt / 100))
+            total = sum(w for _, w in comps)
+            if total > 0:
+                comps = [(c, w / total) for c, w in comps]
+            st.caption("Each account's known components are averaged with these weights (normalised to 100 %); "
+                       "it counts as good when the blend is at least 50 %.")
+            outcome = Outcome("composite", components=comps)
+        else:
+            outcome = outcome_inputs("evidence.o", kind)
+st.session_state["evidence.outcome"] = outcome
+
+try:
+    y, w = outcome_weights(accounts, outcome)
+except EvidenceError as exc:
+    st.warning(str(exc), icon=":material/info:")
+    st.stop()
+if not np.isfinite(y).any():
+    st.warning("No account has a known value for this outcome.", icon=":material/info:")
+    st.stop()
+
+result, binding = score_profile(accounts, profile)
+bt = live_backtest(accounts, result, outcome)
+
+tab_bt, tab_suggest, tab_cohort = st.tabs(["Backtest", "Suggested traits", "Cohorts"])
+
+# ------------------------------------------------------------------ backtest
+
+
+def pct(x) -> str:
+    return "–" if x is None or (isinstance(x, float) and math.isnan(x)) else f"{x:.0%}"
+
+
+with tab_bt:
+    st.markdown(f"**{profile.name}** on **{outcome.label()}**: {bt.n:,} held-out observations, "
+                f"{bt.n_pos:,} good (base rate {pct(bt.base_rate)}).")
+    for msg in bt.warnings:
+        st.warning(msg, icon=":material/warning:")
+    m = st.columns(6)
+    m[0].metric("ROC AUC (held out)", "–" if math.isnan(bt.auc) else f"{bt.auc:.2f}",
+                help=f"95 % interval {bt.auc_low:.2f}–{bt.auc_high:.2f} (Hanley–McNeil). 0.5 is chance."
+                if not math.isnan(bt.auc) else None)
+    with st.spinner("Fitting the black-box reference…"):
+        ref = reference_auc_cached(str(cur.root), cur.dataset_ws, cur.dataset_id, cur.stamp, outcome)
+    m[1].metric("Reference AUC", "–" if math.isnan(ref) else f"{ref:.2f}",
+                help="5-fold cross-validated AUC of a gradient-boosting model (scikit-learn "
+                     "HistGradientBoostingClassifier) on the same columns: what an unexplainable model reaches.")
+    m[2].metric("Good customers in A+B", pct(bt.captured_good))
+    m[3].metric("ARR in A+B", pct(bt.captured_arr))
+    m[4].metric("Customers in ICP", pct(bt.customers_in_icp), help="Won accounts in tiers A+B")
+    m[5].metric("Open pipeline in ICP", pct(bt.pipeline_in_icp), help="Accounts with open deals in A+B")
+
+    left, right = st.columns([3, 2])
+    with left:
+        t = bt.tiers.copy()
+        t["Rate"] = [f"{pct(r)} ({pct(lo)}–{pct(hi)})" if k else "–"
+                     for r, lo, hi, k in zip(t["rate"], t["rate_low"], t["rate_high"], t["known"])]
+        t["Lift"] = [("–" if math.isnan(x) else f"{x:.2f}×") + (" ⚠" if few else "") for x, few in zip(t["lift"], t["too_few"])]
+        st.dataframe(t[["tier", "accounts", "known", "good", "Rate", "Lift"]].rename(
+            columns={"tier": "Tier", "accounts": "Accounts", "known": "Held-out known", "good": "Good"}),
+            hide_index=True, width="stretch", key="evidence.tiers")
+        colour = alt.Scale(domain=list(TIER_LABELS), range=[TIER_COLORS[x] for x in TIER_LABELS])
+        lift = bt.tiers.dropna(subset=["lift"])
+        chart = alt.Chart(lift).mark_bar().encode(
+            x=alt.X("tier:N", sort=list(TIER_LABELS), title=None, axis=alt.Axis(labelAngle=0)),
+            y=alt.Y("lift:Q", title="Lift over base rate"),
+            color=alt.Color("tier:N", scale=colour, legend=None),
+            tooltip=["tier", alt.Tooltip("rate:Q", format=".0%"), alt.Tooltip("lift:Q", format=".2f"), "known"])
+        base_line = alt.Chart(pd.DataFrame({"y": [1.0]})).mark_rule(strokeDash=[4, 4]).encode(y="y:Q")
+        st.altair_chart((chart + base_line).properties(height=260), width="stretch")
+    with right:
+        diag = pd.DataFrame({"share_targeted": [0, 1], "share_captured": [0, 1]})
+        gains = alt.Chart(bt.gains).mark_line(color="#2563eb", strokeWidth=3).encode(
+            x=alt.X("share_targeted:Q", title="Share of accounts targeted (best score first)", axis=alt.Axis(format="%")),
+            y=alt.Y("share_captured:Q", title="Share of good customers captured", axis=alt.Axis(format="%")))
+        chance = alt.Chart(diag).mark_line(strokeDash=[4, 4], color="#888").encode(x="share_targeted:Q",
+                                                                                    y="share_captured:Q")
+        st.altair_chart((gains + chance).properties(height=340, title="Cumulative gains (held out)"), width="stretch")
+
+# ------------------------------------------------------------------ suggestion
+
+with tab_suggest:
+    max_traits = st.slider("At most this many traits", 3, 12, 12, key="evidence.max_traits")
+    with st.spinner("Looking for traits that separate good customers…"):
+        sug = suggestion_cached(str(cur.root), cur.dataset_ws, cur.dataset_id, cur.stamp, outcome, max_traits)
+    (st.success if sug.found else st.info)(sug.message)
+    if sug.candidates:
+        current = {t.definition_key(): t for t in profile.traits}
+        rows = []
+        for c in sug.candidates:
+            mine = current.get(c.trait.definition_key())
+            rows.append({
+                "Trait": c.trait.label, "Column": c.column, "Support": c.support,
+                "Rate": c.rate, "Lift": c.lift,
+                "Interval": f"{pct(c.low)}–{pct(c.high)}",
+                "You": (f"{mine.weight:+d}" if mine else "—"),
+                "Data": (f"{c.data_weight:+d}" if c.data_weight else "—"),
+                "Status": ("suggested" if c.data_weight else ("strong, not kept" if c.strong else "weak: chance")),
+            })
+        table = pd.DataFrame(rows)
+        event = st.dataframe(
+            table, hide_index=True, width="stretch", key="evidence.candidates", on_select="rerun",
+            selection_mode="multi-row",
+            column_config={"Rate": st.column_config.NumberColumn(format="percent"),
+                           "Lift": st.column_config.NumberColumn(format="%.2f×"),
+                           "Support": st.column_config.NumberColumn(help="Training accounts with a known outcome that match")})
+        st.caption("Weak traits' rates are not distinguishable from the base rate (Wilson interval, "
+                   "Bonferroni-corrected for the number of comparisons) and are never suggested.")
+        picked = [sug.candidates[i] for i in (event.selection.rows if event else []) if sug.candidates[i].data_weight]
+        by_def = {c.trait.definition_key(): t for c in sug.candidates for t in sug.traits
+                  if t.definition_key() == c.trait.definition_key()}
+        b1, b2 = st.columns(2)
+        if b1.button(f"Adopt all {len(sug.traits)} suggested traits", type="primary", key="evidence.adopt_all",
+                     disabled=not sug.traits, icon=":material/done_all:"):
+            work["profile"] = adopt_traits(profile, sug.traits)
+            set_working(cur, work["profile"], work["profile_id"], work["version"], work["baseline_label"])
+            st.toast(f"Adopted {len(sug.traits)} traits into “{profile.name}”", icon=":material/check:")
+            st.rerun()
+        if b2.button(f"Adopt the {len(picked)} selected", key="evidence.adopt_selected", disabled=not picked,
+                     icon=":material/check:"):
+            work["profile"] = adopt_traits(profile, [by_def[c.trait.definition_key()] for c in picked])
+            set_working(cur, work["profile"], work["profile_id"], work["version"], work["baseline_label"])
+            st.rerun()
+        if sug.traits:
+            st.caption("Classes of adopted traits: positive weights are nice-to-have, −1 to −3 proceed with "
+                       "caution, −4 and −5 stay away. A trait already in your profile takes the data's weight.")
+
+# ------------------------------------------------------------------ cohorts
+
+with tab_cohort:
+    dates = date_columns(accounts, outcome)
+    if not dates:
+        st.info("This dataset has no date column (signup or close date) to form cohorts.")
+    else:
+        names = {s.header: s for s in dates}
+        pick = st.selectbox("Cohort by", list(names), key="evidence.cohort_date")
+        table = cohort_table(accounts, result, y if w.max() <= 1 else np.where(w > 0, (y >= 0.5).astype(float), np.nan),
+                             names[pick])
+        if table.empty:
+            st.info("Too few accounts with both a date and a known outcome for cohorts.")
+        else:
+            chart = alt.Chart(table).mark_line(point=True, strokeWidth=3).encode(
+                x=alt.X("cohort:O", title=f"{pick} (quarter)"),
+                y=alt.Y("rate:Q", title=f"Share good ({outcome.label()})", axis=alt.Axis(format="%")),
+                color=alt.Color("group:N", scale=alt.Scale(domain=["ICP (A+B)", "Not ICP"],
+                                                           range=[TIER_COLORS["A"], "#8d8d8d"]),
+                                legend=alt.Legend(orient="top", title=None)),
+                tooltip=["cohort", "group", "accounts", alt.Tooltip("rate:Q", format=".0%")])
+            st.altair_chart(chart.properties(height=340), width="stretch")
+            st.caption("Quarters with fewer than 10 accounts in a group are left out.")

@@ -1,0 +1,97 @@
+"""Session state shared by the pages: the current dataset and its working ICP profile.
+
+The working profile of each dataset lives in st.session_state["score.work"][dataset_id]
+({profile, profile_id, version, baseline, baseline_label}); the Score page's sliders and tier
+widgets mirror it (keys score.w.<trait id>, score.tier_mode, score.th.*, score.mix.*).
+"""
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import streamlit as st
+
+from icp_core.profile import Profile, profile_from_dict, profile_from_json
+from icp_core.scoring import AccountMatrix, score_profile, tier_summary
+from icp_core.store import SAMPLE_WORKSPACE, DatasetNotFound, DatasetStore, ProfileStore, data_dir
+from pages.cached import account_matrix
+
+DEFAULT_PROFILE = Path(__file__).resolve().parent.parent / "sample_data" / "default_profile.json"
+
+
+@dataclass
+class Current:
+    root: Path
+    workspace: str  # this browser's workspace
+    dataset_ws: str
+    dataset_id: str
+    meta: dict
+    accounts: AccountMatrix
+    pstore: ProfileStore
+    stamp: int  # changes when the dataset is re-mapped
+
+
+def require_app() -> None:
+    """Pages run inside app.py (workspace, dataset picker). A deep link that reaches a page
+    file directly (Streamlit's pages/ folder convention on a fresh server) goes through app.py."""
+    if "icp.workspace" not in st.session_state or "icp.dataset" not in st.session_state:
+        st.switch_page("app.py")
+
+
+def current_dataset() -> Current:
+    """The dataset picked in the sidebar, loaded for scoring (stops the page if it is gone)."""
+    require_app()
+    root = data_dir()
+    dataset_ws, dataset_id = st.session_state["icp.dataset"]
+    dstore = DatasetStore(root, dataset_ws)
+    try:
+        meta = dstore.read_meta(dataset_id)
+        stamp = dstore.meta_path(dataset_id).stat().st_mtime_ns
+        accounts = account_matrix(str(root), dataset_ws, dataset_id, stamp)
+    except (DatasetNotFound, OSError):
+        st.error("This dataset is no longer available. Pick another one in the sidebar.")
+        st.stop()
+    return Current(root, st.session_state["icp.workspace"], dataset_ws, dataset_id, meta, accounts,
+                   ProfileStore(root, st.session_state["icp.workspace"]), stamp)
+
+
+def set_working(cur: Current, profile: Profile, profile_id=None, version=None, baseline_label="as loaded") -> None:
+    """Make `profile` the working profile of the current dataset; its tiers become the baseline."""
+    result, _ = score_profile(cur.accounts, profile)
+    st.session_state.setdefault("score.work", {})[cur.dataset_id] = {
+        "profile": profile, "profile_id": profile_id, "version": version,
+        "baseline": tier_summary(result, cur.accounts), "baseline_label": baseline_label,
+    }
+    sync_widgets(profile)
+
+
+def sync_widgets(profile: Profile) -> None:
+    """Point the Score page's sliders and tier widgets at the profile's values."""
+    for t in profile.traits:
+        st.session_state[f"score.w.{t.id}"] = t.weight
+    sync_tier_widgets(profile)
+
+
+def sync_tier_widgets(profile: Profile) -> None:
+    """Point the Score page's tier widgets at the profile's tier rule."""
+    r = profile.tier_rule
+    st.session_state["score.tier_mode"] = "Target mix" if r.mode == "mix" else "Score thresholds"
+    for k in ("A", "B", "C"):
+        st.session_state[f"score.th.{k}"] = int(round(r.thresholds[k]))
+    for k in ("A", "B", "C", "D"):
+        st.session_state[f"score.mix.{k}"] = int(round(r.mix[k]))
+
+
+def working(cur: Current) -> dict:
+    """The working profile of the current dataset, set up on first open: the latest saved
+    profile, else (on the sample) the default profile, else an empty one."""
+    if cur.dataset_id not in st.session_state.get("score.work", {}):
+        saved = cur.pstore.list_profiles(cur.dataset_id)
+        if saved:
+            rec = cur.pstore.load_version(cur.dataset_id, saved[0]["profile_id"])
+            set_working(cur, profile_from_dict(rec["profile"]), rec["profile_id"], rec["version"],
+                        f"saved v{rec['version']}")
+        elif cur.dataset_ws == SAMPLE_WORKSPACE:
+            set_working(cur, profile_from_json(DEFAULT_PROFILE.read_text()), baseline_label="the default profile")
+        else:
+            set_working(cur, Profile(name=f"ICP for {cur.meta['name']}"), baseline_label="the empty profile")
+    return st.session_state["score.work"][cur.dataset_id]
