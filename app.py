@@ -45,6 +45,8 @@ elif st.session_state.get("icp.dataset") not in labels:
 nav = st.navigation([
     st.Page("pages/score.py", title="Score", icon=":material/leaderboard:", default=True),
     st.Page("pages/evidence.py", title="Evidence", icon=":material/query_stats:"),
+    st.Page("pages/clusters.py", title="Clusters", icon=":material/scatter_plot:"),
+    st.Page("pages/tam.py", title="TAM", icon=":material/public:"),
     st.Page("pages/data.py", title="Data", icon=":material/upload_file:"),
 ])
 nav.run()

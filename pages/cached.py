@@ -70,3 +70,12 @@ def suggestion_cached(root: str, ws: str, dataset_id: str, stamp: int, outcome: 
 def reference_auc_cached(root: str, ws: str, dataset_id: str, stamp: int, outcome: Outcome) -> float:
     """Cross-validated AUC of the gradient-boosting reference for one dataset and outcome."""
     return reference_auc(account_matrix(root, ws, dataset_id, stamp), outcome)
+
+
+@st.cache_resource(max_entries=1, show_spinner=False)
+def cluster_results() -> dict:
+    """Shared store of computed clusterings: {(dataset key, columns, k): Clustering}, bounded by the
+    caller. Kept outside st.cache_* keys so the page can show progress while computing."""
+    from collections import OrderedDict
+
+    return OrderedDict()

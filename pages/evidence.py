@@ -12,7 +12,7 @@ from icp_core.evidence import (OUTCOME_KINDS, EvidenceError, Outcome, adopt_trai
                                date_columns, live_backtest, outcome_weights)
 from icp_core.scoring import TIER_COLORS, TIER_LABELS, score_profile
 from pages.cached import reference_auc_cached, suggestion_cached
-from pages.state import current_dataset, set_working, working
+from pages.state import current_dataset, replace_profile, working
 
 cur = current_dataset()
 accounts = cur.accounts
@@ -187,14 +187,12 @@ with tab_suggest:
         b1, b2 = st.columns(2)
         if b1.button(f"Adopt all {len(sug.traits)} suggested traits", type="primary", key="evidence.adopt_all",
                      disabled=not sug.traits, icon=":material/done_all:"):
-            work["profile"] = adopt_traits(profile, sug.traits)
-            set_working(cur, work["profile"], work["profile_id"], work["version"], work["baseline_label"])
+            replace_profile(cur, adopt_traits(profile, sug.traits))
             st.toast(f"Adopted {len(sug.traits)} traits into “{profile.name}”", icon=":material/check:")
             st.rerun()
         if b2.button(f"Adopt the {len(picked)} selected", key="evidence.adopt_selected", disabled=not picked,
                      icon=":material/check:"):
-            work["profile"] = adopt_traits(profile, [by_def[c.trait.definition_key()] for c in picked])
-            set_working(cur, work["profile"], work["profile_id"], work["version"], work["baseline_label"])
+            replace_profile(cur, adopt_traits(profile, [by_def[c.trait.definition_key()] for c in picked]))
             st.rerun()
         if sug.traits:
             st.caption("Classes of adopted traits: positive weights are nice-to-have, −1 to −3 proceed with "

@@ -95,3 +95,10 @@ def working(cur: Current) -> dict:
         else:
             set_working(cur, Profile(name=f"ICP for {cur.meta['name']}"), baseline_label="the empty profile")
     return st.session_state["score.work"][cur.dataset_id]
+
+
+def replace_profile(cur: Current, profile: Profile) -> None:
+    """Swap in an edited profile (e.g. with adopted traits), keeping the saved baseline."""
+    work = working(cur)
+    work["profile"] = profile
+    sync_widgets(profile)

@@ -1,0 +1,178 @@
+"""TAM / SAM / SOM per segment.
+
+The market is a set of accounts (the dataset itself, or a separately loaded market list such
+as a firmographic universe) scored by the same ICP profile. Customers are the customer
+dataset's won accounts (or, without won/lost, accounts with ARR). Per segment:
+
+    penetration = customers / market accounts
+    ACV         = median (or mean) ARR of the segment's customers; with fewer than
+                  `min_customers` customers the overall ACV (or the user's override) is used
+    TAM         = market accounts × ACV
+    SAM         = serviceable market accounts × ACV   (after the serviceable filters)
+    SOM         = SAM × attainable share
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from .profile import find_column, Trait
+from .scoring import TIER_LABELS, AccountMatrix, ScoreResult
+
+EMPLOYEE_BANDS = [(0, 10, "1–10"), (11, 50, "11–50"), (51, 200, "51–200"), (201, 1000, "201–1,000"),
+                  (1001, 5000, "1,001–5,000"), (5001, math.inf, "5,001+")]
+REVENUE_BANDS = [(0, 1e6, "< $1M"), (1e6, 1e7, "$1M–10M"), (1e7, 1e8, "$10M–100M"), (1e8, 1e9, "$100M–1B"),
+                 (1e9, math.inf, "$1B+")]
+DIMENSIONS = {"tier": "ICP tier", "cluster": "Cluster", "industry": "Industry", "country": "Country",
+              "region": "Region", "employee_band": "Employee band", "revenue_band": "Revenue band"}
+
+
+class TamError(ValueError):
+    pass
+
+
+def _band(x: np.ndarray, bands) -> np.ndarray:
+    """Band label per value: a value belongs to the last band whose lower bound it reaches."""
+    lows = np.array([lo for lo, _, _ in bands], dtype=float)
+    labels = np.array([label for _, _, label in bands] + ["(unknown)"], dtype=object)
+    idx = np.searchsorted(lows, x, side="right") - 1
+    idx = np.where(np.isfinite(x) & (idx >= 0), idx, len(bands))
+    return labels[idx]
+
+
+def segment_values(accounts: AccountMatrix, result: ScoreResult | None, dim: str,
+                   clusters: np.ndarray | None = None, cluster_names: list[str] | None = None) -> np.ndarray:
+    """The segment label of every account for one dimension (a DIMENSIONS key or a column)."""
+    if dim == "tier":
+        if result is None:
+            raise TamError("segmenting by tier needs a profile")
+        return np.array(TIER_LABELS, dtype=object)[result.tier]
+    if dim == "cluster":
+        if clusters is None:
+            raise TamError("segmenting by cluster needs clusters (run them on the Clusters page)")
+        names = np.array(cluster_names if cluster_names else [f"Cluster {i}" for i in range(clusters.max() + 1)],
+                         dtype=object)
+        return names[clusters]
+    if dim in ("employee_band", "revenue_band"):
+        role = "employees" if dim == "employee_band" else "annual_revenue"
+        spec = next((s for s in accounts.specs if s.role == role), None)
+        if spec is None:
+            raise TamError(f"no {'employees' if role == 'employees' else 'annual revenue'} column for {DIMENSIONS[dim]}")
+        return _band(accounts.column_array(spec), EMPLOYEE_BANDS if role == "employees" else REVENUE_BANDS)
+    spec = find_column(Trait(label="segment", rule="missing", role=dim if dim in ("industry", "country", "region") else None,
+                             column=None if dim in ("industry", "country", "region") else dim), accounts.specs)
+    if spec is None:
+        raise TamError(f"no column “{DIMENSIONS.get(dim, dim)}” in this dataset")
+    if spec.kind in ("number", "year"):
+        x = accounts.column_array(spec)
+        q = np.unique(np.nanquantile(x, [0, 0.25, 0.5, 0.75, 1])) if np.isfinite(x).any() else np.array([0.0])
+        idx = np.clip(np.searchsorted(q, x, side="right") - 1, 0, max(len(q) - 2, 0))
+        labels = np.array([f"{q[i]:,.0f}–{q[i + 1]:,.0f}" if i + 1 < len(q) else f"{q[i]:,.0f}" for i in range(len(q))],
+                          dtype=object)
+        return np.where(np.isfinite(x), labels[idx], "(unknown)")
+    codes, values = accounts.column_codes(spec)
+    return np.array(list(values) + ["(unknown)"], dtype=object)[codes]
+
+
+def customer_mask(accounts: AccountMatrix) -> np.ndarray:
+    """Current customers: won accounts, else (no won/lost) accounts with ARR above 0."""
+    if accounts.has["won"]:
+        return accounts.won_deals > 0
+    if accounts.has["arr"]:
+        return np.nan_to_num(accounts.arr) > 0
+    raise TamError("this dataset says nothing about customers (no won/lost and no ARR column)")
+
+
+@dataclass
+class TamAssumptions:
+    acv_stat: str = "median"  # median | mean
+    min_customers: int = 5
+    acv_override: float | None = None  # replaces the overall ACV fallback (and is used everywhere if forced)
+    override_all: bool = False
+    attainable_share: float = 0.10  # SOM = SAM × this
+    serviceable_note: str = "all accounts"
+    notes: list[str] = field(default_factory=list)
+
+
+def _acv(values: np.ndarray, stat: str) -> float:
+    v = values[np.isfinite(values) & (values > 0)]
+    if len(v) == 0:
+        return math.nan
+    return float(np.median(v) if stat == "median" else np.mean(v))
+
+
+def tam_table(market_segments: list[np.ndarray], serviceable: np.ndarray, customer_segments: list[np.ndarray],
+              customers: np.ndarray, customer_arr: np.ndarray, a: TamAssumptions) -> tuple[pd.DataFrame, dict]:
+    """Per segment (one or two dimensions): market accounts, serviceable accounts, customers,
+    penetration, ACV (and its source), TAM, SAM, SOM; plus totals. See the module docstring."""
+    if not market_segments:
+        raise TamError("choose at least one dimension to segment by")
+    m_key = pd.Series(market_segments[0]).astype(str)
+    c_key = pd.Series(customer_segments[0]).astype(str)
+    for extra_m, extra_c in zip(market_segments[1:], customer_segments[1:]):
+        m_key = m_key + " · " + pd.Series(extra_m).astype(str)
+        c_key = c_key + " · " + pd.Series(extra_c).astype(str)
+    market = pd.DataFrame({"segment": m_key, "serviceable": serviceable})
+    seg = market.groupby("segment").agg(market_accounts=("segment", "size"), serviceable_accounts=("serviceable", "sum"))
+    cust = pd.DataFrame({"segment": c_key[customers].to_numpy(), "arr": customer_arr[customers]})
+    overall_acv = _acv(cust["arr"].to_numpy(dtype=float), a.acv_stat)
+    fallback = a.acv_override if a.acv_override is not None else overall_acv
+    by_seg = cust.groupby("segment")["arr"].agg(
+        customers="size", acv=lambda s: _acv(s.to_numpy(dtype=float), a.acv_stat),
+        customers_with_arr=lambda s: int((np.isfinite(s.to_numpy(dtype=float)) & (s.to_numpy(dtype=float) > 0)).sum()))
+    seg = seg.join(by_seg, how="outer").fillna({"market_accounts": 0, "serviceable_accounts": 0, "customers": 0,
+                                                "customers_with_arr": 0})
+    own = seg["acv"].where(seg["customers_with_arr"] >= a.min_customers)
+    if a.override_all and a.acv_override is not None:
+        seg["acv_used"] = a.acv_override
+        seg["acv_source"] = "your ACV"
+    else:
+        seg["acv_used"] = own.fillna(fallback)
+        seg["acv_source"] = np.where(own.notna(), f"segment {a.acv_stat}",
+                                     f"fallback: {'your ACV' if a.acv_override is not None else 'overall ' + a.acv_stat}"
+                                     f" (< {a.min_customers} customers with ARR)")
+    with np.errstate(invalid="ignore", divide="ignore"):
+        seg["penetration"] = np.where(seg["market_accounts"] > 0, seg["customers"] / seg["market_accounts"], np.nan)
+    seg["tam"] = seg["market_accounts"] * seg["acv_used"]
+    seg["sam"] = seg["serviceable_accounts"] * seg["acv_used"]
+    seg["som"] = seg["sam"] * a.attainable_share
+    seg = seg.reset_index().sort_values("tam", ascending=False, na_position="last").reset_index(drop=True)
+    cols = ["segment", "market_accounts", "serviceable_accounts", "customers", "penetration", "acv", "acv_used",
+            "acv_source", "tam", "sam", "som"]
+    seg = seg[cols].astype({"market_accounts": int, "serviceable_accounts": int, "customers": int})
+    totals = {"market_accounts": int(seg["market_accounts"].sum()), "serviceable_accounts": int(seg["serviceable_accounts"].sum()),
+              "customers": int(seg["customers"].sum()), "tam": float(np.nansum(seg["tam"])),
+              "sam": float(np.nansum(seg["sam"])), "som": float(np.nansum(seg["som"])), "overall_acv": overall_acv,
+              "fallback_acv": fallback, "segments_on_fallback": int((seg["acv_source"] != f"segment {a.acv_stat}").sum())}
+    return seg, totals
+
+
+def serviceable_mask(accounts: AccountMatrix, countries: list[str] | None = None, min_employees: float | None = None,
+                     max_employees: float | None = None, tiers: list[str] | None = None,
+                     result: ScoreResult | None = None) -> tuple[np.ndarray, str]:
+    """Accounts the team can serve (countries served, size limits, ICP tiers) and a description."""
+    ok = np.ones(accounts.n, dtype=bool)
+    notes = []
+    if countries:
+        spec = next((s for s in accounts.specs if s.role == "country"), None)
+        if spec is not None:
+            codes, values = accounts.column_codes(spec)
+            allowed = [i for i, v in enumerate(values) if v in set(countries)]
+            ok &= np.isin(codes, allowed)
+            notes.append(f"countries: {', '.join(countries)}")
+    emp = next((s for s in accounts.specs if s.role == "employees"), None)
+    if emp is not None and (min_employees is not None or max_employees is not None):
+        x = accounts.column_array(emp)
+        if min_employees is not None:
+            ok &= x >= min_employees
+        if max_employees is not None:
+            ok &= x <= max_employees
+        notes.append(f"employees {min_employees or 0:,.0f}–{max_employees if max_employees is not None else '∞'}")
+    if tiers and result is not None:
+        ok &= np.isin(result.tier, [TIER_LABELS.index(t) for t in tiers])
+        notes.append(f"tiers {', '.join(tiers)}")
+    return ok, "; ".join(notes) or "all accounts"

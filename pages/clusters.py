@@ -1,0 +1,167 @@
+"""Clusters page: k-means segments on chosen columns, a 2-D map, named cluster profiles,
+clusters that win but score low, and traits that describe a cluster."""
+
+import altair as alt
+import numpy as np
+import pandas as pd
+import streamlit as st
+
+from icp_core.evidence import adopt_traits, wilson
+from icp_core.roles import ROLES
+from icp_core.scoring import TIER_COLORS, TIER_LABELS, score_profile
+from icp_core.segments import (clusterable_columns, cluster_accounts, default_cluster_columns, profile_clusters,
+                               traits_for_cluster, winning_low_scorers)
+from pages.cached import cluster_results
+from pages.state import current_dataset, replace_profile, working
+
+MAX_CACHED = 12
+
+cur = current_dataset()
+accounts = cur.accounts
+work = working(cur)
+profile = work["profile"]
+result, _ = score_profile(accounts, profile)
+
+st.title("Clusters")
+st.caption("Natural segments of your accounts (k-means on the columns you choose), where they sit on a 2-D map, "
+           "and how they win, churn and score.")
+
+options = {s.key: s for s in clusterable_columns(accounts)}
+if not options:
+    st.info("This dataset has no columns to cluster on.")
+    st.stop()
+if "clusters.columns" not in st.session_state or not set(st.session_state["clusters.columns"]) <= set(options):
+    st.session_state["clusters.columns"] = [s.key for s in default_cluster_columns(accounts)]
+c1, c2, c3 = st.columns([3, 1.2, 1.2])
+chosen = c1.multiselect("Cluster on", list(options), key="clusters.columns",
+                        format_func=lambda k: options[k].header if options[k].header.lower() == ROLES[options[k].role].label.lower()
+                        else f"{options[k].header} · {ROLES[options[k].role].label}")
+columns = [options[k] for k in chosen]
+if not columns:
+    st.info("Choose at least one column to cluster on.")
+    st.stop()
+
+store = cluster_results()
+base_key = (cur.dataset_ws, cur.dataset_id, cur.stamp, tuple(chosen))
+suggested = next((v.suggested_k for k, v in store.items() if k[:4] == base_key), None)
+k = c2.slider("Clusters (k)", 2, 12, value=suggested or 4, key="clusters.k")
+colour_by = c3.radio("Colour by", ["Cluster", "Tier", "Outcome"], key="clusters.colour", horizontal=True)
+
+key = base_key + (k,)
+clustering = store.get(key)
+if clustering is None:
+    with st.status(f"Clustering {accounts.n:,} accounts…", expanded=True) as status:
+        bar = st.progress(0.0)
+        try:
+            clustering = cluster_accounts(accounts, columns, k, progress=lambda f, m: bar.progress(min(f, 1.0), text=m))
+        except ValueError as exc:
+            status.update(label=f"Could not cluster: {exc}", state="error")
+            st.stop()
+        status.update(label=f"{k} clusters over {accounts.n:,} accounts", state="complete", expanded=False)
+    store[key] = clustering
+    while len(store) > MAX_CACHED:
+        store.popitem(last=False)
+st.session_state[f"clusters.last.{cur.dataset_id}"] = key
+
+prof = profile_clusters(accounts, clustering, columns, result)
+names = prof["name"].tolist()
+st.session_state[f"clusters.names.{cur.dataset_id}"] = names
+sil = clustering.silhouette
+st.caption(f"Suggested k = {clustering.suggested_k} (highest silhouette on a sample: "
+           + ", ".join(f"k={kk}: {v:.2f}" for kk, v in sil.items()) + "). "
+           f"Fitted on {min(accounts.n, 20000):,} accounts, every account assigned; the map shows "
+           f"{len(clustering.map_rows):,} points (stratified by cluster) and {clustering.explained:.0%} of the variance.")
+
+# ------------------------------------------------------------------ map
+
+rows = clustering.map_rows
+outcome = np.select([accounts.won[rows] == 1, accounts.won[rows] == 0], ["Won", "Lost"], "Open / unknown")
+name_col = accounts.display_specs[0].header if accounts.display_specs else "row_id"
+points = pd.DataFrame({
+    "x": clustering.map_xy[:, 0], "y": clustering.map_xy[:, 1], "row": rows,
+    "Account": accounts.display[name_col].to_numpy()[rows].astype(str),
+    "Cluster": np.array(names, dtype=object)[clustering.labels[rows]],
+    "Tier": np.array(TIER_LABELS, dtype=object)[result.tier[rows]],
+    "Score": np.round(result.score[rows], 0),
+    "Outcome": outcome,
+})
+if colour_by == "Tier":
+    color = alt.Color("Tier:N", scale=alt.Scale(domain=list(TIER_LABELS), range=[TIER_COLORS[t] for t in TIER_LABELS]))
+elif colour_by == "Outcome":
+    color = alt.Color("Outcome:N", scale=alt.Scale(domain=["Won", "Lost", "Open / unknown"],
+                                                   range=["#1b7f3b", "#d1495b", "#c7c7c7"]))
+else:
+    color = alt.Color("Cluster:N", scale=alt.Scale(scheme="tableau10"), sort=names)
+brush = alt.selection_interval(name="brush")
+chart = alt.Chart(points).mark_circle(size=38, opacity=0.75).encode(
+    x=alt.X("x:Q", title="Map axis 1 (PCA)", axis=alt.Axis(labels=False, ticks=False)),
+    y=alt.Y("y:Q", title="Map axis 2 (PCA)", axis=alt.Axis(labels=False, ticks=False)),
+    color=color,
+    tooltip=["Account:N", "Cluster:N", "Tier:N", "Score:Q", "Outcome:N"],
+).add_params(brush).properties(height=520).configure_legend(orient="top", labelFontSize=13, title=None,
+                                                            columns=4, labelLimit=320)
+event = st.altair_chart(chart, on_select="rerun", selection_mode="brush", key="clusters.map", width="stretch")
+st.caption("Drag on the map to select accounts; they are listed below.")
+
+# ------------------------------------------------------------------ profiles
+
+st.subheader("Cluster profiles")
+base_rate = float(accounts.won_deals.sum() / max(accounts.won_deals.sum() + accounts.lost_deals.sum(), 1))
+show = prof.drop(columns=["won", "closed"]).rename(columns={
+    "cluster": "#", "name": "Name", "accounts": "Accounts", "share": "Share", "win_rate": "Win rate",
+    "churn_rate": "Churn", "arr": "ARR", "share_ab": "In tiers A+B"})
+st.dataframe(show, hide_index=True, width="stretch", key="clusters.profiles", column_config={
+    "Share": st.column_config.NumberColumn(format="percent"),
+    "Win rate": st.column_config.ProgressColumn(min_value=0, max_value=1, format="percent"),
+    "Churn": st.column_config.NumberColumn(format="percent"),
+    "In tiers A+B": st.column_config.ProgressColumn(min_value=0, max_value=1, format="percent"),
+    "ARR": st.column_config.NumberColumn(format="dollar"),
+    **{c: st.column_config.NumberColumn(format="compact") for c in show.columns if c.endswith("(median)")}})
+
+missed = winning_low_scorers(prof, base_rate)
+if accounts.has["won"] and len(missed):
+    for _, r in missed.iterrows():
+        lo, hi = wilson(r["win_rate"] * r["closed"], r["closed"])
+        st.warning(f"**{r['name']}** wins {r['win_rate']:.0%} of closed deals ({lo:.0%}–{hi:.0%}; base rate "
+                   f"{base_rate:.0%}) but only {r['share_ab']:.0%} of its {r['accounts']:,} accounts are in tiers A+B: "
+                   "the ICP is missing something these accounts share. Turn it into traits below.",
+                   icon=":material/priority_high:")
+elif accounts.has["won"]:
+    st.success("No cluster wins well above the base rate while scoring low: the ICP covers the winning segments.",
+               icon=":material/check_circle:")
+
+# ------------------------------------------------------------------ selected accounts and traits
+
+left, right = st.columns([3, 2], gap="large")
+with left:
+    selected = []
+    if event and event.selection and event.selection.get("brush"):
+        b = event.selection["brush"]
+        xs, ys = b.get("x"), b.get("y")
+        if xs and ys:
+            inside = points[(points.x >= min(xs)) & (points.x <= max(xs)) & (points.y >= min(ys)) & (points.y <= max(ys))]
+            selected = inside["row"].to_numpy()
+    pick = st.selectbox("Show accounts of", ["Map selection"] + names, key="clusters.show")
+    if pick != "Map selection":
+        selected = np.flatnonzero(clustering.labels == names.index(pick))[:1000]
+    if len(selected):
+        table = accounts.display.iloc[selected].drop(columns=["row_id"]).copy()
+        table.insert(1, "Cluster", np.array(names, dtype=object)[clustering.labels[selected]])
+        table.insert(2, "Tier", np.array(TIER_LABELS, dtype=object)[result.tier[selected]])
+        table.insert(3, "Score", np.round(result.score[selected], 0))
+        st.caption(f"{len(selected):,} accounts" + (" (first 1,000)" if len(selected) >= 1000 else ""))
+        st.dataframe(table, hide_index=True, width="stretch", height=320, key="clusters.accounts")
+    else:
+        st.caption("Nothing selected yet.")
+with right:
+    target = st.selectbox("Turn this cluster into traits", names, key="clusters.target")
+    proposed = traits_for_cluster(accounts, clustering, columns, names.index(target))
+    if proposed:
+        st.markdown("\n".join(f"- **+{t.weight}** {t.label}" for t in proposed))
+        if st.button(f"Add {len(proposed)} trait{'s' if len(proposed) > 1 else ''} to “{profile.name}”",
+                     key="clusters.adopt", type="primary", icon=":material/add:"):
+            replace_profile(cur, adopt_traits(profile, proposed))
+            st.toast(f"Added traits describing {target}", icon=":material/check:")
+            st.rerun()
+    else:
+        st.caption("Nothing sets this cluster apart strongly enough to become a trait.")

@@ -1,0 +1,171 @@
+"""TAM page: the market (this dataset or a market list) scored by the same ICP, segmented by one
+or two dimensions, with penetration, ACV, TAM, SAM and SOM per segment and the assumptions."""
+
+import tempfile
+from pathlib import Path
+
+import altair as alt
+import numpy as np
+import streamlit as st
+
+from icp_core.ingest import IngestError, ingest_dataset
+from icp_core.profile import format_number
+from icp_core.scoring import TIER_LABELS, score_profile
+from icp_core.store import SAMPLE_WORKSPACE, DatasetStore
+from icp_core.tam import (DIMENSIONS, TamAssumptions, TamError, customer_mask, segment_values, serviceable_mask,
+                          tam_table)
+from pages.cached import account_matrix, cluster_results
+from pages.state import current_dataset, working
+
+cur = current_dataset()
+accounts = cur.accounts
+profile = working(cur)["profile"]
+result, _ = score_profile(accounts, profile)
+
+st.title("TAM")
+st.caption("How big is each segment's market? Market accounts × ACV (from your customers) = TAM; "
+           "serviceable accounts × ACV = SAM; SAM × attainable share = SOM.")
+
+# ------------------------------------------------------------------ market
+
+own_store = DatasetStore(cur.root, cur.workspace)
+datasets, _ = own_store.list_datasets()
+choices = {("self", cur.dataset_id): f"This dataset's accounts ({cur.meta['name']})"}
+for m in datasets:
+    if m["id"] != cur.dataset_id:
+        choices[(cur.workspace, m["id"])] = f"Market list: {m['name']} ({m['rows']:,} accounts)"
+sample_id = st.session_state.get("icp.sample_dataset", (None, None))[1]
+if sample_id and sample_id != cur.dataset_id:
+    choices[(SAMPLE_WORKSPACE, sample_id)] = "Market list: the sample accounts"
+
+with st.expander("Upload a market list (prospects or a firmographic universe)", icon=":material/upload:"):
+    up = st.file_uploader("Market file", type=["csv", "tsv", "txt", "xlsx", "parquet"], key="tam.market_file")
+    if up is not None and st.button("Load market list", key="tam.load_market"):
+        with st.status(f"Loading {up.name}…", expanded=True) as status:
+            bar = st.progress(0.0)
+            with tempfile.TemporaryDirectory(prefix="icp_market_") as tmp:
+                path = Path(tmp) / ("market" + Path(up.name).suffix.lower())
+                path.write_bytes(up.getbuffer())
+                try:
+                    res = ingest_dataset(own_store, path, name=f"Market: {Path(up.name).stem}",
+                                         progress=lambda f, m: bar.progress(min(f, 1.0), text=m),
+                                         display_names=(up.name, None))
+                except IngestError as exc:
+                    status.update(label=f"Could not load: {exc}", state="error")
+                    st.stop()
+            status.update(label=f"Loaded {res.meta['rows']:,} market accounts", state="complete", expanded=False)
+        st.session_state["tam.market"] = (cur.workspace, res.dataset_id)
+        st.rerun()
+
+if st.session_state.get("tam.market") not in choices:
+    st.session_state["tam.market"] = next(iter(choices))
+market_key = st.selectbox("Market", list(choices), format_func=choices.get, key="tam.market")
+if market_key[0] == "self":
+    market, market_result = accounts, result
+else:
+    mstore = DatasetStore(cur.root, market_key[0])
+    market = account_matrix(str(cur.root), market_key[0], market_key[1],
+                            mstore.meta_path(market_key[1]).stat().st_mtime_ns)
+    market_result, binding = score_profile(market, profile)
+    if binding.problems:
+        st.warning("Scoring the market list without: " + "; ".join(binding.problems), icon=":material/warning:")
+
+# ------------------------------------------------------------------ segments and assumptions
+
+clusters = names = None
+last = st.session_state.get(f"clusters.last.{cur.dataset_id}")
+if market_key[0] == "self" and last in cluster_results():
+    clusters = cluster_results()[last].labels
+    names = st.session_state.get(f"clusters.names.{cur.dataset_id}")
+dims = {k: v for k, v in DIMENSIONS.items() if k != "cluster" or clusters is not None}
+c1, c2 = st.columns([2, 3])
+by = c1.multiselect("Segment by (one or two)", list(dims), default=["tier"], max_selections=2,
+                    format_func=dims.get, key="tam.by")
+if clusters is None:
+    c1.caption("Run the Clusters page to segment by cluster.")
+with c2:
+    a1, a2, a3 = st.columns(3)
+    stat = a1.radio("ACV from customers' ARR", ["median", "mean"], horizontal=True, key="tam.acv_stat")
+    min_customers = a2.number_input("Min customers per segment", 1, 1000, 5, key="tam.min_customers")
+    share = a3.slider("Attainable share (SOM)", 1, 50, 10, format="%d%%", key="tam.share")
+    b1, b2 = st.columns(2)
+    override = b1.number_input("Your ACV (optional fallback)", min_value=0.0, value=None, step=1000.0,
+                               key="tam.acv_override", placeholder="overall ACV")
+    override_all = b2.checkbox("Use my ACV for every segment", key="tam.override_all", disabled=override is None)
+
+with st.expander("Serviceable market (SAM filters)", icon=":material/filter_alt:"):
+    country_spec = next((s for s in market.specs if s.role == "country"), None)
+    countries = []
+    if country_spec is not None:
+        countries = st.multiselect("Countries served (none = all)",
+                                   [v for v, _ in market.value_options(country_spec).get("values", [])],
+                                   key="tam.countries")
+    e1, e2 = st.columns(2)
+    emin = e1.number_input("Employees at least", min_value=0.0, value=None, key="tam.emp_min")
+    emax = e2.number_input("Employees at most", min_value=0.0, value=None, key="tam.emp_max")
+    tiers = st.multiselect("ICP tiers served (none = all)", list(TIER_LABELS), key="tam.tiers")
+
+if not by:
+    st.info("Choose a dimension to segment by.")
+    st.stop()
+try:
+    market_segs = [segment_values(market, market_result, d, clusters, names) for d in by]
+    cust_segs = [segment_values(accounts, result, d, clusters, names) for d in by]
+    customers = customer_mask(accounts)
+    serviceable, serv_note = serviceable_mask(market, countries, emin, emax, tiers, market_result)
+    assumptions = TamAssumptions(acv_stat=stat, min_customers=int(min_customers), acv_override=override,
+                                 override_all=bool(override_all and override is not None),
+                                 attainable_share=share / 100, serviceable_note=serv_note)
+    table, totals = tam_table(market_segs, serviceable, cust_segs, customers, accounts.arr, assumptions)
+except TamError as exc:
+    st.warning(str(exc), icon=":material/info:")
+    st.stop()
+
+
+def money(x) -> str:
+    return "–" if x is None or (isinstance(x, float) and np.isnan(x)) else "$" + format_number(round(float(x)))
+
+
+m = st.columns(5)
+m[0].metric("TAM", money(totals["tam"]))
+m[1].metric("SAM", money(totals["sam"]))
+m[2].metric("SOM", money(totals["som"]))
+m[3].metric("Market accounts", f"{totals['market_accounts']:,}", help=f"{totals['serviceable_accounts']:,} serviceable")
+m[4].metric("Customers", f"{totals['customers']:,}",
+            help=f"penetration {totals['customers'] / max(totals['market_accounts'], 1):.1%}")
+if totals["segments_on_fallback"]:
+    st.info(f"{totals['segments_on_fallback']} segment(s) have fewer than {assumptions.min_customers} customers with "
+            f"ARR: their ACV is the fallback {money(totals['fallback_acv'])} (marked in the table).",
+            icon=":material/info:")
+
+top = table.head(15).melt(id_vars=["segment"], value_vars=["tam", "sam", "som"], var_name="measure", value_name="value")
+top["measure"] = top["measure"].str.upper()
+chart = alt.Chart(top).mark_bar().encode(
+    y=alt.Y("segment:N", sort=table["segment"].head(15).tolist(), title=None, axis=alt.Axis(labelLimit=260)),
+    x=alt.X("value:Q", title="USD", axis=alt.Axis(format="$,.2s")),
+    yOffset=alt.YOffset("measure:N", sort=["TAM", "SAM", "SOM"]),
+    color=alt.Color("measure:N", sort=["TAM", "SAM", "SOM"], scale=alt.Scale(range=["#1e3a8a", "#3b82f6", "#93c5fd"]),
+                    legend=alt.Legend(orient="top", title=None)),
+    tooltip=["segment", "measure", alt.Tooltip("value:Q", format="$,.0f")],
+).properties(height=alt.Step(11), title="Largest segments by TAM")
+st.altair_chart(chart.configure_axis(labelFontSize=13, titleFontSize=13), width="stretch")
+
+st.dataframe(table.rename(columns={
+    "segment": " · ".join(dims[d] for d in by), "market_accounts": "Market accounts",
+    "serviceable_accounts": "Serviceable", "customers": "Customers", "penetration": "Penetration",
+    "acv": "Segment ACV", "acv_used": "ACV used", "acv_source": "ACV from", "tam": "TAM ($)", "sam": "SAM ($)",
+    "som": "SOM ($)"}),
+    hide_index=True, width="stretch", key="tam.table", column_config={
+        "Penetration": st.column_config.NumberColumn(format="percent"),
+        **{c: st.column_config.NumberColumn(format="dollar") for c in ("Segment ACV", "ACV used")},
+        **{c: st.column_config.NumberColumn(format="compact") for c in ("TAM ($)", "SAM ($)", "SOM ($)")}})
+st.download_button("Download the table (CSV)", table.to_csv(index=False).encode(), file_name="tam.csv",
+                   mime="text/csv", key="tam.download", on_click="ignore", icon=":material/download:")
+
+st.markdown("**Assumptions**\n"
+            f"- Market: {choices[market_key]}, scored with “{profile.name}”.\n"
+            f"- Customers: won accounts of “{cur.meta['name']}” ({totals['customers']:,}).\n"
+            f"- ACV: {stat} ARR of a segment's customers; segments with fewer than {assumptions.min_customers} customers "
+            f"with ARR use {'your ACV ' if override is not None else 'the overall ' + stat + ' '}"
+            f"{money(totals['fallback_acv'])}" + (" — your ACV is used for every segment." if assumptions.override_all else ".")
+            + f"\n- Serviceable: {serv_note}.\n- SOM: {share} % of SAM.")
