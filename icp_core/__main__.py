@@ -4,6 +4,7 @@
     python -m icp_core score FILE --profile PROFILE.json [--out OUT.csv] [--skip-missing-traits]
     python -m icp_core suggest FILE --outcome COLUMN [--positive VALUE] [--max-traits 12] --out PROFILE.json
     python -m icp_core backtest FILE --profile PROFILE.json --outcome COLUMN [--positive VALUE]
+    python -m icp_core tam FILE --profile PROFILE.json --by DIM [--by DIM2] [--market FILE] [--acv VALUE] [--out OUT.csv]
 
 
 Thin over the same functions the app uses. Bad input exits non-zero with one line on
@@ -14,6 +15,8 @@ from __future__ import annotations
 
 import argparse
 import sys
+
+import numpy as np
 from pathlib import Path
 
 from .ingest import IngestError, ingest_dataset
@@ -206,6 +209,77 @@ def _cmd_backtest(args) -> int:
     return 0
 
 
+def _scored(path: Path, profile, tmp: str, skip_missing: bool, what: str):
+    """Ingest a file and score it with `profile`; returns (accounts, result)."""
+    from .roles import ColumnSpec
+    from .scoring import AccountMatrix, score_profile
+
+    store = DatasetStore(Path(tmp), new_token())
+    res = ingest_dataset(store, path)
+    specs = [ColumnSpec.from_dict(c) for c in res.meta["columns"]]
+    accounts = AccountMatrix(lambda: store.open_dataset(res.dataset_id), specs)
+    result, binding = score_profile(accounts, profile)
+    if binding.problems:
+        text = "; ".join(binding.problems)
+        if not skip_missing:
+            raise CliError(f"{len(binding.problems)} trait(s) cannot be scored on {what} {path.name}: {text} "
+                           "(use --skip-missing-traits to score with the others)")
+        print(f"warning: {what} scored without {len(binding.problems)} trait(s): {text}", file=sys.stderr)
+    return accounts, result
+
+
+def _cmd_tam(args) -> int:
+    import tempfile
+
+    from .profile import ProfileError, profile_from_json
+    from .tam import DIMENSIONS, TamAssumptions, TamError, customer_mask, segment_values, tam_table
+
+    try:
+        profile = profile_from_json(Path(args.profile).read_bytes())
+    except (FileNotFoundError, IsADirectoryError):
+        raise CliError(f"profile not found: {args.profile}") from None
+    except ProfileError as exc:
+        raise CliError(f"malformed profile {args.profile}: {exc}") from None
+    if len(args.by) > 2:
+        raise CliError("segment by one or two dimensions (--by at most twice)")
+    if "cluster" in args.by:
+        raise CliError("--by cluster is available in the app (Clusters page); use tier, industry, country, region, "
+                       "employee_band, revenue_band or a column")
+    with tempfile.TemporaryDirectory(prefix="icp_tam_") as tmp:
+        accounts, result = _scored(Path(args.file), profile, tmp, args.skip_missing_traits, "customer file")
+        if args.market:
+            market, market_result = _scored(Path(args.market), profile, tmp, args.skip_missing_traits, "market file")
+        else:
+            market, market_result = accounts, result
+        try:
+            a = TamAssumptions(acv_stat=args.acv_stat, min_customers=args.min_customers, acv_override=args.acv,
+                               attainable_share=args.share / 100)
+            table, totals = tam_table([segment_values(market, market_result, d) for d in args.by],
+                                      np.ones(market.n, dtype=bool),
+                                      [segment_values(accounts, result, d) for d in args.by],
+                                      customer_mask(accounts), accounts.arr, a)
+        except TamError as exc:
+            raise CliError(str(exc)) from None
+    header = " · ".join(DIMENSIONS.get(d, d) for d in args.by)
+    if args.out:
+        from .export import to_csv_bytes
+        from .store import write_atomic
+        write_atomic(Path(args.out), to_csv_bytes(table.rename(columns={"segment": header})))
+    lines = [f"{header[:34]:<34} {'market':>9} {'customers':>9} {'penetr.':>8} {'ACV used':>10} {'TAM':>12} "
+             f"{'SAM':>12} {'SOM':>11}  ACV from"]
+    for r in table.itertuples():
+        lines.append(f"{str(r.segment)[:34]:<34} {r.market_accounts:>9,} {r.customers:>9,} "
+                     f"{(r.penetration if r.penetration == r.penetration else 0):>8.1%} {r.acv_used:>10,.0f} "
+                     f"{r.tam:>12,.0f} {r.sam:>12,.0f} {r.som:>11,.0f}  {r.acv_source}")
+    lines.append(f"{'TOTAL':<34} {totals['market_accounts']:>9,} {totals['customers']:>9,} {'':>8} {'':>10} "
+                 f"{totals['tam']:>12,.0f} {totals['sam']:>12,.0f} {totals['som']:>11,.0f}")
+    print("\n".join(lines))
+    print(f"overall {args.acv_stat} ACV {totals['overall_acv']:,.0f}; fallback ACV {totals['fallback_acv']:,.0f} "
+          f"for {totals['segments_on_fallback']} segment(s) with fewer than {args.min_customers} customers with ARR"
+          + (f"; wrote {args.out}" if args.out else ""), file=sys.stderr)
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m icp_core", description="ICP Explorer command line")
     parser.add_argument("--data-dir", help="data directory (default: $ICP_DATA_DIR or ./.icp_data)")
@@ -222,6 +296,20 @@ def build_parser() -> argparse.ArgumentParser:
     score.add_argument("--skip-missing-traits", action="store_true",
                        help="score with the traits whose column exists, warn about the others")
     score.set_defaults(func=_cmd_score)
+    tam = sub.add_parser("tam", help="TAM / SAM / SOM per segment, the market scored by the profile")
+    tam.add_argument("file", help="customer accounts file (won accounts and ARR give penetration and ACV)")
+    tam.add_argument("--profile", required=True, help="ICP profile JSON")
+    tam.add_argument("--by", action="append", required=True,
+                     help="segment dimension: tier, industry, country, region, employee_band, revenue_band or a "
+                          "column; give twice for two dimensions")
+    tam.add_argument("--market", help="market list file (default: the accounts file itself)")
+    tam.add_argument("--acv", type=float, help="your ACV: the fallback for segments with too few customers")
+    tam.add_argument("--acv-stat", choices=["median", "mean"], default="median")
+    tam.add_argument("--min-customers", type=int, default=5, help="customers with ARR a segment needs for its own ACV")
+    tam.add_argument("--share", type=float, default=10.0, help="attainable share of SAM in percent (SOM)")
+    tam.add_argument("--skip-missing-traits", action="store_true")
+    tam.add_argument("--out", help="write the table as CSV")
+    tam.set_defaults(func=_cmd_tam)
     for cmd, helptext in (("suggest", "suggest traits and weights from the data; writes a profile"),
                           ("backtest", "backtest a profile on held-out accounts; prints a JSON report")):
         sp = sub.add_parser(cmd, help=helptext)

@@ -1,0 +1,74 @@
+"""Clusters and TAM pages through AppTest."""
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from tests.conftest import ROOT, SHARED_DATA
+
+
+@pytest.fixture
+def app(data_root):
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=240)
+    at.run()
+    assert not at.exception, at.exception
+    return at
+
+
+def profiles(at):
+    return next(d.value for d in at.dataframe if "In tiers A+B" in d.value.columns)
+
+
+def test_clusters_page(app):
+    app.switch_page("pages/clusters.py").run()
+    assert not app.exception, app.exception
+    table = profiles(app)
+    assert len(table) == 4 and table["Accounts"].sum() == 3000
+    assert table["Name"].is_unique
+    app.slider(key="clusters.k").set_value(6).run()
+    assert not app.exception, app.exception
+    assert len(profiles(app)) == 6
+    app.radio(key="clusters.colour").set_value("Tier").run()
+    assert not app.exception
+    app.slider(key="clusters.k").set_value(4).run()
+    assert profiles(app).equals(table)  # same input, same clusters
+    dataset_id = app.session_state["icp.dataset"][1]
+    before = len(app.session_state["score.work"][dataset_id]["profile"].traits)
+    app.button(key="clusters.adopt").click().run()
+    assert not app.exception, app.exception
+    assert len(app.session_state["score.work"][dataset_id]["profile"].traits) > before
+    app.selectbox(key="clusters.show").set_value(table["Name"].iloc[0]).run()
+    accounts = next(d.value for d in app.dataframe if "Cluster" in d.value.columns and "Score" in d.value.columns)
+    assert (accounts["Cluster"] == table["Name"].iloc[0]).all()
+
+
+def metric(at, label):
+    return next(m.value for m in at.metric if m.label == label)
+
+
+def test_tam_page_with_clusters_and_a_market_list(app):
+    app.switch_page("pages/tam.py").run()
+    assert not app.exception, app.exception
+    assert metric(app, "Market accounts") == "3,000"
+    tam = metric(app, "TAM")
+    assert tam.startswith("$")
+    app.multiselect(key="tam.by").set_value(["industry", "employee_band"]).run()
+    assert not app.exception, app.exception
+    table = next(d.value for d in app.dataframe if "TAM ($)" in d.value.columns)
+    assert table.iloc[:, 0].str.contains(" · ").all()
+    app.slider(key="tam.share").set_value(20).run()
+    assert metric(app, "SOM") != "$0"
+    # clusters become a dimension once computed
+    app.switch_page("pages/clusters.py").run()
+    app.switch_page("pages/tam.py").run()
+    assert "cluster" in app.multiselect(key="tam.by").options or any(
+        "Cluster" in str(o) for o in app.multiselect(key="tam.by").options)
+    # a market list uploaded on the page
+    data = (SHARED_DATA / "crunchbase_2013_companies.csv").read_bytes()
+    app.file_uploader(key="tam.market_file").set_value(("crunchbase.csv", data, "text/csv"))
+    app.run()
+    app.button(key="tam.load_market").click().run()
+    assert not app.exception, app.exception
+    app.multiselect(key="tam.by").set_value(["country"]).run()
+    assert not app.exception, app.exception
+    assert metric(app, "Market accounts") == "19,374"
+    assert any("Scoring the market list without" in w.value for w in app.warning)
