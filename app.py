@@ -1,9 +1,14 @@
-"""ICP Explorer: entry point. Page config, navigation, and the shared sidebar (dataset picker)."""
+"""ICP Explorer: entry point. Page config, navigation, and the shared sidebar (dataset picker).
+
+Two modes: a private workspace (the ?ws= token in the URL; uploads, editing, saving), or a
+read-only share link (?share=<token>): exactly one saved profile version on its dataset, on
+the Score, Clusters and TAM pages, with nothing else listed.
+"""
 
 import streamlit as st
 
 from icp_core.ingest import ensure_sample_dataset
-from icp_core.store import SAMPLE_WORKSPACE, DatasetStore, data_dir, is_workspace_id, new_token
+from icp_core.store import SAMPLE_WORKSPACE, DatasetStore, ShareStore, data_dir, is_workspace_id, new_token
 
 st.set_page_config(page_title="ICP Explorer", page_icon=":material/target:", layout="wide")
 
@@ -34,7 +39,33 @@ def dataset_choices(root: str, workspace: str) -> tuple[dict, list[str]]:
     return labels, problems
 
 
+def shared_view(root: str, token: str) -> None:
+    """A read-only share link, or a plain "link not found" for anything else."""
+    record = ShareStore(root).resolve(token)
+    if record is None or not DatasetStore(root, record["dataset_ws"]).exists(record["dataset_id"]):
+        st.session_state.pop("icp.share", None)
+        st.title("Link not found")
+        st.write("This ICP link does not exist or is no longer shared. Ask the person who sent it for a new link.")
+        st.stop()
+    st.session_state["icp.share"] = record  # the author's workspace stays inside the record, never the session's
+    st.session_state["icp.dataset"] = (record["dataset_ws"], record["dataset_id"])
+    nav = st.navigation([
+        st.Page("pages/score.py", title="Score", icon=":material/leaderboard:", default=True),
+        st.Page("pages/clusters.py", title="Clusters", icon=":material/scatter_plot:"),
+        st.Page("pages/tam.py", title="TAM", icon=":material/public:"),
+    ])
+    nav.run()
+    with st.sidebar:
+        st.markdown("### :material/target: ICP Explorer")
+        st.caption("Shared ICP, read-only: exactly the version that was shared.")
+
+
 root = str(data_dir())
+if "share" in st.query_params:
+    shared_view(root, st.query_params.get("share"))
+    st.stop()
+st.session_state.pop("icp.share", None)
+
 workspace = session_workspace()
 labels, problems = dataset_choices(root, workspace)
 if st.session_state.get("app.dataset_picker") in labels:
@@ -47,6 +78,7 @@ nav = st.navigation([
     st.Page("pages/evidence.py", title="Evidence", icon=":material/query_stats:"),
     st.Page("pages/clusters.py", title="Clusters", icon=":material/scatter_plot:"),
     st.Page("pages/tam.py", title="TAM", icon=":material/public:"),
+    st.Page("pages/share.py", title="Share & export", icon=":material/ios_share:"),
     st.Page("pages/data.py", title="Data", icon=":material/upload_file:"),
 ])
 nav.run()

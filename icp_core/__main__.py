@@ -78,7 +78,6 @@ def _cmd_ingest(args) -> int:
 def _cmd_score(args) -> int:
     import tempfile
 
-    from .export import to_csv_bytes
     from .profile import ProfileError, profile_from_json
     from .roles import ColumnSpec
     from .scoring import AccountMatrix, score_accounts, scored_input_frame, tier_summary
@@ -108,13 +107,19 @@ def _cmd_score(args) -> int:
                                 profile.tier_rule)
         with store.open_dataset(result.dataset_id) as con:
             frame = scored_input_frame(con, specs, scored)
-    data = to_csv_bytes(frame)
+    from .export import export_bytes
+    fmt = args.format or (Path(args.out).suffix.lower().lstrip(".") if args.out else "csv")
+    if fmt not in ("csv", "xlsx", "parquet"):
+        raise CliError(f"unknown output format {fmt!r}: use --format csv, xlsx or parquet")
+    data = export_bytes(frame, fmt)
     if args.out:
         from .store import write_atomic
         write_atomic(Path(args.out), data)
-    else:
+    elif fmt == "csv":
         sys.stdout.buffer.write(data.removeprefix("\ufeff".encode()))
         sys.stdout.flush()
+    else:
+        raise CliError(f"--format {fmt} needs --out FILE (binary output)")
     summary = tier_summary(scored, accounts)
     counts = ", ".join(f"{r.tier} {r.accounts:,}" for r in summary.itertuples())
     print(f"scored {accounts.n:,} accounts with {len(binding.traits)} trait(s) of “{profile.name}”: {counts}"
@@ -280,6 +285,35 @@ def _cmd_tam(args) -> int:
     return 0
 
 
+def _cmd_sql(args) -> int:
+    from .profile import ProfileError, profile_from_json
+    from .warehouse import SqlError, dbt_model, input_columns, profile_sql
+
+    try:
+        profile = profile_from_json(Path(args.profile).read_bytes())
+    except (FileNotFoundError, IsADirectoryError):
+        raise CliError(f"profile not found: {args.profile}") from None
+    except ProfileError as exc:
+        raise CliError(f"malformed profile {args.profile}: {exc}") from None
+    thresholds = dict(profile.tier_rule.thresholds)
+    if profile.tier_rule.mode == "mix":
+        if not args.file:
+            raise CliError("this profile's tiers come from a target mix: give FILE (--data) to solve the tier lines on, "
+                           "or switch the profile to score thresholds")
+        import tempfile
+        with tempfile.TemporaryDirectory(prefix="icp_sql_") as tmp:
+            _, result = _scored(Path(args.file), profile, tmp, False, "data file")
+            thresholds = result.thresholds
+    try:
+        sql = dbt_model(profile, thresholds) if args.dbt else profile_sql(profile, thresholds, args.table, args.dialect)
+    except SqlError as exc:
+        raise CliError(str(exc)) from None
+    print(sql)
+    cols = ", ".join(f"{c} ({k})" for c, k in input_columns(profile).items())
+    print(f"input columns: {cols}", file=sys.stderr)
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m icp_core", description="ICP Explorer command line")
     parser.add_argument("--data-dir", help="data directory (default: $ICP_DATA_DIR or ./.icp_data)")
@@ -292,10 +326,19 @@ def build_parser() -> argparse.ArgumentParser:
     score = sub.add_parser("score", help="score a file with an ICP profile; writes CSV with icp_score/tier/reasons")
     score.add_argument("file", help="accounts file: CSV/TSV, .xlsx or .parquet (cleaned as on upload)")
     score.add_argument("--profile", required=True, help="ICP profile JSON (saved or downloaded from the app)")
-    score.add_argument("--out", help="output CSV (default: standard output)")
+    score.add_argument("--out", help="output file (default: CSV on standard output)")
+    score.add_argument("--format", choices=["csv", "xlsx", "parquet"],
+                       help="output format (default: from --out's extension, else csv)")
     score.add_argument("--skip-missing-traits", action="store_true",
                        help="score with the traits whose column exists, warn about the others")
     score.set_defaults(func=_cmd_score)
+    sql = sub.add_parser("sql", help="print the profile as one SQL query for a warehouse")
+    sql.add_argument("--profile", required=True, help="ICP profile JSON")
+    sql.add_argument("--dialect", default="duckdb", choices=["duckdb", "snowflake", "bigquery", "postgres", "spark"])
+    sql.add_argument("--table", default="accounts", help="input table (db.schema.table allowed)")
+    sql.add_argument("--data", dest="file", help="accounts file to solve target-mix tier lines on")
+    sql.add_argument("--dbt", action="store_true", help="print a dbt model (reads {{ ref('accounts') }})")
+    sql.set_defaults(func=_cmd_sql)
     tam = sub.add_parser("tam", help="TAM / SAM / SOM per segment, the market scored by the profile")
     tam.add_argument("file", help="customer accounts file (won accounts and ARR give penetration and ACV)")
     tam.add_argument("--profile", required=True, help="ICP profile JSON")
@@ -336,6 +379,8 @@ def main(argv: list[str] | None = None) -> int:
     except (IngestError, CliError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
+    except BrokenPipeError:  # e.g. piped into `head`
+        return 0
     except KeyboardInterrupt:
         print("error: interrupted", file=sys.stderr)
         return 130

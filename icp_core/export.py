@@ -37,3 +37,57 @@ def to_csv_bytes(df: pd.DataFrame) -> bytes:
     neutralise_formulas(df).to_csv(buf, index=False)
     return ("\ufeff" + buf.getvalue()).encode("utf-8")
 
+
+
+EXPORT_FORMATS = {"csv": ("text/csv", "csv"),
+                  "xlsx": ("application/vnd.openxmlformats-officedocument.spreadsheetml.sheet", "xlsx"),
+                  "parquet": ("application/vnd.apache.parquet", "parquet")}
+
+
+def to_xlsx_bytes(df: pd.DataFrame, sheet: str = "ICP scores") -> bytes:
+    """An Excel workbook (openpyxl), formulas neutralised, header row frozen."""
+    buf = io.BytesIO()
+    safe = neutralise_formulas(df)
+    with pd.ExcelWriter(buf, engine="openpyxl") as xw:
+        safe.to_excel(xw, index=False, sheet_name=sheet[:31])
+        ws = xw.sheets[sheet[:31]]
+        ws.freeze_panes = "A2"
+        for i, col in enumerate(safe.columns, start=1):
+            width = min(60, max(10, len(str(col)) + 2, int(safe[col].astype(str).str.len().quantile(0.9)) + 2
+                                if len(safe) else 10))
+            ws.column_dimensions[ws.cell(row=1, column=i).column_letter].width = width
+    return buf.getvalue()
+
+
+def to_parquet_bytes(df: pd.DataFrame) -> bytes:
+    """Parquet keeps types; text is left as it is (no spreadsheet reads it as a formula)."""
+    buf = io.BytesIO()
+    df.to_parquet(buf, index=False)
+    return buf.getvalue()
+
+
+def export_bytes(df: pd.DataFrame, fmt: str) -> bytes:
+    if fmt == "csv":
+        return to_csv_bytes(df)
+    if fmt == "xlsx":
+        return to_xlsx_bytes(df)
+    if fmt == "parquet":
+        return to_parquet_bytes(df)
+    raise ValueError(f"unknown export format {fmt!r}")
+
+
+def crm_frame(display: pd.DataFrame, id_header: str | None, name_header: str | None, score, tier, reasons,
+              flags, version_label: str) -> pd.DataFrame:
+    """CRM-ready columns: the account id and name, then ICP Score, ICP Tier, ICP Reasons, ICP Flags
+    and ICP Profile Version."""
+    out = pd.DataFrame()
+    if id_header:
+        out["Account ID"] = display[id_header].to_numpy()
+    if name_header:
+        out["Account Name"] = display[name_header].to_numpy()
+    out["ICP Score"] = score
+    out["ICP Tier"] = tier
+    out["ICP Reasons"] = reasons
+    out["ICP Flags"] = flags
+    out["ICP Profile Version"] = version_label
+    return out

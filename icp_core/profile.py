@@ -390,3 +390,54 @@ _SAFE = re.compile(r"[^a-z0-9]+")
 
 def slug(text: str) -> str:
     return _SAFE.sub("-", text.lower()).strip("-")[:40] or "profile"
+
+
+# --------------------------------------------------------------------------- versions
+
+def diff_profiles(old: Profile, new: Profile) -> dict:
+    """What changed between two versions: traits added / removed (matched by id, else by
+    definition), weight, class, rule and label changes, and tier rule changes.
+
+    Returns {"added": [Trait], "removed": [Trait], "changed": [(old, new, [what changed])],
+    "tier_rule": [text]}."""
+    old_by_id = {t.id: t for t in old.traits}
+    new_by_id = {t.id: t for t in new.traits}
+    pairs = [(old_by_id[i], new_by_id[i]) for i in old_by_id if i in new_by_id]
+    rest_old = [t for t in old.traits if t.id not in new_by_id]
+    rest_new = [t for t in new.traits if t.id not in old_by_id]
+    by_def = {t.definition_key(): t for t in rest_new}
+    for t in list(rest_old):
+        twin = by_def.pop(t.definition_key(), None)
+        if twin is not None:
+            pairs.append((t, twin))
+            rest_old.remove(t)
+            rest_new.remove(twin)
+    changed = []
+    for a, b in pairs:
+        what = []
+        if a.weight != b.weight:
+            what.append(f"weight {a.weight:+d} → {b.weight:+d}")
+        if a.trait_class != b.trait_class:
+            what.append(f"class {TRAIT_CLASSES[a.trait_class]} → {TRAIT_CLASSES[b.trait_class]}")
+        if a.disqualify != b.disqualify:
+            what.append("now disqualifies" if b.disqualify else "no longer disqualifies")
+        if a.definition_key() != b.definition_key():
+            what.append("rule changed")
+        if a.label != b.label:
+            what.append(f"renamed from “{a.label}”")
+        if what:
+            changed.append((a, b, what))
+    rules = []
+    ra, rb = old.tier_rule, new.tier_rule
+    if ra.mode != rb.mode:
+        rules.append(f"tiers from {'a target mix' if rb.mode == 'mix' else 'score thresholds'} "
+                     f"(was {'a target mix' if ra.mode == 'mix' else 'score thresholds'})")
+    if rb.mode == "thresholds":
+        for k in ("A", "B", "C"):
+            if ra.thresholds[k] != rb.thresholds[k]:
+                rules.append(f"tier {k} line {ra.thresholds[k]:g} → {rb.thresholds[k]:g}")
+    else:
+        for k in TIERS:
+            if ra.mix[k] != rb.mix[k]:
+                rules.append(f"tier {k} target {ra.mix[k]:g} % → {rb.mix[k]:g} %")
+    return {"added": rest_new, "removed": rest_old, "changed": changed, "tier_rule": rules}

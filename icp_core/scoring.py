@@ -441,7 +441,8 @@ def score_accounts(matches: "np.ndarray | Patterns", traits: list[Trait], rule: 
 
     `matches` is the (accounts × traits) boolean matrix, or the same grouped into Patterns.
     """
-    patterns = matches if isinstance(matches, Patterns) else group_patterns(np.asarray(matches, dtype=bool))
+    # duck-typed: a Patterns from a cached AccountMatrix may predate a module reload
+    patterns = matches if hasattr(matches, "inv") else group_patterns(np.asarray(matches, dtype=bool))
     m = patterns.matrix
     weights = np.array([t.weight for t in traits], dtype=np.int64)
     score, low, high = score_formula(m, weights)
@@ -673,3 +674,15 @@ def scored_input_frame(con, specs: list[ColumnSpec], result: ScoreResult) -> pd.
     frame["icp_reasons"] = expl["reasons"].to_numpy()
     frame["icp_flags"] = expl["flags"].to_numpy()
     return frame
+
+
+def tier_changes(before: ScoreResult, after: ScoreResult) -> tuple[pd.DataFrame, np.ndarray]:
+    """Accounts whose tier differs between two scorings of the same dataset: a from → to count
+    table (only moves) and the positions of the accounts that moved."""
+    a, b = before.tier.astype(np.int64), after.tier.astype(np.int64)
+    moved = np.flatnonzero(a != b)
+    counts = np.bincount(a[moved] * 5 + b[moved], minlength=25).reshape(5, 5)
+    src, dst = np.nonzero(counts)
+    labels = np.array(TIER_LABELS, dtype=object)
+    table = pd.DataFrame({"from": labels[src], "to": labels[dst], "accounts": counts[src, dst]})
+    return table.sort_values("accounts", ascending=False).reset_index(drop=True), moved

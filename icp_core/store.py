@@ -279,3 +279,70 @@ class ProfileStore:
                     out.append(versions[-1] | {"versions": len(versions)})
         out.sort(key=lambda r: r["saved_at"], reverse=True)
         return out
+
+
+# ------------------------------------------------------------------------------ share links
+
+_SHARE_RE = re.compile(r"[0-9a-f]{32}")
+
+
+class ShareStore:
+    """Read-only share links: a 128-bit random token -> one saved profile version on its dataset.
+
+        shares/<token>.json   {token, workspace, dataset_ws, dataset_id, profile_id, version,
+                               created_at, revoked_at}
+
+    `resolve` answers None alike for malformed, unknown and revoked tokens, so a visitor learns
+    nothing about which tokens exist. Only the workspace that created a link can revoke it.
+    """
+
+    def __init__(self, root: Path | str | None = None):
+        self.root = Path(root) if root is not None else data_dir()
+        self.dir = self.root / "shares"
+
+    def create(self, workspace: str, dataset_ws: str, dataset_id: str, profile_id: str, version: int,
+               label: str = "") -> dict:
+        from datetime import datetime, timezone
+
+        if not (is_workspace_id(workspace) and is_workspace_id(dataset_ws) and _ID_RE.fullmatch(dataset_id)
+                and _ID_RE.fullmatch(profile_id) and int(version) >= 1):
+            raise ValueError("invalid share target")
+        token = new_token()
+        record = {"token": token, "workspace": workspace, "dataset_ws": dataset_ws, "dataset_id": dataset_id,
+                  "profile_id": profile_id, "version": int(version), "label": label,
+                  "created_at": datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"), "revoked_at": None}
+        write_atomic(self.dir / f"{token}.json", json.dumps(record).encode())
+        return record
+
+    def resolve(self, token: str | None) -> dict | None:
+        if not isinstance(token, str) or not _SHARE_RE.fullmatch(token):
+            return None
+        try:
+            record = json.loads((self.dir / f"{token}.json").read_text())
+        except (OSError, ValueError):
+            return None
+        if record.get("revoked_at") or record.get("token") != token:
+            return None
+        return record
+
+    def revoke(self, token: str, workspace: str) -> bool:
+        from datetime import datetime, timezone
+
+        record = self.resolve(token)
+        if record is None or record["workspace"] != workspace:
+            return False
+        record["revoked_at"] = datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+        write_atomic(self.dir / f"{token}.json", json.dumps(record).encode())
+        return True
+
+    def list_for(self, workspace: str) -> list[dict]:
+        """The live links a workspace created, newest first."""
+        out = []
+        for path in self.dir.glob("*.json") if self.dir.exists() else []:
+            try:
+                record = json.loads(path.read_text())
+            except (OSError, ValueError):
+                continue
+            if record.get("workspace") == workspace and not record.get("revoked_at"):
+                out.append(record)
+        return sorted(out, key=lambda r: r["created_at"], reverse=True)

@@ -79,12 +79,15 @@ def segment_values(accounts: AccountMatrix, result: ScoreResult | None, dim: str
 
 
 def customer_mask(accounts: AccountMatrix) -> np.ndarray:
-    """Current customers: won accounts, else (no won/lost) accounts with ARR above 0."""
+    """Current customers: won accounts; else, in a customer list with a churn flag, the ones
+    not churned; else accounts with ARR above 0."""
     if accounts.has["won"]:
         return accounts.won_deals > 0
+    if accounts.has["churned"]:
+        return accounts.churned == 0
     if accounts.has["arr"]:
         return np.nan_to_num(accounts.arr) > 0
-    raise TamError("this dataset says nothing about customers (no won/lost and no ARR column)")
+    raise TamError("this dataset says nothing about customers (no won/lost, churn or ARR column)")
 
 
 @dataclass

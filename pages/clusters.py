@@ -12,7 +12,7 @@ from icp_core.scoring import TIER_COLORS, TIER_LABELS, score_profile
 from icp_core.segments import (clusterable_columns, cluster_accounts, default_cluster_columns, profile_clusters,
                                traits_for_cluster, winning_low_scorers)
 from pages.cached import cluster_results
-from pages.state import current_dataset, replace_profile, working
+from pages.state import current_dataset, read_only, replace_profile, working
 
 MAX_CACHED = 12
 
@@ -158,7 +158,7 @@ with right:
     proposed = traits_for_cluster(accounts, clustering, columns, names.index(target))
     if proposed:
         st.markdown("\n".join(f"- **+{t.weight}** {t.label}" for t in proposed))
-        if st.button(f"Add {len(proposed)} trait{'s' if len(proposed) > 1 else ''} to “{profile.name}”",
+        if read_only() is None and st.button(f"Add {len(proposed)} trait{'s' if len(proposed) > 1 else ''} to “{profile.name}”",
                      key="clusters.adopt", type="primary", icon=":material/add:"):
             replace_profile(cur, adopt_traits(profile, proposed))
             st.toast(f"Added traits describing {target}", icon=":material/check:")

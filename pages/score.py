@@ -14,7 +14,7 @@ from icp_core.scoring import (TIER_COLORS, TIER_LABELS, count_rows, ranked_rows,
                               scored_table, tier_summary)
 from icp_core.store import SAMPLE_WORKSPACE, DatasetStore
 from pages.cached import histogram_spec, tier_bar_spec
-from pages.state import DEFAULT_PROFILE, current_dataset, set_working, sync_tier_widgets, working
+from pages.state import DEFAULT_PROFILE, current_dataset, read_only, set_working, sync_tier_widgets, working
 
 TABLE_ROWS = 1000
 
@@ -23,6 +23,12 @@ root, workspace, dataset_ws, dataset_id = cur.root, cur.workspace, cur.dataset_w
 meta, accounts, pstore = cur.meta, cur.accounts, cur.pstore
 work = working(cur)
 profile: Profile = work["profile"]
+readonly = read_only() is not None
+
+
+def escape_markdown(text: str) -> str:
+    """User text shown through st.markdown: markdown and HTML characters escaped."""
+    return "".join("\\" + c if c in "\\`*_{}[]()#+-.!|<>~$:" else c for c in text)
 
 
 def summary_of(profile: Profile) -> pd.DataFrame:
@@ -92,67 +98,70 @@ st.title("Score")
 head_l, head_r = st.columns([3, 2], vertical_alignment="bottom")
 with head_l:
     saved_note = (f"saved version {work['version']}" if work["version"] else "not saved yet")
-    st.markdown(f"#### {profile.name}")
+    if readonly:
+        saved_note = f"shared version {work['version']} · read-only"
+    st.markdown("#### " + escape_markdown(profile.name))
     st.caption(f"{profile.description}  \n{len(profile.traits)} traits · {saved_note} · dataset “{meta['name']}”")
 
 with head_r:
     c_save, c_load, c_dl = st.columns(3)
-    with c_save.popover("Save", icon=":material/save:", width="stretch"):
-        st.text_input("Profile name", value=profile.name, key="score.save_name")
-        st.text_area("Description", value=profile.description, key="score.save_description", height=80)
-        st.text_input("Note for this version", key="score.save_note", placeholder="e.g. raised Snowflake to +4")
-        if st.button("Save new version", type="primary", key="score.save"):
-            profile.name = st.session_state["score.save_name"].strip() or profile.name
-            profile.description = st.session_state["score.save_description"].strip()
-            profile.updated_at = now_iso()
-            try:
-                validate_profile(profile)
-                rec = pstore.save_version(dataset_id, profile.to_dict(), work["profile_id"],
-                                          note=st.session_state["score.save_note"].strip())
-            except ProfileError as exc:
-                st.error(f"Not saved: {exc}")
-            else:
-                work.update(profile_id=rec["profile_id"], version=rec["version"], baseline=summary_of(profile),
-                            baseline_label=f"saved v{rec['version']}")
-                st.toast(f"Saved “{profile.name}” as version {rec['version']}", icon=":material/check:")
-                st.rerun()
-
-    with c_load.popover("Load", icon=":material/folder_open:", width="stretch"):
-        options = {}
-        for rec in pstore.list_profiles(dataset_id):
-            for v in reversed(pstore.list_versions(dataset_id, rec["profile_id"])):
-                options[(dataset_id, v["profile_id"], v["version"])] = (
-                    f"{v['name']} · v{v['version']} · {v['saved_at'][:16].replace('T', ' ')}"
-                    + (f" · {v['note']}" if v["note"] else ""))
-        other_sets, _ = DatasetStore(root, workspace).list_datasets()
-        for m in other_sets:
-            if m["id"] == dataset_id:
-                continue
-            for rec in pstore.list_profiles(m["id"]):
-                options[(m["id"], rec["profile_id"], rec["version"])] = (
-                    f"{rec['name']} · v{rec['version']} · from dataset “{m['name']}”")
-        if dataset_ws == SAMPLE_WORKSPACE:
-            options[("default", "", 0)] = "Default sample ICP"
-        if options:
-            pick = st.selectbox("Saved profiles", list(options), format_func=options.get, key="score.load_pick")
-            if st.button("Load this profile", key="score.load"):
-                if pick[0] == "default":
-                    set_working(cur, profile_from_json(DEFAULT_PROFILE.read_text()), baseline_label="the default profile")
+    if not readonly:
+        with c_save.popover("Save", icon=":material/save:", width="stretch"):
+            st.text_input("Profile name", value=profile.name, key="score.save_name")
+            st.text_area("Description", value=profile.description, key="score.save_description", height=80)
+            st.text_input("Note for this version", key="score.save_note", placeholder="e.g. raised Snowflake to +4")
+            if st.button("Save new version", type="primary", key="score.save"):
+                profile.name = st.session_state["score.save_name"].strip() or profile.name
+                profile.description = st.session_state["score.save_description"].strip()
+                profile.updated_at = now_iso()
+                try:
+                    validate_profile(profile)
+                    rec = pstore.save_version(dataset_id, profile.to_dict(), work["profile_id"],
+                                              note=st.session_state["score.save_note"].strip())
+                except ProfileError as exc:
+                    st.error(f"Not saved: {exc}")
                 else:
-                    rec = pstore.load_version(*pick)
-                    same = pick[0] == dataset_id
-                    set_working(cur, profile_from_dict(rec["profile"]), rec["profile_id"] if same else None,
-                                rec["version"] if same else None, f"saved v{rec['version']}" if same else "as loaded")
-                st.rerun()
-        else:
-            st.caption("No saved profiles on this dataset yet.")
-        up = st.file_uploader("Or import a profile JSON", type=["json"], key="score.import")
-        if up is not None and st.button("Import", key="score.import_go"):
-            try:
-                set_working(cur, profile_from_json(up.getvalue()), baseline_label="as imported")
-                st.rerun()
-            except ProfileError as exc:
-                st.error(f"Could not import {up.name}: {exc}")
+                    work.update(profile_id=rec["profile_id"], version=rec["version"], baseline=summary_of(profile),
+                                baseline_label=f"saved v{rec['version']}")
+                    st.toast(f"Saved “{profile.name}” as version {rec['version']}", icon=":material/check:")
+                    st.rerun()
+
+        with c_load.popover("Load", icon=":material/folder_open:", width="stretch"):
+            options = {}
+            for rec in pstore.list_profiles(dataset_id):
+                for v in reversed(pstore.list_versions(dataset_id, rec["profile_id"])):
+                    options[(dataset_id, v["profile_id"], v["version"])] = (
+                        f"{v['name']} · v{v['version']} · {v['saved_at'][:16].replace('T', ' ')}"
+                        + (f" · {v['note']}" if v["note"] else ""))
+            other_sets, _ = DatasetStore(root, workspace).list_datasets()
+            for m in other_sets:
+                if m["id"] == dataset_id:
+                    continue
+                for rec in pstore.list_profiles(m["id"]):
+                    options[(m["id"], rec["profile_id"], rec["version"])] = (
+                        f"{rec['name']} · v{rec['version']} · from dataset “{m['name']}”")
+            if dataset_ws == SAMPLE_WORKSPACE:
+                options[("default", "", 0)] = "Default sample ICP"
+            if options:
+                pick = st.selectbox("Saved profiles", list(options), format_func=options.get, key="score.load_pick")
+                if st.button("Load this profile", key="score.load"):
+                    if pick[0] == "default":
+                        set_working(cur, profile_from_json(DEFAULT_PROFILE.read_text()), baseline_label="the default profile")
+                    else:
+                        rec = pstore.load_version(*pick)
+                        same = pick[0] == dataset_id
+                        set_working(cur, profile_from_dict(rec["profile"]), rec["profile_id"] if same else None,
+                                    rec["version"] if same else None, f"saved v{rec['version']}" if same else "as loaded")
+                    st.rerun()
+            else:
+                st.caption("No saved profiles on this dataset yet.")
+            up = st.file_uploader("Or import a profile JSON", type=["json"], key="score.import")
+            if up is not None and st.button("Import", key="score.import_go"):
+                try:
+                    set_working(cur, profile_from_json(up.getvalue()), baseline_label="as imported")
+                    st.rerun()
+                except ProfileError as exc:
+                    st.error(f"Could not import {up.name}: {exc}")
 
     c_dl.download_button("JSON", profile.to_json().encode(), file_name=f"{profile.name}.icp.json",
                          mime="application/json", icon=":material/download:", width="stretch",
@@ -189,96 +198,98 @@ with panel:
                 help_text += " · disqualifies" if t.disqualify else " · flags the account"
             st.slider(t.label + ("" if t.id in bound_ids else " (not on this dataset)"),
                       min_value=-5, max_value=0 if cls == "stay_away" else 5, step=1, key=key,
-                      on_change=on_weight, args=(t.id,), help=help_text)
+                      on_change=on_weight, args=(t.id,), help=help_text, disabled=readonly)
 
-    with st.expander("Add, edit or remove a trait", icon=":material/tune:",
-                     expanded=not profile.traits):
-        cols = usable_columns(accounts.specs)
-        trait_names = {"": "➕ New trait"} | {t.id: t.label for t in profile.traits}
+    if not readonly:
+        with st.expander("Add, edit or remove a trait", icon=":material/tune:",
+                         expanded=not profile.traits):
+            cols = usable_columns(accounts.specs)
+            trait_names = {"": "➕ New trait"} | {t.id: t.label for t in profile.traits}
 
-        def on_pick() -> None:
-            tid = st.session_state["score.edit.pick"]
-            t = next((x for x in profile.traits if x.id == tid), None)
-            s = st.session_state
-            if t is None:
-                for k in ("label", "values", "min", "max"):
-                    s.pop(f"score.edit.{k}", None)
-                return
-            spec = next((c for c in cols if (t.role and c.role == t.role) or (not t.role and c.header == t.column)), None)
-            if spec is not None:
-                s["score.edit.column"] = spec.key
-            s["score.edit.rule"] = t.rule
-            s["score.edit.label"] = t.label
-            s["score.edit.class"] = t.trait_class
-            s["score.edit.weight"] = t.weight
-            s["score.edit.disqualify"] = t.disqualify
-            s["score.edit.min"] = t.min
-            s["score.edit.max"] = t.max
-            s["score.edit.values"] = list(t.values)
+            def on_pick() -> None:
+                tid = st.session_state["score.edit.pick"]
+                t = next((x for x in profile.traits if x.id == tid), None)
+                s = st.session_state
+                if t is None:
+                    for k in ("label", "values", "min", "max"):
+                        s.pop(f"score.edit.{k}", None)
+                    return
+                spec = next((c for c in cols if (t.role and c.role == t.role) or (not t.role and c.header == t.column)), None)
+                if spec is not None:
+                    s["score.edit.column"] = spec.key
+                s["score.edit.rule"] = t.rule
+                s["score.edit.label"] = t.label
+                s["score.edit.class"] = t.trait_class
+                s["score.edit.weight"] = t.weight
+                s["score.edit.disqualify"] = t.disqualify
+                s["score.edit.min"] = t.min
+                s["score.edit.max"] = t.max
+                s["score.edit.values"] = list(t.values)
 
-        pick = st.selectbox("Trait", list(trait_names), format_func=trait_names.get, key="score.edit.pick",
-                            on_change=on_pick)
-        spec_by_key = {c.key: c for c in cols}
-        if not cols:
-            st.caption("This dataset has no columns a trait can use.")
-        else:
-            ckey = st.selectbox("Column", list(spec_by_key), key="score.edit.column",
-                                format_func=lambda k: f"{spec_by_key[k].header} · {ROLES[spec_by_key[k].role].label}")
-            spec = spec_by_key[ckey]
-            rules = RULES_FOR_KIND.get(spec.kind, ("missing",))
-            if st.session_state.get("score.edit.rule") not in rules:
-                st.session_state["score.edit.rule"] = rules[0]
-            rule = st.radio("Rule", rules, format_func=RULES.get, key="score.edit.rule", horizontal=True)
-            opts = accounts.value_options(spec)
-            values, lo, hi = [], None, None
-            if rule in ("in_set", "contains_any"):
-                counts = dict(opts.get("values", []))
-                current = [v for v in st.session_state.get("score.edit.values", []) if v not in counts]
-                choices = list(counts) + current
-                st.session_state["score.edit.values"] = [v for v in st.session_state.get("score.edit.values", [])
-                                                         if v in choices]
-                values = st.multiselect("Values", choices, key="score.edit.values",
-                                        format_func=lambda v: f"{v} ({counts[v]:,})" if v in counts else v)
-            elif rule == "range":
-                q = opts.get("quantiles", {})
-                if q:
-                    st.caption("In this data: " + " · ".join(f"{k} {format_number(v)}" for k, v in q.items()
-                                                                if v is not None))
-                c1, c2 = st.columns(2)
-                lo = c1.number_input("Minimum (blank = none)", value=None, key="score.edit.min")
-                hi = c2.number_input("Maximum (blank = none)", value=None, key="score.edit.max")
-            auto = default_label(spec.header, rule, values, lo, hi, spec.kind)
-            label = st.text_input("Label", key="score.edit.label", placeholder=auto)
-            st.session_state.setdefault("score.edit.class", "nice_to_have")
-            tclass = st.selectbox("Class", list(TRAIT_CLASSES), format_func=TRAIT_CLASSES.get, key="score.edit.class")
-            if "score.edit.weight" not in st.session_state:
-                st.session_state["score.edit.weight"] = 2
-            if tclass == "stay_away" and st.session_state["score.edit.weight"] > 0:
-                st.session_state["score.edit.weight"] = -abs(st.session_state["score.edit.weight"])
-            st.slider("Weight", -5, 0 if tclass == "stay_away" else 5, key="score.edit.weight")
-            if tclass == "stay_away":
-                st.checkbox("Disqualify accounts that match", key="score.edit.disqualify")
-            st.session_state["score.edit.auto_label"] = auto
-            b1, b2 = st.columns(2)
-            b1.button("Save trait" if pick else "Add trait", type="primary", key="score.edit.save",
-                      icon=":material/check:", on_click=save_trait, args=(spec,))
-            if pick:
-                b2.button("Remove trait", key="score.edit.remove", icon=":material/delete:", on_click=remove_trait)
-            if st.session_state.get("score.edit.error"):
-                st.error(st.session_state.pop("score.edit.error"))
+            pick = st.selectbox("Trait", list(trait_names), format_func=trait_names.get, key="score.edit.pick",
+                                on_change=on_pick)
+            spec_by_key = {c.key: c for c in cols}
+            if not cols:
+                st.caption("This dataset has no columns a trait can use.")
+            else:
+                ckey = st.selectbox("Column", list(spec_by_key), key="score.edit.column",
+                                    format_func=lambda k: f"{spec_by_key[k].header} · {ROLES[spec_by_key[k].role].label}")
+                spec = spec_by_key[ckey]
+                rules = RULES_FOR_KIND.get(spec.kind, ("missing",))
+                if st.session_state.get("score.edit.rule") not in rules:
+                    st.session_state["score.edit.rule"] = rules[0]
+                rule = st.radio("Rule", rules, format_func=RULES.get, key="score.edit.rule", horizontal=True)
+                opts = accounts.value_options(spec)
+                values, lo, hi = [], None, None
+                if rule in ("in_set", "contains_any"):
+                    counts = dict(opts.get("values", []))
+                    current = [v for v in st.session_state.get("score.edit.values", []) if v not in counts]
+                    choices = list(counts) + current
+                    st.session_state["score.edit.values"] = [v for v in st.session_state.get("score.edit.values", [])
+                                                             if v in choices]
+                    values = st.multiselect("Values", choices, key="score.edit.values",
+                                            format_func=lambda v: f"{v} ({counts[v]:,})" if v in counts else v)
+                elif rule == "range":
+                    q = opts.get("quantiles", {})
+                    if q:
+                        st.caption("In this data: " + " · ".join(f"{k} {format_number(v)}" for k, v in q.items()
+                                                                    if v is not None))
+                    c1, c2 = st.columns(2)
+                    lo = c1.number_input("Minimum (blank = none)", value=None, key="score.edit.min")
+                    hi = c2.number_input("Maximum (blank = none)", value=None, key="score.edit.max")
+                auto = default_label(spec.header, rule, values, lo, hi, spec.kind)
+                label = st.text_input("Label", key="score.edit.label", placeholder=auto)
+                st.session_state.setdefault("score.edit.class", "nice_to_have")
+                tclass = st.selectbox("Class", list(TRAIT_CLASSES), format_func=TRAIT_CLASSES.get, key="score.edit.class")
+                if "score.edit.weight" not in st.session_state:
+                    st.session_state["score.edit.weight"] = 2
+                if tclass == "stay_away" and st.session_state["score.edit.weight"] > 0:
+                    st.session_state["score.edit.weight"] = -abs(st.session_state["score.edit.weight"])
+                st.slider("Weight", -5, 0 if tclass == "stay_away" else 5, key="score.edit.weight")
+                if tclass == "stay_away":
+                    st.checkbox("Disqualify accounts that match", key="score.edit.disqualify")
+                st.session_state["score.edit.auto_label"] = auto
+                b1, b2 = st.columns(2)
+                b1.button("Save trait" if pick else "Add trait", type="primary", key="score.edit.save",
+                          icon=":material/check:", on_click=save_trait, args=(spec,))
+                if pick:
+                    b2.button("Remove trait", key="score.edit.remove", icon=":material/delete:", on_click=remove_trait)
+                if st.session_state.get("score.edit.error"):
+                    st.error(st.session_state.pop("score.edit.error"))
 
     st.subheader("Tiers")
     if "score.tier_mode" not in st.session_state:
         sync_tier_widgets(profile)
     mode = st.radio("Tiers from", ["Score thresholds", "Target mix"], key="score.tier_mode", horizontal=True,
-                    on_change=on_tier_rule)
+                    on_change=on_tier_rule, disabled=readonly)
     if mode == "Score thresholds":
         for k in ("A", "B", "C"):
-            st.slider(f"Tier {k} from score", 0, 100, key=f"score.th.{k}", on_change=on_tier_rule)
+            st.slider(f"Tier {k} from score", 0, 100, key=f"score.th.{k}", on_change=on_tier_rule, disabled=readonly)
     else:
         mc = st.columns(4)
         for col, k in zip(mc, ("A", "B", "C", "D")):
-            col.number_input(f"{k} %", 0, 100, step=5, key=f"score.mix.{k}", on_change=on_tier_rule)
+            col.number_input(f"{k} %", 0, 100, step=5, key=f"score.mix.{k}", on_change=on_tier_rule,
+                             disabled=readonly)
         total = sum(st.session_state[f"score.mix.{k}"] for k in ("A", "B", "C", "D"))
         if total != 100:
             st.error(f"The target mix adds up to {total} %; it must be 100 %. The last valid mix is used.")
@@ -319,11 +330,6 @@ def live_evidence_line() -> str:
     return (f"**Evidence** ({outcome.label()}, held out): AUC **{bt.auc:.2f}** · "
             f"tier A lift **{'–' if np.isnan(lift_a) else f'{lift_a:.1f}×'}** · "
             f"A+B hold **{bt.captured_good:.0%}** of good customers")
-
-
-def escape_markdown(text: str) -> str:
-    """User text shown through st.markdown: markdown and HTML characters escaped."""
-    return "".join("\\" + c if c in "\\`*_{}[]()#+-.!|<>~$:" else c for c in text)
 
 
 def pt_change(now, then) -> str:

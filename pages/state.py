@@ -30,10 +30,15 @@ class Current:
     stamp: int  # changes when the dataset is re-mapped
 
 
+def read_only() -> dict | None:
+    """The share record when this session is a read-only share link, else None."""
+    return st.session_state.get("icp.share")
+
+
 def require_app() -> None:
     """Pages run inside app.py (workspace, dataset picker). A deep link that reaches a page
     file directly (Streamlit's pages/ folder convention on a fresh server) goes through app.py."""
-    if "icp.workspace" not in st.session_state or "icp.dataset" not in st.session_state:
+    if "icp.dataset" not in st.session_state or not ("icp.workspace" in st.session_state or read_only()):
         st.switch_page("app.py")
 
 
@@ -50,8 +55,9 @@ def current_dataset() -> Current:
     except (DatasetNotFound, OSError):
         st.error("This dataset is no longer available. Pick another one in the sidebar.")
         st.stop()
-    return Current(root, st.session_state["icp.workspace"], dataset_ws, dataset_id, meta, accounts,
-                   ProfileStore(root, st.session_state["icp.workspace"]), stamp)
+    share = read_only()
+    workspace = share["workspace"] if share else st.session_state["icp.workspace"]
+    return Current(root, workspace, dataset_ws, dataset_id, meta, accounts, ProfileStore(root, workspace), stamp)
 
 
 def set_working(cur: Current, profile: Profile, profile_id=None, version=None, baseline_label="as loaded") -> None:
@@ -83,7 +89,20 @@ def sync_tier_widgets(profile: Profile) -> None:
 
 def working(cur: Current) -> dict:
     """The working profile of the current dataset, set up on first open: the latest saved
-    profile, else (on the sample) the default profile, else an empty one."""
+    profile, else (on the sample) the default profile, else an empty one. Through a share link:
+    exactly the shared version."""
+    share = read_only()
+    if share is not None:
+        key = ("share", share["token"])
+        if key not in st.session_state.get("score.work", {}):
+            rec = cur.pstore.load_version(share["dataset_id"], share["profile_id"], share["version"])
+            profile = profile_from_dict(rec["profile"])
+            result, _ = score_profile(cur.accounts, profile)
+            st.session_state.setdefault("score.work", {})[key] = {
+                "profile": profile, "profile_id": share["profile_id"], "version": share["version"],
+                "baseline": tier_summary(result, cur.accounts), "baseline_label": f"shared v{share['version']}"}
+            sync_widgets(profile)
+        return st.session_state["score.work"][key]
     if cur.dataset_id not in st.session_state.get("score.work", {}):
         saved = cur.pstore.list_profiles(cur.dataset_id)
         if saved:

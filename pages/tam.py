@@ -15,7 +15,7 @@ from icp_core.store import SAMPLE_WORKSPACE, DatasetStore
 from icp_core.tam import (DIMENSIONS, TamAssumptions, TamError, customer_mask, segment_values, serviceable_mask,
                           tam_table)
 from pages.cached import account_matrix, cluster_results
-from pages.state import current_dataset, working
+from pages.state import current_dataset, read_only, working
 
 cur = current_dataset()
 accounts = cur.accounts
@@ -28,18 +28,20 @@ st.caption("How big is each segment's market? Market accounts × ACV (from your 
 
 # ------------------------------------------------------------------ market
 
+readonly = read_only() is not None
 own_store = DatasetStore(cur.root, cur.workspace)
-datasets, _ = own_store.list_datasets()
+datasets = [] if readonly else own_store.list_datasets()[0]  # a share link lists nothing else
 choices = {("self", cur.dataset_id): f"This dataset's accounts ({cur.meta['name']})"}
 for m in datasets:
     if m["id"] != cur.dataset_id:
         choices[(cur.workspace, m["id"])] = f"Market list: {m['name']} ({m['rows']:,} accounts)"
 sample_id = st.session_state.get("icp.sample_dataset", (None, None))[1]
-if sample_id and sample_id != cur.dataset_id:
+if sample_id and sample_id != cur.dataset_id and not readonly:
     choices[(SAMPLE_WORKSPACE, sample_id)] = "Market list: the sample accounts"
 
-with st.expander("Upload a market list (prospects or a firmographic universe)", icon=":material/upload:"):
-    up = st.file_uploader("Market file", type=["csv", "tsv", "txt", "xlsx", "parquet"], key="tam.market_file")
+with st.expander("Upload a market list (prospects or a firmographic universe)", icon=":material/upload:") \
+        if not readonly else st.empty():
+    up = None if readonly else st.file_uploader("Market file", type=["csv", "tsv", "txt", "xlsx", "parquet"], key="tam.market_file")
     if up is not None and st.button("Load market list", key="tam.load_market"):
         with st.status(f"Loading {up.name}…", expanded=True) as status:
             bar = st.progress(0.0)
@@ -133,7 +135,10 @@ m[2].metric("SOM", money(totals["som"]))
 m[3].metric("Market accounts", f"{totals['market_accounts']:,}", help=f"{totals['serviceable_accounts']:,} serviceable")
 m[4].metric("Customers", f"{totals['customers']:,}",
             help=f"penetration {totals['customers'] / max(totals['market_accounts'], 1):.1%}")
-if totals["segments_on_fallback"]:
+if not np.isfinite(totals["fallback_acv"]) and override is None:
+    st.warning("No customer has an ARR value, so there is no ACV to multiply by: enter your ACV above "
+               "(or map an ARR column on the Data page).", icon=":material/warning:")
+elif totals["segments_on_fallback"]:
     st.info(f"{totals['segments_on_fallback']} segment(s) have fewer than {assumptions.min_customers} customers with "
             f"ARR: their ACV is the fallback {money(totals['fallback_acv'])} (marked in the table).",
             icon=":material/info:")
@@ -164,7 +169,8 @@ st.download_button("Download the table (CSV)", table.to_csv(index=False).encode(
 
 st.markdown("**Assumptions**\n"
             f"- Market: {choices[market_key]}, scored with “{profile.name}”.\n"
-            f"- Customers: won accounts of “{cur.meta['name']}” ({totals['customers']:,}).\n"
+            f"- Customers: {'won' if accounts.has['won'] else 'retained' if accounts.has['churned'] else 'ARR-paying'} "
+            f"accounts of “{cur.meta['name']}” ({totals['customers']:,}).\n"
             f"- ACV: {stat} ARR of a segment's customers; segments with fewer than {assumptions.min_customers} customers "
             f"with ARR use {'your ACV ' if override is not None else 'the overall ' + stat + ' '}"
             f"{money(totals['fallback_acv'])}" + (" — your ACV is used for every segment." if assumptions.override_all else ".")

@@ -38,10 +38,11 @@ def free_port() -> int:
 def server(tmp_path):
     port = free_port()
     env = dict(os.environ, ICP_DATA_DIR=str(tmp_path / "data"))
+    log = open(tmp_path / "server.log", "wb")  # a file, not a pipe nobody reads (a full pipe blocks the server)
     proc = subprocess.Popen(
         [sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(port),
          "--server.address", "127.0.0.1", "--server.headless", "true"],
-        cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+        cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}"
     deadline = time.time() + 60
     while time.time() < deadline:
@@ -52,9 +53,11 @@ def server(tmp_path):
             time.sleep(0.3)
     else:
         proc.kill()
-        pytest.fail("streamlit did not start: " + proc.stdout.read().decode(errors="replace")[-2000:])
+        pytest.fail("streamlit did not start: " + (tmp_path / "server.log").read_text(errors="replace")[-2000:])
     yield url
     proc.terminate()
+    log.close()
+    print((tmp_path / "server.log").read_text(errors="replace")[-5000:])  # shown by pytest when a test fails
     try:
         proc.wait(timeout=10)
     except subprocess.TimeoutExpired:

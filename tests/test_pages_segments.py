@@ -72,3 +72,22 @@ def test_tam_page_with_clusters_and_a_market_list(app):
     assert not app.exception, app.exception
     assert metric(app, "Market accounts") == "19,374"
     assert any("Scoring the market list without" in w.value for w in app.warning)
+
+
+def test_telco_through_clusters_and_tam(app):
+    app.switch_page("pages/data.py").run()
+    data = (SHARED_DATA / "ibm_telco_customer_churn.csv").read_bytes()
+    app.file_uploader(key="data.accounts_file").set_value(("telco.csv", data, "text/csv"))
+    app.button[0].click().run()
+    assert not app.exception, app.exception
+    app.switch_page("pages/clusters.py").run()
+    assert not app.exception, app.exception
+    table = profiles(app)
+    assert table["Accounts"].sum() == 7043 and table["Churn"].notna().all()
+    app.switch_page("pages/tam.py").run()
+    assert not app.exception, app.exception
+    assert any("enter your ACV" in w.value for w in app.warning)
+    app.number_input(key="tam.acv_override").set_value(840.0).run()
+    assert not app.exception, app.exception
+    assert metric(app, "Customers") == "5,174"  # not churned
+    assert metric(app, "TAM") == "$" + f"{7043 * 840 / 1e6:.3g}M"

@@ -1,0 +1,126 @@
+"""The ICP one-pager: a printable HTML page that gets passed around the company.
+
+Who we sell to (must-haves, nice-to-haves, proceed with caution, stay away), how the accounts
+split into tiers and how each tier wins and stays, the evidence (AUC, lift), and the market
+size. Self-contained (inline CSS, no scripts), every user text escaped.
+"""
+
+from __future__ import annotations
+
+import html
+import math
+
+import pandas as pd
+
+from .profile import TRAIT_CLASSES, Profile, format_number
+from .scoring import MINUS, TIER_COLORS
+
+CSS = """
+@page { size: A4 landscape; margin: 12mm; }
+* { box-sizing: border-box; }
+body { font-family: "Source Sans Pro", "Helvetica Neue", Arial, sans-serif; color: #1f2430; margin: 0;
+       background: #fff; }
+.page { max-width: 1180px; margin: 0 auto; padding: 28px 36px; }
+header { display: flex; justify-content: space-between; align-items: flex-end; border-bottom: 4px solid #1b7f3b;
+         padding-bottom: 12px; margin-bottom: 18px; }
+h1 { font-size: 30px; margin: 0 0 4px; }
+.sub { color: #5b6270; font-size: 15px; max-width: 760px; }
+.meta { color: #5b6270; font-size: 13px; text-align: right; }
+.grid { display: grid; grid-template-columns: repeat(4, 1fr); gap: 14px; margin-bottom: 18px; }
+.card { border: 1px solid #e3e6ec; border-radius: 10px; padding: 12px 14px; }
+.card h2 { font-size: 14px; text-transform: uppercase; letter-spacing: .06em; margin: 0 0 8px; }
+.card ul { margin: 0; padding-left: 0; list-style: none; }
+.card li { font-size: 14px; margin: 5px 0; display: flex; gap: 8px; }
+.w { font-weight: 700; min-width: 26px; }
+.must h2 { color: #1e3a8a; } .nice h2 { color: #1b7f3b; } .caution h2 { color: #b26b00; } .stay h2 { color: #b3261e; }
+.empty { color: #9aa0ab; font-size: 13px; }
+.tiers { display: grid; grid-template-columns: repeat(5, 1fr); gap: 10px; margin-bottom: 18px; }
+.tier { border-radius: 10px; padding: 10px 12px; color: #fff; }
+.tier .name { font-weight: 700; font-size: 15px; }
+.tier .big { font-size: 30px; font-weight: 700; line-height: 1.1; }
+.tier .line { font-size: 13px; opacity: .95; }
+.row { display: grid; grid-template-columns: 1fr 1fr; gap: 14px; }
+.kpis { display: flex; gap: 26px; flex-wrap: wrap; }
+.kpi .v { font-size: 24px; font-weight: 700; } .kpi .l { font-size: 12px; color: #5b6270; text-transform: uppercase; }
+footer { margin-top: 16px; font-size: 11px; color: #8a909c; }
+"""
+
+
+def _e(text) -> str:
+    return html.escape(str(text), quote=True)
+
+
+def _pct(x) -> str:
+    return "–" if x is None or (isinstance(x, float) and math.isnan(x)) else f"{x:.0%}"
+
+
+def _money(x) -> str:
+    return "–" if x is None or (isinstance(x, float) and math.isnan(x)) else "$" + format_number(round(float(x)))
+
+
+def render_onepager(profile: Profile, summary: pd.DataFrame, dataset_name: str, version_label: str,
+                    evidence: dict | None = None, tam: dict | None = None, generated: str = "") -> str:
+    """The one-pager as a complete HTML document.
+
+    summary: scoring.tier_summary; evidence: {"outcome", "auc", "lift": {tier: lift},
+    "captured_good", "reference_auc"}; tam: {"tam", "sam", "som", "by": text, "segments": [(name, tam)]}.
+    """
+    groups = {"must_have": ("must", []), "nice_to_have": ("nice", []), "caution": ("caution", []),
+              "stay_away": ("stay", [])}
+    for t in sorted(profile.traits, key=lambda t: -abs(t.weight)):
+        w = f"+{t.weight}" if t.weight > 0 else (f"{MINUS}{-t.weight}" if t.weight < 0 else "0")
+        extra = " · disqualifies" if (t.trait_class == "stay_away" and t.disqualify) else ""
+        groups[t.trait_class][1].append(f'<li><span class="w">{_e(w)}</span><span>{_e(t.label)}{_e(extra)}</span></li>')
+    cards = "".join(
+        f'<section class="card {cls}"><h2>{_e(TRAIT_CLASSES[key])}</h2>'
+        + (f"<ul>{''.join(items)}</ul>" if items else '<p class="empty">None</p>') + "</section>"
+        for key, (cls, items) in groups.items())
+    tiers = []
+    lift = (evidence or {}).get("lift", {})
+    for r in summary.itertuples():
+        fg = "#1a1a1a" if r.tier == "C" else "#fff"
+        lines = [f"{r.share:.0%} of accounts"]
+        if not (isinstance(r.win_rate, float) and math.isnan(r.win_rate)):
+            lines.append(f"win rate {_pct(r.win_rate)}")
+        if not (isinstance(r.churn_rate, float) and math.isnan(r.churn_rate)):
+            lines.append(f"churn {_pct(r.churn_rate)}")
+        if not (isinstance(r.arr, float) and math.isnan(r.arr)):
+            lines.append(f"ARR {_money(r.arr)}")
+        if r.tier in lift and lift[r.tier] == lift[r.tier]:
+            lines.append(f"lift {lift[r.tier]:.1f}×")
+        tiers.append(f'<div class="tier" style="background:{TIER_COLORS[r.tier]};color:{fg}">'
+                     f'<div class="name">{"Tier " + r.tier if r.tier != "Disqualified" else "Disqualified"}</div>'
+                     f'<div class="big">{r.accounts:,}</div>'
+                     + "".join(f'<div class="line">{_e(x)}</div>' for x in lines) + "</div>")
+    ev = ""
+    if evidence:
+        ev = ('<section class="card"><h2>Evidence</h2><div class="kpis">'
+              f'<div class="kpi"><div class="v">{evidence["auc"]:.2f}</div><div class="l">ROC AUC (held out)</div></div>'
+              + (f'<div class="kpi"><div class="v">{evidence["reference_auc"]:.2f}</div>'
+                 f'<div class="l">black-box reference</div></div>' if evidence.get("reference_auc") == evidence.get("reference_auc")
+                 and evidence.get("reference_auc") is not None else "")
+              + f'<div class="kpi"><div class="v">{_pct(evidence["captured_good"])}</div>'
+                f'<div class="l">good customers in A+B</div></div></div>'
+              f'<p class="sub">Outcome: {_e(evidence["outcome"])}.</p></section>')
+    tm = ""
+    if tam:
+        segs = "".join(f"<li><span>{_e(n)}</span>&nbsp;<b>{_money(v)}</b></li>" for n, v in tam.get("segments", [])[:5])
+        tm = ('<section class="card"><h2>Market</h2><div class="kpis">'
+              f'<div class="kpi"><div class="v">{_money(tam["tam"])}</div><div class="l">TAM</div></div>'
+              f'<div class="kpi"><div class="v">{_money(tam["sam"])}</div><div class="l">SAM</div></div>'
+              f'<div class="kpi"><div class="v">{_money(tam["som"])}</div><div class="l">SOM</div></div></div>'
+              + (f'<p class="sub">Largest segments by {_e(tam.get("by", "segment"))}:</p><ul>{segs}</ul>' if segs else "")
+              + "</section>")
+    bottom = f'<div class="row">{ev or ""}{tm or ""}</div>' if (ev or tm) else ""
+    return f"""<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>{_e(profile.name)} — ICP one-pager</title>
+<style>{CSS}</style></head>
+<body><div class="page">
+<header><div><h1>{_e(profile.name)}</h1><div class="sub">{_e(profile.description)}</div></div>
+<div class="meta">{_e(version_label)}<br>Data: {_e(dataset_name)}<br>{_e(generated)}</div></header>
+<div class="grid">{cards}</div>
+<div class="tiers">{''.join(tiers)}</div>
+{bottom}
+<footer>Score = 100 × (sum of matched trait weights − lowest possible) / (highest − lowest possible). Failing a
+must-have, or matching a disqualifying stay-away, makes an account Disqualified. Made with ICP Explorer.</footer>
+</div></body></html>"""

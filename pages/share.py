@@ -1,0 +1,210 @@
+"""Share & export page: saved versions and their diffs, read-only share links, CRM exports,
+warehouse SQL (DuckDB, Snowflake, BigQuery, PostgreSQL, Spark, dbt) and the ICP one-pager."""
+
+import math
+from datetime import datetime, timezone
+from urllib.parse import urlsplit
+
+import numpy as np
+import pandas as pd
+import streamlit as st
+import streamlit.components.v1 as components
+
+from icp_core.evidence import EvidenceError, Outcome, available_outcomes, live_backtest
+from icp_core.export import EXPORT_FORMATS, crm_frame, export_bytes
+from icp_core.onepager import render_onepager
+from icp_core.profile import ProfileError, diff_profiles, profile_from_dict, validate_profile
+from icp_core.scoring import TIER_LABELS, explain_accounts, score_profile, tier_changes, tier_summary
+from icp_core.store import ShareStore
+from icp_core.tam import TamAssumptions, TamError, customer_mask, segment_values, tam_table
+from icp_core.warehouse import DIALECTS, SqlError, dbt_model, input_columns, profile_sql
+from pages.cached import reference_auc_cached
+from pages.state import current_dataset, working
+
+cur = current_dataset()
+accounts = cur.accounts
+work = working(cur)
+profile = work["profile"]
+result, binding = score_profile(accounts, profile)
+shares = ShareStore(cur.root)
+
+st.title("Share & export")
+st.caption(f"“{profile.name}” on “{cur.meta['name']}”: save versions, compare them, share a read-only link, "
+           "and take the ICP to the CRM, the warehouse and the rest of the company.")
+
+tab_versions, tab_share, tab_export, tab_sql, tab_page = st.tabs(
+    ["Versions", "Share link", "CRM export", "Warehouse SQL", "One-pager"])
+
+# ------------------------------------------------------------------ versions
+
+with tab_versions:
+    c1, c2, c3 = st.columns([2, 3, 1.2], vertical_alignment="bottom")
+    author = c1.text_input("Your name", key="share.author", placeholder="shown in the version list")
+    note = c2.text_input("Note for a new version", key="share.note", placeholder="what changed and why")
+    if c3.button("Save new version", type="primary", key="share.save", icon=":material/save:"):
+        try:
+            validate_profile(profile)
+            rec = cur.pstore.save_version(cur.dataset_id, profile.to_dict(), work["profile_id"], note=note.strip(),
+                                          author=author.strip())
+        except ProfileError as exc:
+            st.error(f"Not saved: {exc}")
+        else:
+            work.update(profile_id=rec["profile_id"], version=rec["version"], baseline=tier_summary(result, accounts),
+                        baseline_label=f"saved v{rec['version']}")
+            st.toast(f"Saved version {rec['version']}", icon=":material/check:")
+            st.rerun()
+    if not work["profile_id"]:
+        st.info("This profile has no saved version yet. Save one to compare versions and share it.")
+        versions = []
+    else:
+        versions = cur.pstore.list_versions(cur.dataset_id, work["profile_id"])
+        st.dataframe(pd.DataFrame(versions)[["version", "saved_at", "author", "note", "name"]].rename(columns={
+            "version": "Version", "saved_at": "Saved (UTC)", "author": "Who", "note": "Note", "name": "Name"}),
+            hide_index=True, width="stretch", key="share.versions")
+    if len(versions) >= 2:
+        numbers = [v["version"] for v in versions]
+        d1, d2 = st.columns(2)
+        a = d1.selectbox("Compare version", numbers, index=len(numbers) - 2, key="share.diff_from")
+        b = d2.selectbox("with version", numbers, index=len(numbers) - 1, key="share.diff_to")
+        old = profile_from_dict(cur.pstore.load_version(cur.dataset_id, work["profile_id"], a)["profile"])
+        new = profile_from_dict(cur.pstore.load_version(cur.dataset_id, work["profile_id"], b)["profile"])
+        d = diff_profiles(old, new)
+        lines = [f"- :green[added] **{t.label}** ({t.weight:+d})" for t in d["added"]]
+        lines += [f"- :red[removed] **{t.label}** ({t.weight:+d})" for t in d["removed"]]
+        lines += [f"- **{nb.label}**: {', '.join(what)}" for _, nb, what in d["changed"]]
+        lines += [f"- {x}" for x in d["tier_rule"]]
+        st.markdown("\n".join(lines) if lines else "No differences in traits or tiers.")
+        before, _ = score_profile(accounts, old)
+        after, _ = score_profile(accounts, new)
+        moves, moved = tier_changes(before, after)
+        if len(moved):
+            st.markdown(f"**{len(moved):,} accounts change tier** from v{a} to v{b}:")
+            m1, m2 = st.columns([1, 2])
+            m1.dataframe(moves.rename(columns={"from": f"v{a} tier", "to": f"v{b} tier", "accounts": "Accounts"}),
+                         hide_index=True, width="stretch", key="share.moves")
+            listing = accounts.display.iloc[moved[:1000]].drop(columns=["row_id"]).copy()
+            listing.insert(1, f"v{a}", np.array(TIER_LABELS, dtype=object)[before.tier[moved[:1000]]])
+            listing.insert(2, f"v{b}", np.array(TIER_LABELS, dtype=object)[after.tier[moved[:1000]]])
+            m2.dataframe(listing, hide_index=True, width="stretch", height=300, key="share.moved_accounts")
+        else:
+            st.caption("No account changes tier.")
+
+# ------------------------------------------------------------------ share links
+
+with tab_share:
+    if not versions:
+        st.info("Save a version first: a link always shows one saved version, even after later edits.")
+    else:
+        url = st.context.url or ""
+        parts = urlsplit(url)
+        base = f"{parts.scheme}://{parts.netloc}/" if parts.netloc else "/"
+        pick = st.selectbox("Version to share", [v["version"] for v in reversed(versions)], key="share.version")
+        if st.button("Create read-only link", type="primary", key="share.create", icon=":material/link:"):
+            rec = shares.create(cur.workspace, cur.dataset_ws, cur.dataset_id, work["profile_id"], pick,
+                                label=f"{profile.name} v{pick}")
+            st.session_state["share.created"] = rec["token"]
+        if st.session_state.get("share.created"):
+            st.success("Anyone with this link sees the Score, Clusters and TAM views of that version, read-only:")
+            st.code(f"{base}?share={st.session_state['share.created']}", language=None)
+        live = [r for r in shares.list_for(cur.workspace) if r["dataset_id"] == cur.dataset_id]
+        if live:
+            st.markdown("**Live links**")
+        for r in live:
+            l1, l2, l3 = st.columns([3, 4, 1], vertical_alignment="center")
+            l1.markdown(f"{r['label']} · created {r['created_at'][:16].replace('T', ' ')}")
+            l2.code(f"{base}?share={r['token']}", language=None)
+            if l3.button("Revoke", key=f"share.revoke.{r['token']}", icon=":material/link_off:"):
+                shares.revoke(r["token"], cur.workspace)
+                if st.session_state.get("share.created") == r["token"]:
+                    st.session_state.pop("share.created")
+                st.rerun()
+
+# ------------------------------------------------------------------ CRM export
+
+version_label = f"{profile.name} v{work['version']}" if work["version"] else f"{profile.name} (unsaved)"
+by_role = {s.role: s.header for s in accounts.display_specs}
+
+
+def crm_export(fmt: str) -> bytes:
+    rows = np.arange(accounts.n)
+    expl = explain_accounts(result, rows)
+    frame = crm_frame(accounts.display, by_role.get("account_id"), by_role.get("account_name"),
+                      np.round(result.score, 1), np.array(TIER_LABELS, dtype=object)[result.tier],
+                      expl["reasons"].to_numpy(), expl["flags"].to_numpy(), version_label)
+    return export_bytes(frame, fmt)
+
+
+with tab_export:
+    st.markdown("One row per account with CRM-friendly columns: `Account ID`, `Account Name`, `ICP Score`, "
+                "`ICP Tier`, `ICP Reasons`, `ICP Flags`, `ICP Profile Version`. Text a spreadsheet could read as a "
+                "formula is neutralised in CSV and Excel.")
+    fmt = st.radio("Format", list(EXPORT_FORMATS), horizontal=True, key="share.format",
+                   format_func={"csv": "CSV", "xlsx": "Excel", "parquet": "Parquet"}.get)
+    mime, ext = EXPORT_FORMATS[fmt]
+    st.download_button(f"Download {accounts.n:,} scored accounts", lambda: crm_export(fmt),
+                       file_name=f"{cur.meta['name']} - ICP.{ext}", mime=mime, type="primary",
+                       icon=":material/download:", key="share.download_crm", on_click="ignore")
+
+# ------------------------------------------------------------------ warehouse SQL
+
+with tab_sql:
+    s1, s2 = st.columns([1, 2])
+    dialect = s1.selectbox("Dialect", list(DIALECTS), key="share.dialect",
+                           format_func={"duckdb": "DuckDB", "snowflake": "Snowflake", "bigquery": "BigQuery",
+                                        "postgres": "PostgreSQL", "spark": "Spark SQL"}.get)
+    table = s2.text_input("Input table", value="accounts", key="share.table")
+    bound = type(profile)(**{**profile.__dict__, "traits": [t for t, _ in binding.traits]})
+    try:
+        sql = profile_sql(bound, result.thresholds, table or "accounts", dialect)
+    except SqlError as exc:
+        st.error(str(exc))
+        sql = ""
+    if profile.tier_rule.mode == "mix":
+        st.caption("Tier lines come from the target mix solved on this dataset: "
+                   + ", ".join(f"{k} ≥ {v:.2f}" for k, v in result.thresholds.items() if math.isfinite(v)))
+    st.markdown("Input columns: " + ", ".join(f"`{c}` ({k})" for c, k in input_columns(bound).items()))
+    if sql:
+        b1, b2 = st.columns(2)
+        b1.download_button("Download .sql", sql.encode(), file_name=f"icp_{dialect}.sql", mime="text/plain",
+                           key="share.sql_download", icon=":material/download:", on_click="ignore")
+        b2.download_button("Download dbt model", dbt_model(bound, result.thresholds).encode(),
+                           file_name="icp_scores.sql", mime="text/plain", key="share.dbt_download",
+                           icon=":material/download:", on_click="ignore")
+        st.code(sql, language="sql")
+
+# ------------------------------------------------------------------ one-pager
+
+
+def onepager_html() -> str:
+    summary = tier_summary(result, accounts)
+    evidence = None
+    kinds = [k for k in available_outcomes(accounts) if k in ("won", "retained")]
+    outcome = st.session_state.get("evidence.outcome") or (Outcome(kinds[0]) if kinds else None)
+    if outcome is not None:
+        try:
+            bt = live_backtest(accounts, result, outcome)
+            if not math.isnan(bt.auc):
+                evidence = {"outcome": outcome.label(), "auc": bt.auc, "captured_good": bt.captured_good,
+                            "lift": dict(zip(bt.tiers["tier"], bt.tiers["lift"])),
+                            "reference_auc": reference_auc_cached(str(cur.root), cur.dataset_ws, cur.dataset_id,
+                                                                  cur.stamp, outcome)}
+        except EvidenceError:
+            evidence = None
+    tam = None
+    try:
+        seg = segment_values(accounts, result, "tier")
+        table, totals = tam_table([seg], np.ones(accounts.n, bool), [seg], customer_mask(accounts), accounts.arr,
+                                  TamAssumptions())
+        if math.isfinite(totals["tam"]) and totals["tam"] > 0:
+            tam = {**totals, "by": "ICP tier", "segments": list(zip(table["segment"], table["tam"]))}
+    except TamError:
+        tam = None
+    return render_onepager(profile, summary, cur.meta["name"], version_label, evidence, tam,
+                           generated=datetime.now(timezone.utc).strftime("%Y-%m-%d"))
+
+
+with tab_page:
+    page = onepager_html()
+    st.download_button("Download the one-pager (HTML, prints to PDF)", page.encode(), file_name="ICP one-pager.html",
+                       mime="text/html", key="share.onepager_download", icon=":material/download:", on_click="ignore")
+    components.html(page, height=900, scrolling=True)
