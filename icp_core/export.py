@@ -32,9 +32,10 @@ def neutralise_formulas(df: pd.DataFrame) -> pd.DataFrame:
 
 
 def to_csv_bytes(df: pd.DataFrame) -> bytes:
-    """UTF-8 CSV (with BOM, so Excel reads accents right), formulas neutralised."""
+    """UTF-8 CSV (with BOM, so Excel reads accents right), formulas neutralised, CRLF line ends
+    as RFC 4180 has them (so a value holding a CR or LF is always quoted)."""
     buf = io.StringIO()
-    neutralise_formulas(df).to_csv(buf, index=False)
+    neutralise_formulas(df).to_csv(buf, index=False, lineterminator="\r\n")
     return ("\ufeff" + buf.getvalue()).encode("utf-8")
 
 

@@ -39,7 +39,10 @@ tab_versions, tab_share, tab_export, tab_sql, tab_page = st.tabs(
 
 with tab_versions:
     c1, c2, c3 = st.columns([2, 3, 1.2], vertical_alignment="bottom")
+    if "share.author" not in st.session_state:  # widget state ends with the page; the name is kept
+        st.session_state["share.author"] = st.session_state.get("icp.author", "")
     author = c1.text_input("Your name", key="share.author", placeholder="shown in the version list")
+    st.session_state["icp.author"] = author
     note = c2.text_input("Note for a new version", key="share.note", placeholder="what changed and why")
     if c3.button("Save new version", type="primary", key="share.save", icon=":material/save:"):
         try:

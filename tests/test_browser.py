@@ -117,3 +117,42 @@ def test_upload_in_real_chromium_shows_quality_panel(server, tmp_path):
         expect(other.get_by_text("Sample: 3,000 B2B accounts + deals").first).to_be_visible(timeout=60_000)
         assert other.get_by_text("crm_export").count() == 0
         browser.close()
+
+
+@pytest.mark.browser
+def test_share_link_in_a_second_browser_context(server, tmp_path):
+    assert Path(CHROMIUM).exists(), "Debian chromium is required: run `make test` (it installs it)"
+    from playwright.sync_api import expect, sync_playwright
+
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        author = browser.new_context(viewport={"width": 1400, "height": 1200}).new_page()
+        author.goto(server, wait_until="networkidle")
+        expect(author.get_by_text("Tier A", exact=True)).to_be_visible(timeout=60_000)
+        counts = author.locator("[data-testid='stMetricValue']").all_inner_texts()[:5]
+        author.get_by_role("link", name="Share & export").click()
+        expect(author.get_by_role("heading", name="Share & export")).to_be_visible(timeout=30_000)
+        author.get_by_role("button", name="Save new version").click()
+        author.get_by_text("Saved (UTC)").wait_for(state="attached", timeout=30_000)  # the versions grid
+        author.get_by_role("tab", name="Share link").click()
+        author.get_by_role("button", name="Create read-only link").click()
+        expect(author.get_by_text("Anyone with this link")).to_be_visible(timeout=30_000)
+        link = author.locator("[data-testid='stCode']").first.inner_text().strip()
+        assert "?share=" in link and len(link.split("?share=")[1]) == 32
+        # a different browser (no cookies, no workspace) opens the link
+        viewer = browser.new_context(viewport={"width": 1400, "height": 1200}).new_page()
+        viewer.goto(link, wait_until="networkidle")
+        expect(viewer.get_by_text("Tier A", exact=True)).to_be_visible(timeout=60_000)
+        assert viewer.locator("[data-testid='stMetricValue']").all_inner_texts()[:5] == counts
+        expect(viewer.get_by_text("read-only").first).to_be_visible()
+        assert viewer.get_by_role("link", name="Data").count() == 0
+        assert viewer.get_by_role("button", name="Save").count() == 0
+        assert viewer.get_by_role("slider").first.is_disabled()
+        viewer.screenshot(path=str(tmp_path / "shared.png"), full_page=True)
+        # the author revokes it; the viewer's next visit finds nothing
+        author.get_by_role("button", name="Revoke").first.click()
+        expect(author.get_by_text("Live links")).to_have_count(0, timeout=30_000)
+        viewer.goto(link, wait_until="networkidle")
+        expect(viewer.get_by_role("heading", name="Link not found")).to_be_visible(timeout=30_000)
+        assert viewer.get_by_text("Tier A", exact=True).count() == 0
+        browser.close()
