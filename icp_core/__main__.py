@@ -71,7 +71,21 @@ def _cmd_ingest(args) -> int:
     store = DatasetStore(root, cli_workspace(root))
     result = ingest_dataset(store, Path(args.file), Path(args.opportunities) if args.opportunities else None,
                             name=args.name)
-    print(format_quality(result.meta))
+    meta = result.meta
+    if args.join or args.enrich:
+        from .sources import add_source
+        for path, enrich in [(j, False) for j in (args.join or [])] + [(e, True) for e in (args.enrich or [])]:
+            report = add_source(store, result.dataset_id, Path(path), enrich=enrich)
+            line = (f"joined {report['file']} on {report['key']}: {report['matched_rows']:,} of {report['rows']:,} rows "
+                    f"matched ({report['match_rate']:.0%}), {report['accounts_matched']:,} accounts"
+                    + ("; rolled up per account" if report["one_to_many"] else ""))
+            if report["unmatched_keys"]:
+                line += f"; unmatched keys e.g. {', '.join(report['unmatched_keys'][:5])}"
+            for header, f in report["filled"].items():
+                line += f"; filled {f['filled']:,} blank {header}"
+            print(line, file=sys.stderr)
+        meta = store.read_meta(result.dataset_id)
+    print(format_quality(meta))
     return 0
 
 
@@ -314,6 +328,43 @@ def _cmd_sql(args) -> int:
     return 0
 
 
+def _cmd_campaign(args) -> int:
+    import json
+    import tempfile
+
+    import pandas as pd
+
+    from .campaign import CampaignError, compare_results, find_columns
+    from .profile import ProfileError, profile_from_json
+
+    try:
+        profile = profile_from_json(Path(args.profile).read_bytes())
+    except (FileNotFoundError, IsADirectoryError):
+        raise CliError(f"profile not found: {args.profile}") from None
+    except ProfileError as exc:
+        raise CliError(f"malformed profile {args.profile}: {exc}") from None
+    with tempfile.TemporaryDirectory(prefix="icp_campaign_") as tmp:
+        accounts, result = _scored(Path(args.results), profile, tmp, True, "results file")
+        store_rows = accounts.display  # row order = file order
+        raw = pd.read_csv(args.results, dtype=str, keep_default_na=False) if Path(args.results).suffix.lower() in (
+            ".csv", ".txt", ".tsv") else None
+    if raw is None or len(raw) != len(store_rows):
+        raise CliError("the results file must be a CSV whose rows are the campaign's accounts")
+    group, response = find_columns(list(raw.columns))
+    group = args.group or group or "group"
+    response = args.response or response
+    if not response:
+        raise CliError("say which column holds the response (--response COLUMN)")
+    try:
+        c = compare_results(raw, group, response, in_icp=result.tier <= 1)
+    except CampaignError as exc:
+        raise CliError(str(exc)) from None
+    print(json.dumps(c.to_dict(), indent=2) if args.json else
+          f"profile: {profile.name}\ngroups from: {group if group in raw else 'the profile (tiers A+B vs the rest)'}; "
+          f"response: {response}\n{c.to_dict()['verdict']}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m icp_core", description="ICP Explorer command line")
     parser.add_argument("--data-dir", help="data directory (default: $ICP_DATA_DIR or ./.icp_data)")
@@ -322,6 +373,11 @@ def build_parser() -> argparse.ArgumentParser:
     ingest.add_argument("file", help="accounts file: CSV/TSV, .xlsx or .parquet")
     ingest.add_argument("--opportunities", help="opportunities/deals file to roll up to accounts")
     ingest.add_argument("--name", help="dataset name (default: the file name)")
+    ingest.add_argument("--join", action="append", metavar="FILE",
+                        help="a further file joined to accounts by id, domain or name (rolled up when one-to-many); "
+                             "repeat for more files")
+    ingest.add_argument("--enrich", action="append", metavar="FILE",
+                        help="an enrichment file keyed by domain: fills blanks, never overwrites")
     ingest.set_defaults(func=_cmd_ingest)
     score = sub.add_parser("score", help="score a file with an ICP profile; writes CSV with icp_score/tier/reasons")
     score.add_argument("file", help="accounts file: CSV/TSV, .xlsx or .parquet (cleaned as on upload)")
@@ -339,6 +395,15 @@ def build_parser() -> argparse.ArgumentParser:
     sql.add_argument("--data", dest="file", help="accounts file to solve target-mix tier lines on")
     sql.add_argument("--dbt", action="store_true", help="print a dbt model (reads {{ ref('accounts') }})")
     sql.set_defaults(func=_cmd_sql)
+    camp = sub.add_parser("campaign", help="compare a campaign's response in the ICP group and the control")
+    camp.add_argument("results", help="results CSV: one row per account with its columns, a group column "
+                                      "(ICP/target vs control) or a sent flag, and a response column")
+    camp.add_argument("--profile", required=True, help="ICP profile JSON (splits sent accounts into ICP vs control "
+                                                       "when there is no group column)")
+    camp.add_argument("--group", help="group column (default: guessed, e.g. 'group')")
+    camp.add_argument("--response", help="response column (default: guessed, e.g. 'responded')")
+    camp.add_argument("--json", action="store_true", help="print the comparison as JSON")
+    camp.set_defaults(func=_cmd_campaign)
     tam = sub.add_parser("tam", help="TAM / SAM / SOM per segment, the market scored by the profile")
     tam.add_argument("file", help="customer accounts file (won accounts and ARR give penetration and ACV)")
     tam.add_argument("--profile", required=True, help="ICP profile JSON")

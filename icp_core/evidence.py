@@ -51,7 +51,10 @@ OUTCOME_KINDS = {
     "short_cycle": "Short sales cycle",
     "column": "Another column",
     "composite": "Weighted composite",
+    "pmf": "Product-market-fit score",
 }
+
+PMF_METHODS = {"percentile": "percentile rank", "minmax": "min–max"}
 
 
 @dataclass
@@ -68,7 +71,7 @@ class Outcome:
 
     def key(self) -> str:
         d = asdict(self)
-        d["components"] = [(c.key(), w) for c, w in self.components]
+        d["components"] = [(c.key() if isinstance(c, Outcome) else c, w) for c, w in self.components]
         return repr(sorted(d.items()))
 
     def label(self) -> str:
@@ -80,6 +83,9 @@ class Outcome:
             return f"{self.column} = {self.positive}" if self.positive else str(self.column)
         if self.kind == "composite":
             return " + ".join(f"{w:.0%} {c.label()}" for c, w in self.components)
+        if self.kind == "pmf":
+            parts = " + ".join(f"{w:.0%} {c}" for c, w in self.components)
+            return f"PMF score in the top {100 - (self.value or 50):g} % ({parts})"
         return OUTCOME_KINDS[self.kind]
 
 
@@ -98,7 +104,15 @@ def available_outcomes(accounts: AccountMatrix) -> list[str]:
     if "sales_cycle_days" in roles:
         out.append("short_cycle")
     out += ["column", "composite"]
+    if pmf_inputs(accounts):
+        out.append("pmf")
     return out
+
+
+def pmf_inputs(accounts: AccountMatrix) -> list[ColumnSpec]:
+    """Columns that can feed a PMF score: numbers, yes/no, churned/retained, won/lost."""
+    return [s for s in accounts.specs if s.role != "ignore" and s.kind in ("number", "year", "boolean", "churn", "stage")
+            and s.role not in ("account_id", "founded_year")]
 
 
 _COMPARE = re.compile(r"^\s*(>=|<=|>|<|=)?\s*(-?[\d.,]+)\s*$")
@@ -161,9 +175,61 @@ def _column_labels(accounts: AccountMatrix, name: str, positive: str | None) -> 
     return np.where(~known, np.nan, good.astype(float))
 
 
+def pmf_component(accounts: AccountMatrix, name: str) -> np.ndarray:
+    """One PMF input as numbers per account (higher is better): numeric columns as they are,
+    won = 1 / lost = 0, retained = 1 / churned = 0, booleans true = 1."""
+    spec = _spec_for(accounts, name)
+    if spec.kind in ("number", "year"):
+        return accounts.column_array(spec)
+    if spec.kind == "stage":
+        return np.select([accounts.won == 1, accounts.won == 0], [1.0, 0.0], np.nan) if spec.role == "deal_stage" \
+            else _column_labels(accounts, name, None)
+    if spec.kind in ("churn", "boolean"):
+        return _column_labels(accounts, name, None)  # retained / true is good
+    raise EvidenceError(f"“{spec.header}” is not numeric or yes/no, so it cannot feed a PMF score")
+
+
+def pmf_scores(accounts: AccountMatrix, components: list[tuple[str, float]], method: str = "percentile") -> np.ndarray:
+    """A product-market-fit score per account in 0..1: each input normalised (percentile rank,
+    or min–max), then averaged with the weights over the inputs the account has (NaN when none)."""
+    if method not in PMF_METHODS:
+        raise EvidenceError(f"unknown normalisation {method!r} (percentile or minmax)")
+    total_w = sum(w for _, w in components if w > 0)
+    if total_w <= 0:
+        raise EvidenceError("a PMF score needs at least one input with a weight above 0")
+    num = np.zeros(accounts.n)
+    den = np.zeros(accounts.n)
+    for name, w in components:
+        if w <= 0:
+            continue
+        x = pmf_component(accounts, name)
+        ok = np.isfinite(x)
+        if not ok.any():
+            continue
+        if method == "percentile":
+            ranks = pd.Series(x[ok]).rank(method="average", pct=True).to_numpy()
+            norm_x = np.full(accounts.n, np.nan)
+            norm_x[ok] = ranks
+        else:
+            lo, hi = np.nanmin(x), np.nanmax(x)
+            norm_x = (x - lo) / (hi - lo) if hi > lo else np.where(ok, 1.0, np.nan)
+        num += np.where(ok, norm_x * w, 0.0)
+        den += np.where(ok, w, 0.0)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(den > 0, num / den, np.nan)
+
+
 def outcome_labels(accounts: AccountMatrix, outcome: Outcome) -> np.ndarray:
     """y per account: 1 good, 0 not good, NaN unknown (open deal, no churn flag, ...)."""
     k = outcome.kind
+    if k == "pmf":
+        comps = [(str(c), float(w)) for c, w in outcome.components]
+        score = pmf_scores(accounts, comps, outcome.positive or "percentile")
+        ok = np.isfinite(score)
+        if not ok.any():
+            raise EvidenceError("no account has any of the PMF inputs")
+        cut = np.percentile(score[ok], outcome.value if outcome.value is not None else 50)
+        return np.where(ok, (score >= cut).astype(float), np.nan)
     if k == "won":
         if not accounts.has["won"]:
             raise EvidenceError("this dataset has no won/lost column (map a deal stage or add opportunities)")

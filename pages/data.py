@@ -8,6 +8,7 @@ import streamlit as st
 
 from icp_core.ingest import IngestError, default_upload_limit_mb, ingest_dataset, remap_dataset
 from icp_core.roles import ROLES, ColumnSpec
+from icp_core.sources import AGGREGATES, add_source, preview_source
 from pages.state import require_app
 from icp_core.store import SAMPLE_WORKSPACE, DatasetNotFound, DatasetStore, data_dir, read_accounts
 
@@ -21,6 +22,70 @@ limit_mb = default_upload_limit_mb()
 
 st.title("Data")
 st.caption("Load a CRM export: accounts, and optionally the opportunities/deals report to roll up to accounts.")
+
+
+def show_sources(store, dataset_id: str, meta: dict, read_only: bool) -> None:
+    """Further files joined onto the accounts: what was joined, and a form to add one."""
+    for j in meta.get("joins", []):
+        with st.container(border=True):
+            st.markdown(f"**{j['file']}** joined on {j['key']}" + (" · rolled up per account" if j["one_to_many"] else "")
+                        + (" · enrichment" if j.get("enrich") else ""))
+            c1, c2, c3 = st.columns(3)
+            c1.metric("Rows matched", f"{j['match_rate']:.0%}", help=f"{j['matched_rows']:,} of {j['rows']:,} rows")
+            c2.metric("Accounts matched", f"{j['accounts_matched']:,}")
+            c3.metric("New columns", f"{len(j['columns']):,}")
+            for header, f in j.get("filled", {}).items():
+                st.caption(f"Filled {f['filled']:,} blank values of “{header}” (existing values kept).")
+            if j["unmatched_keys"]:
+                st.caption("Unmatched keys, e.g.: " + ", ".join(j["unmatched_keys"][:10]))
+    if read_only:
+        st.info("The sample is shared and read-only. Upload your own dataset to join more files to it.")
+        return
+    st.markdown("Add billing, product usage, survey or enrichment files. Each is matched to accounts by account id, "
+                "domain or name; files with several rows per account are rolled up with the aggregate you choose.")
+    n = st.session_state.setdefault("data.source_n", 0)  # a new uploader after each join clears it
+    up = st.file_uploader("File to join", type=FILE_TYPES, key=f"data.source_file.{n}", max_upload_size=limit_mb)
+    enrich = st.checkbox("Enrichment (keyed by domain): fill blanks in my columns, never overwrite them",
+                         key="data.source_enrich")
+    if up is None:
+        return
+    with tempfile.TemporaryDirectory(prefix="icp_join_") as tmp:
+        path = Path(tmp) / ("source" + Path(up.name).suffix.lower())
+        path.write_bytes(up.getbuffer())
+        try:
+            preview = preview_source(store, dataset_id, path, enrich=enrich)
+        except IngestError as exc:
+            st.error(f"Cannot join {up.name}: {exc}")
+            return
+        p1, p2, p3 = st.columns(3)
+        p1.metric("Key", f"{preview.key_header} → {ROLES[preview.key_role].label}")
+        p2.metric("Rows matched", f"{preview.match_rate:.0%}", help=f"{preview.matched_rows:,} of {preview.rows:,} rows")
+        p3.metric("Accounts matched", f"{preview.accounts_matched:,}")
+        if preview.unmatched_keys:
+            st.warning("Keys with no account, e.g.: " + ", ".join(preview.unmatched_keys), icon=":material/link_off:")
+        table = pd.DataFrame([{"key": c["key"], "Column": c["header"], "Role": ROLES[c["role"]].label,
+                               "Aggregate": c["aggregate"], "Fills": "fills blanks" if c["fills"] else ""}
+                              for c in preview.columns])
+        edited = st.data_editor(
+            table, hide_index=True, width="stretch", key="data.source_aggs", disabled=["key", "Column", "Role", "Fills"],
+            column_order=["Column", "Role", "Aggregate", "Fills"],
+            column_config={"Aggregate": st.column_config.SelectboxColumn(
+                "Aggregate", options=list(AGGREGATES), help="How rows of one account are combined",
+                disabled=not preview.one_to_many)})
+        for note in preview.notes:
+            st.caption(note)
+        if st.button(f"Join {up.name} to the accounts", type="primary", key="data.source_join", icon=":material/join:"):
+            with st.status(f"Joining {up.name}…") as status:
+                try:
+                    report = add_source(store, dataset_id, path, key_column=preview.key_column,
+                                        aggregates=dict(zip(edited["key"], edited["Aggregate"])), enrich=enrich,
+                                        name=Path(up.name).stem)
+                except IngestError as exc:
+                    status.update(label=f"Could not join: {exc}", state="error")
+                    return
+                status.update(label=f"Joined {report['file']}: {len(report['columns'])} new columns", state="complete")
+            st.session_state["data.source_n"] = n + 1
+            st.rerun()
 
 
 def load_upload(accounts_file, opportunities_file, name: str) -> None:
@@ -118,7 +183,11 @@ def show_dataset(store: DatasetStore, dataset_id: str) -> None:
     for note in src.get("notes", []):
         st.info(note, icon=":material/info:")
 
-    tab_quality, tab_mapping, tab_preview = st.tabs(["Data quality", "Column mapping", "Preview"])
+    tab_quality, tab_mapping, tab_sources, tab_preview = st.tabs(
+        ["Data quality", "Column mapping", "More sources", "Preview"])
+
+    with tab_sources:
+        show_sources(store, dataset_id, meta, read_only)
 
     with tab_quality:
         if q["rows_rejected"]:

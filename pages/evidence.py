@@ -8,8 +8,10 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-from icp_core.evidence import (OUTCOME_KINDS, EvidenceError, Outcome, adopt_traits, available_outcomes, cohort_table,
-                               date_columns, live_backtest, outcome_weights)
+from icp_core.campaign import CampaignError, classify_groups, compare_results, draw_control, find_columns
+from icp_core.evidence import (OUTCOME_KINDS, PMF_METHODS, EvidenceError, Outcome, adopt_traits, available_outcomes,
+                               cohort_table, date_columns, live_backtest, outcome_weights, pmf_inputs, pmf_scores)
+from icp_core.export import to_csv_bytes
 from icp_core.scoring import TIER_COLORS, TIER_LABELS, score_profile
 from pages.cached import reference_auc_cached, suggestion_cached
 from pages.state import current_dataset, replace_profile, working
@@ -58,11 +60,33 @@ def outcome_inputs(prefix: str, kind: str) -> Outcome:
     return Outcome(kind)
 
 
+def pmf_inputs_ui() -> Outcome:
+    """Columns, weights, normalisation and cut of a product-market-fit score."""
+    specs = {s.header: s for s in pmf_inputs(accounts)}
+    preferred = [h for h, s in specs.items() if s.role in ("deal_stage", "churned", "nps", "arr")] or list(specs)[:3]
+    chosen = st.multiselect("Inputs", list(specs), default=preferred[:4], key="evidence.pmf.inputs")
+    cols = st.columns(max(len(chosen), 1))
+    raw = []
+    for col, h in zip(cols, chosen):
+        raw.append((h, col.slider(h, 0, 100, 100 // max(len(chosen), 1), step=5, key=f"evidence.pmf.w.{h}")))
+    total = sum(w for _, w in raw)
+    comps = [(h, w / total) for h, w in raw if w > 0] if total else []
+    if comps:
+        st.caption("Weights as used (normalised to 100 %): " + ", ".join(f"{h} {w:.0%}" for h, w in comps))
+    n1, n2 = st.columns(2)
+    method = n1.radio("Normalise each input by", list(PMF_METHODS), format_func=PMF_METHODS.get, horizontal=True,
+                      key="evidence.pmf.method")
+    top = n2.slider("Good customers: the top … % by PMF score", 5, 80, 50, step=5, key="evidence.pmf.top")
+    return Outcome("pmf", components=comps, positive=method, value=100 - top)
+
+
 with st.container(border=True):
     c1, c2 = st.columns([1, 2])
     kind = c1.selectbox("A good customer is", kinds, format_func=OUTCOME_KINDS.get, key="evidence.kind")
     with c2:
-        if kind == "composite":
+        if kind == "pmf":
+            outcome = pmf_inputs_ui()
+        elif kind == "composite":
             parts = [k for k in kinds if k not in ("column", "composite")]
             defaults = {"won": 50, "retained": 20, "nps_promoter": 15, "arr_above": 15, "short_cycle": 0}
             cols = st.columns(len(parts))
@@ -97,7 +121,7 @@ if not np.isfinite(y).any():
 result, binding = score_profile(accounts, profile)
 bt = live_backtest(accounts, result, outcome)
 
-tab_bt, tab_suggest, tab_cohort = st.tabs(["Backtest", "Suggested traits", "Cohorts"])
+tab_bt, tab_suggest, tab_cohort, tab_campaign = st.tabs(["Backtest", "Suggested traits", "Cohorts", "Campaign test"])
 
 # ------------------------------------------------------------------ backtest
 
@@ -151,6 +175,21 @@ with tab_bt:
         chance = alt.Chart(diag).mark_line(strokeDash=[4, 4], color="#888").encode(x="share_targeted:Q",
                                                                                     y="share_captured:Q")
         st.altair_chart((gains + chance).properties(height=340, title="Cumulative gains (held out)"), width="stretch")
+    if outcome.kind == "pmf":
+        pmf = pmf_scores(accounts, [(str(c), w) for c, w in outcome.components], outcome.positive or "percentile")
+        per_tier = pd.DataFrame({"Tier": np.array(TIER_LABELS, dtype=object)[result.tier], "PMF": pmf}).groupby(
+            "Tier", sort=False)["PMF"].agg(["mean", "count"]).reindex(list(TIER_LABELS)).reset_index()
+        p1, p2 = st.columns([1, 2])
+        p1.markdown("**PMF score by tier** (0–1)")
+        p1.dataframe(per_tier.rename(columns={"mean": "Mean PMF", "count": "Accounts with inputs"}), hide_index=True,
+                     width="stretch", key="evidence.pmf_tiers",
+                     column_config={"Mean PMF": st.column_config.ProgressColumn(min_value=0, max_value=1, format="%.2f")})
+        top_rows = np.argsort(-np.nan_to_num(pmf, nan=-1))[:200]
+        table = accounts.display.iloc[top_rows].drop(columns=["row_id"]).copy()
+        table.insert(1, "PMF", np.round(pmf[top_rows], 3))
+        table.insert(2, "Tier", np.array(TIER_LABELS, dtype=object)[result.tier[top_rows]])
+        p2.markdown("**Highest PMF scores**")
+        p2.dataframe(table, hide_index=True, width="stretch", height=260, key="evidence.pmf_accounts")
 
 # ------------------------------------------------------------------ suggestion
 
@@ -221,3 +260,61 @@ with tab_cohort:
                 tooltip=["cohort", "group", "accounts", alt.Tooltip("rate:Q", format=".0%")])
             st.altair_chart(chart.properties(height=340), width="stretch")
             st.caption("Quarters with fewer than 10 accounts in a group are left out.")
+
+# ------------------------------------------------------------------ campaign test
+
+with tab_campaign:
+    st.markdown("Prove the ICP in the market: send a campaign to the ICP group and to a random control group "
+                "drawn from the other accounts, then compare response rates.")
+    k1, k2, k3 = st.columns(3)
+    target_tiers = k1.multiselect("ICP group = tiers", list(TIER_LABELS[:4]), default=["A", "B"], key="evidence.camp.tiers")
+    in_target = np.isin(result.tier, [TIER_LABELS.index(t) for t in target_tiers])
+    control_size = k2.number_input("Control group size", min_value=1, value=max(1, int(in_target.sum())),
+                                   key="evidence.camp.size")
+    seed = k3.number_input("Random seed", min_value=0, value=0, key="evidence.camp.seed")
+    try:
+        target_rows, control_rows = draw_control(np.flatnonzero(in_target), np.flatnonzero(~in_target & (result.tier < 4)),
+                                                 int(control_size), int(seed))
+        rows = np.concatenate([target_rows, control_rows])
+        lists = accounts.display.iloc[rows].drop(columns=["row_id"]).copy()
+        lists.insert(0, "group", ["ICP"] * len(target_rows) + ["control"] * len(control_rows))
+        lists["ICP Tier"] = np.array(TIER_LABELS, dtype=object)[result.tier[rows]]
+        lists["responded"] = ""
+        st.download_button(f"Download both lists ({len(target_rows):,} ICP + {len(control_rows):,} control)",
+                           to_csv_bytes(lists), file_name="campaign_lists.csv", mime="text/csv",
+                           key="evidence.camp.download", icon=":material/download:", on_click="ignore")
+    except CampaignError as exc:
+        st.warning(str(exc))
+    st.markdown("**After the campaign**: upload the results (the lists above with the `responded` column filled, "
+                "or any file with a group and a response column).")
+    res = st.file_uploader("Campaign results", type=["csv"], key="evidence.camp.results")
+    if res is not None:
+        try:
+            frame = pd.read_csv(res, dtype=str, keep_default_na=False)
+        except (ValueError, UnicodeDecodeError) as exc:
+            st.error(f"Could not read {res.name}: {exc}")
+            frame = None
+        if frame is not None:
+            g_guess, r_guess = find_columns(list(frame.columns))
+            r1, r2 = st.columns(2)
+            cols = list(frame.columns)
+            group_col = r1.selectbox("Group column", cols, index=cols.index(g_guess) if g_guess in cols else 0,
+                                     key="evidence.camp.group")
+            resp_col = r2.selectbox("Response column", cols, index=cols.index(r_guess) if r_guess in cols else 0,
+                                    key="evidence.camp.response")
+            groups = classify_groups(frame[group_col])
+            try:
+                c = compare_results(frame, group_col, resp_col)
+            except CampaignError as exc:
+                st.error(str(exc))
+            else:
+                m = st.columns(4)
+                m[0].metric("ICP response", f"{c.icp_rate:.1%}", help=f"{c.icp_responded:,} of {c.icp_n:,}")
+                m[1].metric("Control response", f"{c.control_rate:.1%}", help=f"{c.control_responded:,} of {c.control_n:,}")
+                m[2].metric("Difference", f"{c.difference * 100:+.1f} pt",
+                            help=f"95 % interval {c.diff_interval[0] * 100:+.1f} to {c.diff_interval[1] * 100:+.1f} pt")
+                m[3].metric("p (Fisher exact)", f"{c.p_value:.3g}")
+                (st.success if c.significant else st.info)(c.to_dict()["verdict"])
+                unknown = int((groups == "").sum())
+                if unknown:
+                    st.caption(f"{unknown:,} rows had a group that is neither ICP nor control and were left out.")

@@ -103,3 +103,23 @@ def test_delete_dataset(app):
     assert not app.exception
     assert metric(app, "Accounts loaded") == "3,000"
     assert not [b for b in app.button if b.key and b.key.startswith("data.delete.")]
+
+
+def test_join_more_sources_on_the_data_page(app):
+    app.file_uploader(key="data.accounts_file").set_value(
+        ("ravenstack_accounts.csv", (SHARED_DATA / "ravenstack_accounts.csv").read_bytes(), "text/csv"))
+    app.button[0].click().run()
+    assert not app.exception, app.exception
+    app.file_uploader(key="data.source_file.0").set_value(
+        ("ravenstack_subscriptions.csv", (SHARED_DATA / "ravenstack_subscriptions.csv").read_bytes(), "text/csv"))
+    app.run()
+    assert not app.exception, app.exception
+    assert metric(app, "Rows matched") == "100%" and metric(app, "Accounts matched") == "500"
+    aggs = next(d.value for d in app.dataframe if "Aggregate" in d.value.columns)
+    assert aggs.set_index("Column").loc["arr_amount", "Aggregate"] == "sum"
+    app.button(key="data.source_join").click().run()
+    assert not app.exception, app.exception
+    assert metric(app, "New columns") == "14"
+    quality = quality_table(app)
+    assert "arr_amount (ravenstack_subscriptions, sum)" in quality.index
+    assert quality.loc["arr_amount (ravenstack_subscriptions, sum)", "Role"] == "ARR / deal value"

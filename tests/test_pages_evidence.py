@@ -68,3 +68,24 @@ def test_score_page_shows_live_evidence(app):
     app.slider(key="score.w.industry-core").set_value(-5).run()
     line2 = next(c.value for c in app.caption if "Evidence" in c.value)
     assert line2 != line
+
+
+def test_pmf_outcome_and_campaign_tab(app):
+    app.selectbox(key="evidence.kind").set_value("pmf").run()
+    assert not app.exception, app.exception
+    assert float(metric(app, "ROC AUC (held out)")) > 0.5
+    pmf_tiers = next(d.value for d in app.dataframe if "Mean PMF" in d.value.columns)
+    assert pmf_tiers["Mean PMF"].iloc[0] > pmf_tiers["Mean PMF"].iloc[3]  # tier A fits better than D
+    import io
+
+    import numpy as np
+    import pandas as pd
+    rng = np.random.default_rng(1)
+    df = pd.DataFrame({"group": ["ICP"] * 400 + ["control"] * 400,
+                       "responded": np.where(rng.random(800) < np.r_[[0.2] * 400, [0.05] * 400], "yes", "no")})
+    buf = io.BytesIO()
+    df.to_csv(buf, index=False)
+    app.file_uploader(key="evidence.camp.results").set_value(("results.csv", buf.getvalue(), "text/csv"))
+    app.run()
+    assert not app.exception, app.exception
+    assert any("does better than the control" in s.value for s in app.success)
