@@ -174,7 +174,8 @@ def _read_excel(con, path: Path, table: str, info: SourceInfo) -> None:
     try:
         sheets = pd.read_excel(path, sheet_name=None, dtype=str, engine="openpyxl")
     except Exception as exc:  # openpyxl raises many types for broken workbooks
-        raise IngestError(f"{path.name} could not be opened as an Excel workbook ({type(exc).__name__}).") from None
+        raise IngestError(f"{path.name} is a ZIP archive but not a readable Excel workbook ({type(exc).__name__}); "
+                          "upload CSV/TSV, .xlsx or Parquet.") from None
     non_empty = [(name, df) for name, df in sheets.items() if len(df.columns) and len(df)]
     if not non_empty:
         raise IngestError(f"{path.name} has no sheet with a header row and data rows.")
@@ -233,12 +234,22 @@ def read_table(con: duckdb.DuckDBPyConnection, path: Path, table: str,
         raise IngestError(f"{path.name} has no header row.")
     if rows == 0:
         raise IngestError(f"{path.name} has a header row but no data rows.")
+    if len(headers) > MAX_FILE_COLUMNS:
+        raise IngestError(f"{path.name} has {len(headers):,} columns; at most {MAX_FILE_COLUMNS:,} are read per file. "
+                          "Export only the columns you need (an ICP uses tens, not thousands) and upload again.")
     keys = column_keys(headers)
-    # rename in two steps (headers may collide with other columns' keys); catalog-only, no copy
-    for i, h in enumerate(headers):
-        con.execute(f"ALTER TABLE {quote_ident(table)} RENAME COLUMN {quote_ident(h)} TO {quote_ident(f'icp_tmp_{i}')}")
-    for i, k in enumerate(keys):
-        con.execute(f"ALTER TABLE {quote_ident(table)} RENAME COLUMN {quote_ident(f'icp_tmp_{i}')} TO {quote_ident(k)}")
+    if len(headers) > 200:  # wide files: one statement instead of thousands of catalog changes
+        cols = ", ".join(f"{quote_ident(h)} AS {quote_ident(k)}" for h, k in zip(headers, keys))
+        con.execute(f"CREATE OR REPLACE TEMP TABLE icp_renamed AS SELECT {cols} FROM {quote_ident(table)}")
+        con.execute(f"DROP TABLE {quote_ident(table)}")
+        con.execute(f"CREATE TEMP TABLE {quote_ident(table)} AS SELECT * FROM icp_renamed")
+        con.execute("DROP TABLE icp_renamed")
+    else:
+        # rename in two steps (headers may collide with other columns' keys); catalog-only, no copy
+        for i, h in enumerate(headers):
+            con.execute(f"ALTER TABLE {quote_ident(table)} RENAME COLUMN {quote_ident(h)} TO {quote_ident(f'icp_tmp_{i}')}")
+        for i, k in enumerate(keys):
+            con.execute(f"ALTER TABLE {quote_ident(table)} RENAME COLUMN {quote_ident(f'icp_tmp_{i}')} TO {quote_ident(k)}")
     # DuckDB names blank/duplicate headers itself (column0, name_1): show the user's header
     headers = [h if not _is_generated_name(h) else "" for h in headers]
     return info, keys, headers
@@ -334,6 +345,11 @@ def opportunity_specs_problem(opp_specs: list[ColumnSpec]) -> str | None:
 
 # kinds cleaned row by row (nearly every value distinct); all others via a dictionary
 _DIRECT_KINDS = ("id", "text")
+# Columns are cleaned once per distinct value and joined back, one join each; DuckDB's planner
+# does not take hundreds of such joins, so a file keeps at most this many cleaned columns and the
+# rest as uploaded, unused (a note says so; the mapping can swap which ones).
+MAX_CLEAN_COLUMNS = 40
+MAX_FILE_COLUMNS = 300
 
 
 def _dictionary_sql(s: ColumnSpec, raw_table: str) -> str:
@@ -360,6 +376,10 @@ def build_accounts_table(con: duckdb.DuckDBPyConnection, specs: list[ColumnSpec]
     """
     install_cleaning_macros(con)
     account_specs = [s for s in specs if s.source == "accounts"]
+    cleaned = [s for s in account_specs if s.role != "ignore" and s.kind not in _DIRECT_KINDS]
+    if len(cleaned) > MAX_CLEAN_COLUMNS:
+        raise IngestError(f"{len(cleaned):,} columns are mapped to a role; at most {MAX_CLEAN_COLUMNS:,} can be used "
+                          "at once. Set the ones you do not need to “Ignore”.")
     select = ["a.rowid + 1 AS row_id"]  # file order; the raw table is in that order
     join = ""
     dictionaries: dict[str, str] = {}
@@ -368,7 +388,7 @@ def build_accounts_table(con: duckdb.DuckDBPyConnection, specs: list[ColumnSpec]
         if s.role == "ignore":
             pass
         elif s.kind in _DIRECT_KINDS:
-            select.append(f"{clean_expression(s.kind, raw)} AS {quote_ident(s.key)}")
+            select.append(f"{clean_expression(s.kind, raw, s.scale, s.date_formats)} AS {quote_ident(s.key)}")
         else:
             table = f"icp_dict_{i}"
             con.execute(f"CREATE OR REPLACE TEMP TABLE {table} AS {_dictionary_sql(s, raw_table)}")
@@ -449,7 +469,8 @@ def _noop(fraction: float, message: str) -> None:  # pragma: no cover - default 
 
 def ingest_dataset(store, accounts: Path, opportunities: Path | None = None,
                    name: str | None = None, progress: Progress = _noop,
-                   display_names: tuple[str | None, str | None] = (None, None)) -> IngestResult:
+                   display_names: tuple[str | None, str | None] = (None, None),
+                   max_mb: int | None = None) -> IngestResult:
     """Load an accounts file (and optionally an opportunities file) as a new dataset.
 
     `store` is a `store.DatasetStore`. The database is written to a temporary file and
@@ -458,6 +479,12 @@ def ingest_dataset(store, accounts: Path, opportunities: Path | None = None,
     """
     from .quality import assess_quality
 
+    limit = default_upload_limit_mb() if max_mb is None else max_mb
+    for path, shown in ((accounts, display_names[0]), (opportunities, display_names[1])):
+        if path is not None and Path(path).is_file():
+            problem = file_size_problem(Path(path).stat().st_size, limit)
+            if problem:
+                raise IngestError(f"{shown or Path(path).name}: {problem} (ICP_UPLOAD_LIMIT_MB sets the limit)")
     t0 = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix="icp_ingest_") as tmp:
         workdir = Path(tmp)
@@ -474,6 +501,14 @@ def ingest_dataset(store, accounts: Path, opportunities: Path | None = None,
                     info.file_name = display_names[0]
                 progress(0.35, "Detecting column roles")
                 specs = detect_roles(con, "raw_accounts", keys, headers)
+                used = [s for s in specs if s.role != "ignore" and s.kind not in _DIRECT_KINDS]
+                if len(used) > MAX_CLEAN_COLUMNS:
+                    for s in used[MAX_CLEAN_COLUMNS:]:
+                        s.role = "ignore"
+                    info.notes.append(f"{info.file_name} has {len(specs):,} columns: the first {MAX_CLEAN_COLUMNS:,} "
+                                      f"are cleaned and usable as traits; the other {len(used) - MAX_CLEAN_COLUMNS:,} "
+                                      "are kept as uploaded but not used (Column mapping: set unused columns to Ignore "
+                                      "and give the ones you need a role).")
                 opp_specs = None
                 opp_info = None
                 if opportunities is not None:

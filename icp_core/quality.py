@@ -75,11 +75,14 @@ def assess_quality(con: duckdb.DuckDBPyConnection, specs: list[ColumnSpec], info
     dictionaries = dictionaries or {}
     rows = con.execute("SELECT count(*) FROM accounts").fetchone()[0]
     direct = [s for s in specs if s.role != "ignore" and s.key not in dictionaries]
-    counted = dict(zip(
-        (s.key for s in direct),
-        con.execute("SELECT " + (", ".join(f"count({quote_ident(s.key)})" for s in direct) or "0")
-                    + " FROM accounts").fetchone(),
-    ))
+    cols = {c[0] for c in con.execute("SELECT * FROM accounts LIMIT 0").description}
+    exprs = []
+    for s in direct:
+        exprs.append(f"count({quote_ident(s.key)})")
+        raw = s.key + "__raw"
+        exprs.append(f"count(icp_nullify({quote_ident(raw)}))" if raw in cols else f"count({quote_ident(s.key)})")
+    values = con.execute("SELECT " + (", ".join(exprs) or "0") + " FROM accounts").fetchone() if exprs else ()
+    counted = {s.key: (values[2 * i], values[2 * i + 1]) for i, s in enumerate(direct)}
     columns = []
     hints: list[dict] = []
     for s in specs:
@@ -87,8 +90,9 @@ def assess_quality(con: duckdb.DuckDBPyConnection, specs: list[ColumnSpec], info
             continue
         if s.key in dictionaries:
             nonnull, parsed, bands, examples = _dictionary_counts(con, s, dictionaries[s.key])
-        else:  # ids, free text and rolled-up values: whatever is not empty is read
-            nonnull = parsed = int(counted[s.key])
+        else:  # ids, free text, rolled-up values and very wide files: counted on the table
+            parsed, nonnull = (int(x) for x in counted[s.key])
+            nonnull = max(nonnull, parsed)
             bands, examples = 0, []
         col = _column_report(s, rows, nonnull, parsed, bands, examples, derived=s.source != "accounts")
         if examples and s.kind == "country":

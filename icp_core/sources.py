@@ -219,6 +219,12 @@ def add_source(store, dataset_id: str, path: Path, key_column: str | None = None
                 header = f"{c['header']} ({stem}" + (f", {agg})" if p.one_to_many else ")")
                 selects.append(f"CAST({value} AS VARCHAR) AS {quote_ident(new_key + '__raw')}")
                 new_specs.append(ColumnSpec(new_key, header, role, source="accounts"))
+            from .ingest import _DIRECT_KINDS, MAX_CLEAN_COLUMNS
+            cleaned = [x for x in existing + new_specs if x.role != "ignore" and x.kind not in _DIRECT_KINDS]
+            if len(cleaned) + 1 > MAX_CLEAN_COLUMNS:
+                raise IngestError(f"joining {p.file_name} would give {len(cleaned) + 1:,} usable columns; at most "
+                                  f"{MAX_CLEAN_COLUMNS:,} can be used. Remove columns from the file (or set some of "
+                                  "the dataset's columns to Ignore) and try again.")
             selects.append(f"CAST(count(*) AS VARCHAR) AS {quote_ident(f'{stem}_rows__raw')}")
             new_specs.append(ColumnSpec(f"{stem}_rows", f"{p.file_name} rows", "number", source="accounts"))
             for c, value in fills:
