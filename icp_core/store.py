@@ -47,6 +47,16 @@ def is_workspace_id(text: str | None) -> bool:
     return bool(text) and bool(_WORKSPACE_RE.fullmatch(text))
 
 
+def is_duckdb_file(path: Path) -> bool:
+    """Does the file start like a DuckDB database (magic bytes "DUCK" at offset 8)?"""
+    try:
+        with open(path, "rb") as fh:
+            head = fh.read(12)
+    except OSError:
+        return False
+    return len(head) == 12 and head[8:12] == b"DUCK"
+
+
 def write_atomic(path: Path, data: bytes) -> None:
     """Write `data` to `path` via a temp file, fsync and rename: all or nothing."""
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -131,9 +141,17 @@ class DatasetStore:
                     continue  # interrupted before the database was moved into place
                 if meta.get("id") != path.stem or "name" not in meta:
                     raise ValueError("incomplete metadata")
+                if not is_duckdb_file(self.db_path(path.stem)):
+                    raise ValueError("damaged database file")
                 datasets.append(meta)
             except (OSError, ValueError) as exc:
-                problems.append(f"dataset {path.stem[:8]}… could not be read ({type(exc).__name__}); skipped")
+                name = ""
+                try:
+                    name = f" “{json.loads(path.read_text()).get('name', '')}”"
+                except (OSError, ValueError):
+                    pass
+                problems.append(f"dataset{name} ({path.stem[:8]}…) could not be read ({exc or type(exc).__name__}); "
+                                "skipped, the others are fine")
         datasets.sort(key=lambda m: m.get("created_at", ""), reverse=True)
         return datasets, problems
 

@@ -8,6 +8,7 @@ widgets mirror it (keys score.w.<trait id>, score.tier_mode, score.th.*, score.m
 from dataclasses import dataclass
 from pathlib import Path
 
+import duckdb
 import streamlit as st
 
 from icp_core.profile import Profile, profile_from_dict, profile_from_json
@@ -52,8 +53,8 @@ def current_dataset() -> Current:
         meta = dstore.read_meta(dataset_id)
         stamp = dstore.meta_path(dataset_id).stat().st_mtime_ns
         accounts = account_matrix(str(root), dataset_ws, dataset_id, stamp)
-    except (DatasetNotFound, OSError):
-        st.error("This dataset is no longer available. Pick another one in the sidebar.")
+    except (DatasetNotFound, OSError, duckdb.Error):
+        st.error("This dataset is no longer available or its file is damaged. Pick another one in the sidebar.")
         st.stop()
     share = read_only()
     workspace = share["workspace"] if share else st.session_state["icp.workspace"]
