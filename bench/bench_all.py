@@ -25,12 +25,12 @@ sys.path.insert(0, str(ROOT))
 
 from bench.generate_accounts import write_accounts_csv  # noqa: E402
 from icp_core.evidence import Outcome, live_backtest, suggest_traits  # noqa: E402
-from icp_core.export import crm_frame, export_bytes  # noqa: E402
+from icp_core.export import crm_export_bytes  # noqa: E402
 from icp_core.ingest import ingest_dataset  # noqa: E402
 from icp_core.profile import profile_from_json  # noqa: E402
 from icp_core.roles import ColumnSpec  # noqa: E402
-from icp_core.scoring import (TIER_LABELS, AccountMatrix, explain_accounts, ranked_rows, score_histogram,  # noqa: E402
-                              score_profile, scored_table, tier_summary)
+from icp_core.scoring import (AccountMatrix, ranked_rows, score_histogram, score_profile,  # noqa: E402
+                              scored_table, tier_summary)
 from icp_core.segments import cluster_accounts, default_cluster_columns  # noqa: E402
 from icp_core.store import DatasetStore, new_token  # noqa: E402
 from icp_core.tam import TamAssumptions, customer_mask, segment_values, tam_table  # noqa: E402
@@ -90,11 +90,7 @@ def main(n: int) -> None:
             customer_mask(am), am.arr, TamAssumptions()))
 
         def export():
-            expl = explain_accounts(result, np.arange(am.n))
-            frame = crm_frame(am.display, "Account ID", "Account Name", np.round(result.score, 1),
-                              np.array(TIER_LABELS, dtype=object)[result.tier], expl["reasons"].to_numpy(),
-                              expl["flags"].to_numpy(), "bench v1")
-            return len(export_bytes(frame, "csv"))
+            return len(crm_export_bytes(am.display, "Account ID", "Account Name", result, "bench v1", "csv"))
         step("CRM export (CSV, every account)", export)
     total = sum(t for name, t, _ in rows if not name.startswith("  "))
     print(f"  {'total':<44} {total:>8.2f} s {peak_mib():>8.0f} MiB peak")

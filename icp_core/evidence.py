@@ -576,7 +576,7 @@ def _class_for(weight: int) -> str:
 
 
 def suggest_traits(accounts: AccountMatrix, outcome: Outcome, max_traits: int = 12,
-                   train: np.ndarray | None = None, max_fit_rows: int = 200_000) -> Suggestion:
+                   train: np.ndarray | None = None, max_fit_rows: int = 50_000) -> Suggestion:
     """Suggest up to `max_traits` traits with -5..+5 weights for `outcome` (see module doc)."""
     from sklearn.linear_model import LogisticRegression
     from sklearn.model_selection import cross_val_score

@@ -92,3 +92,31 @@ def crm_frame(display: pd.DataFrame, id_header: str | None, name_header: str | N
     out["ICP Flags"] = flags
     out["ICP Profile Version"] = version_label
     return out
+
+
+def crm_export_bytes(display: pd.DataFrame, id_header: str | None, name_header: str | None, result,
+                     version_label: str, fmt: str, chunk: int = 100_000) -> bytes:
+    """Every scored account in CRM-ready columns (see crm_frame) as CSV, Excel or Parquet.
+    CSV is built in chunks of accounts, so a million-row export does not hold every reason
+    string twice in memory."""
+    import numpy as np
+
+    from .scoring import TIER_LABELS, explain_accounts
+
+    def frame_for(rows) -> pd.DataFrame:
+        expl = explain_accounts(result, rows)
+        pat = result.patterns.inv[rows]
+        return crm_frame(display.iloc[rows], id_header, name_header, np.round(result.pattern_score[pat], 1),
+                         np.array(TIER_LABELS, dtype=object)[result.pattern_tier[pat]], expl["reasons"].to_numpy(),
+                         expl["flags"].to_numpy(), version_label)
+
+    n = len(display)
+    if fmt != "csv":
+        return export_bytes(frame_for(np.arange(n)), fmt)
+    out = io.BytesIO()
+    out.write("\ufeff".encode("utf-8"))
+    for start in range(0, max(n, 1), chunk):
+        rows = np.arange(start, min(start + chunk, n))
+        text = neutralise_formulas(frame_for(rows)).to_csv(index=False, header=start == 0, lineterminator="\r\n")
+        out.write(text.encode("utf-8"))
+    return out.getvalue()

@@ -11,10 +11,10 @@ import streamlit as st
 import streamlit.components.v1 as components
 
 from icp_core.evidence import EvidenceError, Outcome, available_outcomes, live_backtest
-from icp_core.export import EXPORT_FORMATS, crm_frame, export_bytes
+from icp_core.export import EXPORT_FORMATS, crm_export_bytes
 from icp_core.onepager import render_onepager
 from icp_core.profile import ProfileError, diff_profiles, profile_from_dict, validate_profile
-from icp_core.scoring import TIER_LABELS, explain_accounts, score_profile, tier_changes, tier_summary
+from icp_core.scoring import TIER_LABELS, score_profile, tier_changes, tier_summary
 from icp_core.store import ShareStore
 from icp_core.tam import TamAssumptions, TamError, customer_mask, segment_values, tam_table
 from icp_core.warehouse import DIALECTS, SqlError, dbt_model, input_columns, profile_sql
@@ -129,12 +129,8 @@ by_role = {s.role: s.header for s in accounts.display_specs}
 
 
 def crm_export(fmt: str) -> bytes:
-    rows = np.arange(accounts.n)
-    expl = explain_accounts(result, rows)
-    frame = crm_frame(accounts.display, by_role.get("account_id"), by_role.get("account_name"),
-                      np.round(result.score, 1), np.array(TIER_LABELS, dtype=object)[result.tier],
-                      expl["reasons"].to_numpy(), expl["flags"].to_numpy(), version_label)
-    return export_bytes(frame, fmt)
+    return crm_export_bytes(accounts.display, by_role.get("account_id"), by_role.get("account_name"), result,
+                            version_label, fmt)
 
 
 with tab_export:
