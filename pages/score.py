@@ -101,7 +101,8 @@ with head_l:
     if readonly:
         saved_note = f"shared version {work['version']} · read-only"
     st.markdown("#### " + escape_markdown(profile.name))
-    st.caption(f"{profile.description}  \n{len(profile.traits)} traits · {saved_note} · dataset “{meta['name']}”")
+    st.caption(f"{escape_markdown(profile.description)}  \n{len(profile.traits)} traits · {saved_note} · "
+               f"dataset “{escape_markdown(meta['name'])}”")
 
 with head_r:
     c_save, c_load, c_dl = st.columns(3)
@@ -196,7 +197,7 @@ with panel:
             help_text = f"{RULES[t.rule]} · column {t.column_ref}"
             if t.trait_class == "stay_away":
                 help_text += " · disqualifies" if t.disqualify else " · flags the account"
-            st.slider(t.label + ("" if t.id in bound_ids else " (not on this dataset)"),
+            st.slider(escape_markdown(t.label) + ("" if t.id in bound_ids else " (not on this dataset)"),
                       min_value=-5, max_value=0 if cls == "stay_away" else 5, step=1, key=key,
                       on_change=on_weight, args=(t.id,), help=help_text, disabled=readonly)
 

@@ -126,7 +126,7 @@ def test_bad_rows_are_reported_and_the_rest_loaded(store, tmp_path):
     (b"a,b,c\n", "no data rows"),
     (b"\x00\x01\x02\x03binary\xff\xfe\x00" * 100, "not a text table"),
     (b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + b"\x00" * 100, "Excel 97-2003"),
-    (b"PK\x03\x04garbage", "could not be opened as an Excel workbook"),
+    (b"PK\x03\x04garbage", "ZIP archive but not a readable Excel workbook"),
 ])
 def test_bad_files_get_one_clear_message(store, tmp_path, content, message):
     with pytest.raises(IngestError, match=message):
