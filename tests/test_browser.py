@@ -28,6 +28,18 @@ UPLOAD = (
 )
 
 
+def tier_counts(page, timeout_s: float = 60) -> list[str]:
+    """The five tier metric values once they are all drawn (the cards render after the heading)."""
+    deadline = time.time() + timeout_s
+    while True:
+        values = page.locator("[data-testid='stMetricValue']").all_inner_texts()[:5]
+        if len(values) == 5 and all(v.strip() for v in values):
+            return values
+        if time.time() > deadline:
+            raise AssertionError(f"tier metrics not drawn: {values}")
+        page.wait_for_timeout(300)
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -136,7 +148,7 @@ def test_share_link_in_a_second_browser_context(server, tmp_path):
         author = browser.new_context(viewport={"width": 1400, "height": 1200}).new_page()
         author.goto(server, wait_until="networkidle")
         expect(author.get_by_text("Tier A", exact=True)).to_be_visible(timeout=60_000)
-        counts = author.locator("[data-testid='stMetricValue']").all_inner_texts()[:5]
+        counts = tier_counts(author)
         author.get_by_role("link", name="Share & export").click()
         expect(author.get_by_role("heading", name="Share & export")).to_be_visible(timeout=30_000)
         author.get_by_role("button", name="Save new version").click()
@@ -150,7 +162,7 @@ def test_share_link_in_a_second_browser_context(server, tmp_path):
         viewer = browser.new_context(viewport={"width": 1400, "height": 1200}).new_page()
         viewer.goto(link, wait_until="networkidle")
         expect(viewer.get_by_text("Tier A", exact=True)).to_be_visible(timeout=60_000)
-        assert viewer.locator("[data-testid='stMetricValue']").all_inner_texts()[:5] == counts
+        assert tier_counts(viewer) == counts
         expect(viewer.get_by_text("read-only").first).to_be_visible()
         assert viewer.get_by_role("link", name="Data").count() == 0
         assert viewer.get_by_role("button", name="Save").count() == 0
