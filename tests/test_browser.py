@@ -93,7 +93,7 @@ def test_upload_in_real_chromium_shows_quality_panel(server, tmp_path):
         # the Score page opens first, with the default profile's tiers
         expect(page.get_by_text("Tier A", exact=True)).to_be_visible(timeout=60_000)
         tier_a = page.locator("[data-testid='stMetricValue']").first
-        before = tier_a.inner_text()
+        before = tier_counts(page)[0]
         slider = page.locator("[data-testid='stSlider']").filter(has_text="Industry in Fintech, SaaS")
         thumb = slider.get_by_role("slider")
         thumb.focus()
