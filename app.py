@@ -9,6 +9,7 @@ import streamlit as st
 
 from icp_core.ingest import ensure_sample_dataset
 from icp_core.store import SAMPLE_WORKSPACE, DatasetStore, ShareStore, data_dir, is_workspace_id, new_token
+from pages.state import choose_dataset, picker_key
 
 st.set_page_config(page_title="ICP Explorer", page_icon=":material/target:", layout="wide")
 
@@ -68,10 +69,11 @@ st.session_state.pop("icp.share", None)
 
 workspace = session_workspace()
 labels, problems = dataset_choices(root, workspace)
-if st.session_state.get("app.dataset_picker") in labels:
-    st.session_state["icp.dataset"] = st.session_state["app.dataset_picker"]
+picked = st.session_state.get(picker_key())  # the user's choice in the sidebar, if any
+if picked in labels:
+    st.session_state["icp.dataset"] = picked
 elif st.session_state.get("icp.dataset") not in labels:
-    st.session_state["icp.dataset"] = next(iter(labels))
+    choose_dataset(next(iter(labels)))
 
 nav = st.navigation([
     st.Page("pages/score.py", title="Score", icon=":material/leaderboard:", default=True),
@@ -86,11 +88,12 @@ nav.run()
 # The sidebar is drawn after the page, so a dataset the page just loaded or deleted shows at once.
 labels, problems = dataset_choices(root, workspace)
 if st.session_state.get("icp.dataset") not in labels:
-    st.session_state["icp.dataset"] = next(iter(labels))
-st.session_state["app.dataset_picker"] = st.session_state["icp.dataset"]
+    choose_dataset(next(iter(labels)))
+options = list(labels)
 with st.sidebar:
     st.markdown("### :material/target: ICP Explorer")
-    st.selectbox("Dataset", list(labels), format_func=labels.get, key="app.dataset_picker")
+    st.selectbox("Dataset", options, index=options.index(st.session_state["icp.dataset"]),
+                 format_func=labels.get, key=picker_key())
     for problem in problems:
         st.warning(problem, icon=":material/warning:")
     st.caption("Your uploads are private to this link. Bookmark it to come back to your data.")

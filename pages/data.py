@@ -9,7 +9,7 @@ import streamlit as st
 from icp_core.ingest import IngestError, default_upload_limit_mb, ingest_dataset, remap_dataset
 from icp_core.roles import ROLES, ColumnSpec
 from icp_core.sources import AGGREGATES, add_source, preview_source
-from pages.state import require_app
+from pages.state import choose_dataset, require_app
 from icp_core.store import SAMPLE_WORKSPACE, DatasetNotFound, DatasetStore, data_dir, read_accounts
 
 FILE_TYPES = ["csv", "tsv", "txt", "xlsx", "parquet"]
@@ -120,10 +120,10 @@ def load_upload(accounts_file, opportunities_file, name: str) -> None:
                 status.update(label=f"Could not load: {exc}", state="error")
                 st.session_state["data.load_error"] = str(exc)
                 return
+            choose_dataset((own_store.workspace, result.dataset_id))  # before the "Loaded" label shows
             q = result.meta["quality"]
             status.update(label=f"Loaded {q['rows_loaded']:,} accounts from {accounts_file.name} "
                                 f"in {result.meta['load_seconds']:.1f} s", state="complete", expanded=False)
-    st.session_state["icp.dataset"] = (own_store.workspace, result.dataset_id)
 
 
 with st.expander("Load a new dataset", expanded=(st.session_state["icp.dataset"][0] == SAMPLE_WORKSPACE),
@@ -287,7 +287,8 @@ def show_dataset(store: DatasetStore, dataset_id: str) -> None:
 
 workspace, dataset_id = st.session_state["icp.dataset"]
 if not DatasetStore(root, workspace).exists(dataset_id):  # deleted a moment ago
-    workspace, dataset_id = st.session_state["icp.dataset"] = st.session_state["icp.sample_dataset"]
+    choose_dataset(st.session_state["icp.sample_dataset"])
+    workspace, dataset_id = st.session_state["icp.dataset"]
 show_dataset(DatasetStore(root, workspace), dataset_id)
 
 own, _ = own_store.list_datasets()

@@ -36,6 +36,20 @@ def read_only() -> dict | None:
     return st.session_state.get("icp.share")
 
 
+def picker_key() -> str:
+    """The sidebar dataset picker's widget key. It changes whenever the app itself picks a dataset
+    (an upload, a deletion), so a widget value the browser sends from before that change (a click on
+    another page while the load was finishing) can never switch the user back to the old dataset."""
+    return f"app.dataset_picker.{st.session_state.get('icp.picker_gen', 0)}"
+
+
+def choose_dataset(choice: tuple[str, str]) -> None:
+    """The app picks the current dataset (not the user through the picker)."""
+    if st.session_state.get("icp.dataset") != choice:
+        st.session_state["icp.dataset"] = choice
+        st.session_state["icp.picker_gen"] = st.session_state.get("icp.picker_gen", 0) + 1
+
+
 def require_app() -> None:
     """Pages run inside app.py (workspace, dataset picker). A deep link that reaches a page
     file directly (Streamlit's pages/ folder convention on a fresh server) goes through app.py."""

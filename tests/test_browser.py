@@ -130,6 +130,13 @@ def test_upload_in_real_chromium_shows_quality_panel(server, tmp_path):
         metrics = page.locator("[data-testid='stMetricValue']").all_inner_texts()
         assert metrics[:4] == ["4", "0", "6", "1"], metrics
         page.screenshot(path=str(tmp_path / "data_page.png"), full_page=True)
+        # the Score page now works on the upload; the sidebar picker switches back to the sample
+        page.get_by_role("link", name="Score").click()
+        expect(page.get_by_text("No traits yet").first).to_be_visible(timeout=60_000)
+        expect(page.get_by_role("combobox", name="Dataset")).to_have_value("crm_export")
+        page.get_by_role("combobox", name="Dataset").click()
+        page.get_by_role("option", name=re.compile("^Sample: 3,000")).click()
+        expect(page.get_by_role("heading", name="Sample ICP: mid-size Fintech & SaaS")).to_be_visible(timeout=60_000)
         # a second, separate browser session does not see this upload
         other = browser.new_context().new_page()
         other.goto(server, wait_until="networkidle")

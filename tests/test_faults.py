@@ -94,7 +94,9 @@ def test_a_damaged_dataset_is_reported_and_skipped(data_root, tmp_path):
     at.run()
     assert not at.exception, at.exception
     assert any("broken one" in w.value for w in at.sidebar.warning)
-    labels = at.sidebar.selectbox(key="app.dataset_picker").options if at.sidebar.selectbox else []
+    picker = [box for box in at.sidebar.selectbox if box.label == "Dataset"]
+    assert len(picker) == 1
+    labels = picker[0].options
     assert not any("broken one" in str(o) for o in labels)
 
 

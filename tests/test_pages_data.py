@@ -123,3 +123,36 @@ def test_join_more_sources_on_the_data_page(app):
     quality = quality_table(app)
     assert "arr_amount (ravenstack_subscriptions, sum)" in quality.index
     assert quality.loc["arr_amount (ravenstack_subscriptions, sum)", "Role"] == "ARR / deal value"
+
+
+def test_sidebar_pick_is_honoured_but_a_stale_pick_never_undoes_the_apps_choice(data_root, tmp_path):
+    """The picker's key carries a generation that the app bumps when it picks a dataset itself
+    (an upload, a deletion). A value for the current key is the user's pick; a value the browser
+    still holds for an older key (sent with a click made while a load was finishing) is ignored.
+    (Each case is one run: AppTest drops the sidebar on a second run of an st.navigation app.)"""
+    from icp_core.ingest import ingest_dataset
+    from icp_core.store import DatasetStore, new_token
+
+    ws = new_token()
+    store = DatasetStore(data_root, ws)
+    (tmp_path / "a.csv").write_text("Company,Employees\nAcme,10\nBeta,20\n")
+    first = (ws, ingest_dataset(store, tmp_path / "a.csv", name="first file").dataset_id)
+    second = (ws, ingest_dataset(store, tmp_path / "a.csv", name="second file").dataset_id)
+
+    def run(state):
+        at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=120)
+        at.query_params["ws"] = ws
+        for key, value in state.items():
+            at.session_state[key] = value
+        at.run()
+        assert not at.exception, at.exception
+        picker = next(box for box in at.sidebar.selectbox if box.label == "Dataset")
+        return at.session_state["icp.dataset"], picker.value
+
+    # the user picked `first` in the current picker: honoured, and the Score page shows it
+    assert run({"icp.dataset": second, "icp.picker_gen": 3, "app.dataset_picker.3": first}) == (first, first)
+    # the app has since chosen `second` (generation 4); the browser's old pick for generation 3 is stale
+    assert run({"icp.dataset": second, "icp.picker_gen": 4, "app.dataset_picker.3": first}) == (second, second)
+    # a pick that is no longer listed (deleted elsewhere) falls back to what the app had
+    gone = (ws, "0" * 32)
+    assert run({"icp.dataset": second, "icp.picker_gen": 1, "app.dataset_picker.1": gone}) == (second, second)
