@@ -8,7 +8,8 @@ the Score, Clusters and TAM pages, with nothing else listed.
 import streamlit as st
 
 from icp_core.ingest import ensure_sample_dataset
-from icp_core.store import SAMPLE_WORKSPACE, DatasetStore, ShareStore, data_dir, is_workspace_id, new_token
+from icp_core.store import (SAMPLE_WORKSPACE, DatasetStore, ShareStore, data_dir, is_workspace_id, new_token,
+                            sweep_leftovers)
 from pages.state import choose_dataset, picker_key
 
 st.set_page_config(page_title="ICP Explorer", page_icon=":material/target:", layout="wide")
@@ -16,6 +17,7 @@ st.set_page_config(page_title="ICP Explorer", page_icon=":material/target:", lay
 
 @st.cache_resource(show_spinner="Loading the sample dataset…")
 def sample_dataset_id(root: str) -> str:
+    sweep_leftovers(root)  # once per server process: what a killed server left half-written
     return ensure_sample_dataset(root)
 
 

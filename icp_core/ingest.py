@@ -20,6 +20,7 @@ import duckdb
 
 from .clean import clean_expression, detect_date_formats, install_cleaning_macros, number_lookup_sql, quote_ident
 from .roles import ROLES, ColumnSpec, column_keys, detect_roles
+from .store import sweep_temp_workdirs
 
 Progress = Callable[[float, str], None]
 
@@ -485,6 +486,7 @@ def ingest_dataset(store, accounts: Path, opportunities: Path | None = None,
             problem = file_size_problem(Path(path).stat().st_size, limit)
             if problem:
                 raise IngestError(f"{shown or Path(path).name}: {problem} (ICP_UPLOAD_LIMIT_MB sets the limit)")
+    sweep_temp_workdirs()  # spill folders of ingests killed earlier
     t0 = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix="icp_ingest_") as tmp:
         workdir = Path(tmp)

@@ -72,6 +72,53 @@ def write_atomic(path: Path, data: bytes) -> None:
             tmp.unlink()
 
 
+STALE_AFTER_S = 6 * 3600  # no ingest or save takes this long: older leftovers are from a killed process
+
+
+def _is_stale(path: Path, now: float, older_than_s: float) -> bool:
+    try:
+        return now - path.lstat().st_mtime > older_than_s
+    except OSError:
+        return False
+
+
+def _remove(path: Path) -> bool:
+    import shutil
+
+    try:
+        shutil.rmtree(path) if path.is_dir() and not path.is_symlink() else path.unlink()
+        return True
+    except OSError:
+        return False
+
+
+def sweep_temp_workdirs(older_than_s: float = STALE_AFTER_S) -> int:
+    """Remove this app's working folders (icp_*) in the system temp folder that a killed process
+    left behind (a killed ingest can leave gigabytes of DuckDB spill files). Returns how many."""
+    import tempfile
+    import time
+
+    now = time.time()
+    return sum(_remove(d) for d in Path(tempfile.gettempdir()).glob("icp_*")
+               if d.is_dir() and not d.is_symlink() and _is_stale(d, now, older_than_s))
+
+
+def sweep_leftovers(root: Path | str | None = None, older_than_s: float = STALE_AFTER_S) -> int:
+    """Remove half-written files a killed process left in the data directory (hidden `.….tmp`
+    files of atomic writes and dataset builds, and their `.wal`) and stale temp working folders.
+    Finished files are never touched. Returns how many were removed."""
+    import time
+
+    root = Path(root) if root is not None else data_dir()
+    now = time.time()
+    removed = 0
+    if (root / "workspaces").is_dir():
+        for pattern in (".*.tmp", ".*.tmp.wal"):
+            removed += sum(_remove(f) for f in (root / "workspaces").rglob(pattern)
+                           if f.is_file() and _is_stale(f, now, older_than_s))
+    return removed + sweep_temp_workdirs(older_than_s)
+
+
 class DatasetStore:
     """The datasets of one workspace."""
 

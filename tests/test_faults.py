@@ -180,3 +180,35 @@ def test_killing_the_server_mid_upload_and_restarting_loses_nothing(tmp_path):
     finally:
         proc.kill()
         proc.wait()
+
+
+def test_leftovers_of_a_killed_process_are_swept_but_nothing_finished_or_recent(data_root, tmp_path, monkeypatch):
+    import tempfile
+
+    from icp_core.store import STALE_AFTER_S, sweep_leftovers
+
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path / "systmp"))
+    (tmp_path / "systmp").mkdir()
+    store = DatasetStore(data_root, new_token())
+    (tmp_path / "a.csv").write_text("Company,Employees\nAcme,10\n")
+    keep = ingest_dataset(store, tmp_path / "a.csv").dataset_id
+    old = time.time() - STALE_AFTER_S - 60
+    stale = [store.dir / f".{new_token()}.duckdb.tmp", store.dir / f".{new_token()}.duckdb.tmp.wal",
+             store.dir / f".{keep}.json.1a2b3c4d.tmp"]
+    fresh = store.dir / f".{new_token()}.duckdb.tmp"  # an ingest running right now
+    spill = tmp_path / "systmp" / "icp_ingest_dead"
+    spill.mkdir()
+    (spill / "duckdb_temp_storage-0.tmp").write_bytes(b"x" * 1000)
+    running = tmp_path / "systmp" / "icp_ingest_alive"
+    running.mkdir()
+    for f in stale + [fresh]:
+        f.write_bytes(b"partial")
+    for f in stale + [spill]:
+        os.utime(f, (old, old))
+    finished = snapshot(store)
+    assert sweep_leftovers(data_root) == 4
+    assert not any(f.exists() for f in stale) and not spill.exists()
+    assert fresh.exists() and running.exists()
+    fresh.unlink()
+    assert snapshot(store) == {k: v for k, v in finished.items() if not k.endswith(".tmp") and not k.endswith(".wal")}
+    assert [m["id"] for m in store.list_datasets()[0]] == [keep]
