@@ -490,8 +490,11 @@ def explain_accounts(result: ScoreResult, rows: np.ndarray) -> pd.DataFrame:
     ('Would reach B with: Tech has Snowflake (+3)').
     """
     rows = np.asarray(rows, dtype=np.int64)
-    m = result.patterns.matrix[result.patterns.inv[rows]]
-    n = len(rows)
+    # reasons, flags and hints depend only on the match pattern: build the text once per
+    # distinct pattern among `rows` (hundreds), then spread it over the rows (up to millions)
+    pats, back = np.unique(result.patterns.inv[rows], return_inverse=True)
+    m = result.patterns.matrix[pats]
+    n = len(pats)
     traits = result.traits
     reasons = np.full(n, "", dtype=object)
     flags = np.full(n, "", dtype=object)
@@ -516,7 +519,8 @@ def explain_accounts(result: ScoreResult, rows: np.ndarray) -> pd.DataFrame:
         else:
             continue
         flags = np.where(on, np.where(flags == "", piece, flags + sep + piece), flags)
-    return pd.DataFrame({"reasons": reasons, "flags": flags, "next_step": next_tier_hints(result, rows)})
+    hints = _pattern_hints(result, pats)
+    return pd.DataFrame({"reasons": reasons[back], "flags": flags[back], "next_step": hints[back]})
 
 
 def next_tier_hints(result: ScoreResult, rows: np.ndarray) -> np.ndarray:
@@ -524,11 +528,16 @@ def next_tier_hints(result: ScoreResult, rows: np.ndarray) -> np.ndarray:
     matched, or a matched negative one dropped) that lifts them over the next line, preferring
     the smallest sufficient change. Empty where no single change is enough."""
     rows = np.asarray(rows, dtype=np.int64)
-    n = len(rows)
+    pats, back = np.unique(result.patterns.inv[rows], return_inverse=True)
+    return _pattern_hints(result, pats)[back]
+
+
+def _pattern_hints(result: ScoreResult, pat: np.ndarray) -> np.ndarray:
+    """next_tier_hints for match patterns `pat`."""
+    n = len(pat)
     out = np.full(n, "", dtype=object)
     if n == 0 or result.step == 0 or not result.traits:
         return out
-    pat = result.patterns.inv[rows]
     score = result.pattern_score[pat]
     tier = result.pattern_tier[pat]
     lines = np.array([math.inf, result.thresholds["A"], result.thresholds["B"], result.thresholds["C"], math.inf])
