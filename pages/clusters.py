@@ -67,6 +67,10 @@ prof = profile_clusters(accounts, clustering, columns, result)
 names = prof["name"].tolist()
 st.session_state[f"clusters.names.{cur.dataset_id}"] = names
 sil = clustering.silhouette
+if clustering.suggested_k != k:
+    st.button(f"Use the suggested k = {clustering.suggested_k}", key="clusters.use_suggested",
+              icon=":material/auto_fix_high:",
+              on_click=st.session_state.update, args=({"clusters.k": clustering.suggested_k},))
 st.caption(f"Suggested k = {clustering.suggested_k} (highest silhouette on a sample: "
            + ", ".join(f"k={kk}: {v:.2f}" for kk, v in sil.items()) + "). "
            f"Fitted on {min(accounts.n, 20000):,} accounts, every account assigned; the map shows "

@@ -39,6 +39,13 @@ def test_clusters_page(app):
     app.selectbox(key="clusters.show").set_value(table["Name"].iloc[0]).run()
     accounts = next(d.value for d in app.dataframe if "Cluster" in d.value.columns and "Score" in d.value.columns)
     assert (accounts["Cluster"] == table["Name"].iloc[0]).all()
+    # one click moves the slider to the silhouette's suggestion (the sample suggests k = 2)
+    suggested = int(next(c.value for c in app.caption if c.value.startswith("Suggested k")).split()[3])
+    assert suggested != 4
+    app.button(key="clusters.use_suggested").click().run()
+    assert not app.exception, app.exception
+    assert app.slider(key="clusters.k").value == suggested and len(profiles(app)) == suggested
+    assert not [b for b in app.button if b.key == "clusters.use_suggested"]
 
 
 def metric(at, label):
