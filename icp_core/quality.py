@@ -80,7 +80,10 @@ def assess_quality(con: duckdb.DuckDBPyConnection, specs: list[ColumnSpec], info
     for s in direct:
         exprs.append(f"count({quote_ident(s.key)})")
         raw = s.key + "__raw"
-        exprs.append(f"count(icp_nullify({quote_ident(raw)}))" if raw in cols else f"count({quote_ident(s.key)})")
+        if raw in cols and s.kind not in ("id", "text"):
+            exprs.append(f"count(icp_nullify({quote_ident(raw)}))")
+        else:  # ids and free text: the clean value is the non-blank raw text, so the counts agree
+            exprs.append(f"count({quote_ident(s.key)})")
     values = con.execute("SELECT " + (", ".join(exprs) or "0") + " FROM accounts").fetchone() if exprs else ()
     counted = {s.key: (values[2 * i], values[2 * i + 1]) for i, s in enumerate(direct)}
     columns = []

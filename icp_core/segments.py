@@ -70,7 +70,7 @@ def feature_frame(accounts: AccountMatrix, columns: list[ColumnSpec], max_tech: 
         else:
             codes, values = accounts.column_codes(s)
             cats = pd.Categorical.from_codes(codes, categories=values) if values else pd.Categorical([None] * accounts.n)
-            data[s.header] = pd.Series(cats).cat.add_categories(["(missing)"]).fillna("(missing)").astype(str)
+            data[s.header] = pd.Series(cats).cat.add_categories(["(missing)"]).fillna("(missing)")
             groups["categorical"].append(s.header)
     return pd.DataFrame(data), groups
 
