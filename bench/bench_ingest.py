@@ -8,7 +8,6 @@ CSV loaded and cleaned in under 3 s on a 2-core machine, peak memory under 1 GiB
 
 import json
 import os
-import resource
 import subprocess
 import sys
 import tempfile

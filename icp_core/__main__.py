@@ -89,21 +89,27 @@ def _cmd_ingest(args) -> int:
     return 0
 
 
+def _read_profile(path: str):
+    """The ICP profile JSON at `path`, or a CliError saying what is wrong with it."""
+    from .profile import ProfileError, profile_from_json
+
+    try:
+        return profile_from_json(Path(path).read_bytes())
+    except FileNotFoundError:
+        raise CliError(f"profile not found: {path}") from None
+    except IsADirectoryError:
+        raise CliError(f"profile is a directory: {path}") from None
+    except ProfileError as exc:
+        raise CliError(f"malformed profile {path}: {exc}") from None
+
+
 def _cmd_score(args) -> int:
     import tempfile
 
-    from .profile import ProfileError, profile_from_json
     from .roles import ColumnSpec
     from .scoring import AccountMatrix, score_accounts, scored_input_frame, tier_summary
 
-    try:
-        profile = profile_from_json(Path(args.profile).read_bytes())
-    except FileNotFoundError:
-        raise CliError(f"profile not found: {args.profile}") from None
-    except IsADirectoryError:
-        raise CliError(f"profile is a directory: {args.profile}") from None
-    except ProfileError as exc:
-        raise CliError(f"malformed profile {args.profile}: {exc}") from None
+    profile = _read_profile(args.profile)
     with tempfile.TemporaryDirectory(prefix="icp_score_") as tmp:
         store = DatasetStore(Path(tmp), new_token())
         result = ingest_dataset(store, Path(args.file))
@@ -192,15 +198,9 @@ def _cmd_backtest(args) -> int:
     import tempfile
 
     from .evidence import EvidenceError, live_backtest, reference_auc
-    from .profile import ProfileError, profile_from_json
     from .scoring import score_profile
 
-    try:
-        profile = profile_from_json(Path(args.profile).read_bytes())
-    except (FileNotFoundError, IsADirectoryError):
-        raise CliError(f"profile not found: {args.profile}") from None
-    except ProfileError as exc:
-        raise CliError(f"malformed profile {args.profile}: {exc}") from None
+    profile = _read_profile(args.profile)
     with tempfile.TemporaryDirectory(prefix="icp_backtest_") as tmp:
         accounts, outcome = _load_for_evidence(args, tmp)
         result, binding = score_profile(accounts, profile)
@@ -250,15 +250,9 @@ def _scored(path: Path, profile, tmp: str, skip_missing: bool, what: str):
 def _cmd_tam(args) -> int:
     import tempfile
 
-    from .profile import ProfileError, profile_from_json
     from .tam import DIMENSIONS, TamAssumptions, TamError, customer_mask, segment_values, tam_table
 
-    try:
-        profile = profile_from_json(Path(args.profile).read_bytes())
-    except (FileNotFoundError, IsADirectoryError):
-        raise CliError(f"profile not found: {args.profile}") from None
-    except ProfileError as exc:
-        raise CliError(f"malformed profile {args.profile}: {exc}") from None
+    profile = _read_profile(args.profile)
     if len(args.by) > 2:
         raise CliError("segment by one or two dimensions (--by at most twice)")
     if "cluster" in args.by:
@@ -300,15 +294,9 @@ def _cmd_tam(args) -> int:
 
 
 def _cmd_sql(args) -> int:
-    from .profile import ProfileError, profile_from_json
     from .warehouse import SqlError, dbt_model, input_columns, profile_sql
 
-    try:
-        profile = profile_from_json(Path(args.profile).read_bytes())
-    except (FileNotFoundError, IsADirectoryError):
-        raise CliError(f"profile not found: {args.profile}") from None
-    except ProfileError as exc:
-        raise CliError(f"malformed profile {args.profile}: {exc}") from None
+    profile = _read_profile(args.profile)
     thresholds = dict(profile.tier_rule.thresholds)
     if profile.tier_rule.mode == "mix":
         if not args.file:
@@ -335,14 +323,8 @@ def _cmd_campaign(args) -> int:
     import pandas as pd
 
     from .campaign import CampaignError, compare_results, find_columns
-    from .profile import ProfileError, profile_from_json
 
-    try:
-        profile = profile_from_json(Path(args.profile).read_bytes())
-    except (FileNotFoundError, IsADirectoryError):
-        raise CliError(f"profile not found: {args.profile}") from None
-    except ProfileError as exc:
-        raise CliError(f"malformed profile {args.profile}: {exc}") from None
+    profile = _read_profile(args.profile)
     with tempfile.TemporaryDirectory(prefix="icp_campaign_") as tmp:
         accounts, result = _scored(Path(args.results), profile, tmp, True, "results file")
         store_rows = accounts.display  # row order = file order
