@@ -8,6 +8,7 @@ import altair as alt
 import numpy as np
 import streamlit as st
 
+from icp_core.export import to_csv_bytes
 from icp_core.ingest import IngestError, ingest_dataset
 from icp_core.profile import format_number
 from icp_core.scoring import TIER_LABELS, score_profile
@@ -164,7 +165,7 @@ st.dataframe(table.rename(columns={
         "Penetration": st.column_config.NumberColumn(format="percent"),
         **{c: st.column_config.NumberColumn(format="dollar") for c in ("Segment ACV", "ACV used")},
         **{c: st.column_config.NumberColumn(format="compact") for c in ("TAM ($)", "SAM ($)", "SOM ($)")}})
-st.download_button("Download the table (CSV)", table.to_csv(index=False).encode(), file_name="tam.csv",
+st.download_button("Download the table (CSV)", to_csv_bytes(table), file_name="tam.csv",
                    mime="text/csv", key="tam.download", on_click="ignore", icon=":material/download:")
 
 st.markdown("**Assumptions**\n"

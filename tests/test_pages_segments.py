@@ -98,3 +98,36 @@ def test_telco_through_clusters_and_tam(app):
     assert not app.exception, app.exception
     assert metric(app, "Customers") == "5,174"  # not churned
     assert metric(app, "TAM") == "$" + f"{7043 * 840 / 1e6:.3g}M"
+
+
+def test_tam_csv_download_neutralises_formulas(data_root, tmp_path, monkeypatch):
+    """Segment names come from the user's file: the TAM table's CSV must not carry formulas."""
+    from streamlit.runtime.memory_media_file_storage import MemoryMediaFileStorage
+
+    from icp_core.ingest import ingest_dataset
+    from icp_core.store import DatasetStore, new_token
+
+    files = {}
+    real = MemoryMediaFileStorage.load_and_get_id
+
+    def capture(self, path_or_data, mimetype, kind, filename=None):
+        files[filename] = path_or_data
+        return real(self, path_or_data, mimetype, kind, filename)
+
+    monkeypatch.setattr(MemoryMediaFileStorage, "load_and_get_id", capture)
+    ws = new_token()
+    (tmp_path / "hostile.csv").write_text(
+        "Company,Industry,ARR\nAcme,=HYPERLINK(\"http://x\"),100\nBeta,@SUM(A1),200\nGamma,Fintech,300\n")
+    ingest_dataset(DatasetStore(data_root, ws), tmp_path / "hostile.csv")
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=120)
+    at.query_params["ws"] = ws
+    at.run()
+    at.switch_page("pages/tam.py").run()
+    at.multiselect(key="tam.by").set_value(["industry"]).run()
+    assert not at.exception, at.exception
+    import csv
+    import io
+
+    rows = list(csv.reader(io.StringIO(files["tam.csv"].decode("utf-8-sig"))))
+    segments = sorted(r[0] for r in rows[1:])
+    assert segments == ["'=hyperlink(\"http://x\")", "'@sum(a1)", "fintech"]
