@@ -351,16 +351,29 @@ def money(x) -> str:
     return f"${x / 1e3:,.0f}K" if 1e3 <= abs(x) < 1e6 else "$" + format_number(round(x))
 
 
+def card_count(n: int) -> str:
+    """Account count for a tier card: exact below 100,000, else compact (250K, 1.2M) so it fits."""
+    if n < 100_000:
+        return f"{n:,}"
+    return f"{n / 1e3:.0f}K" if n < 999_500 else f"{n / 1e6:.3g}M"
+
+
+# tier cards: the count shrinks with the window so five cards fit a 1280-px projector with the sidebar open
+CARD_CSS = ("<style>[class*='st-key-score-card-'] [data-testid='stMetricValue'] "
+            "{font-size: clamp(1.25rem, 2vw, 2.25rem);}</style>")
+
 with main:
     base = work["baseline"]
+    st.html(CARD_CSS)
     cards = st.columns(5)
     for i, (col, row) in enumerate(zip(cards, summary.itertuples())):
         b = base.iloc[i]
-        with col.container(border=True):
+        with col.container(border=True, key=f"score-card-{i}"):  # the key is the CSS hook above
             st.html(tier_badge(row.tier, big=True))
             change = int(row.accounts - b.accounts)
-            st.metric("Accounts", f"{row.accounts:,}", delta=f"{change:+,}", delta_color="off",
-                      delta_arrow="auto" if change else "off", help=f"Change since {work['baseline_label']}")
+            # (no help icon: it crowds the label; the caption under the cards says what the change is against)
+            st.metric("Accounts", card_count(row.accounts), delta=f"{change:+,}", delta_color="off",
+                      delta_arrow="auto" if change else "off")
             lines = [f"**{row.share:.0%}** of all"]
             if accounts.has["arr"]:
                 lines.append(f"ARR **{money(row.arr)}**")
@@ -372,7 +385,7 @@ with main:
     evidence_line = live_evidence_line()
     st.caption(f"Changes are against {work['baseline_label']}." + (f"  \n{evidence_line}" if evidence_line else ""))
 
-    ch1, ch2 = st.columns([3, 2])
+    ch1, ch2 = st.columns([5, 4])  # room for the four measure buttons on a 1280-px projector
     with ch1:
         lines = [{"line": v, "label": f"{k} ≥ {v:.0f}"} for k, v in result.thresholds.items() if np.isfinite(v)]
         spec = chart_with_data(histogram_spec(), {"hist": score_histogram(result).to_dict("records"),
