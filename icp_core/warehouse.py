@@ -52,6 +52,11 @@ def _q(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
 
 
+def _comment(text) -> str:
+    """Text for a `-- ` SQL comment: on one line, so a newline in a name cannot end the comment."""
+    return " ".join(str(text).split())
+
+
 def _lit(value) -> str:
     if isinstance(value, float):
         return f"CAST('{value!r}' AS DOUBLE)"
@@ -100,7 +105,7 @@ def profile_sql(profile: Profile, thresholds: dict[str, float], table: str = "ac
     high = sum(max(t.weight, 0) for t in traits)
     ms = [f"m{i}" for i in range(len(traits))]
     match_cols = "\n    ".join(
-        f"{condition(t)} AS {m}{',' if i < len(traits) - 1 else ''}  -- {' '.join(t.label.split())}"
+        f"{condition(t)} AS {m}{',' if i < len(traits) - 1 else ''}  -- {_comment(t.label)}"
         for i, (t, m) in enumerate(zip(traits, ms))) or "TRUE AS m_none"
     total = " + ".join(f"(CASE WHEN {m} THEN {t.weight} ELSE 0 END)" for t, m in zip(traits, ms) if t.weight) or "0"
     if high > low:
@@ -150,7 +155,7 @@ SELECT
   {reasons} AS icp_reasons,
   {flag_sql} AS icp_flags
 FROM scored"""
-    header = (f"-- ICP profile: {profile.name}\n-- score = 100 * (sum of matched weights - ({low})) / ({high} - ({low}))\n"
+    header = (f"-- ICP profile: {_comment(profile.name)}\n-- score = 100 * (sum of matched weights - ({low})) / ({high} - ({low}))\n"
               f"-- tier lines: " + ", ".join(f"{k} >= {v:g}" for k, v in thresholds.items()) + "\n")
     if dialect == "duckdb":
         return header + sql
@@ -171,8 +176,10 @@ def _table(name: str) -> str:
 def dbt_model(profile: Profile, thresholds: dict[str, float], source: str = "ref('accounts')") -> str:
     """The same query as a dbt model file (the input is a dbt ref/source)."""
     body = profile_sql(profile, thresholds, table="__DBT_SOURCE__", dialect="duckdb")
-    body = body.replace('"__DBT_SOURCE__"', "{{ " + source + " }}")
-    return "{{ config(materialized='table') }}\n" + body.replace("\n-- ", "\n-- ", 1) + "\n"
+    # dbt renders the whole file with Jinja: every "{" from labels, values or column names is written
+    # as {{ '{' }}, which renders back to "{", so user text can never open a Jinja tag
+    body = body.replace("{", "{{ '{' }}").replace('"__DBT_SOURCE__"', "{{ " + source + " }}")
+    return "{{ config(materialized='table') }}\n" + body + "\n"
 
 
 def warehouse_view_sql(profile: Profile, specs, source_table: str = "accounts") -> str:

@@ -88,6 +88,30 @@ def test_sql_refuses_bad_table_names_and_makes_a_dbt_model():
     assert "{{ ref('accounts') }}" in model and model.startswith("{{ config(")
 
 
+def test_profile_text_cannot_escape_sql_comments_or_dbt_jinja(sample):
+    """A profile name or label with a newline cannot end its `--` comment and run as SQL, and
+    `{{ … }}` / `{% … %}` in labels or values cannot become Jinja in the dbt model."""
+    import jinja2
+
+    store, dataset_id, specs, am = sample
+    p = every_kind_profile()
+    p.name = "Evil\nDROP TABLE accounts; --"
+    p.traits.append(Trait("Jinja {{ 7 * 7 }} {% if true %}x{% endif %}\nDROP TABLE accounts;", "in_set",
+                          role="industry", values=["{{ run_query('drop') }}"], weight=1))
+    result, _ = score_profile(am, p)
+    sql = profile_sql(p, result.thresholds, table="wh")
+    assert all(line.startswith("-- ") for line in sql.splitlines()[:3])
+    assert len(sqlglot.parse(sql, read="duckdb")) == 1  # one statement, nothing after a comment
+    with store.open_dataset(dataset_id) as con:
+        con.execute(f"CREATE TEMP VIEW wh AS {warehouse_view_sql(p, specs)}")
+        out = con.execute(sql + " ORDER BY row_id").df()
+        assert con.execute("SELECT count(*) FROM accounts").fetchone()[0] == am.n
+    assert (out["icp_reasons"].to_numpy() == explain_accounts(result, np.arange(am.n))["reasons"].to_numpy()).all()
+    model = dbt_model(p, result.thresholds)
+    rendered = jinja2.Environment().from_string(model).render(config=lambda **kw: "", ref=lambda name: "wh")
+    assert rendered.strip() == profile_sql(p, result.thresholds, table="wh").replace('"wh"', "wh").strip()
+
+
 def test_version_diff_on_hand_built_examples():
     old = Profile(traits=[Trait("Fintech", "in_set", role="industry", values=["fintech"], weight=5, id="a"),
                           Trait("Big", "range", role="employees", min=1000, weight=2, id="b"),
