@@ -553,9 +553,17 @@ def remap_dataset(store, dataset_id: str, specs: list[ColumnSpec]) -> dict:
 
     The rebuild runs in one DuckDB transaction, so a failure leaves the dataset as it was.
     """
-    from .quality import assess_quality
-
     meta = store.read_meta(dataset_id)
+    account_specs = mapped_account_specs(meta, specs)
+    with store.open_dataset(dataset_id) as con:
+        rebuild_clean_table(con, meta, account_specs)
+    store.write_meta(dataset_id, meta)
+    return meta
+
+
+def mapped_account_specs(meta: dict, specs: list[ColumnSpec]) -> list[ColumnSpec]:
+    """The dataset's account columns (from meta) with the roles, scales and date formats of
+    `specs`; refuses unknown roles and a semantic role given to two columns."""
     by_key = {s.key: s for s in specs}
     account_specs = []
     for d in meta["columns"]:
@@ -572,28 +580,32 @@ def remap_dataset(store, dataset_id: str, specs: list[ColumnSpec]) -> dict:
     dupes = sorted({r for r in semantic if semantic.count(r) > 1})
     if dupes:
         raise IngestError("each role can be given to one column only: " + ", ".join(ROLES[r].label for r in dupes) + ".")
+    return account_specs
+
+
+def rebuild_clean_table(con: duckdb.DuckDBPyConnection, meta: dict, account_specs: list[ColumnSpec]) -> None:
+    """Rebuild table `accounts` of an open dataset from its raw columns under `account_specs`, in
+    one transaction, and update meta's columns and quality report (the caller writes meta)."""
+    from .quality import assess_quality
+
     opp_specs = [ColumnSpec.from_dict(d) for d in meta.get("opportunity_columns", [])] or None
-    with store.open_dataset(dataset_id) as con:
-        install_cleaning_macros(con)
-        raw_cols = ", ".join(f"{quote_ident(s.key + '__raw')} AS {quote_ident(s.key)}" for s in account_specs)
-        con.execute(f"CREATE OR REPLACE TEMP TABLE raw_accounts AS SELECT {raw_cols} FROM accounts ORDER BY row_id")
-        for s in account_specs:
-            if s.kind in ("date", "year") and not s.date_formats:
-                s.date_formats = detect_date_formats(con, "raw_accounts", s.key)
-        info = _source_info_from_meta(meta)
-        opp_info = _source_info_from_meta(meta, "opportunities")
-        con.execute("BEGIN TRANSACTION")
-        try:
-            all_specs, rollup, dictionaries = build_accounts_table(con, account_specs, opp_specs)
-            quality = assess_quality(con, all_specs, info, rollup, opp_info, dictionaries)
-            con.execute("COMMIT")
-        except Exception:
-            con.execute("ROLLBACK")
-            raise
+    install_cleaning_macros(con)
+    raw_cols = ", ".join(f"{quote_ident(s.key + '__raw')} AS {quote_ident(s.key)}" for s in account_specs)
+    con.execute(f"CREATE OR REPLACE TEMP TABLE raw_accounts AS SELECT {raw_cols} FROM accounts ORDER BY row_id")
+    for s in account_specs:
+        if s.kind in ("date", "year") and not s.date_formats:
+            s.date_formats = detect_date_formats(con, "raw_accounts", s.key)
+    con.execute("BEGIN TRANSACTION")
+    try:
+        all_specs, rollup, dictionaries = build_accounts_table(con, account_specs, opp_specs)
+        quality = assess_quality(con, all_specs, _source_info_from_meta(meta), rollup,
+                                 _source_info_from_meta(meta, "opportunities"), dictionaries)
+        con.execute("COMMIT")
+    except Exception:
+        con.execute("ROLLBACK")
+        raise
     meta["columns"] = [s.to_dict() for s in all_specs]
     meta["quality"] = quality
-    store.write_meta(dataset_id, meta)
-    return meta
 
 
 def _source_info_from_meta(meta: dict, which: str = "accounts") -> SourceInfo | None:

@@ -18,6 +18,7 @@ rebuilt on a copy and moved into place).
 from __future__ import annotations
 
 import os
+import secrets
 import shutil
 import tempfile
 from dataclasses import dataclass, field
@@ -26,7 +27,7 @@ from pathlib import Path
 import duckdb
 
 from .clean import clean_expression, install_cleaning_macros, quote_ident
-from .ingest import IngestError, account_key_sql, read_table, remap_dataset
+from .ingest import IngestError, account_key_sql, mapped_account_specs, read_table, rebuild_clean_table
 from .roles import ROLES, ColumnSpec, detect_roles
 
 AGGREGATES = ("sum", "mean", "latest", "count", "max")
@@ -172,8 +173,10 @@ def add_source(store, dataset_id: str, path: Path, key_column: str | None = None
     meta = store.read_meta(dataset_id)
     src_path = store.db_path(dataset_id)
     stem = "".join(c if c.isalnum() else "_" for c in (name or Path(path).stem).lower()).strip("_")[:24] or "source"
+    # the work copy sits beside the dataset (a hidden .tmp that sweep_leftovers clears after a crash),
+    # so the final os.replace is a same-folder rename even when the data folder is its own volume
+    work_db = store.dir / f".{dataset_id}.join-{secrets.token_hex(4)}.tmp"
     with tempfile.TemporaryDirectory(prefix="icp_source_") as tmp:
-        work_db = Path(tmp) / "work.duckdb"
         shutil.copyfile(src_path, work_db)
         con = duckdb.connect(str(work_db))
         try:
@@ -253,7 +256,15 @@ def add_source(store, dataset_id: str, path: Path, key_column: str | None = None
             for s in new_specs:
                 con.execute(f"ALTER TABLE accounts ADD COLUMN {quote_ident(s.key)} VARCHAR")
             con.execute("DROP TABLE IF EXISTS src_raw")
+            # clean columns and quality for the whole table, on the copy: the live dataset changes
+            # only by the rename below, and only once everything has been built
+            meta["columns"] = meta["columns"] + [s.to_dict() for s in new_specs]
+            rebuild_clean_table(con, meta, mapped_account_specs(meta, [ColumnSpec.from_dict(d) for d in meta["columns"]]))
             con.execute("CHECKPOINT")
+        except BaseException:
+            for leftover in (work_db, Path(str(work_db) + ".wal")):
+                leftover.unlink(missing_ok=True)
+            raise
         finally:
             con.close()
         report = {"file": p.file_name, "rows": p.rows, "key": f"{p.key_header} → {ROLES[p.key_role].label}",
@@ -261,12 +272,9 @@ def add_source(store, dataset_id: str, path: Path, key_column: str | None = None
                   "unmatched_keys": p.unmatched_keys, "one_to_many": p.one_to_many,
                   "columns": [s.header for s in new_specs], "filled": filled, "enrich": enrich,
                   "aggregates": {c["header"]: aggs[c["key"]] for c in p.columns if not c["fills"]}}
-        # swap the rebuilt database in, then rebuild clean columns + quality from raw (one transaction)
-        with store.lock(f"dataset-{dataset_id}"):
+        meta.setdefault("joins", []).append(report)
+        with store.lock(f"dataset-{dataset_id}"):  # swap the rebuilt database in, then its metadata
             os.replace(work_db, src_path)
-            meta["columns"] = meta["columns"] + [s.to_dict() for s in new_specs]
-            meta.setdefault("joins", []).append(report)
+            Path(str(work_db) + ".wal").unlink(missing_ok=True)
             store.write_meta(dataset_id, meta)
-            specs_all = [ColumnSpec.from_dict(d) for d in meta["columns"]]
-            new_meta = remap_dataset(store, dataset_id, specs_all)
-    return new_meta["joins"][-1]
+    return report

@@ -3,6 +3,8 @@ the campaign statistics against hand-computed values, and the CLI."""
 
 import duckdb
 import numpy as np
+from pathlib import Path
+
 import pandas as pd
 import pytest
 
@@ -116,8 +118,39 @@ def test_join_without_a_matching_key_is_refused(tmp_path, store):
     pd.DataFrame({"Company": ["Acme"], "Employees": [5]}).to_csv(tmp_path / "acc.csv", index=False)
     did = ingest_dataset(store, tmp_path / "acc.csv").dataset_id
     pd.DataFrame({"name": ["Nobody"], "x": [1]}).to_csv(tmp_path / "other.csv", index=False)
+    before = {f.name: f.read_bytes() for f in store.dir.iterdir()}
     with pytest.raises(IngestError, match="matches"):
         add_source(store, did, tmp_path / "other.csv")
+    assert {f.name: f.read_bytes() for f in store.dir.iterdir()} == before  # untouched, no work copy left
+
+
+def test_a_join_is_built_beside_the_dataset_and_swapped_in_whole(tmp_path, store, monkeypatch):
+    """The work copy lives in the dataset folder (a rename into place never crosses file systems,
+    e.g. /tmp to a mounted data volume), and the live file changes only once, complete."""
+    import os as os_module
+
+    from icp_core import sources
+
+    pd.DataFrame({"Company": ["Acme", "Beta"], "Employees": [5, 50]}).to_csv(tmp_path / "acc.csv", index=False)
+    did = ingest_dataset(store, tmp_path / "acc.csv").dataset_id
+    pd.DataFrame({"name": ["acme", "BETA "], "seats": [3, 7]}).to_csv(tmp_path / "usage.csv", index=False)
+    renames = []
+    real_replace = os_module.replace
+
+    def replace(src, dst):
+        renames.append((Path(src).parent, Path(dst).parent))
+        return real_replace(src, dst)
+
+    monkeypatch.setattr(sources.os, "replace", replace)
+    add_source(store, did, tmp_path / "usage.csv")
+    assert store.db_path(did).parent in [src for src, _ in renames]
+    assert all(src == dst for src, dst in renames)
+    left = sorted(f.name for f in store.dir.iterdir() if not f.name.endswith(".lock"))  # lock files stay
+    assert left == sorted([f"{did}.duckdb", f"{did}.json"])
+    am = matrix(store, did)
+    seats = next(s for s in am.specs if s.header.startswith("seats"))
+    assert am.column_array(seats).tolist() == [3, 7]  # clean values built before the swap
+    assert store.read_meta(did)["quality"]["rows_loaded"] == 2
 
 
 # ---------------------------------------------------------------------------- PMF composite
