@@ -12,7 +12,7 @@ from icp_core.scoring import TIER_COLORS, TIER_LABELS, score_profile
 from icp_core.segments import (clusterable_columns, cluster_accounts, default_cluster_columns, profile_clusters,
                                traits_for_cluster, winning_low_scorers)
 from pages.cached import cluster_results
-from pages.state import current_dataset, read_only, replace_profile, working
+from pages.state import current_dataset, escape_markdown, read_only, replace_profile, working
 
 MAX_CACHED = 12
 
@@ -55,7 +55,7 @@ if clustering is None:
         try:
             clustering = cluster_accounts(accounts, columns, k, progress=lambda f, m: bar.progress(min(f, 1.0), text=m))
         except ValueError as exc:
-            status.update(label=f"Could not cluster: {exc}", state="error")
+            status.update(label=f"Could not cluster: {escape_markdown(exc)}", state="error")
             st.stop()
         status.update(label=f"{k} clusters over {accounts.n:,} accounts", state="complete", expanded=False)
     store[key] = clustering
@@ -126,7 +126,7 @@ missed = winning_low_scorers(prof, base_rate)
 if accounts.has["won"] and len(missed):
     for _, r in missed.iterrows():
         lo, hi = wilson(r["win_rate"] * r["closed"], r["closed"])
-        st.warning(f"**{r['name']}** wins {r['win_rate']:.0%} of closed deals ({lo:.0%}–{hi:.0%}; base rate "
+        st.warning(f"**{escape_markdown(r['name'])}** wins {r['win_rate']:.0%} of closed deals ({lo:.0%}–{hi:.0%}; base rate "
                    f"{base_rate:.0%}) but only {r['share_ab']:.0%} of its {r['accounts']:,} accounts are in tiers A+B: "
                    "the ICP is missing something these accounts share. Turn it into traits below.",
                    icon=":material/priority_high:")
@@ -161,11 +161,11 @@ with right:
     target = st.selectbox("Turn this cluster into traits", names, key="clusters.target")
     proposed = traits_for_cluster(accounts, clustering, columns, names.index(target))
     if proposed:
-        st.markdown("\n".join(f"- **+{t.weight}** {t.label}" for t in proposed))
-        if read_only() is None and st.button(f"Add {len(proposed)} trait{'s' if len(proposed) > 1 else ''} to “{profile.name}”",
+        st.markdown("\n".join(f"- **+{t.weight}** {escape_markdown(t.label)}" for t in proposed))
+        if read_only() is None and st.button(f"Add {len(proposed)} trait{'s' if len(proposed) > 1 else ''} to “{escape_markdown(profile.name)}”",
                      key="clusters.adopt", type="primary", icon=":material/add:"):
             replace_profile(cur, adopt_traits(profile, proposed))
-            st.toast(f"Added traits describing {target}", icon=":material/check:")
+            st.toast(f"Added traits describing {escape_markdown(target)}", icon=":material/check:")
             st.rerun()
     else:
         st.caption("Nothing sets this cluster apart strongly enough to become a trait.")

@@ -9,7 +9,7 @@ import streamlit as st
 from icp_core.ingest import IngestError, default_upload_limit_mb, ingest_dataset, remap_dataset
 from icp_core.roles import ROLES, ColumnSpec
 from icp_core.sources import AGGREGATES, add_source, preview_source
-from pages.state import choose_dataset, require_app
+from pages.state import choose_dataset, escape_markdown, require_app
 from icp_core.store import SAMPLE_WORKSPACE, DatasetNotFound, DatasetStore, data_dir, read_accounts
 
 FILE_TYPES = ["csv", "tsv", "txt", "xlsx", "parquet"]
@@ -28,16 +28,16 @@ def show_sources(store, dataset_id: str, meta: dict, read_only: bool) -> None:
     """Further files joined onto the accounts: what was joined, and a form to add one."""
     for j in meta.get("joins", []):
         with st.container(border=True):
-            st.markdown(f"**{j['file']}** joined on {j['key']}" + (" · rolled up per account" if j["one_to_many"] else "")
+            st.markdown(f"**{escape_markdown(j['file'])}** joined on {escape_markdown(j['key'])}" + (" · rolled up per account" if j["one_to_many"] else "")
                         + (" · enrichment" if j.get("enrich") else ""))
             c1, c2, c3 = st.columns(3)
             c1.metric("Rows matched", f"{j['match_rate']:.0%}", help=f"{j['matched_rows']:,} of {j['rows']:,} rows")
             c2.metric("Accounts matched", f"{j['accounts_matched']:,}")
             c3.metric("New columns", f"{len(j['columns']):,}")
             for header, f in j.get("filled", {}).items():
-                st.caption(f"Filled {f['filled']:,} blank values of “{header}” (existing values kept).")
+                st.caption(f"Filled {f['filled']:,} blank values of “{escape_markdown(header)}” (existing values kept).")
             if j["unmatched_keys"]:
-                st.caption("Unmatched keys, e.g.: " + ", ".join(j["unmatched_keys"][:10]))
+                st.caption("Unmatched keys, e.g.: " + escape_markdown(", ".join(j["unmatched_keys"][:10])))
     if read_only:
         st.info("The sample is shared and read-only. Upload your own dataset to join more files to it.")
         return
@@ -55,14 +55,14 @@ def show_sources(store, dataset_id: str, meta: dict, read_only: bool) -> None:
         try:
             preview = preview_source(store, dataset_id, path, enrich=enrich)
         except IngestError as exc:
-            st.error(f"Cannot join {up.name}: {exc}")
+            st.error(escape_markdown(f"Cannot join {up.name}: {exc}"))
             return
         p1, p2, p3 = st.columns(3)
         p1.metric("Key", f"{preview.key_header} → {ROLES[preview.key_role].label}")
         p2.metric("Rows matched", f"{preview.match_rate:.0%}", help=f"{preview.matched_rows:,} of {preview.rows:,} rows")
         p3.metric("Accounts matched", f"{preview.accounts_matched:,}")
         if preview.unmatched_keys:
-            st.warning("Keys with no account, e.g.: " + ", ".join(preview.unmatched_keys), icon=":material/link_off:")
+            st.warning("Keys with no account, e.g.: " + escape_markdown(", ".join(preview.unmatched_keys)), icon=":material/link_off:")
         table = pd.DataFrame([{"key": c["key"], "Column": c["header"], "Role": ROLES[c["role"]].label,
                                "Aggregate": c["aggregate"], "Fills": "fills blanks" if c["fills"] else ""}
                               for c in preview.columns])
@@ -74,14 +74,14 @@ def show_sources(store, dataset_id: str, meta: dict, read_only: bool) -> None:
                 disabled=not preview.one_to_many)})
         for note in preview.notes:
             st.caption(note)
-        if st.button(f"Join {up.name} to the accounts", type="primary", key="data.source_join", icon=":material/join:"):
+        if st.button(f"Join {escape_markdown(up.name)} to the accounts", type="primary", key="data.source_join", icon=":material/join:"):
             with st.status(f"Joining {up.name}…") as status:
                 try:
                     report = add_source(store, dataset_id, path, key_column=preview.key_column,
                                         aggregates=dict(zip(edited["key"], edited["Aggregate"])), enrich=enrich,
                                         name=Path(up.name).stem)
                 except IngestError as exc:
-                    status.update(label=f"Could not join: {exc}", state="error")
+                    status.update(label=f"Could not join: {escape_markdown(exc)}", state="error")
                     return
                 status.update(label=f"Joined {report['file']}: {len(report['columns'])} new columns", state="complete")
             st.session_state["data.source_n"] = n + 1
@@ -92,7 +92,7 @@ def load_upload(accounts_file, opportunities_file, name: str) -> None:
     """Write the uploads to a private temp folder and ingest them with progress."""
     for f in (accounts_file, opportunities_file):
         if f is not None and f.size > limit_mb * 1024 * 1024:
-            st.error(f"{f.name} is {f.size / 1024 / 1024:,.0f} MB; the upload limit is {limit_mb:,} MB.")
+            st.error(f"{escape_markdown(f.name)} is {f.size / 1024 / 1024:,.0f} MB; the upload limit is {limit_mb:,} MB.")
             return
     with tempfile.TemporaryDirectory(prefix="icp_upload_") as tmp:
         paths = []
@@ -117,7 +117,7 @@ def load_upload(accounts_file, opportunities_file, name: str) -> None:
                     display_names=(accounts_file.name, opportunities_file.name if opportunities_file else None),
                 )
             except IngestError as exc:
-                status.update(label=f"Could not load: {exc}", state="error")
+                status.update(label=f"Could not load: {escape_markdown(exc)}", state="error")
                 st.session_state["data.load_error"] = str(exc)
                 return
             choose_dataset((own_store.workspace, result.dataset_id))  # before the "Loaded" label shows
@@ -147,7 +147,7 @@ with st.expander("Load a new dataset", expanded=(st.session_state["icp.dataset"]
         else:
             load_upload(accounts_file, opportunities_file, name)
     if st.session_state.get("data.load_error"):
-        st.error(f"Could not load the file: {st.session_state['data.load_error']}", icon=":material/error:")
+        st.error(f"Could not load the file: {escape_markdown(st.session_state['data.load_error'])}", icon=":material/error:")
 
 
 def show_dataset(store: DatasetStore, dataset_id: str) -> None:
@@ -161,7 +161,7 @@ def show_dataset(store: DatasetStore, dataset_id: str) -> None:
     q = meta["quality"]
     src = q["source"]
     read_only = store.workspace == SAMPLE_WORKSPACE
-    st.subheader(meta["name"])
+    st.subheader(escape_markdown(meta["name"]))
     details = [f"{src['file_name']}", src["format"].upper()]
     if src.get("encoding"):
         details.append(src["encoding"])
@@ -169,7 +169,7 @@ def show_dataset(store: DatasetStore, dataset_id: str) -> None:
         details.append("tab-delimited" if src["delimiter"] == "\t" else f"delimiter “{src['delimiter']}”")
     if src.get("sheet"):
         details.append(f"sheet “{src['sheet']}”")
-    st.caption(" · ".join(details) + f" · loaded {meta['created_at'].replace('T', ' ').rstrip('Z')} UTC"
+    st.caption(escape_markdown(" · ".join(details)) + f" · loaded {meta['created_at'].replace('T', ' ').rstrip('Z')} UTC"
                + (" · shared sample, read-only" if read_only else ""))
 
     columns = q["columns"]
@@ -218,7 +218,7 @@ def show_dataset(store: DatasetStore, dataset_id: str) -> None:
         if q["hints"]:
             st.markdown("**Worth a look** (nothing was changed)")
             for h in q["hints"]:
-                st.markdown(f"- {h['message']}")
+                st.markdown(f"- {escape_markdown(h['message'])}")
         r = q.get("rollup")
         if r:
             st.markdown("**Opportunities roll-up**")
@@ -228,9 +228,10 @@ def show_dataset(store: DatasetStore, dataset_id: str) -> None:
             o3.metric("Accounts with deals", f"{r['accounts_with_opportunities']:,} of {r['accounts_total']:,}")
             o4.metric("Unmatched account keys", f"{r['unmatched_keys']:,}",
                       help=f"{r['unmatched_rows']:,} opportunity rows name an account that is not in the accounts file")
-            st.caption(f"Joined on {r['join_on'].replace('_', ' ')}: “{r['opportunities_column']}” → "
-                       f"“{r['accounts_column']}”, case- and space-insensitive. Outcome from “{r['stage_column']}”"
-                       + (f", value from “{r['value_column']}”" if r.get("value_column") else "") + ".")
+            st.caption(escape_markdown(
+                f"Joined on {r['join_on'].replace('_', ' ')}: “{r['opportunities_column']}” → "
+                f"“{r['accounts_column']}”, case- and space-insensitive. Outcome from “{r['stage_column']}”"
+                + (f", value from “{r['value_column']}”" if r.get("value_column") else "") + "."))
             if r["unmatched_examples"]:
                 st.dataframe(pd.DataFrame(r["unmatched_examples"]).rename(
                     columns={"account": "Unmatched account", "rows": "Opportunity rows"}), hide_index=True)
@@ -274,7 +275,7 @@ def show_dataset(store: DatasetStore, dataset_id: str) -> None:
                 with st.spinner("Re-cleaning with the new mapping…"):
                     remap_dataset(store, dataset_id, new_specs)
             except IngestError as exc:
-                st.error(str(exc), icon=":material/error:")
+                st.error(escape_markdown(exc), icon=":material/error:")
             else:
                 st.rerun()
 
@@ -296,7 +297,7 @@ if own:
     st.subheader("Your datasets")
     for m in own:
         c1, c2, c3, c4 = st.columns([4, 2, 2, 1], vertical_alignment="center")
-        c1.markdown(f"**{m['name']}**")
+        c1.markdown(f"**{escape_markdown(m['name'])}**")
         c2.caption(m["created_at"].replace("T", " ").rstrip("Z") + " UTC")
         c3.caption(f"{m['rows']:,} accounts")
         # a callback runs before the next script run, so the page and sidebar redraw without it

@@ -14,7 +14,7 @@ from icp_core.evidence import (OUTCOME_KINDS, PMF_METHODS, EvidenceError, Outcom
 from icp_core.export import to_csv_bytes
 from icp_core.scoring import TIER_COLORS, TIER_LABELS, score_profile
 from pages.cached import reference_auc_cached, suggestion_cached
-from pages.state import current_dataset, replace_profile, working
+from pages.state import current_dataset, escape_markdown, replace_profile, working
 
 cur = current_dataset()
 accounts = cur.accounts
@@ -131,7 +131,7 @@ def pct(x) -> str:
 
 
 with tab_bt:
-    st.markdown(f"**{profile.name}** on **{outcome.label()}**: {bt.n:,} held-out observations, "
+    st.markdown(f"**{escape_markdown(profile.name)}** on **{escape_markdown(outcome.label())}**: {bt.n:,} held-out observations, "
                 f"{bt.n_pos:,} good (base rate {pct(bt.base_rate)}).")
     for msg in bt.warnings:
         st.warning(msg, icon=":material/warning:")
@@ -227,7 +227,7 @@ with tab_suggest:
         if b1.button(f"Adopt all {len(sug.traits)} suggested traits", type="primary", key="evidence.adopt_all",
                      disabled=not sug.traits, icon=":material/done_all:"):
             replace_profile(cur, adopt_traits(profile, sug.traits))
-            st.toast(f"Adopted {len(sug.traits)} traits into “{profile.name}”", icon=":material/check:")
+            st.toast(f"Adopted {len(sug.traits)} traits into “{escape_markdown(profile.name)}”", icon=":material/check:")
             st.rerun()
         if b2.button(f"Adopt the {len(picked)} selected", key="evidence.adopt_selected", disabled=not picked,
                      icon=":material/check:"):
@@ -284,7 +284,7 @@ with tab_campaign:
                            to_csv_bytes(lists), file_name="campaign_lists.csv", mime="text/csv",
                            key="evidence.camp.download", icon=":material/download:", on_click="ignore")
     except CampaignError as exc:
-        st.warning(str(exc))
+        st.warning(escape_markdown(exc))
     st.markdown("**After the campaign**: upload the results (the lists above with the `responded` column filled, "
                 "or any file with a group and a response column).")
     res = st.file_uploader("Campaign results", type=["csv"], key="evidence.camp.results")
@@ -292,7 +292,7 @@ with tab_campaign:
         try:
             frame = pd.read_csv(res, dtype=str, keep_default_na=False)
         except (ValueError, UnicodeDecodeError) as exc:
-            st.error(f"Could not read {res.name}: {exc}")
+            st.error(escape_markdown(f"Could not read {res.name}: {exc}"))
             frame = None
         if frame is not None:
             g_guess, r_guess = find_columns(list(frame.columns))
@@ -306,7 +306,7 @@ with tab_campaign:
             try:
                 c = compare_results(frame, group_col, resp_col)
             except CampaignError as exc:
-                st.error(str(exc))
+                st.error(escape_markdown(exc))
             else:
                 m = st.columns(4)
                 m[0].metric("ICP response", f"{c.icp_rate:.1%}", help=f"{c.icp_responded:,} of {c.icp_n:,}")

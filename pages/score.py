@@ -14,7 +14,8 @@ from icp_core.scoring import (TIER_COLORS, TIER_LABELS, count_rows, ranked_rows,
                               scored_table, tier_summary)
 from icp_core.store import SAMPLE_WORKSPACE, DatasetStore
 from pages.cached import histogram_spec, tier_bar_spec
-from pages.state import DEFAULT_PROFILE, current_dataset, read_only, set_working, sync_tier_widgets, working
+from pages.state import (DEFAULT_PROFILE, current_dataset, escape_markdown, read_only, set_working, sync_tier_widgets,
+                         working)
 
 TABLE_ROWS = 1000
 
@@ -24,11 +25,6 @@ meta, accounts, pstore = cur.meta, cur.accounts, cur.pstore
 work = working(cur)
 profile: Profile = work["profile"]
 readonly = read_only() is not None
-
-
-def escape_markdown(text: str) -> str:
-    """User text shown through st.markdown: markdown and HTML characters escaped."""
-    return "".join("\\" + c if c in "\\`*_{}[]()#+-.!|<>~$:" else c for c in text)
 
 
 def summary_of(profile: Profile) -> pd.DataFrame:
@@ -120,11 +116,11 @@ with head_r:
                     rec = pstore.save_version(dataset_id, profile.to_dict(), work["profile_id"],
                                               note=st.session_state["score.save_note"].strip())
                 except ProfileError as exc:
-                    st.error(f"Not saved: {exc}")
+                    st.error(f"Not saved: {escape_markdown(exc)}")
                 else:
                     work.update(profile_id=rec["profile_id"], version=rec["version"], baseline=summary_of(profile),
                                 baseline_label=f"saved v{rec['version']}")
-                    st.toast(f"Saved “{profile.name}” as version {rec['version']}", icon=":material/check:")
+                    st.toast(f"Saved “{escape_markdown(profile.name)}” as version {rec['version']}", icon=":material/check:")
                     st.rerun()
 
         with c_load.popover("Load", icon=":material/folder_open:", width="stretch"):
@@ -162,7 +158,7 @@ with head_r:
                     set_working(cur, profile_from_json(up.getvalue()), baseline_label="as imported")
                     st.rerun()
                 except ProfileError as exc:
-                    st.error(f"Could not import {up.name}: {exc}")
+                    st.error(escape_markdown(f"Could not import {up.name}: {exc}"))
 
     c_dl.download_button("JSON", profile.to_json().encode(), file_name=f"{profile.name}.icp.json",
                          mime="application/json", icon=":material/download:", width="stretch",

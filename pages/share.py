@@ -19,7 +19,7 @@ from icp_core.store import ShareStore
 from icp_core.tam import TamAssumptions, TamError, customer_mask, segment_values, tam_table
 from icp_core.warehouse import DIALECTS, SqlError, dbt_model, input_columns, profile_sql
 from pages.cached import reference_auc_cached
-from pages.state import current_dataset, working
+from pages.state import current_dataset, escape_markdown, working
 
 cur = current_dataset()
 accounts = cur.accounts
@@ -29,7 +29,7 @@ result, binding = score_profile(accounts, profile)
 shares = ShareStore(cur.root)
 
 st.title("Share & export")
-st.caption(f"“{profile.name}” on “{cur.meta['name']}”: save versions, compare them, share a read-only link, "
+st.caption(f"“{escape_markdown(profile.name)}” on “{escape_markdown(cur.meta['name'])}”: save versions, compare them, share a read-only link, "
            "and take the ICP to the CRM, the warehouse and the rest of the company.")
 
 tab_versions, tab_share, tab_export, tab_sql, tab_page = st.tabs(
@@ -50,7 +50,7 @@ with tab_versions:
             rec = cur.pstore.save_version(cur.dataset_id, profile.to_dict(), work["profile_id"], note=note.strip(),
                                           author=author.strip())
         except ProfileError as exc:
-            st.error(f"Not saved: {exc}")
+            st.error(f"Not saved: {escape_markdown(exc)}")
         else:
             work.update(profile_id=rec["profile_id"], version=rec["version"], baseline=tier_summary(result, accounts),
                         baseline_label=f"saved v{rec['version']}")
@@ -72,10 +72,10 @@ with tab_versions:
         old = profile_from_dict(cur.pstore.load_version(cur.dataset_id, work["profile_id"], a)["profile"])
         new = profile_from_dict(cur.pstore.load_version(cur.dataset_id, work["profile_id"], b)["profile"])
         d = diff_profiles(old, new)
-        lines = [f"- :green[added] **{t.label}** ({t.weight:+d})" for t in d["added"]]
-        lines += [f"- :red[removed] **{t.label}** ({t.weight:+d})" for t in d["removed"]]
-        lines += [f"- **{nb.label}**: {', '.join(what)}" for _, nb, what in d["changed"]]
-        lines += [f"- {x}" for x in d["tier_rule"]]
+        lines = [f"- :green[added] **{escape_markdown(t.label)}** ({t.weight:+d})" for t in d["added"]]
+        lines += [f"- :red[removed] **{escape_markdown(t.label)}** ({t.weight:+d})" for t in d["removed"]]
+        lines += [f"- **{escape_markdown(nb.label)}**: {escape_markdown(', '.join(what))}" for _, nb, what in d["changed"]]
+        lines += [f"- {escape_markdown(x)}" for x in d["tier_rule"]]
         st.markdown("\n".join(lines) if lines else "No differences in traits or tiers.")
         before, _ = score_profile(accounts, old)
         after, _ = score_profile(accounts, new)
@@ -114,7 +114,7 @@ with tab_share:
             st.markdown("**Live links**")
         for r in live:
             l1, l2, l3 = st.columns([3, 4, 1], vertical_alignment="center")
-            l1.markdown(f"{r['label']} · created {r['created_at'][:16].replace('T', ' ')}")
+            l1.markdown(f"{escape_markdown(r['label'])} · created {r['created_at'][:16].replace('T', ' ')}")
             l2.code(f"{base}?share={r['token']}", language=None)
             if l3.button("Revoke", key=f"share.revoke.{r['token']}", icon=":material/link_off:"):
                 shares.revoke(r["token"], cur.workspace)
@@ -156,7 +156,7 @@ with tab_sql:
     try:
         sql = profile_sql(bound, result.thresholds, table or "accounts", dialect)
     except SqlError as exc:
-        st.error(str(exc))
+        st.error(escape_markdown(exc))
         sql = ""
     if profile.tier_rule.mode == "mix":
         st.caption("Tier lines come from the target mix solved on this dataset: "

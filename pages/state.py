@@ -36,6 +36,12 @@ def read_only() -> dict | None:
     return st.session_state.get("icp.share")
 
 
+def escape_markdown(text) -> str:
+    """User text (file values, names, labels) shown through st.markdown, st.caption, st.warning …:
+    markdown and HTML characters escaped, so it shows as typed and never becomes a link or image."""
+    return "".join("\\" + c if c in "\\`*_{}[]()#+-.!|<>~$:" else c for c in str(text))
+
+
 def picker_key() -> str:
     """The sidebar dataset picker's widget key. It changes whenever the app itself picks a dataset
     (an upload, a deletion), so a widget value the browser sends from before that change (a click on

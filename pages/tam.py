@@ -16,7 +16,7 @@ from icp_core.store import SAMPLE_WORKSPACE, DatasetStore
 from icp_core.tam import (DIMENSIONS, TamAssumptions, TamError, customer_mask, segment_values, serviceable_mask,
                           tam_table)
 from pages.cached import account_matrix, cluster_results
-from pages.state import current_dataset, read_only, working
+from pages.state import current_dataset, escape_markdown, read_only, working
 
 cur = current_dataset()
 accounts = cur.accounts
@@ -54,7 +54,7 @@ with st.expander("Upload a market list (prospects or a firmographic universe)", 
                                          progress=lambda f, m: bar.progress(min(f, 1.0), text=m),
                                          display_names=(up.name, None))
                 except IngestError as exc:
-                    status.update(label=f"Could not load: {exc}", state="error")
+                    status.update(label=f"Could not load: {escape_markdown(exc)}", state="error")
                     st.stop()
             status.update(label=f"Loaded {res.meta['rows']:,} market accounts", state="complete", expanded=False)
         st.session_state["tam.market"] = (cur.workspace, res.dataset_id)
@@ -169,10 +169,10 @@ st.download_button("Download the table (CSV)", to_csv_bytes(table), file_name="t
                    mime="text/csv", key="tam.download", on_click="ignore", icon=":material/download:")
 
 st.markdown("**Assumptions**\n"
-            f"- Market: {choices[market_key]}, scored with “{profile.name}”.\n"
+            f"- Market: {escape_markdown(choices[market_key])}, scored with “{escape_markdown(profile.name)}”.\n"
             f"- Customers: {'won' if accounts.has['won'] else 'retained' if accounts.has['churned'] else 'ARR-paying'} "
-            f"accounts of “{cur.meta['name']}” ({totals['customers']:,}).\n"
+            f"accounts of “{escape_markdown(cur.meta['name'])}” ({totals['customers']:,}).\n"
             f"- ACV: {stat} ARR of a segment's customers; segments with fewer than {assumptions.min_customers} customers "
             f"with ARR use {'your ACV ' if override is not None else 'the overall ' + stat + ' '}"
             f"{money(totals['fallback_acv'])}" + (" — your ACV is used for every segment." if assumptions.override_all else ".")
-            + f"\n- Serviceable: {serv_note}.\n- SOM: {share} % of SAM.")
+            + f"\n- Serviceable: {escape_markdown(serv_note)}.\n- SOM: {share} % of SAM.")

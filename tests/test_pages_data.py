@@ -156,3 +156,21 @@ def test_sidebar_pick_is_honoured_but_a_stale_pick_never_undoes_the_apps_choice(
     # a pick that is no longer listed (deleted elsewhere) falls back to what the app had
     gone = (ws, "0" * 32)
     assert run({"icp.dataset": second, "icp.picker_gen": 1, "app.dataset_picker.1": gone}) == (second, second)
+
+
+def test_user_text_is_shown_as_typed_never_as_markdown(app):
+    """Names and values from a user's file are escaped wherever a page renders markdown:
+    a dataset named like a link stays text (no link, no image), on the Data page and in the
+    Share page caption."""
+    name = "[Click me](http://evil.example) ![x](http://evil.example/a.png) **bold**"
+    app.file_uploader(key="data.accounts_file").set_value(("crm.csv", UPLOAD.encode(), "text/csv"))
+    app.text_input(key="data.name").set_value(name)
+    app.button[0].click().run()
+    assert not app.exception, app.exception
+    rendered = [m.value for m in app.markdown] + [c.value for c in app.caption] + [h.value for h in app.subheader]
+    assert not any("](http" in v for v in rendered), [v for v in rendered if "evil" in v]
+    assert any(r"\[Click me\]\(http\://evil\.example\)" in v for v in rendered)
+    app.switch_page("pages/share.py").run()
+    assert not app.exception, app.exception
+    captions = [c.value for c in app.caption]
+    assert any("evil" in c for c in captions) and not any("](http" in c for c in captions)
