@@ -146,26 +146,25 @@ def _column_labels(accounts: AccountMatrix, name: str, positive: str | None) -> 
         return np.where(np.isnan(x), np.nan, good.astype(float))
     codes, values = accounts.column_codes(spec)
     known = codes >= 0
-    con = duckdb.connect()
-    install_cleaning_macros(con)
-    try:
-        if kind in ("stage", "churn", "boolean"):
+    if kind in ("stage", "churn", "boolean"):
+        target = {"stage": "won", "churn": "false", "boolean": "true"}[kind]
+        if positive:  # read the user's value with the same cleaning macro as the column
             macro = {"stage": "icp_parse_stage", "churn": "icp_parse_churn", "boolean": "icp_parse_bool"}[kind]
-            default = {"stage": "won", "churn": "false", "boolean": "true"}[kind]
-            target = default
-            if positive:
+            con = duckdb.connect()
+            try:
+                install_cleaning_macros(con)
                 parsed = con.execute(f"SELECT CAST({macro}(?) AS VARCHAR)", [positive]).fetchone()[0]
-                if parsed is None:
-                    raise EvidenceError(f"cannot read {positive!r} as a value of “{spec.header}”")
-                target = parsed.lower()
-            vals = [str(v).lower() for v in values]
-            good = np.array([v == target for v in vals] + [False])[codes]
-            if kind == "stage":
-                undecided = np.array([v not in ("won", "lost") for v in vals] + [True])[codes]
-                return np.where(~known | undecided, np.nan, good.astype(float))
-            return np.where(~known, np.nan, good.astype(float))
-    finally:
-        con.close()
+            finally:
+                con.close()
+            if parsed is None:
+                raise EvidenceError(f"cannot read {positive!r} as a value of “{spec.header}”")
+            target = parsed.lower()
+        vals = [str(v).lower() for v in values]
+        good = np.array([v == target for v in vals] + [False])[codes]
+        if kind == "stage":
+            undecided = np.array([v not in ("won", "lost") for v in vals] + [True])[codes]
+            return np.where(~known | undecided, np.nan, good.astype(float))
+        return np.where(~known, np.nan, good.astype(float))
     if not positive:
         raise EvidenceError(f"“{spec.header}” is categorical: say which value is good (--positive VALUE)")
     wanted = {p.strip().lower() for p in positive.split("|")}

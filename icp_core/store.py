@@ -323,8 +323,8 @@ class ProfileStore:
 
     def load_version(self, dataset_id: str, profile_id: str, version: int | None = None) -> dict:
         """A version record with its profile dict (the latest when version is None)."""
-        versions = self.list_versions(dataset_id, profile_id)
-        if version is None:
+        if version is None:  # only then are the versions listed (each is a file read)
+            versions = self.list_versions(dataset_id, profile_id)
             if not versions:
                 raise DatasetNotFound("profile not found")
             version = versions[-1]["version"]

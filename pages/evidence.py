@@ -275,13 +275,17 @@ with tab_campaign:
     try:
         target_rows, control_rows = draw_control(np.flatnonzero(in_target), np.flatnonzero(~in_target & (result.tier < 4)),
                                                  int(control_size), int(seed))
-        rows = np.concatenate([target_rows, control_rows])
-        lists = accounts.display.iloc[rows].drop(columns=["row_id"]).copy()
-        lists.insert(0, "group", ["ICP"] * len(target_rows) + ["control"] * len(control_rows))
-        lists["ICP Tier"] = np.array(TIER_LABELS, dtype=object)[result.tier[rows]]
-        lists["responded"] = ""
+
+        def campaign_lists() -> bytes:  # built on click, not on every rerun of the page
+            rows = np.concatenate([target_rows, control_rows])
+            lists = accounts.display.iloc[rows].drop(columns=["row_id"]).copy()
+            lists.insert(0, "group", ["ICP"] * len(target_rows) + ["control"] * len(control_rows))
+            lists["ICP Tier"] = np.array(TIER_LABELS, dtype=object)[result.tier[rows]]
+            lists["responded"] = ""
+            return to_csv_bytes(lists)
+
         st.download_button(f"Download both lists ({len(target_rows):,} ICP + {len(control_rows):,} control)",
-                           to_csv_bytes(lists), file_name="campaign_lists.csv", mime="text/csv",
+                           campaign_lists, file_name="campaign_lists.csv", mime="text/csv",
                            key="evidence.camp.download", icon=":material/download:", on_click="ignore")
     except CampaignError as exc:
         st.warning(escape_markdown(exc))
