@@ -194,7 +194,6 @@ def _cmd_suggest(args) -> int:
 
 def _cmd_backtest(args) -> int:
     import json
-    import math
     import tempfile
 
     from .evidence import EvidenceError, live_backtest, reference_auc
@@ -213,18 +212,8 @@ def _cmd_backtest(args) -> int:
             raise CliError(str(exc)) from None
     report = bt.to_dict(reference_auc=ref)
     report["profile"] = profile.name
-    clean = json.loads(json.dumps(report, default=float), parse_constant=lambda c: None)
-
-    def no_nan(x):
-        if isinstance(x, float) and math.isnan(x):
-            return None
-        if isinstance(x, dict):
-            return {k: no_nan(v) for k, v in x.items()}
-        if isinstance(x, list):
-            return [no_nan(v) for v in x]
-        return x
-
-    print(json.dumps(no_nan(clean), indent=2, ensure_ascii=False))
+    clean = json.loads(json.dumps(report, default=float), parse_constant=lambda c: None)  # NaN -> null
+    print(json.dumps(clean, indent=2, ensure_ascii=False))
     return 0
 
 

@@ -69,9 +69,6 @@ COUNTRY_DISPLAY = {
     "FM": "Micronesia", "PS": "Palestine", "TR": "Turkey", "CZ": "Czech Republic",
 }
 
-# Column kinds produced by the cleaners.
-KINDS = ("id", "text", "category", "number", "boolean", "stage", "date", "list", "country")
-
 # Date formats tried per column, most common in CRM exports first.
 DATE_FORMATS = (
     "%Y-%m-%d", "%Y-%m-%d %H:%M:%S", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%dT%H:%M:%SZ",

@@ -27,7 +27,7 @@ import numpy as np
 import pandas as pd
 from scipy.stats import norm
 
-from .profile import (GENERIC_ROLES, Profile, TierRule, Trait, default_label, find_column, format_number,
+from .profile import (Profile, TierRule, Trait, default_label, find_column, format_number,
                       new_trait_id, trait_ref_for, usable_columns)
 from .roles import ROLES, ColumnSpec
 from .scoring import AccountMatrix, Patterns, ScoreResult
@@ -889,5 +889,3 @@ def date_columns(accounts: AccountMatrix, outcome: Outcome | None = None) -> lis
     return sorted(dates, key=lambda s: order.get(s.role, 2))
 
 
-def generic_role(spec: ColumnSpec) -> bool:
-    return spec.role in GENERIC_ROLES

@@ -29,9 +29,6 @@ class IngestError(ValueError):
     """A file that cannot be loaded; the message is meant for the user, on one line."""
 
 
-CSV_SUFFIXES = {".csv", ".tsv", ".txt", ".tab", ".dat"}
-EXCEL_SUFFIXES = {".xlsx", ".xlsm"}
-PARQUET_SUFFIXES = {".parquet", ".pq"}
 UNSUPPORTED_SUFFIXES = {".pdf", ".doc", ".docx", ".ppt", ".pptx", ".json", ".xml", ".zip", ".gz",
                         ".numbers", ".ods", ".png", ".jpg", ".jpeg", ".gif", ".html", ".htm", ".exe"}
 SUPPORTED = "CSV/TSV (any common delimiter), Excel .xlsx or Parquet"

@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import json
 import math
-import re
 import secrets
 from dataclasses import asdict, dataclass, field, replace
 from datetime import datetime, timezone
@@ -324,10 +323,6 @@ def profile_from_json(text: str | bytes) -> Profile:
 
 # --------------------------------------------------------------------------- binding to a dataset
 
-def column_label(spec: ColumnSpec) -> str:
-    return spec.header
-
-
 def trait_ref_for(spec: ColumnSpec) -> dict:
     """How a trait on this column refers to it: by semantic role, else by header."""
     if spec.role not in GENERIC_ROLES:
@@ -383,13 +378,6 @@ def resolve_profile(profile: Profile, specs: list[ColumnSpec]) -> Binding:
             continue
         bound.append((t, s))
     return Binding(bound, missing, unfit)
-
-
-_SAFE = re.compile(r"[^a-z0-9]+")
-
-
-def slug(text: str) -> str:
-    return _SAFE.sub("-", text.lower()).strip("-")[:40] or "profile"
 
 
 # --------------------------------------------------------------------------- versions

@@ -82,7 +82,6 @@ ROLES: dict[str, Role] = {r.name: r for r in (
     Role("ignore", "Ignore", "text", "generic"),
 )}
 
-SEMANTIC_ROLES = tuple(n for n, r in ROLES.items() if r.group != "generic")
 GENERIC_ROLES = tuple(n for n, r in ROLES.items() if r.group == "generic")
 
 # roles whose values are checked before a header match is believed

@@ -369,10 +369,6 @@ class ScoreResult:
         return self.pattern_tier[self.patterns.inv]
 
     @property
-    def matrix(self) -> np.ndarray:
-        return self.patterns.matrix[self.patterns.inv]
-
-    @property
     def failed_must(self) -> np.ndarray:
         return self.pattern_failed_must[self.patterns.inv]
 
@@ -383,9 +379,6 @@ class ScoreResult:
     @property
     def caution_hit(self) -> np.ndarray:
         return self.pattern_caution[self.patterns.inv]
-
-    def tier_counts(self) -> np.ndarray:
-        return np.bincount(self.pattern_tier.astype(np.int64), weights=self.patterns.count, minlength=5).astype(np.int64)
 
 
 def score_formula(matrix: np.ndarray, weights: np.ndarray) -> tuple[np.ndarray, int, int]:

@@ -25,7 +25,7 @@ from sklearn.pipeline import Pipeline, make_pipeline
 from sklearn.preprocessing import FunctionTransformer, OneHotEncoder, StandardScaler
 
 from .evidence import wilson
-from .profile import Trait, default_label, format_number, trait_ref_for, usable_columns
+from .profile import Trait, default_label, trait_ref_for, usable_columns
 from .roles import ColumnSpec
 from .scoring import AccountMatrix, ScoreResult
 
@@ -344,5 +344,3 @@ def traits_for_cluster(accounts: AccountMatrix, clustering: Clustering, columns:
     return out
 
 
-def format_cluster_value(v) -> str:
-    return format_number(v) if isinstance(v, (int, float)) and not math.isnan(v) else str(v)
