@@ -79,3 +79,14 @@ def cluster_results() -> dict:
     from collections import OrderedDict
 
     return OrderedDict()
+
+
+@st.cache_data(max_entries=8, show_spinner="Matching the file to the accounts…")
+def source_preview(root: str, ws: str, dataset_id: str, stamp: int, file_id: str, enrich: bool, _path: str):
+    """preview_source for one uploaded file (by its upload id) on one state of a dataset (`stamp`
+    changes when the dataset does): editing an aggregate reruns the page, not the preview."""
+    from pathlib import Path
+
+    from icp_core.sources import preview_source
+
+    return preview_source(DatasetStore(root, ws), dataset_id, Path(_path), enrich=enrich)

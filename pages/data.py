@@ -8,7 +8,8 @@ import streamlit as st
 
 from icp_core.ingest import IngestError, default_upload_limit_mb, ingest_dataset, remap_dataset
 from icp_core.roles import ROLES, ColumnSpec
-from icp_core.sources import AGGREGATES, add_source, preview_source
+from icp_core.sources import AGGREGATES, add_source
+from pages.cached import source_preview
 from pages.state import choose_dataset, escape_markdown, require_app
 from icp_core.store import SAMPLE_WORKSPACE, DatasetNotFound, DatasetStore, data_dir, read_accounts
 
@@ -53,7 +54,8 @@ def show_sources(store, dataset_id: str, meta: dict, read_only: bool) -> None:
         path = Path(tmp) / ("source" + Path(up.name).suffix.lower())
         path.write_bytes(up.getbuffer())
         try:
-            preview = preview_source(store, dataset_id, path, enrich=enrich)
+            preview = source_preview(str(store.root), store.workspace, dataset_id,
+                                     store.meta_path(dataset_id).stat().st_mtime_ns, up.file_id, enrich, str(path))
         except IngestError as exc:
             st.error(escape_markdown(f"Cannot join {up.name}: {exc}"))
             return

@@ -105,7 +105,12 @@ def test_delete_dataset(app):
     assert not [b for b in app.button if b.key and b.key.startswith("data.delete.")]
 
 
-def test_join_more_sources_on_the_data_page(app):
+def test_join_more_sources_on_the_data_page(app, monkeypatch):
+    from icp_core import sources
+
+    previews = []
+    real_preview = sources.preview_source
+    monkeypatch.setattr(sources, "preview_source", lambda *a, **k: previews.append(1) or real_preview(*a, **k))
     app.file_uploader(key="data.accounts_file").set_value(
         ("ravenstack_accounts.csv", (SHARED_DATA / "ravenstack_accounts.csv").read_bytes(), "text/csv"))
     app.button[0].click().run()
@@ -117,6 +122,8 @@ def test_join_more_sources_on_the_data_page(app):
     assert metric(app, "Rows matched") == "100%" and metric(app, "Accounts matched") == "500"
     aggs = next(d.value for d in app.dataframe if "Aggregate" in d.value.columns)
     assert aggs.set_index("Column").loc["arr_amount", "Aggregate"] == "sum"
+    app.run()  # another rerun (an aggregate edit, say) reuses the preview
+    assert len(previews) == 1 and metric(app, "Accounts matched") == "500"
     app.button(key="data.source_join").click().run()
     assert not app.exception, app.exception
     assert metric(app, "New columns") == "14"
