@@ -252,8 +252,9 @@ def profile_clusters(accounts: AccountMatrix, clustering: Clustering, columns: l
         known = (ch >= 0).sum()
         rows[c]["churn_rate"] = (ch == 1).sum() / known if known else math.nan
         rows[c]["arr"] = float(np.nansum(accounts.arr[m])) if accounts.has["arr"] else math.nan
-        if result is not None:
-            rows[c]["share_ab"] = float((result.tier[m] <= 1).mean()) if m.any() else math.nan
+    if result is not None:
+        for c, v in enumerate(share_in_ab(clustering, result)):
+            rows[c]["share_ab"] = v
     names = []
     for c in range(k):
         p = name_parts[c]
@@ -269,6 +270,15 @@ def profile_clusters(accounts: AccountMatrix, clustering: Clustering, columns: l
     df = pd.DataFrame(rows)
     df.insert(1, "name", names)
     return df
+
+
+def share_in_ab(clustering: Clustering, result: ScoreResult) -> np.ndarray:
+    """Per cluster, the share of its accounts in tiers A and B (NaN for an empty cluster): the
+    only part of a cluster profile that changes with the ICP's weights."""
+    size = np.bincount(clustering.labels, minlength=clustering.k)
+    in_ab = np.bincount(clustering.labels, weights=result.tier <= 1, minlength=clustering.k)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(size > 0, in_ab / size, math.nan)
 
 
 def winning_low_scorers(profile_table: pd.DataFrame, base_rate: float, min_closed: int = 20) -> pd.DataFrame:

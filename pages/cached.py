@@ -90,3 +90,13 @@ def source_preview(root: str, ws: str, dataset_id: str, stamp: int, file_id: str
     from icp_core.sources import preview_source
 
     return preview_source(DatasetStore(root, ws), dataset_id, Path(_path), enrich=enrich)
+
+
+@st.cache_resource(max_entries=16, show_spinner=False)
+def cluster_profile(key: tuple, _accounts, _clustering, _columns):
+    """profile_clusters for one clustering (`key` names it: dataset, columns, k), without the
+    score-dependent share in tiers A+B, which the page adds per rerun (segments.share_in_ab).
+    Shared: callers copy before changing it."""
+    from icp_core.segments import profile_clusters
+
+    return profile_clusters(_accounts, _clustering, _columns)

@@ -9,9 +9,9 @@ import streamlit as st
 from icp_core.evidence import adopt_traits, wilson
 from icp_core.roles import ROLES
 from icp_core.scoring import TIER_COLORS, TIER_LABELS, score_profile
-from icp_core.segments import (clusterable_columns, cluster_accounts, default_cluster_columns, profile_clusters,
+from icp_core.segments import (clusterable_columns, cluster_accounts, default_cluster_columns, share_in_ab,
                                traits_for_cluster, winning_low_scorers)
-from pages.cached import cluster_results
+from pages.cached import cluster_profile, cluster_results
 from pages.state import current_dataset, escape_markdown, read_only, replace_profile, working
 
 MAX_CACHED = 12
@@ -63,7 +63,8 @@ if clustering is None:
         store.popitem(last=False)
 st.session_state[f"clusters.last.{cur.dataset_id}"] = key
 
-prof = profile_clusters(accounts, clustering, columns, result)
+prof = cluster_profile(key, accounts, clustering, columns).copy()  # cached per clustering
+prof["share_ab"] = share_in_ab(clustering, result)  # the part that moves with the weights
 names = prof["name"].tolist()
 st.session_state[f"clusters.names.{cur.dataset_id}"] = names
 sil = clustering.silhouette
