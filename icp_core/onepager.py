@@ -13,7 +13,7 @@ import math
 import pandas as pd
 
 from .profile import TRAIT_CLASSES, Profile, format_number
-from .scoring import MINUS, TIER_COLORS
+from .scoring import TIER_COLORS, signed_weight
 
 CSS = """
 @page { size: A4 landscape; margin: 12mm; }
@@ -68,7 +68,7 @@ def render_onepager(profile: Profile, summary: pd.DataFrame, dataset_name: str, 
     groups = {"must_have": ("must", []), "nice_to_have": ("nice", []), "caution": ("caution", []),
               "stay_away": ("stay", [])}
     for t in sorted(profile.traits, key=lambda t: -abs(t.weight)):
-        w = f"+{t.weight}" if t.weight > 0 else (f"{MINUS}{-t.weight}" if t.weight < 0 else "0")
+        w = signed_weight(t.weight)
         extra = " · disqualifies" if (t.trait_class == "stay_away" and t.disqualify) else ""
         groups[t.trait_class][1].append(f'<li><span class="w">{_e(w)}</span><span>{_e(t.label)}{_e(extra)}</span></li>')
     cards = "".join(

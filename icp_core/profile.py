@@ -26,7 +26,7 @@ import secrets
 from dataclasses import asdict, dataclass, field, replace
 from datetime import datetime, timezone
 
-from .roles import ROLES, ColumnSpec, normalise_header
+from .roles import GENERIC_ROLES, ROLES, ColumnSpec, normalise_header
 
 SCHEMA_VERSION = 1
 WEIGHT_MIN, WEIGHT_MAX = -5, 5
@@ -65,7 +65,6 @@ RULES_FOR_KIND = {
     "date": ("missing",),
 }
 
-GENERIC_ROLES = {"category", "number", "boolean", "date", "text", "ignore"}
 
 
 class ProfileError(ValueError):

@@ -466,7 +466,8 @@ def score_profile(accounts: AccountMatrix, profile: Profile) -> tuple[ScoreResul
 
 # --------------------------------------------------------------------------- reasons
 
-def _signed(w: int) -> str:
+def signed_weight(w: int) -> str:
+    """A trait weight as shown in reasons: +5, −3 (a true minus sign), 0."""
     return f"+{w}" if w > 0 else (f"{MINUS}{-w}" if w < 0 else "0")
 
 
@@ -498,7 +499,7 @@ def explain_accounts(result: ScoreResult, rows: np.ndarray) -> pd.DataFrame:
             continue
         hit = m[:, i]
         suffix = {"caution": " (caution)", "stay_away": " (stay away)"}.get(t.trait_class, "")
-        piece = f"{_signed(t.weight)} {t.label}{suffix}"
+        piece = f"{signed_weight(t.weight)} {t.label}{suffix}"
         reasons = np.where(hit, np.where(reasons == "", piece, reasons + sep + piece), reasons)
     for i, t in enumerate(traits):
         hit = m[:, i]
@@ -550,7 +551,7 @@ def _pattern_hints(result: ScoreResult, pat: np.ndarray) -> np.ndarray:
             continue
         verb = "with" if t.weight > 0 else "without"
         next_tier = np.array(TIER_LABELS, dtype=object)[np.clip(tier - 1, 0, 4)]
-        text = "Would reach " + next_tier + f" {verb}: {t.label} ({_signed(t.weight)})"
+        text = "Would reach " + next_tier + f" {verb}: {t.label} ({signed_weight(t.weight)})"
         out = np.where(ok, text, out)
         best_gain = np.where(ok, gain, best_gain)
     return out

@@ -19,7 +19,8 @@ import re
 import sqlglot
 
 from .profile import Profile, Trait, normalise_header
-from .scoring import MINUS
+from .clean import quote_ident
+from .scoring import signed_weight
 
 DIALECTS = {"duckdb": "duckdb", "snowflake": "snowflake", "bigquery": "bigquery", "postgres": "postgres",
             "spark": "spark"}
@@ -48,10 +49,6 @@ def input_columns(profile: Profile) -> dict[str, str]:
     return out
 
 
-def _q(name: str) -> str:
-    return '"' + name.replace('"', '""') + '"'
-
-
 def _comment(text) -> str:
     """Text for a `-- ` SQL comment: on one line, so a newline in a name cannot end the comment."""
     return " ".join(str(text).split())
@@ -65,7 +62,7 @@ def _lit(value) -> str:
 
 def condition(trait: Trait) -> str:
     """The trait's match as a portable boolean that is never NULL."""
-    col = _q(column_name(trait))
+    col = quote_ident(column_name(trait))
     if trait.rule == "in_set":
         values = ", ".join(_lit(str(v).strip().lower()) for v in trait.values)
         expr = f"LOWER(TRIM(CAST({col} AS VARCHAR))) IN ({values})"
@@ -86,10 +83,6 @@ def condition(trait: Trait) -> str:
     else:
         expr = f"{col} IS NULL OR TRIM(CAST({col} AS VARCHAR)) = ''"
     return f"COALESCE(({expr}), FALSE)"
-
-
-def _signed(w: int) -> str:
-    return f"+{w}" if w > 0 else (f"{MINUS}{-w}" if w < 0 else "0")
 
 
 def profile_sql(profile: Profile, thresholds: dict[str, float], table: str = "accounts",
@@ -128,7 +121,7 @@ def profile_sql(profile: Profile, thresholds: dict[str, float], table: str = "ac
         if t.weight == 0 and t.trait_class not in ("caution", "stay_away"):
             continue
         suffix = {"caution": " (caution)", "stay_away": " (stay away)"}.get(t.trait_class, "")
-        pieces.append(f"CASE WHEN {ms[i]} THEN {_lit(SEPARATOR + _signed(t.weight) + ' ' + t.label + suffix)} ELSE '' END")
+        pieces.append(f"CASE WHEN {ms[i]} THEN {_lit(SEPARATOR + signed_weight(t.weight) + ' ' + t.label + suffix)} ELSE '' END")
     reasons = f"SUBSTR({' || '.join(pieces)}, {len(SEPARATOR) + 1})" if pieces else "''"
     flags = []
     for t, m in zip(traits, ms):
@@ -170,7 +163,7 @@ def _table(name: str) -> str:
     """A table reference: dotted parts quoted one by one (db.schema.table)."""
     if not name or not re.fullmatch(r"[A-Za-z0-9_.\-$ ]+", name):
         raise SqlError(f"invalid table name {name!r}")
-    return ".".join(_q(p) for p in name.split("."))
+    return ".".join(quote_ident(p) for p in name.split("."))
 
 
 def dbt_model(profile: Profile, thresholds: dict[str, float], source: str = "ref('accounts')") -> str:
@@ -185,7 +178,6 @@ def dbt_model(profile: Profile, thresholds: dict[str, float], source: str = "ref
 def warehouse_view_sql(profile: Profile, specs, source_table: str = "accounts") -> str:
     """A DuckDB SELECT over the app's clean accounts table shaped like the warehouse input
     (one column per trait column; technologies joined with ';'): used to prove equality."""
-    from .clean import quote_ident
     from .profile import find_column
 
     cols = {}
@@ -196,5 +188,5 @@ def warehouse_view_sql(profile: Profile, specs, source_table: str = "accounts") 
         expr = (f"array_to_string(list_transform({quote_ident(s.key)}, lambda x: trim(x)), ';')" if s.kind == "list"
                 else quote_ident(s.key))
         cols[column_name(t)] = expr
-    select = ", ".join(f"{e} AS {_q(n)}" for n, e in cols.items()) or "1 AS one"
+    select = ", ".join(f"{e} AS {quote_ident(n)}" for n, e in cols.items()) or "1 AS one"
     return f"SELECT row_id, {select} FROM {quote_ident(source_table)}"
