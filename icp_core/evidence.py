@@ -812,12 +812,9 @@ def reference_features(accounts: AccountMatrix, outcome: Outcome) -> pd.DataFram
         if s.kind in ("number", "year"):
             cols[s.header] = accounts.column_array(s)
         elif s.kind == "list":
-            opts = accounts.value_options(s, limit=30)["values"]
-            if opts:
-                probe = [(Trait(label=v, rule="contains_any", values=[v], **trait_ref_for(s)), s) for v, _ in opts]
-                mat = accounts.matches(probe)
-                for k, (v, _) in enumerate(opts):
-                    cols[f"{s.header}: {v}"] = mat[:, k].astype(np.float32)
+            values, mat = accounts.technology_flags(s, limit=30)
+            for k, v in enumerate(values):
+                cols[f"{s.header}: {v}"] = mat[:, k].astype(np.float32)
         elif s.kind in ("boolean", "churn"):
             codes, values = accounts.column_codes(s)
             cols[s.header] = pd.Categorical.from_codes(codes, categories=values) if values else codes

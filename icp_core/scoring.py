@@ -27,7 +27,7 @@ import numpy as np
 import pandas as pd
 
 from .clean import quote_ident
-from .profile import DISQUALIFIED, TIERS, Binding, Profile, Trait, TierRule, resolve_profile
+from .profile import DISQUALIFIED, TIERS, Binding, Profile, Trait, TierRule, resolve_profile, trait_ref_for
 from .roles import ColumnSpec
 
 TIER_LABELS = TIERS + (DISQUALIFIED,)  # tier code 0..4
@@ -261,6 +261,15 @@ class AccountMatrix:
             while len(self._patterns) > self.MAX_CACHED_PATTERNS:
                 self._patterns.popitem(last=False)
         return patterns
+
+    def technology_flags(self, spec: ColumnSpec, limit: int) -> tuple[list[str], np.ndarray]:
+        """The `limit` most common values of a multi-valued column and an (n_accounts, len(values))
+        boolean matrix: does each account list each value (cached like any trait match)."""
+        values = [v for v, _ in self.value_options(spec, limit=limit)["values"]]
+        if not values:
+            return [], np.zeros((self.n, 0), dtype=bool)
+        ref = trait_ref_for(spec)
+        return values, self.matches([(Trait(label=v, rule="contains_any", values=[v], **ref), spec) for v in values])
 
     def matches(self, bound: list[tuple[Trait, ColumnSpec]]) -> np.ndarray:
         """An (n_accounts, n_traits) boolean matrix for the bound traits, in their order.

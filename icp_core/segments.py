@@ -59,14 +59,11 @@ def feature_frame(accounts: AccountMatrix, columns: list[ColumnSpec], max_tech: 
             data[s.header] = accounts.column_array(s).astype(np.float32)
             groups["numeric"].append(s.header)
         elif s.kind == "list":
-            opts = accounts.value_options(s, limit=max_tech)["values"]
-            if opts:
-                probe = [(Trait(label=v, rule="contains_any", values=[v], **trait_ref_for(s)), s) for v, _ in opts]
-                mat = accounts.matches(probe)
-                for k, (v, _) in enumerate(opts):
-                    name = f"{s.header}: {v}"
-                    data[name] = mat[:, k].astype(np.float32)
-                    groups["flags"].append(name)
+            values, mat = accounts.technology_flags(s, limit=max_tech)
+            for k, v in enumerate(values):
+                name = f"{s.header}: {v}"
+                data[name] = mat[:, k].astype(np.float32)
+                groups["flags"].append(name)
         else:
             codes, values = accounts.column_codes(s)
             cats = pd.Categorical.from_codes(codes, categories=values) if values else pd.Categorical([None] * accounts.n)
@@ -213,20 +210,18 @@ def profile_clusters(accounts: AccountMatrix, clustering: Clustering, columns: l
                 if s.role == "employees":
                     name_parts[c]["size"] = next(w for lim, w in SIZE_WORDS if med < lim) if not math.isnan(med) else None
         elif s.kind == "list":
-            opts = accounts.value_options(s, limit=20)["values"]
+            opts, mat = accounts.technology_flags(s, limit=20)
             if not opts:
                 continue
-            probe = [(Trait(label=v, rule="contains_any", values=[v], **trait_ref_for(s)), s) for v, _ in opts]
-            mat = accounts.matches(probe)
             overall = mat.mean(axis=0)
             for c in range(k):
                 share = mat[labels == c].mean(axis=0) if size[c] else np.zeros(len(opts))
                 lift = np.where(overall > 0, share / np.maximum(overall, 1e-9), 0)
-                top = [opts[i][0] for i in np.argsort(-share)[:3] if share[i] >= 0.3]
+                top = [opts[i] for i in np.argsort(-share)[:3] if share[i] >= 0.3]
                 rows[c][f"{s.header} (top)"] = ", ".join(top)
                 best = int(np.argmax(np.where(share >= 0.5, lift, 0)))
                 if share[best] >= 0.5 and lift[best] >= 1.3:
-                    name_parts[c]["tech"] = opts[best][0]
+                    name_parts[c]["tech"] = opts[best]
         else:
             codes, values = accounts.column_codes(s)
             for c in range(k):
@@ -325,15 +320,13 @@ def traits_for_cluster(accounts: AccountMatrix, clustering: Clustering, columns:
                     found.append((lift, Trait(label=default_label(s.header, "range", lo=lo, hi=hi, kind=s.kind),
                                               rule="range", min=lo, max=hi, **ref)))
         elif s.kind == "list":
-            opts = accounts.value_options(s, limit=20)["values"]
+            opts, mat = accounts.technology_flags(s, limit=20)
             if not opts:
                 continue
-            probe = [(Trait(label=v, rule="contains_any", values=[v], **ref), s) for v, _ in opts]
-            mat = accounts.matches(probe)
             share, overall = mat[m].mean(axis=0), mat.mean(axis=0)
-            good = [opts[i][0] for i in range(len(opts)) if share[i] >= 0.5 and share[i] >= 1.5 * overall[i]]
+            good = [opts[i] for i in range(len(opts)) if share[i] >= 0.5 and share[i] >= 1.5 * overall[i]]
             if good:
-                lift = max(share[i] / overall[i] for i in range(len(opts)) if opts[i][0] in good)
+                lift = max(share[i] / overall[i] for i in range(len(opts)) if opts[i] in good)
                 found.append((lift, Trait(label=default_label(s.header, "contains_any", good), rule="contains_any",
                                           values=good, **ref)))
         else:
