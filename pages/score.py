@@ -8,14 +8,14 @@ from icp_core.evidence import EvidenceError, Outcome, available_outcomes, live_b
 from icp_core.export import to_csv_bytes
 from icp_core.profile import (DISQUALIFIED, RULES, RULES_FOR_KIND, TRAIT_CLASSES, Profile, ProfileError, Trait,
                               default_label, format_number, profile_from_dict, profile_from_json, trait_ref_for,
-                              usable_columns, validate_profile, validate_trait, now_iso)
+                              usable_columns, validate_trait, now_iso)
 from icp_core.roles import ROLES, ColumnSpec
 from icp_core.scoring import (TIER_COLORS, TIER_LABELS, count_rows, ranked_rows, score_histogram, score_profile,
                               scored_table, tier_summary)
 from icp_core.store import SAMPLE_WORKSPACE, DatasetStore
 from pages.cached import histogram_spec, tier_bar_spec
-from pages.state import (DEFAULT_PROFILE, current_dataset, escape_markdown, read_only, set_working, sync_tier_widgets,
-                         working)
+from pages.state import (DEFAULT_PROFILE, current_dataset, escape_markdown, read_only, save_working, set_working,
+                         sync_tier_widgets, working)
 
 TABLE_ROWS = 1000
 
@@ -25,11 +25,6 @@ meta, accounts, pstore = cur.meta, cur.accounts, cur.pstore
 work = working(cur)
 profile: Profile = work["profile"]
 readonly = read_only() is not None
-
-
-def summary_of(profile: Profile) -> pd.DataFrame:
-    result, _ = score_profile(accounts, profile)
-    return tier_summary(result, accounts)
 
 
 def on_weight(trait_id: str) -> None:
@@ -112,14 +107,10 @@ with head_r:
                 profile.description = st.session_state["score.save_description"].strip()
                 profile.updated_at = now_iso()
                 try:
-                    validate_profile(profile)
-                    rec = pstore.save_version(dataset_id, profile.to_dict(), work["profile_id"],
-                                              note=st.session_state["score.save_note"].strip())
+                    rec = save_working(cur, work, note=st.session_state["score.save_note"].strip())
                 except ProfileError as exc:
                     st.error(f"Not saved: {escape_markdown(exc)}")
                 else:
-                    work.update(profile_id=rec["profile_id"], version=rec["version"], baseline=summary_of(profile),
-                                baseline_label=f"saved v{rec['version']}")
                     st.toast(f"Saved “{escape_markdown(profile.name)}” as version {rec['version']}", icon=":material/check:")
                     st.rerun()
 
@@ -434,7 +425,7 @@ with main:
     selected = event.selection.rows if event is not None and hasattr(event, "selection") else []
     if selected and selected[0] < len(table):
         row = table.iloc[selected[0]]
-        pos = int(np.flatnonzero(accounts.display["row_id"].to_numpy() == row["row_id"])[0])
+        pos = int(rows[selected[0]])  # the table shows rows[:TABLE_ROWS] in order
         name_col = accounts.display_specs[0].header if accounts.display_specs else "row_id"
         with st.container(border=True):
             st.markdown("### " + escape_markdown(str(row[name_col])))

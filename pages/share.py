@@ -13,13 +13,13 @@ import streamlit.components.v1 as components
 from icp_core.evidence import EvidenceError, Outcome, available_outcomes, live_backtest
 from icp_core.export import EXPORT_FORMATS, crm_export_bytes
 from icp_core.onepager import render_onepager
-from icp_core.profile import ProfileError, diff_profiles, profile_from_dict, validate_profile
+from icp_core.profile import ProfileError, diff_profiles, profile_from_dict
 from icp_core.scoring import TIER_LABELS, score_profile, tier_changes, tier_summary
 from icp_core.store import ShareStore
 from icp_core.tam import TamAssumptions, TamError, customer_mask, segment_values, tam_table
 from icp_core.warehouse import DIALECTS, SqlError, dbt_model, input_columns, profile_sql
 from pages.cached import reference_auc_cached
-from pages.state import current_dataset, escape_markdown, working
+from pages.state import current_dataset, escape_markdown, save_working, working
 
 cur = current_dataset()
 accounts = cur.accounts
@@ -46,14 +46,10 @@ with tab_versions:
     note = c2.text_input("Note for a new version", key="share.note", placeholder="what changed and why")
     if c3.button("Save new version", type="primary", key="share.save", icon=":material/save:"):
         try:
-            validate_profile(profile)
-            rec = cur.pstore.save_version(cur.dataset_id, profile.to_dict(), work["profile_id"], note=note.strip(),
-                                          author=author.strip())
+            rec = save_working(cur, work, note=note.strip(), author=author.strip())
         except ProfileError as exc:
             st.error(f"Not saved: {escape_markdown(exc)}")
         else:
-            work.update(profile_id=rec["profile_id"], version=rec["version"], baseline=tier_summary(result, accounts),
-                        baseline_label=f"saved v{rec['version']}")
             st.toast(f"Saved version {rec['version']}", icon=":material/check:")
             st.rerun()
     if not work["profile_id"]:

@@ -11,7 +11,7 @@ from pathlib import Path
 import duckdb
 import streamlit as st
 
-from icp_core.profile import Profile, profile_from_dict, profile_from_json
+from icp_core.profile import Profile, profile_from_dict, profile_from_json, validate_profile
 from icp_core.scoring import AccountMatrix, score_profile, tier_summary
 from icp_core.store import SAMPLE_WORKSPACE, DatasetNotFound, DatasetStore, ProfileStore, data_dir
 from pages.cached import account_matrix
@@ -135,6 +135,18 @@ def working(cur: Current) -> dict:
         else:
             set_working(cur, Profile(name=f"ICP for {cur.meta['name']}"), baseline_label="the empty profile")
     return st.session_state["score.work"][cur.dataset_id]
+
+
+def save_working(cur: Current, work: dict, note: str = "", author: str = "") -> dict:
+    """Save the working profile as a new version (raises ProfileError when it is not valid);
+    its tiers become the baseline that changes are shown against. Returns the version record."""
+    profile = work["profile"]
+    validate_profile(profile)
+    rec = cur.pstore.save_version(cur.dataset_id, profile.to_dict(), work["profile_id"], note=note, author=author)
+    result, _ = score_profile(cur.accounts, profile)
+    work.update(profile_id=rec["profile_id"], version=rec["version"], baseline=tier_summary(result, cur.accounts),
+                baseline_label=f"saved v{rec['version']}")
+    return rec
 
 
 def replace_profile(cur: Current, profile: Profile) -> None:
