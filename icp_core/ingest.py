@@ -425,20 +425,20 @@ def _rollup_report(con, opp_specs, join_role, acc_key) -> dict:
     total, no_account = con.execute(
         f"SELECT count(*), count(*) FILTER (WHERE {okey} IS NULL) FROM raw_opportunities"
     ).fetchone()
-    matched_accounts, matched_rows = con.execute(f"""
-        SELECT count(DISTINCT r.account_key), coalesce(sum(1), 0)
+    matched_accounts = con.execute(f"""
+        SELECT count(DISTINCT r.account_key)
         FROM icp_rollup r JOIN (SELECT DISTINCT {akey} AS k FROM raw_accounts) a ON a.k = r.account_key
-    """).fetchone()
-    unmatched = con.execute(f"""
+    """).fetchone()[0]
+    # opportunity keys with no account, once: counts and the most frequent examples come from it
+    con.execute(f"""
+        CREATE OR REPLACE TEMP TABLE icp_unmatched AS
         SELECT any_value(icp_nullify({quote_ident(opp_key.key)})) AS example, count(*) AS n
         FROM raw_opportunities
         WHERE {okey} IS NOT NULL AND {okey} NOT IN (SELECT {akey} FROM raw_accounts WHERE {akey} IS NOT NULL)
-        GROUP BY {okey} ORDER BY n DESC LIMIT 10
-    """).fetchall()
-    unmatched_keys = con.execute(f"""
-        SELECT count(DISTINCT {okey}), count(*) FROM raw_opportunities
-        WHERE {okey} IS NOT NULL AND {okey} NOT IN (SELECT {akey} FROM raw_accounts WHERE {akey} IS NOT NULL)
-    """).fetchone()
+        GROUP BY {okey}""")
+    unmatched = con.execute("SELECT example, n FROM icp_unmatched ORDER BY n DESC LIMIT 10").fetchall()
+    unmatched_keys = con.execute("SELECT count(*), coalesce(sum(n), 0) FROM icp_unmatched").fetchone()
+    con.execute("DROP TABLE icp_unmatched")
     accounts_total = con.execute("SELECT count(*) FROM raw_accounts").fetchone()[0]
     return {
         "join_on": join_role, "accounts_column": acc_key.header, "opportunities_column": opp_key.header,
