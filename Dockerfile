@@ -13,6 +13,7 @@ RUN pip install -r requirements.txt
 COPY app.py ./
 COPY .streamlit ./.streamlit
 COPY pages ./pages
+COPY ui ./ui
 COPY icp_core ./icp_core
 COPY sample_data ./sample_data
 

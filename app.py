@@ -10,7 +10,7 @@ import streamlit as st
 from icp_core.ingest import ensure_sample_dataset
 from icp_core.store import (SAMPLE_WORKSPACE, DatasetStore, ShareStore, data_dir, is_workspace_id, new_token,
                             sweep_leftovers)
-from pages.state import choose_dataset, picker_key
+from ui.state import choose_dataset, picker_key
 
 st.set_page_config(page_title="ICP Explorer", page_icon=":material/target:", layout="wide")
 

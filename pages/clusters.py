@@ -11,8 +11,8 @@ from icp_core.roles import ROLES
 from icp_core.scoring import TIER_COLORS, TIER_LABELS, score_profile
 from icp_core.segments import (clusterable_columns, cluster_accounts, default_cluster_columns, share_in_ab,
                                traits_for_cluster, winning_low_scorers)
-from pages.cached import cluster_profile, cluster_results
-from pages.state import current_dataset, escape_markdown, read_only, replace_profile, working
+from ui.cached import cluster_profile, cluster_results
+from ui.state import current_dataset, escape_markdown, read_only, replace_profile, working
 
 MAX_CACHED = 12
 

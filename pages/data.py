@@ -9,8 +9,8 @@ import streamlit as st
 from icp_core.ingest import IngestError, default_upload_limit_mb, ingest_dataset, remap_dataset
 from icp_core.roles import ROLES, ColumnSpec
 from icp_core.sources import AGGREGATES, add_source
-from pages.cached import source_preview
-from pages.state import choose_dataset, escape_markdown, require_app
+from ui.cached import source_preview
+from ui.state import choose_dataset, escape_markdown, require_app
 from icp_core.store import SAMPLE_WORKSPACE, DatasetNotFound, DatasetStore, data_dir, read_accounts
 
 FILE_TYPES = ["csv", "tsv", "txt", "xlsx", "parquet"]

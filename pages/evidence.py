@@ -13,8 +13,8 @@ from icp_core.evidence import (OUTCOME_KINDS, PMF_METHODS, EvidenceError, Outcom
                                cohort_table, date_columns, live_backtest, outcome_weights, pmf_inputs, pmf_scores)
 from icp_core.export import to_csv_bytes
 from icp_core.scoring import TIER_COLORS, TIER_LABELS, score_profile
-from pages.cached import reference_auc_cached, suggestion_cached
-from pages.state import current_dataset, escape_markdown, replace_profile, working
+from ui.cached import reference_auc_cached, suggestion_cached
+from ui.state import current_dataset, escape_markdown, replace_profile, working
 
 cur = current_dataset()
 accounts = cur.accounts

@@ -13,8 +13,8 @@ from icp_core.roles import ROLES, ColumnSpec
 from icp_core.scoring import (TIER_COLORS, TIER_LABELS, count_rows, ranked_rows, score_histogram, score_profile,
                               scored_table, tier_summary)
 from icp_core.store import SAMPLE_WORKSPACE, DatasetStore
-from pages.cached import histogram_spec, tier_bar_spec
-from pages.state import (DEFAULT_PROFILE, current_dataset, escape_markdown, read_only, save_working, set_working,
+from ui.cached import histogram_spec, tier_bar_spec
+from ui.state import (DEFAULT_PROFILE, current_dataset, escape_markdown, read_only, save_working, set_working,
                          sync_tier_widgets, working)
 
 TABLE_ROWS = 1000

@@ -18,8 +18,8 @@ from icp_core.scoring import TIER_LABELS, score_profile, tier_changes, tier_summ
 from icp_core.store import ShareStore
 from icp_core.tam import TamAssumptions, TamError, customer_mask, segment_values, tam_table
 from icp_core.warehouse import DIALECTS, SqlError, dbt_model, input_columns, profile_sql
-from pages.cached import reference_auc_cached
-from pages.state import current_dataset, escape_markdown, save_working, working
+from ui.cached import reference_auc_cached
+from ui.state import current_dataset, escape_markdown, save_working, working
 
 cur = current_dataset()
 accounts = cur.accounts

@@ -15,8 +15,8 @@ from icp_core.scoring import TIER_LABELS, score_profile
 from icp_core.store import SAMPLE_WORKSPACE, DatasetStore
 from icp_core.tam import (DIMENSIONS, TamAssumptions, TamError, customer_mask, segment_values, serviceable_mask,
                           tam_table)
-from pages.cached import account_matrix, cluster_results
-from pages.state import current_dataset, escape_markdown, read_only, working
+from ui.cached import account_matrix, cluster_results
+from ui.state import current_dataset, escape_markdown, read_only, working
 
 cur = current_dataset()
 accounts = cur.accounts

@@ -14,7 +14,7 @@ import streamlit as st
 from icp_core.profile import Profile, profile_from_dict, profile_from_json, validate_profile
 from icp_core.scoring import AccountMatrix, score_profile, tier_summary
 from icp_core.store import SAMPLE_WORKSPACE, DatasetNotFound, DatasetStore, ProfileStore, data_dir
-from pages.cached import account_matrix
+from ui.cached import account_matrix
 
 DEFAULT_PROFILE = Path(__file__).resolve().parent.parent / "sample_data" / "default_profile.json"
 

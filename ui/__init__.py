@@ -1,0 +1,1 @@
+"""UI helpers shared by the pages: session state (state.py) and caches (cached.py). Never imported by icp_core."""
