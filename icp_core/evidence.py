@@ -27,7 +27,8 @@ import numpy as np
 import pandas as pd
 from scipy.stats import norm
 
-from .profile import (Profile, TierRule, Trait, default_label, find_column, format_number,
+from .formatting import format_number
+from .profile import (Profile, TierRule, Trait, default_label, find_column,
                       new_trait_id, trait_ref_for, usable_columns)
 from .roles import ROLES, ColumnSpec
 from .scoring import AccountMatrix, Patterns, ScoreResult

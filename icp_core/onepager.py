@@ -12,7 +12,8 @@ import math
 
 import pandas as pd
 
-from .profile import TRAIT_CLASSES, Profile, format_number
+from .formatting import money as _money, pct as _pct
+from .profile import TRAIT_CLASSES, Profile
 from .scoring import TIER_COLORS, signed_weight
 
 CSS = """
@@ -48,14 +49,6 @@ footer { margin-top: 16px; font-size: 11px; color: #8a909c; }
 
 def _e(text) -> str:
     return html.escape(str(text), quote=True)
-
-
-def _pct(x) -> str:
-    return "–" if x is None or (isinstance(x, float) and math.isnan(x)) else f"{x:.0%}"
-
-
-def _money(x) -> str:
-    return "–" if x is None or (isinstance(x, float) and math.isnan(x)) else "$" + format_number(round(float(x)))
 
 
 def render_onepager(profile: Profile, summary: pd.DataFrame, dataset_name: str, version_label: str,

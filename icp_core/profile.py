@@ -26,6 +26,7 @@ import secrets
 from dataclasses import asdict, dataclass, field, replace
 from datetime import datetime, timezone
 
+from .formatting import format_number
 from .roles import GENERIC_ROLES, ROLES, ColumnSpec, normalise_header
 
 SCHEMA_VERSION = 1
@@ -77,18 +78,6 @@ def now_iso() -> str:
 
 def new_trait_id() -> str:
     return "t" + secrets.token_hex(4)
-
-
-def format_number(x: float) -> str:
-    """1234567 -> '1.2M', 2000 -> '2,000', 0.5 -> '0.5' (for labels)."""
-    ax = abs(x)
-    if ax >= 1e9:
-        return f"{x / 1e9:.3g}B"
-    if ax >= 1e6:
-        return f"{x / 1e6:.3g}M"
-    if ax == int(ax):
-        return f"{int(x):,}"
-    return f"{x:,.4g}"
 
 
 @dataclass

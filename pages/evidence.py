@@ -12,6 +12,7 @@ from icp_core.campaign import CampaignError, classify_groups, compare_results, d
 from icp_core.evidence import (OUTCOME_KINDS, PMF_METHODS, EvidenceError, Outcome, adopt_traits, available_outcomes,
                                cohort_table, date_columns, live_backtest, outcome_weights, pmf_inputs, pmf_scores)
 from icp_core.export import to_csv_bytes
+from icp_core.formatting import pct
 from icp_core.scoring import TIER_COLORS, TIER_LABELS, score_profile
 from ui.cached import reference_auc_cached, suggestion_cached
 from ui.state import current_dataset, escape_markdown, replace_profile, working
@@ -124,10 +125,6 @@ bt = live_backtest(accounts, result, outcome)
 tab_bt, tab_suggest, tab_cohort, tab_campaign = st.tabs(["Backtest", "Suggested traits", "Cohorts", "Campaign test"])
 
 # ------------------------------------------------------------------ backtest
-
-
-def pct(x) -> str:
-    return "–" if x is None or (isinstance(x, float) and math.isnan(x)) else f"{x:.0%}"
 
 
 with tab_bt:

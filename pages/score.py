@@ -1,13 +1,13 @@
 """Score page: trait sliders, tier rule, live tier cards, charts, the scored accounts table."""
 
 import numpy as np
-import pandas as pd
 import streamlit as st
 
 from icp_core.evidence import EvidenceError, Outcome, available_outcomes, live_backtest
 from icp_core.export import to_csv_bytes
+from icp_core.formatting import count, format_number, money, pct, pt_change
 from icp_core.profile import (DISQUALIFIED, RULES, RULES_FOR_KIND, TRAIT_CLASSES, Profile, ProfileError, Trait,
-                              default_label, format_number, profile_from_dict, profile_from_json, trait_ref_for,
+                              default_label, profile_from_dict, profile_from_json, trait_ref_for,
                               usable_columns, validate_trait, now_iso)
 from icp_core.roles import ROLES, ColumnSpec
 from icp_core.scoring import (TIER_COLORS, TIER_LABELS, count_rows, ranked_rows, score_histogram, score_profile,
@@ -320,31 +320,6 @@ def live_evidence_line() -> str:
             f"A+B hold **{bt.captured_good:.0%}** of good customers")
 
 
-def pt_change(now, then) -> str:
-    """' (+4 pt)' for a rate that moved since the baseline; nothing when unchanged or unknown."""
-    if pd.isna(now) or pd.isna(then) or round((now - then) * 100) == 0:
-        return ""
-    return f" ({(now - then) * 100:+.0f} pt)"
-
-
-def pct(x) -> str:
-    return "–" if pd.isna(x) else f"{x:.0%}"
-
-
-def money(x) -> str:
-    if pd.isna(x):
-        return "–"
-    x = float(x)
-    return f"${x / 1e3:,.0f}K" if 1e3 <= abs(x) < 1e6 else "$" + format_number(round(x))
-
-
-def card_count(n: int) -> str:
-    """Account count for a tier card: exact below 100,000, else compact (250K, 1.2M) so it fits."""
-    if n < 100_000:
-        return f"{n:,}"
-    return f"{n / 1e3:.0f}K" if n < 999_500 else f"{n / 1e6:.3g}M"
-
-
 # tier cards: the count shrinks with the window so five cards fit a 1280-px projector with the sidebar open
 CARD_CSS = ("<style>[class*='st-key-score-card-'] [data-testid='stMetricValue'] "
             "{font-size: clamp(1.25rem, 2vw, 2.25rem);}</style>")
@@ -359,7 +334,7 @@ with main:
             st.html(tier_badge(row.tier, big=True))
             change = int(row.accounts - b.accounts)
             # (no help icon: it crowds the label; the caption under the cards says what the change is against)
-            st.metric("Accounts", card_count(row.accounts), delta=f"{change:+,}", delta_color="off",
+            st.metric("Accounts", count(row.accounts), delta=f"{change:+,}", delta_color="off",
                       delta_arrow="auto" if change else "off")
             lines = [f"**{row.share:.0%}** of all"]
             if accounts.has["arr"]:

