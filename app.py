@@ -43,13 +43,17 @@ def dataset_choices(root: str, workspace: str) -> tuple[dict, list[str]]:
 
 
 def shared_view(root: str, token: str) -> None:
-    """A read-only share link, or a plain "link not found" for anything else."""
+    """A read-only share link, or a plain "link not found" for anything else. The token stays in the
+    URL on every page: Streamlit's page links drop query parameters, so it is put back each run."""
     record = ShareStore(root).resolve(token)
     if record is None or not DatasetStore(root, record["dataset_ws"]).exists(record["dataset_id"]):
         st.session_state.pop("icp.share", None)
         st.title("Link not found")
         st.write("This ICP link does not exist or is no longer shared. Ask the person who sent it for a new link.")
         st.stop()
+    if st.query_params.get("share") != token:
+        st.query_params.clear()
+        st.query_params["share"] = token
     st.session_state["icp.share"] = record  # the author's workspace stays inside the record, never the session's
     st.session_state["icp.dataset"] = (record["dataset_ws"], record["dataset_id"])
     nav = st.navigation([
@@ -57,17 +61,31 @@ def shared_view(root: str, token: str) -> None:
         st.Page("pages/clusters.py", title="Clusters", icon=":material/scatter_plot:"),
         st.Page("pages/tam.py", title="TAM", icon=":material/public:"),
     ])
-    nav.run()
-    with st.sidebar:
+    with st.sidebar:  # drawn before the page, so a page that stops early keeps it
         st.markdown("### :material/target: ICP Explorer")
         st.caption("Shared ICP, read-only: exactly the version that was shared.")
+    nav.run()
+
+
+def draw_sidebar(slot, labels: dict, problems: list[str]) -> None:
+    """The workspace sidebar (title, dataset picker, load problems) into `slot`."""
+    options = list(labels)
+    with slot.container():
+        st.markdown("### :material/target: ICP Explorer")
+        st.selectbox("Dataset", options, index=options.index(st.session_state["icp.dataset"]),
+                     format_func=labels.get, key=picker_key())
+        for problem in problems:
+            st.warning(problem, icon=":material/warning:")
+        st.caption("Your uploads are private to this link. Bookmark it to come back to your data.")
 
 
 root = str(data_dir())
-if "share" in st.query_params:
-    shared_view(root, st.query_params.get("share"))
+# A share session stays one: page links drop ?share= from the URL, the session keeps the token.
+share_token = st.query_params.get("share") if "share" in st.query_params else (
+    (st.session_state.get("icp.share") or {}).get("token"))
+if share_token is not None:
+    shared_view(root, share_token)
     st.stop()
-st.session_state.pop("icp.share", None)
 
 workspace = session_workspace()
 labels, problems = dataset_choices(root, workspace)
@@ -85,17 +103,16 @@ nav = st.navigation([
     st.Page("pages/share.py", title="Share & export", icon=":material/ios_share:"),
     st.Page("pages/data.py", title="Data", icon=":material/upload_file:"),
 ])
+# The sidebar is drawn before the page (so a page that stops early keeps it) and drawn again after
+# it when the page loaded or deleted a dataset, so the picker shows the change at once.
+sidebar = st.sidebar.empty()
+drawn = (list(labels), st.session_state["icp.dataset"], picker_key())
+draw_sidebar(sidebar, labels, problems)
 nav.run()
-
-# The sidebar is drawn after the page, so a dataset the page just loaded or deleted shows at once.
 labels, problems = dataset_choices(root, workspace)
 if st.session_state.get("icp.dataset") not in labels:
     choose_dataset(next(iter(labels)))
-options = list(labels)
-with st.sidebar:
-    st.markdown("### :material/target: ICP Explorer")
-    st.selectbox("Dataset", options, index=options.index(st.session_state["icp.dataset"]),
-                 format_func=labels.get, key=picker_key())
-    for problem in problems:
-        st.warning(problem, icon=":material/warning:")
-    st.caption("Your uploads are private to this link. Bookmark it to come back to your data.")
+if (list(labels), st.session_state["icp.dataset"], picker_key()) != drawn:
+    if picker_key() == drawn[2]:  # a fresh key: the picker's widget is drawn a second time this run
+        st.session_state["icp.picker_gen"] = st.session_state.get("icp.picker_gen", 0) + 1
+    draw_sidebar(sidebar, labels, problems)

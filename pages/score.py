@@ -14,8 +14,8 @@ from icp_core.scoring import (TIER_COLORS, TIER_LABELS, count_rows, ranked_rows,
                               scored_table, tier_summary)
 from icp_core.store import SAMPLE_WORKSPACE, DatasetStore
 from ui.cached import histogram_spec, tier_bar_spec
-from ui.state import (DEFAULT_PROFILE, current_dataset, escape_markdown, read_only, save_working, set_working,
-                         sync_tier_widgets, working)
+from ui.state import (DEFAULT_PROFILE, current_dataset, escape_markdown, read_only, renew_widgets, save_working,
+                      set_working, widget_key, working)
 
 TABLE_ROWS = 1000
 
@@ -27,24 +27,32 @@ profile: Profile = work["profile"]
 readonly = read_only() is not None
 
 
+def wkey(name: str) -> str:
+    return widget_key(work, name)
+
+
 def on_weight(trait_id: str) -> None:
+    """A weight slider moved: the profile takes its value (the slider's range keeps stay-aways ≤ 0)."""
     for t in profile.traits:
         if t.id == trait_id:
-            t.weight = int(st.session_state[f"score.w.{trait_id}"])
-            if t.trait_class == "stay_away" and t.weight > 0:
-                t.weight = 0
-                st.session_state[f"score.w.{trait_id}"] = 0
+            t.weight = int(st.session_state[wkey(f"w.{trait_id}")])
 
 
 def on_tier_rule() -> None:
-    r = profile.tier_rule
-    r.mode = "mix" if st.session_state["score.tier_mode"] == "Target mix" else "thresholds"
-    a, b, c = (st.session_state[f"score.th.{k}"] for k in ("A", "B", "C"))
-    r.thresholds = {"A": float(a), "B": float(min(b, a)), "C": float(min(c, b, a))}
-    mix = {k: float(st.session_state[f"score.mix.{k}"]) for k in ("A", "B", "C", "D")}
-    if abs(sum(mix.values()) - 100) < 0.5:
-        r.mix = mix
-    sync_tier_widgets(profile)
+    """A tier widget changed: the profile's tier rule takes the values. Lines are kept in order
+    (B ≤ A, C ≤ B); when that moved a line, the widgets are renewed to show where it went."""
+    ss, r = st.session_state, profile.tier_rule
+    if wkey("tier_mode") in ss:
+        r.mode = "mix" if ss[wkey("tier_mode")] == "Target mix" else "thresholds"
+    if all(wkey(f"th.{k}") in ss for k in ("A", "B", "C")):
+        a, b, c = (ss[wkey(f"th.{k}")] for k in ("A", "B", "C"))
+        r.thresholds = {"A": float(a), "B": float(min(b, a)), "C": float(min(c, b, a))}
+        if (b, c) != (min(b, a), min(c, b, a)):
+            renew_widgets(work)
+    if all(wkey(f"mix.{k}") in ss for k in ("A", "B", "C", "D")):
+        mix = {k: float(ss[wkey(f"mix.{k}")]) for k in ("A", "B", "C", "D")}
+        if abs(sum(mix.values()) - 100) < 0.5:
+            r.mix = mix
 
 
 def save_trait(spec: ColumnSpec) -> None:
@@ -67,14 +75,13 @@ def save_trait(spec: ColumnSpec) -> None:
         profile.traits = [new if t.id == pick else t for t in profile.traits]
     else:
         profile.traits.append(new)
-    ss[f"score.w.{new.id}"] = new.weight
+    renew_widgets(work)  # an edited trait's slider shows its new weight
     clear_edit_form()
 
 
 def remove_trait() -> None:
     pick = st.session_state.get("score.edit.pick")
     profile.traits = [t for t in profile.traits if t.id != pick]
-    st.session_state.pop(f"score.w.{pick}", None)
     clear_edit_form()
 
 
@@ -178,14 +185,12 @@ with panel:
             continue
         st.markdown(f"**{cls_label}**" + (" · disqualifies when failed" if cls == "must_have" else ""))
         for t in traits:
-            key = f"score.w.{t.id}"
-            if key not in st.session_state:
-                st.session_state[key] = t.weight
             help_text = f"{RULES[t.rule]} · column {t.column_ref}"
             if t.trait_class == "stay_away":
                 help_text += " · disqualifies" if t.disqualify else " · flags the account"
             st.slider(escape_markdown(t.label) + ("" if t.id in bound_ids else " (not on this dataset)"),
-                      min_value=-5, max_value=0 if cls == "stay_away" else 5, step=1, key=key,
+                      min_value=-5, max_value=0 if cls == "stay_away" else 5, step=1,
+                      value=min(t.weight, 0) if cls == "stay_away" else t.weight, key=wkey(f"w.{t.id}"),
                       on_change=on_weight, args=(t.id,), help=help_text, disabled=readonly)
 
     if not readonly:
@@ -266,19 +271,21 @@ with panel:
                     st.error(st.session_state.pop("score.edit.error"))
 
     st.subheader("Tiers")
-    if "score.tier_mode" not in st.session_state:
-        sync_tier_widgets(profile)
-    mode = st.radio("Tiers from", ["Score thresholds", "Target mix"], key="score.tier_mode", horizontal=True,
-                    on_change=on_tier_rule, disabled=readonly)
+    rule = profile.tier_rule
+    modes = ["Score thresholds", "Target mix"]
+    mode = st.radio("Tiers from", modes, index=1 if rule.mode == "mix" else 0, key=wkey("tier_mode"),
+                    horizontal=True, on_change=on_tier_rule, disabled=readonly)
     if mode == "Score thresholds":
         for k in ("A", "B", "C"):
-            st.slider(f"Tier {k} from score", 0, 100, key=f"score.th.{k}", on_change=on_tier_rule, disabled=readonly)
+            st.slider(f"Tier {k} from score", 0, 100, value=int(round(rule.thresholds[k])), key=wkey(f"th.{k}"),
+                      on_change=on_tier_rule, disabled=readonly)
     else:
         mc = st.columns(4)
+        mix_shown = {}
         for col, k in zip(mc, ("A", "B", "C", "D")):
-            col.number_input(f"{k} %", 0, 100, step=5, key=f"score.mix.{k}", on_change=on_tier_rule,
-                             disabled=readonly)
-        total = sum(st.session_state[f"score.mix.{k}"] for k in ("A", "B", "C", "D"))
+            mix_shown[k] = col.number_input(f"{k} %", 0, 100, value=int(round(rule.mix[k])), step=5,
+                                            key=wkey(f"mix.{k}"), on_change=on_tier_rule, disabled=readonly)
+        total = sum(mix_shown.values())
         if total != 100:
             st.error(f"The target mix adds up to {total} %; it must be 100 %. The last valid mix is used.")
         lines = ", ".join(f"{k} ≥ {v:.1f}" if np.isfinite(v) else f"{k}: none" for k, v in result.thresholds.items())

@@ -40,3 +40,13 @@ def clean_values(con, kind, values, scale=1.0, date_formats=()):
     con.execute("CREATE OR REPLACE TEMP TABLE t AS SELECT unnest(?::VARCHAR[]) AS v, "
                 "unnest(range(len(?::VARCHAR[]))) AS i", [values, values])
     return [r[0] for r in con.execute(f"SELECT {expr} FROM t ORDER BY i").fetchall()]
+
+
+def score_widget(widgets, name: str):
+    """The Score-page widget that mirrors profile field `name` (w.<trait id>, tier_mode, th.A, mix.B …).
+    Its key carries a generation (ui.state.widget_key), so tests find it by the name after it."""
+    return next(w for w in widgets if w.key and w.key.startswith("score.g") and w.key.split(".", 2)[2] == name)
+
+
+def weight_sliders(at) -> list:
+    return [s for s in at.slider if s.key and s.key.startswith("score.g") and s.key.split(".", 2)[2].startswith("w.")]

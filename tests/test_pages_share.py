@@ -6,7 +6,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from icp_core.store import ShareStore
-from tests.conftest import ROOT
+from tests.conftest import ROOT, score_widget, weight_sliders
 
 
 @pytest.fixture
@@ -40,7 +40,7 @@ def test_versions_diff_and_share_link_lifecycle(app, data_root):
     saved_counts = None
     app.switch_page("pages/score.py").run()
     saved_counts = tier_counts(app)
-    app.slider(key="score.w.industry-core").set_value(1).run()
+    score_widget(app.slider, "w.industry-core").set_value(1).run()
     changed_counts = tier_counts(app)
     assert changed_counts != saved_counts
     app.switch_page("pages/share.py").run()
@@ -61,7 +61,7 @@ def test_versions_diff_and_share_link_lifecycle(app, data_root):
     viewer = open_link(token)
     assert viewer.title[0].value == "Score"
     assert tier_counts(viewer) == saved_counts
-    sliders = [s for s in viewer.slider if s.key and s.key.startswith("score.w.")]
+    sliders = weight_sliders(viewer)
     assert sliders and all(s.disabled for s in sliders)
     assert not [b for b in viewer.button if b.key in ("score.save", "score.load")]
     assert not viewer.sidebar.selectbox  # no dataset picker: nothing else listed

@@ -1,8 +1,12 @@
 """Session state shared by the pages: the current dataset and its working ICP profile.
 
 The working profile of each dataset lives in st.session_state["score.work"][dataset_id]
-({profile, profile_id, version, baseline, baseline_label}); the Score page's sliders and tier
-widgets mirror it (keys score.w.<trait id>, score.tier_mode, score.th.*, score.mix.*).
+({profile, profile_id, version, baseline, baseline_label, widget_gen}). The profile is the only
+truth: the Score page's sliders and tier widgets are created with the profile's values and write
+back through callbacks. Their keys carry the entry's widget generation (`widget_key`), which
+changes whenever the profile is changed from outside the widgets (adopt, load, import, a trait
+edited in the form, another dataset): Streamlit then makes fresh widgets from the profile's values
+instead of showing a value the browser or a dropped widget state still holds.
 """
 
 from dataclasses import dataclass
@@ -84,28 +88,24 @@ def current_dataset() -> Current:
 def set_working(cur: Current, profile: Profile, profile_id=None, version=None, baseline_label="as loaded") -> None:
     """Make `profile` the working profile of the current dataset; its tiers become the baseline."""
     result, _ = score_profile(cur.accounts, profile)
-    st.session_state.setdefault("score.work", {})[cur.dataset_id] = {
-        "profile": profile, "profile_id": profile_id, "version": version,
-        "baseline": tier_summary(result, cur.accounts), "baseline_label": baseline_label,
-    }
-    sync_widgets(profile)
+    work = {"profile": profile, "profile_id": profile_id, "version": version,
+            "baseline": tier_summary(result, cur.accounts), "baseline_label": baseline_label}
+    renew_widgets(work)
+    st.session_state.setdefault("score.work", {})[cur.dataset_id] = work
 
 
-def sync_widgets(profile: Profile) -> None:
-    """Point the Score page's sliders and tier widgets at the profile's values."""
-    for t in profile.traits:
-        st.session_state[f"score.w.{t.id}"] = t.weight
-    sync_tier_widgets(profile)
+def renew_widgets(work: dict) -> None:
+    """The profile in `work` changed outside the Score page's widgets: give them fresh keys so they
+    are drawn from the profile's values (a session-wide counter, so two entries never share keys)."""
+    gen = st.session_state.get("score.widget_gen", 0) + 1
+    st.session_state["score.widget_gen"] = gen
+    work["widget_gen"] = gen
 
 
-def sync_tier_widgets(profile: Profile) -> None:
-    """Point the Score page's tier widgets at the profile's tier rule."""
-    r = profile.tier_rule
-    st.session_state["score.tier_mode"] = "Target mix" if r.mode == "mix" else "Score thresholds"
-    for k in ("A", "B", "C"):
-        st.session_state[f"score.th.{k}"] = int(round(r.thresholds[k]))
-    for k in ("A", "B", "C", "D"):
-        st.session_state[f"score.mix.{k}"] = int(round(r.mix[k]))
+def widget_key(work: dict, name: str) -> str:
+    """Key of a Score-page widget that mirrors the working profile: `w.<trait id>` (weight),
+    `tier_mode`, `th.A`..`th.C` (score lines), `mix.A`..`mix.D` (target mix)."""
+    return f"score.g{work['widget_gen']}.{name}"
 
 
 def working(cur: Current) -> dict:
@@ -119,10 +119,10 @@ def working(cur: Current) -> dict:
             rec = cur.pstore.load_version(share["dataset_id"], share["profile_id"], share["version"])
             profile = profile_from_dict(rec["profile"])
             result, _ = score_profile(cur.accounts, profile)
-            st.session_state.setdefault("score.work", {})[key] = {
-                "profile": profile, "profile_id": share["profile_id"], "version": share["version"],
-                "baseline": tier_summary(result, cur.accounts), "baseline_label": f"shared v{share['version']}"}
-            sync_widgets(profile)
+            entry = {"profile": profile, "profile_id": share["profile_id"], "version": share["version"],
+                     "baseline": tier_summary(result, cur.accounts), "baseline_label": f"shared v{share['version']}"}
+            renew_widgets(entry)
+            st.session_state.setdefault("score.work", {})[key] = entry
         return st.session_state["score.work"][key]
     if cur.dataset_id not in st.session_state.get("score.work", {}):
         saved = cur.pstore.list_profiles(cur.dataset_id)
@@ -153,4 +153,4 @@ def replace_profile(cur: Current, profile: Profile) -> None:
     """Swap in an edited profile (e.g. with adopted traits), keeping the saved baseline."""
     work = working(cur)
     work["profile"] = profile
-    sync_widgets(profile)
+    renew_widgets(work)
