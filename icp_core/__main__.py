@@ -239,7 +239,8 @@ def _scored(path: Path, profile, tmp: str, skip_missing: bool, what: str):
 def _cmd_tam(args) -> int:
     import tempfile
 
-    from .tam import DIMENSIONS, TamAssumptions, TamError, customer_mask, segment_values, tam_table
+    from .formatting import count, money, pct
+    from .tam import DIMENSIONS, TamAssumptions, TamError, known_customers, segment_values, tam_table
 
     profile = _read_profile(args.profile)
     if len(args.by) > 2:
@@ -256,10 +257,15 @@ def _cmd_tam(args) -> int:
         try:
             a = TamAssumptions(acv_stat=args.acv_stat, min_customers=args.min_customers, acv_override=args.acv,
                                attainable_share=args.share / 100)
+            customers = known_customers(accounts)  # None: a market-only file, the ACV comes from --acv
+            if customers is None and args.acv is None:
+                raise CliError("the customer file says nothing about customers (no won/lost, churn or ARR column), "
+                               "so there is no ACV to multiply by: pass --acv (e.g. --acv 20000)")
             table, totals = tam_table([segment_values(market, market_result, d) for d in args.by],
                                       np.ones(market.n, dtype=bool),
-                                      [segment_values(accounts, result, d) for d in args.by],
-                                      customer_mask(accounts), accounts.arr, a)
+                                      None if customers is None else [segment_values(accounts, result, d)
+                                                                      for d in args.by],
+                                      customers, accounts.arr, a)
         except TamError as exc:
             raise CliError(str(exc)) from None
     header = " · ".join(DIMENSIONS.get(d, d) for d in args.by)
@@ -270,13 +276,13 @@ def _cmd_tam(args) -> int:
     lines = [f"{header[:34]:<34} {'market':>9} {'customers':>9} {'penetr.':>8} {'ACV used':>10} {'TAM':>12} "
              f"{'SAM':>12} {'SOM':>11}  ACV from"]
     for r in table.itertuples():
-        lines.append(f"{str(r.segment)[:34]:<34} {r.market_accounts:>9,} {r.customers:>9,} "
-                     f"{(r.penetration if r.penetration == r.penetration else 0):>8.1%} {r.acv_used:>10,.0f} "
-                     f"{r.tam:>12,.0f} {r.sam:>12,.0f} {r.som:>11,.0f}  {r.acv_source}")
-    lines.append(f"{'TOTAL':<34} {totals['market_accounts']:>9,} {totals['customers']:>9,} {'':>8} {'':>10} "
-                 f"{totals['tam']:>12,.0f} {totals['sam']:>12,.0f} {totals['som']:>11,.0f}")
+        lines.append(f"{str(r.segment)[:34]:<34} {count(r.market_accounts):>9} {count(r.customers):>9} "
+                     f"{pct(r.penetration, 1):>8} {money(r.acv_used):>10} "
+                     f"{money(r.tam):>12} {money(r.sam):>12} {money(r.som):>11}  {r.acv_source}")
+    lines.append(f"{'TOTAL':<34} {count(totals['market_accounts']):>9} {count(totals['customers']):>9} {'':>8} "
+                 f"{'':>10} {money(totals['tam']):>12} {money(totals['sam']):>12} {money(totals['som']):>11}")
     print("\n".join(lines))
-    print(f"overall {args.acv_stat} ACV {totals['overall_acv']:,.0f}; fallback ACV {totals['fallback_acv']:,.0f} "
+    print(f"overall {args.acv_stat} ACV {money(totals['overall_acv'])}; fallback ACV {money(totals['fallback_acv'])} "
           f"for {totals['segments_on_fallback']} segment(s) with fewer than {args.min_customers} customers with ARR"
           + (f"; wrote {args.out}" if args.out else ""), file=sys.stderr)
     return 0

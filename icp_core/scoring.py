@@ -27,6 +27,7 @@ import numpy as np
 import pandas as pd
 
 from .clean import quote_ident
+from .export import FORMULA_PREFIXES
 from .profile import DISQUALIFIED, TIERS, Binding, Profile, Trait, TierRule, resolve_profile, trait_ref_for
 from .roles import ColumnSpec
 
@@ -480,6 +481,39 @@ def signed_weight(w: int) -> str:
     return f"+{w}" if w > 0 else (f"{MINUS}{-w}" if w < 0 else "0")
 
 
+def lead_label(label: str) -> str:
+    """A trait label placed at the start of a reason: in quotes when it starts like a formula
+    (“-EMEA”), so reasons never begin with =, +, -, @, a tab or a CR."""
+    return f"“{label}”" if str(label).startswith(FORMULA_PREFIXES) else str(label)
+
+
+def reason_piece(t: Trait) -> str:
+    """One matched trait in the reasons: 'Industry in Fintech (+5)', 'Government (−5, stay away)'.
+    The label comes first, so the text never starts with a sign a spreadsheet would take for a
+    formula (and get an apostrophe in CRM exports). The warehouse SQL writes the same text."""
+    cls = {"caution": ", caution", "stay_away": ", stay away"}.get(t.trait_class, "")
+    return f"{lead_label(t.label)} ({signed_weight(t.weight)}{cls})"
+
+
+def flag_piece(t: Trait) -> str | None:
+    """The flag a trait raises ('Caution: …', 'Stay away: …', 'Disqualified: fails must-have “…”'),
+    or None for a nice-to-have. Raised when a caution / stay-away matches or a must-have fails."""
+    if t.trait_class == "must_have":
+        return f"Disqualified: fails must-have “{t.label}”"
+    if t.trait_class == "stay_away":
+        return f"{'Disqualified: ' if t.disqualify else ''}Stay away: {t.label}"
+    if t.trait_class == "caution":
+        return f"Caution: {t.label}"
+    return None
+
+
+def reason_traits(traits: list[Trait]) -> list[int]:
+    """The traits that appear in reasons when matched, in reason order (weight 0 only for
+    caution and stay-away)."""
+    return [i for i in _reason_order(traits)
+            if traits[i].weight != 0 or traits[i].trait_class in ("caution", "stay_away")]
+
+
 def _reason_order(traits: list[Trait]) -> list[int]:
     """Largest absolute weight first; positive before negative on ties."""
     return sorted(range(len(traits)), key=lambda i: (-abs(traits[i].weight), -traits[i].weight, i))
@@ -488,7 +522,7 @@ def _reason_order(traits: list[Trait]) -> list[int]:
 def explain_accounts(result: ScoreResult, rows: np.ndarray) -> pd.DataFrame:
     """Reasons, flags and next-tier hints for the given row positions (vectorised per trait).
 
-    Columns: reasons ('+5 Industry in fintech · −2 Region EMEA (caution)'), flags
+    Columns: reasons ('Industry in fintech (+5) · Region EMEA (−2, caution)'), flags
     ('Disqualified: fails must-have …', 'Stay away: …', 'Caution: …'), next_step
     ('Would reach B with: Tech has Snowflake (+3)').
     """
@@ -502,25 +536,14 @@ def explain_accounts(result: ScoreResult, rows: np.ndarray) -> pd.DataFrame:
     reasons = np.full(n, "", dtype=object)
     flags = np.full(n, "", dtype=object)
     sep = " · "
-    for i in _reason_order(traits):
-        t = traits[i]
-        if t.weight == 0 and t.trait_class not in ("caution", "stay_away"):
-            continue
-        hit = m[:, i]
-        suffix = {"caution": " (caution)", "stay_away": " (stay away)"}.get(t.trait_class, "")
-        piece = f"{signed_weight(t.weight)} {t.label}{suffix}"
-        reasons = np.where(hit, np.where(reasons == "", piece, reasons + sep + piece), reasons)
+    for i in reason_traits(traits):
+        piece = reason_piece(traits[i])
+        reasons = np.where(m[:, i], np.where(reasons == "", piece, reasons + sep + piece), reasons)
     for i, t in enumerate(traits):
-        hit = m[:, i]
-        if t.trait_class == "must_have":
-            piece, on = f"Disqualified: fails must-have “{t.label}”", ~hit
-        elif t.trait_class == "stay_away":
-            piece = f"{'Disqualified: ' if t.disqualify else ''}Stay away: {t.label}"
-            on = hit
-        elif t.trait_class == "caution":
-            piece, on = f"Caution: {t.label}", hit
-        else:
+        piece = flag_piece(t)
+        if piece is None:
             continue
+        on = ~m[:, i] if t.trait_class == "must_have" else m[:, i]
         flags = np.where(on, np.where(flags == "", piece, flags + sep + piece), flags)
     hints = _pattern_hints(result, pats)
     return pd.DataFrame({"reasons": reasons[back], "flags": flags[back], "next_step": hints[back]})

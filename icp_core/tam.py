@@ -10,6 +10,10 @@ dataset's won accounts (or, without won/lost, accounts with ARR). Per segment:
     TAM         = market accounts × ACV
     SAM         = serviceable market accounts × ACV   (after the serviceable filters)
     SOM         = SAM × attainable share
+
+A market-only dataset (a firmographic list such as Crunchbase's, with no won/lost, churn or ARR
+column) has no customers to learn from: customers and penetration are unknown (NaN, shown "–")
+and the ACV is the user's own; without one, TAM, SAM and SOM are unknown too (NaN, never 0).
 """
 
 from __future__ import annotations
@@ -20,6 +24,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
+from .formatting import MISSING, count, format_number, is_missing, money, pct
 from .profile import find_column, Trait
 from .scoring import TIER_LABELS, AccountMatrix, ScoreResult
 
@@ -78,16 +83,28 @@ def segment_values(accounts: AccountMatrix, result: ScoreResult | None, dim: str
     return np.array(list(values) + ["(unknown)"], dtype=object)[codes]
 
 
+NO_CUSTOMER_DATA = "no won/lost, churn or ARR column"
+
+
 def customer_mask(accounts: AccountMatrix) -> np.ndarray:
     """Current customers: won accounts; else, in a customer list with a churn flag, the ones
     not churned; else accounts with ARR above 0."""
+    mask = known_customers(accounts)
+    if mask is None:
+        raise TamError(f"this dataset says nothing about customers ({NO_CUSTOMER_DATA})")
+    return mask
+
+
+def known_customers(accounts: AccountMatrix) -> np.ndarray | None:
+    """customer_mask, or None when the dataset says nothing about customers (a market-only
+    list): tam_table then takes the ACV from the user and leaves customers unknown."""
     if accounts.has["won"]:
         return accounts.won_deals > 0
     if accounts.has["churned"]:
         return accounts.churned == 0
     if accounts.has["arr"]:
         return np.nan_to_num(accounts.arr) > 0
-    raise TamError("this dataset says nothing about customers (no won/lost, churn or ARR column)")
+    return None
 
 
 @dataclass
@@ -108,19 +125,28 @@ def _acv(values: np.ndarray, stat: str) -> float:
     return float(np.median(v) if stat == "median" else np.mean(v))
 
 
-def tam_table(market_segments: list[np.ndarray], serviceable: np.ndarray, customer_segments: list[np.ndarray],
-              customers: np.ndarray, customer_arr: np.ndarray, a: TamAssumptions) -> tuple[pd.DataFrame, dict]:
+def _segment_key(segments: list[np.ndarray]) -> pd.Series:
+    key = pd.Series(segments[0]).astype(str)
+    for extra in segments[1:]:
+        key = key + " · " + pd.Series(extra).astype(str)
+    return key
+
+
+def tam_table(market_segments: list[np.ndarray], serviceable: np.ndarray,
+              customer_segments: list[np.ndarray] | None, customers: np.ndarray | None, customer_arr: np.ndarray | None,
+              a: TamAssumptions) -> tuple[pd.DataFrame, dict]:
     """Per segment (one or two dimensions): market accounts, serviceable accounts, customers,
-    penetration, ACV (and its source), TAM, SAM, SOM; plus totals. See the module docstring."""
+    penetration, ACV (and its source), TAM, SAM, SOM; plus totals. See the module docstring.
+
+    `customers` None: the customer dataset says nothing about customers (see known_customers);
+    customers and penetration are then NaN and every segment's ACV is `a.acv_override`."""
     if not market_segments:
         raise TamError("choose at least one dimension to segment by")
-    m_key = pd.Series(market_segments[0]).astype(str)
-    c_key = pd.Series(customer_segments[0]).astype(str)
-    for extra_m, extra_c in zip(market_segments[1:], customer_segments[1:]):
-        m_key = m_key + " · " + pd.Series(extra_m).astype(str)
-        c_key = c_key + " · " + pd.Series(extra_c).astype(str)
-    market = pd.DataFrame({"segment": m_key, "serviceable": serviceable})
+    market = pd.DataFrame({"segment": _segment_key(market_segments), "serviceable": serviceable})
     seg = market.groupby("segment").agg(market_accounts=("segment", "size"), serviceable_accounts=("serviceable", "sum"))
+    if customers is None:
+        return _tam_without_customers(seg, a)
+    c_key = _segment_key(customer_segments)
     cust = pd.DataFrame({"segment": c_key[customers].to_numpy(), "arr": customer_arr[customers]})
     overall_acv = _acv(cust["arr"].to_numpy(dtype=float), a.acv_stat)
     fallback = a.acv_override if a.acv_override is not None else overall_acv
@@ -140,18 +166,76 @@ def tam_table(market_segments: list[np.ndarray], serviceable: np.ndarray, custom
                                      f" (< {a.min_customers} customers with ARR)")
     with np.errstate(invalid="ignore", divide="ignore"):
         seg["penetration"] = np.where(seg["market_accounts"] > 0, seg["customers"] / seg["market_accounts"], np.nan)
+    seg = _money_columns(seg, a).astype({"customers": int})
+    totals = {**_totals(seg), "customers": int(seg["customers"].sum()), "customers_known": True,
+              "overall_acv": overall_acv, "fallback_acv": fallback,
+              "segments_on_fallback": int((seg["acv_source"] != f"segment {a.acv_stat}").sum())}
+    return seg, totals
+
+
+TAM_COLUMNS = ["segment", "market_accounts", "serviceable_accounts", "customers", "penetration", "acv", "acv_used",
+               "acv_source", "tam", "sam", "som"]
+
+
+def _money_columns(seg: pd.DataFrame, a: TamAssumptions) -> pd.DataFrame:
+    """TAM, SAM and SOM from the ACV used; segments largest TAM first; the table's columns."""
     seg["tam"] = seg["market_accounts"] * seg["acv_used"]
     seg["sam"] = seg["serviceable_accounts"] * seg["acv_used"]
     seg["som"] = seg["sam"] * a.attainable_share
     seg = seg.reset_index().sort_values("tam", ascending=False, na_position="last").reset_index(drop=True)
-    cols = ["segment", "market_accounts", "serviceable_accounts", "customers", "penetration", "acv", "acv_used",
-            "acv_source", "tam", "sam", "som"]
-    seg = seg[cols].astype({"market_accounts": int, "serviceable_accounts": int, "customers": int})
-    totals = {"market_accounts": int(seg["market_accounts"].sum()), "serviceable_accounts": int(seg["serviceable_accounts"].sum()),
-              "customers": int(seg["customers"].sum()), "tam": float(np.nansum(seg["tam"])),
-              "sam": float(np.nansum(seg["sam"])), "som": float(np.nansum(seg["som"])), "overall_acv": overall_acv,
-              "fallback_acv": fallback, "segments_on_fallback": int((seg["acv_source"] != f"segment {a.acv_stat}").sum())}
+    return seg[TAM_COLUMNS].astype({"market_accounts": int, "serviceable_accounts": int})
+
+
+def _totals(seg: pd.DataFrame) -> dict:
+    """Sums over segments; a money total is NaN (unknown), not 0, when no segment has an ACV."""
+    return {"market_accounts": int(seg["market_accounts"].sum()),
+            "serviceable_accounts": int(seg["serviceable_accounts"].sum()),
+            **{k: float(seg[k].sum(min_count=1)) for k in ("tam", "sam", "som")}}
+
+
+def _tam_without_customers(seg: pd.DataFrame, a: TamAssumptions) -> tuple[pd.DataFrame, dict]:
+    """A market-only dataset: no customers to count or to take an ACV from, so the ACV is the
+    user's (for every segment) and customers and penetration are unknown (NaN)."""
+    acv = math.nan if a.acv_override is None else float(a.acv_override)
+    seg["customers"] = math.nan
+    seg["penetration"] = math.nan
+    seg["acv"] = math.nan
+    seg["acv_used"] = acv
+    seg["acv_source"] = "your ACV (customers unknown)" if a.acv_override is not None else "none: enter your ACV"
+    seg = _money_columns(seg, a)
+    totals = {**_totals(seg), "customers": math.nan, "customers_known": False, "overall_acv": math.nan,
+              "fallback_acv": acv, "segments_on_fallback": 0}
     return seg, totals
+
+
+def _known_or_dash(fmt):
+    """fmt for known values; "–" for unknown ones (NaN, or the −∞ of tam_sortable)."""
+    return lambda x: MISSING if is_missing(x) or not math.isfinite(float(x)) else fmt(x)
+
+
+# How each column of tam_table reads on screen (formatting.py: one format for money everywhere).
+DISPLAY_FORMATS = {c: _known_or_dash(f) for c, f in {
+    "market_accounts": count, "serviceable_accounts": count, "customers": count, "penetration": lambda x: pct(x, 1),
+    "acv": money, "acv_used": money, "tam": money, "sam": money, "som": money}.items()}
+
+
+def tam_sortable(table: pd.DataFrame) -> pd.DataFrame:
+    """tam_table for an on-screen grid that sorts by value and shows DISPLAY_FORMATS' text: an
+    unknown number (NaN) becomes −∞, so it sorts below every known value and reads "–" (a grid
+    shows a NaN cell as "None", whatever its format). Never exported: downloads use tam_table."""
+    cols = [c for c in DISPLAY_FORMATS if c in table.columns]
+    return table.astype({c: float for c in cols}).fillna({c: -math.inf for c in cols})
+
+
+def tam_display(table: pd.DataFrame) -> pd.DataFrame:
+    """tam_table as the text people read: counts, percentages and money through formatting.py,
+    unknown values as "–" (never "None" or "nan"). Per column, not per row: the table has one
+    row per segment (at most a few thousand)."""
+    out = table.copy()
+    for col, fmt in DISPLAY_FORMATS.items():
+        if col in out.columns:
+            out[col] = out[col].astype(object).map(fmt).astype(object)
+    return out
 
 
 def serviceable_mask(accounts: AccountMatrix, countries: list[str] | None = None, min_employees: float | None = None,
@@ -174,7 +258,8 @@ def serviceable_mask(accounts: AccountMatrix, countries: list[str] | None = None
             ok &= x >= min_employees
         if max_employees is not None:
             ok &= x <= max_employees
-        notes.append(f"employees {min_employees or 0:,.0f}–{max_employees if max_employees is not None else '∞'}")
+        notes.append(f"employees {format_number(min_employees or 0)}–"
+                     f"{format_number(max_employees) if max_employees is not None else '∞'}")
     if tiers and result is not None:
         ok &= np.isin(result.tier, [TIER_LABELS.index(t) for t in tiers])
         notes.append(f"tiers {', '.join(tiers)}")

@@ -20,7 +20,7 @@ import sqlglot
 
 from .profile import Profile, Trait, normalise_header
 from .clean import quote_ident
-from .scoring import signed_weight
+from .scoring import flag_piece, reason_piece, reason_traits
 
 DIALECTS = {"duckdb": "duckdb", "snowflake": "snowflake", "bigquery": "bigquery", "postgres": "postgres",
             "spark": "spark"}
@@ -114,24 +114,16 @@ def profile_sql(profile: Profile, thresholds: dict[str, float], table: str = "ac
             tier_lines.append(f"WHEN icp_score >= {_lit(float(v))} THEN '{k}'")
     tier = ("CASE " + (f"WHEN {' OR '.join(disq)} THEN 'Disqualified' " if disq else "")
             + " ".join(tier_lines) + " ELSE 'D' END")
-    order = sorted(range(len(traits)), key=lambda i: (-abs(traits[i].weight), -traits[i].weight, i))
-    pieces = []
-    for i in order:
-        t = traits[i]
-        if t.weight == 0 and t.trait_class not in ("caution", "stay_away"):
-            continue
-        suffix = {"caution": " (caution)", "stay_away": " (stay away)"}.get(t.trait_class, "")
-        pieces.append(f"CASE WHEN {ms[i]} THEN {_lit(SEPARATOR + signed_weight(t.weight) + ' ' + t.label + suffix)} ELSE '' END")
+    # the reason and flag texts are the app's own (scoring.reason_piece / flag_piece), as literals
+    pieces = [f"CASE WHEN {ms[i]} THEN {_lit(SEPARATOR + reason_piece(traits[i]))} ELSE '' END"
+              for i in reason_traits(traits)]
     reasons = f"SUBSTR({' || '.join(pieces)}, {len(SEPARATOR) + 1})" if pieces else "''"
     flags = []
     for t, m in zip(traits, ms):
-        if t.trait_class == "must_have":
-            flags.append(f"CASE WHEN NOT {m} THEN {_lit(SEPARATOR + 'Disqualified: fails must-have “' + t.label + '”')} ELSE '' END")
-        elif t.trait_class == "stay_away":
-            text = ("Disqualified: " if t.disqualify else "") + "Stay away: " + t.label
-            flags.append(f"CASE WHEN {m} THEN {_lit(SEPARATOR + text)} ELSE '' END")
-        elif t.trait_class == "caution":
-            flags.append(f"CASE WHEN {m} THEN {_lit(SEPARATOR + 'Caution: ' + t.label)} ELSE '' END")
+        text = flag_piece(t)
+        if text is not None:
+            when = f"NOT {m}" if t.trait_class == "must_have" else m
+            flags.append(f"CASE WHEN {when} THEN {_lit(SEPARATOR + text)} ELSE '' END")
     flag_sql = f"SUBSTR({' || '.join(flags)}, {len(SEPARATOR) + 1})" if flags else "''"
     sql = f"""WITH matched AS (
   SELECT

@@ -10,21 +10,28 @@ import streamlit as st
 
 from icp_core.export import to_csv_bytes
 from icp_core.ingest import IngestError, ingest_dataset
-from icp_core.formatting import money
+from icp_core.formatting import VEGA_MONEY_FORMAT, VEGA_MONEY_LABEL, count, money, pct
 from icp_core.scoring import TIER_LABELS, score_profile
 from icp_core.store import SAMPLE_WORKSPACE, DatasetStore
-from icp_core.tam import (DIMENSIONS, TamAssumptions, TamError, customer_mask, segment_values, serviceable_mask,
-                          tam_table)
+from icp_core.tam import (DIMENSIONS, DISPLAY_FORMATS, NO_CUSTOMER_DATA, TamAssumptions, TamError, known_customers,
+                          segment_values, serviceable_mask, tam_sortable, tam_table)
 from ui.cached import account_matrix, cluster_results
 from ui.state import current_dataset, escape_markdown, read_only, working
+
+
+def md_money(x) -> str:
+    """money() inside markdown ("$" would otherwise start LaTeX)."""
+    return escape_markdown(money(x))
+
 
 cur = current_dataset()
 accounts = cur.accounts
 profile = working(cur)["profile"]
 result, _ = score_profile(accounts, profile)
+customers = known_customers(accounts)  # None: this dataset says nothing about customers (a market list)
 
 st.title("TAM")
-st.caption("How big is each segment's market? Market accounts × ACV (from your customers) = TAM; "
+st.caption("How big is each segment's market? Market accounts × ACV (from your customers, or yours) = TAM; "
            "serviceable accounts × ACV = SAM; SAM × attainable share = SOM.")
 
 # ------------------------------------------------------------------ market
@@ -35,7 +42,7 @@ datasets = [] if readonly else own_store.list_datasets()[0]  # a share link list
 choices = {("self", cur.dataset_id): f"This dataset's accounts ({cur.meta['name']})"}
 for m in datasets:
     if m["id"] != cur.dataset_id:
-        choices[(cur.workspace, m["id"])] = f"Market list: {m['name']} ({m['rows']:,} accounts)"
+        choices[(cur.workspace, m["id"])] = f"Market list: {m['name']} ({count(m['rows'])} accounts)"
 sample_id = st.session_state.get("icp.sample_dataset", (None, None))[1]
 if sample_id and sample_id != cur.dataset_id and not readonly:
     choices[(SAMPLE_WORKSPACE, sample_id)] = "Market list: the sample accounts"
@@ -92,8 +99,9 @@ with c2:
     min_customers = a2.number_input("Min customers per segment", 1, 1000, 5, key="tam.min_customers")
     share = a3.slider("Attainable share (SOM)", 1, 50, 10, format="%d%%", key="tam.share")
     b1, b2 = st.columns(2)
-    override = b1.number_input("Your ACV (optional fallback)", min_value=0.0, value=None, step=1000.0,
-                               key="tam.acv_override", placeholder="overall ACV")
+    override = b1.number_input("Your ACV (optional fallback)" if customers is not None else "Your ACV (a year, per account)",
+                               min_value=0.0, value=None, step=1000.0, key="tam.acv_override",
+                               placeholder="overall ACV" if customers is not None else "e.g. 20000")
     override_all = b2.checkbox("Use my ACV for every segment", key="tam.override_all", disabled=override is None)
 
 with st.expander("Serviceable market (SAM filters)", icon=":material/filter_alt:"):
@@ -114,61 +122,84 @@ if not by:
 try:
     market_segs = [segment_values(market, market_result, d, clusters, names) for d in by]
     cust_segs = [segment_values(accounts, result, d, clusters, names) for d in by]
-    customers = customer_mask(accounts)
     serviceable, serv_note = serviceable_mask(market, countries, emin, emax, tiers, market_result)
     assumptions = TamAssumptions(acv_stat=stat, min_customers=int(min_customers), acv_override=override,
                                  override_all=bool(override_all and override is not None),
                                  attainable_share=share / 100, serviceable_note=serv_note)
-    table, totals = tam_table(market_segs, serviceable, cust_segs, customers, accounts.arr, assumptions)
+    table, totals = tam_table(market_segs, serviceable, cust_segs if customers is not None else None, customers,
+                              accounts.arr, assumptions)
 except TamError as exc:
-    st.warning(str(exc), icon=":material/info:")
+    st.warning(escape_markdown(exc), icon=":material/info:")
     st.stop()
+known = totals["customers_known"]
 
 
 m = st.columns(5)
 m[0].metric("TAM", money(totals["tam"]))
 m[1].metric("SAM", money(totals["sam"]))
 m[2].metric("SOM", money(totals["som"]))
-m[3].metric("Market accounts", f"{totals['market_accounts']:,}", help=f"{totals['serviceable_accounts']:,} serviceable")
-m[4].metric("Customers", f"{totals['customers']:,}",
-            help=f"penetration {totals['customers'] / max(totals['market_accounts'], 1):.1%}")
-if not np.isfinite(totals["fallback_acv"]) and override is None:
+m[3].metric("Market accounts", count(totals["market_accounts"]), help=f"{count(totals['serviceable_accounts'])} serviceable")
+m[4].metric("Customers", count(totals["customers"]),
+            help=(f"penetration {pct(totals['customers'] / max(totals['market_accounts'], 1), 1)}" if known else
+                  f"unknown: this dataset has {NO_CUSTOMER_DATA}"))
+dataset_name = escape_markdown(cur.meta["name"])
+if not known and override is None:
+    st.warning(f"“{dataset_name}” says nothing about customers ({NO_CUSTOMER_DATA}), so there is no ACV to take "
+               "from it and no penetration to measure. Enter your average annual contract value per account in "
+               "**Your ACV** above (e.g. 20000 for \\$20K a year): TAM = market accounts × your ACV. Or map a won/lost, "
+               "churn or ARR column on the Data page.", icon=":material/warning:")
+elif not known:
+    st.info(f"Customers are unknown: “{dataset_name}” has {NO_CUSTOMER_DATA}, so customers and penetration show "
+            f"“–” and every segment's ACV is your ACV, {md_money(override)}.", icon=":material/info:")
+elif not np.isfinite(totals["fallback_acv"]) and override is None:
     st.warning("No customer has an ARR value, so there is no ACV to multiply by: enter your ACV above "
                "(or map an ARR column on the Data page).", icon=":material/warning:")
 elif totals["segments_on_fallback"]:
-    st.info(f"{totals['segments_on_fallback']} segment(s) have fewer than {assumptions.min_customers} customers with "
-            f"ARR: their ACV is the fallback {money(totals['fallback_acv'])} (marked in the table).",
+    st.info(f"{count(totals['segments_on_fallback'])} segment(s) have fewer than {assumptions.min_customers} customers with "
+            f"ARR: their ACV is the fallback {md_money(totals['fallback_acv'])} (marked in the table).",
             icon=":material/info:")
 
-top = table.head(15).melt(id_vars=["segment"], value_vars=["tam", "sam", "som"], var_name="measure", value_name="value")
-top["measure"] = top["measure"].str.upper()
-chart = alt.Chart(top).mark_bar().encode(
-    y=alt.Y("segment:N", sort=table["segment"].head(15).tolist(), title=None, axis=alt.Axis(labelLimit=260)),
-    x=alt.X("value:Q", title="USD", axis=alt.Axis(format="$,.2s")),
-    yOffset=alt.YOffset("measure:N", sort=["TAM", "SAM", "SOM"]),
-    color=alt.Color("measure:N", sort=["TAM", "SAM", "SOM"], scale=alt.Scale(range=["#1e3a8a", "#3b82f6", "#93c5fd"]),
-                    legend=alt.Legend(orient="top", title=None)),
-    tooltip=["segment", "measure", alt.Tooltip("value:Q", format="$,.0f")],
-).properties(height=alt.Step(11), title="Largest segments by TAM")
-st.altair_chart(chart.configure_axis(labelFontSize=13, titleFontSize=13), width="stretch")
+top = table[np.isfinite(table["tam"])].head(15)
+if len(top):
+    long = top.melt(id_vars=["segment"], value_vars=["tam", "sam", "som"], var_name="measure", value_name="value")
+    long["measure"] = long["measure"].str.upper()
+    chart = alt.Chart(long).mark_bar().encode(
+        y=alt.Y("segment:N", sort=top["segment"].tolist(), title=None, axis=alt.Axis(labelLimit=260)),
+        x=alt.X("value:Q", title="USD", axis=alt.Axis(labelExpr=VEGA_MONEY_LABEL, tickCount=8)),
+        yOffset=alt.YOffset("measure:N", sort=["TAM", "SAM", "SOM"]),
+        color=alt.Color("measure:N", sort=["TAM", "SAM", "SOM"],
+                        scale=alt.Scale(range=["#1e3a8a", "#3b82f6", "#93c5fd"]),
+                        legend=alt.Legend(orient="top", title=None)),
+        tooltip=["segment", "measure", alt.Tooltip("value:Q", format=VEGA_MONEY_FORMAT)],
+    ).properties(height=alt.Step(11), title="Largest segments by TAM")
+    st.altair_chart(chart.configure_axis(labelFontSize=13, titleFontSize=13), width="stretch")
 
-st.dataframe(table.rename(columns={
-    "segment": " · ".join(dims[d] for d in by), "market_accounts": "Market accounts",
-    "serviceable_accounts": "Serviceable", "customers": "Customers", "penetration": "Penetration",
-    "acv": "Segment ACV", "acv_used": "ACV used", "acv_source": "ACV from", "tam": "TAM ($)", "sam": "SAM ($)",
-    "som": "SOM ($)"}),
-    hide_index=True, width="stretch", key="tam.table", column_config={
-        "Penetration": st.column_config.NumberColumn(format="percent"),
-        **{c: st.column_config.NumberColumn(format="dollar") for c in ("Segment ACV", "ACV used")},
-        **{c: st.column_config.NumberColumn(format="compact") for c in ("TAM ($)", "SAM ($)", "SOM ($)")}})
+# The table keeps its numbers (so columns sort by value) and shows them as formatting.py writes them;
+# unknown values read "–" (tam_sortable).
+headers = {"segment": " · ".join(dims[d] for d in by), "market_accounts": "Market accounts",
+           "serviceable_accounts": "Serviceable", "customers": "Customers", "penetration": "Penetration",
+           "acv": "Segment ACV", "acv_used": "ACV used", "acv_source": "ACV from", "tam": "TAM ($)",
+           "sam": "SAM ($)", "som": "SOM ($)"}
+st.dataframe(tam_sortable(table).rename(columns=headers).style.format(
+    {headers[c]: f for c, f in DISPLAY_FORMATS.items()}),
+    hide_index=True, width="stretch", key="tam.table",
+    column_order=[h for c, h in headers.items() if c != "acv_source"] + [headers["acv_source"]])
 st.download_button("Download the table (CSV)", to_csv_bytes(table), file_name="tam.csv",
                    mime="text/csv", key="tam.download", on_click="ignore", icon=":material/download:")
 
+if known:
+    who = 'won' if accounts.has['won'] else 'retained' if accounts.has['churned'] else 'ARR-paying'
+    customers_line = f"{who} accounts of “{dataset_name}” ({count(totals['customers'])})"
+    acv_line = (f"{stat} ARR of a segment's customers; segments with fewer than {assumptions.min_customers} "
+                f"customers with ARR use {'your ACV ' if override is not None else 'the overall ' + stat + ' '}"
+                f"{md_money(totals['fallback_acv'])}" + (" — your ACV is used for every segment." if assumptions.override_all
+                                                      else "."))
+else:
+    customers_line = f"unknown — “{dataset_name}” has {NO_CUSTOMER_DATA}; penetration is unknown too"
+    acv_line = (f"your ACV, {md_money(override)}, for every segment (there are no customers to take one from)."
+                if override is not None else "none yet — enter **Your ACV** above.")
 st.markdown("**Assumptions**\n"
             f"- Market: {escape_markdown(choices[market_key])}, scored with “{escape_markdown(profile.name)}”.\n"
-            f"- Customers: {'won' if accounts.has['won'] else 'retained' if accounts.has['churned'] else 'ARR-paying'} "
-            f"accounts of “{escape_markdown(cur.meta['name'])}” ({totals['customers']:,}).\n"
-            f"- ACV: {stat} ARR of a segment's customers; segments with fewer than {assumptions.min_customers} customers "
-            f"with ARR use {'your ACV ' if override is not None else 'the overall ' + stat + ' '}"
-            f"{money(totals['fallback_acv'])}" + (" — your ACV is used for every segment." if assumptions.override_all else ".")
-            + f"\n- Serviceable: {escape_markdown(serv_note)}.\n- SOM: {share} % of SAM.")
+            f"- Customers: {customers_line}.\n"
+            f"- ACV: {acv_line}"
+            + f"\n- Serviceable: {escape_markdown(serv_note)}.\n- SOM: {pct(share / 100)} of SAM.")

@@ -124,7 +124,8 @@ def test_cli_scores_a_file(tmp_path, capsys):
     assert (df["Account ID"] == src["Account ID"]).all()
     assert {"icp_score", "icp_tier", "icp_reasons", "icp_flags"} <= set(df.columns)
     assert set(df["icp_tier"]) == {"A", "B", "C", "D", "Disqualified"}
-    assert df["icp_reasons"].str.startswith("'+").any()  # neutralised for spreadsheets
+    assert not df["icp_reasons"].str.startswith("'").any()  # reasons start with the label: no apostrophe
+    assert df["icp_reasons"].str.contains(r"\(\+\d").any()
     assert not df["icp_reasons"].str.match(r"^[=+\-@]").any()
 
 

@@ -80,7 +80,7 @@ def test_reasons_largest_weight_first_with_signs():
     m = np.array([[1, 1, 1, 0]], dtype=bool)
     r = score_accounts(m, traits, TierRule())
     reasons = explain_accounts(r, np.array([0]))["reasons"][0]
-    assert reasons == f"+5 Industry in Fintech · {M}5 Government (stay away) · +3 Employees 200–2,000"
+    assert reasons == f"Industry in Fintech (+5) · Government ({M}5, stay away) · Employees 200–2,000 (+3)"
 
 
 def test_next_tier_hint_names_the_smallest_sufficient_trait():

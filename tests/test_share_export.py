@@ -168,7 +168,7 @@ HOSTILE = ["=HYPERLINK(\"http://evil\")", "+1+1", "-2", "@SUM(A1)", "\tTab", "\r
 def test_exports_open_and_are_neutralised(fmt):
     display = pd.DataFrame({"Account ID": [f"id{i}" for i in range(len(HOSTILE))], "Account Name": HOSTILE})
     frame = crm_frame(display, "Account ID", "Account Name", np.arange(len(HOSTILE), dtype=float),
-                      np.array(["A"] * len(HOSTILE), dtype=object), np.array(["+5 Industry"] * len(HOSTILE), dtype=object),
+                      np.array(["A"] * len(HOSTILE), dtype=object), np.array(["Industry (+5)"] * len(HOSTILE), dtype=object),
                       np.array([""] * len(HOSTILE), dtype=object), "=v1")
     data = export_bytes(frame, fmt)
     if fmt == "csv":
@@ -194,7 +194,7 @@ def test_exports_open_and_are_neutralised(fmt):
             assert got == "'" + raw, (raw, got)
         else:
             assert got == raw
-    assert (back["ICP Reasons"] == "'+5 Industry").all() and (back["ICP Profile Version"] == "'=v1").all()
+    assert (back["ICP Reasons"] == "Industry (+5)").all() and (back["ICP Profile Version"] == "'=v1").all()
 
 
 def test_neutralise_leaves_numbers_alone():
