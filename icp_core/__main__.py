@@ -168,7 +168,7 @@ def _load_for_evidence(args, tmp: str):
 def _cmd_suggest(args) -> int:
     import tempfile
 
-    from .evidence import EvidenceError, suggest_traits
+    from .evidence import EvidenceError, OutcomeIncomplete, suggest_traits
 
     if not 1 <= args.max_traits <= 12:
         raise CliError("--max-traits must be between 1 and 12")
@@ -176,6 +176,8 @@ def _cmd_suggest(args) -> int:
         accounts, outcome = _load_for_evidence(args, tmp)
         try:
             sug = suggest_traits(accounts, outcome, args.max_traits)
+        except OutcomeIncomplete as exc:
+            raise CliError(f"{exc} (pass it with --positive)") from None
         except EvidenceError as exc:
             raise CliError(str(exc)) from None
     print(sug.message, file=sys.stderr)
@@ -196,7 +198,7 @@ def _cmd_backtest(args) -> int:
     import json
     import tempfile
 
-    from .evidence import EvidenceError, live_backtest, reference_auc
+    from .evidence import EvidenceError, OutcomeIncomplete, live_backtest, reference_auc
     from .scoring import score_profile
 
     profile = _read_profile(args.profile)
@@ -208,6 +210,8 @@ def _cmd_backtest(args) -> int:
         try:
             bt = live_backtest(accounts, result, outcome)
             ref = reference_auc(accounts, outcome)
+        except OutcomeIncomplete as exc:
+            raise CliError(f"{exc} (pass it with --positive)") from None
         except EvidenceError as exc:
             raise CliError(str(exc)) from None
     report = bt.to_dict(reference_auc=ref)

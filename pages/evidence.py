@@ -9,10 +9,12 @@ import pandas as pd
 import streamlit as st
 
 from icp_core.campaign import CampaignError, classify_groups, compare_results, draw_control, find_columns
-from icp_core.evidence import (OUTCOME_KINDS, PMF_METHODS, EvidenceError, Outcome, adopt_traits, available_outcomes,
-                               cohort_table, date_columns, live_backtest, outcome_weights, pmf_inputs, pmf_scores)
+from icp_core.evidence import (OUTCOME_KINDS, PMF_METHODS, REFERENCE_FOLDS, REFERENCE_MAX_ROWS, EvidenceError,
+                               Outcome, OutcomeIncomplete, adopt_traits, available_outcomes, cohort_table,
+                               date_columns, default_outcome, live_backtest, nice_bound, outcome_weights, pmf_inputs,
+                               pmf_scores)
 from icp_core.export import to_csv_bytes
-from icp_core.formatting import pct
+from icp_core.formatting import count, format_number, pct
 from icp_core.scoring import TIER_COLORS, TIER_LABELS, score_profile
 from ui.cached import reference_auc_cached, suggestion_cached
 from ui.state import current_dataset, escape_markdown, replace_profile, working
@@ -29,36 +31,82 @@ st.caption("Does the ICP separate good customers from the rest, and which traits
 # ------------------------------------------------------------------ outcome
 
 kinds = available_outcomes(accounts)
+default = default_outcome(accounts)  # won, retained, a yes/no column like Converted or Churn, ...
 outcome_cols = [s for s in accounts.specs if s.role != "ignore" and s.kind not in ("id", "text", "list", "date")]
+# the good side of a yes/no column, offered as a choice instead of typed
+YES_NO = {"boolean": {"true": "Yes (true, 1)", "false": "No (false, 0)"},
+          "churn": {"false": "Retained (not churned)", "true": "Churned"},
+          "stage": {"won": "Won", "lost": "Lost"}}
 
 
-def outcome_inputs(prefix: str, kind: str) -> Outcome:
-    """The widgets that complete an outcome of `kind` (keys under `prefix`)."""
+def keep_valid(key: str, options: list) -> None:
+    """Forget a widget's value chosen on another dataset when it is not an option on this one,
+    so the widget starts from this dataset's default."""
+    if key in st.session_state and st.session_state[key] not in options:
+        del st.session_state[key]
+
+
+def ui_message(exc: Exception) -> str:
+    """A core message as page text: sentence case, markdown characters shown as typed."""
+    text = str(exc)
+    return escape_markdown(text[:1].upper() + text[1:])
+
+
+def outcome_inputs(prefix: str, kind: str) -> tuple[Outcome, str | None]:
+    """The widgets that complete an outcome of `kind` (keys under `prefix`). Returns the outcome and,
+    while it is incomplete (no column, no rule, no good value yet), what to ask the user for."""
     if kind == "arr_above":
-        default = float(np.nanmedian(accounts.arr)) if np.isfinite(accounts.arr).any() else 0.0
-        v = st.number_input("ARR at least", min_value=0.0, value=round(default, -2), step=1000.0,
+        median = float(np.nanmedian(accounts.arr)) if np.isfinite(accounts.arr).any() else 0.0
+        v = st.number_input("ARR at least", min_value=0.0, value=round(median, -2), step=1000.0,
                             key=f"{prefix}.arr")
-        return Outcome("arr_above", value=v)
+        return Outcome("arr_above", value=v), None
     if kind == "short_cycle":
         spec = next(s for s in accounts.specs if s.role == "sales_cycle_days")
         x = accounts.column_array(spec)
         v = st.number_input("Sales cycle at most (days)", min_value=0.0, value=float(np.nanmedian(x)), step=5.0,
                             key=f"{prefix}.cycle")
-        return Outcome("short_cycle", value=v)
+        return Outcome("short_cycle", value=v), None
     if kind == "column":
         labels = {s.header: s for s in outcome_cols}
-        col = st.selectbox("Column", list(labels), key=f"{prefix}.column")
+        names = list(labels)
+        keep_valid(f"{prefix}.column", names)
+        start = default.column if default.kind == "column" else None
+        col = st.selectbox("Column", names, index=names.index(start) if start in names else None,
+                           placeholder="Pick the column that says what a good customer is",
+                           key=f"{prefix}.column")
+        if col is None:
+            return Outcome("column"), ("Pick the **Column** that says what a good customer is "
+                                       "(e.g. Converted, Won, Churn).")
         spec = labels[col]
+        # Another column (or dataset) starts from its own default rule: forget the rules typed for the
+        # previous one (a run that stopped early, e.g. on a missing rule, does not clear widget state).
+        if st.session_state.get(f"{prefix}.picked") != (cur.dataset_id, col):
+            for k in [k for k in st.session_state if str(k).startswith(f"{prefix}.rule.")]:
+                del st.session_state[k]
+            st.session_state[f"{prefix}.picked"] = (cur.dataset_id, col)
+        preset = default.positive if default.kind == "column" and default.column == col else None
+        key = f"{prefix}.rule.{spec.key}"  # one key per column: each kind of input has its own widget
         if spec.kind in ("number", "year"):
-            pos = st.text_input("Good when", value=">=", key=f"{prefix}.positive", help="e.g. >=9, <30")
-        elif spec.kind in ("stage", "churn", "boolean"):
-            pos = st.text_input("Good value (blank: won / retained / true)", key=f"{prefix}.positive")
+            median = accounts.value_options(spec).get("quantiles", {}).get("median")
+            example = ">= " + (format_number(nice_bound(float(median), spec.kind)) if median is not None else "9")
+            pos = st.text_input("Good when", value=preset or "", placeholder=f"e.g. {example}", key=key,
+                                help="A comparison with a number: >= 9, < 30, = 1, >= 1.5M (a number alone means >=).")
+            if not pos.strip():
+                return Outcome("column", column=col), (f"Type when **{escape_markdown(col)}** counts as good in "
+                                                       f"*Good when*, e.g. {escape_markdown(example)}.")
+        elif spec.kind in YES_NO:
+            opts = YES_NO[spec.kind]
+            pos = st.radio("Good when", list(opts), format_func=opts.get, horizontal=True, key=key,
+                           index=list(opts).index(preset) if preset in opts else 0)
         else:
             opts = [v for v, _ in accounts.value_options(spec).get("values", [])]
-            chosen = st.multiselect("Good values", opts, key=f"{prefix}.positive_values")
+            chosen = st.multiselect("Good values", opts, key=key, placeholder="Pick the values of a good customer")
+            if not chosen:
+                return Outcome("column", column=col), (f"Pick the values of **{escape_markdown(col)}** that make a "
+                                                       "good customer in *Good values*.")
             pos = "|".join(chosen)
-        return Outcome("column", column=col, positive=pos or None)
-    return Outcome(kind)
+        return Outcome("column", column=col, positive=pos), None
+    return Outcome(kind), None
 
 
 def pmf_inputs_ui() -> Outcome:
@@ -81,22 +129,25 @@ def pmf_inputs_ui() -> Outcome:
     return Outcome("pmf", components=comps, positive=method, value=100 - top)
 
 
+ask = None
 with st.container(border=True):
     c1, c2 = st.columns([1, 2])
-    kind = c1.selectbox("A good customer is", kinds, format_func=OUTCOME_KINDS.get, key="evidence.kind")
+    keep_valid("evidence.kind", kinds)
+    kind = c1.selectbox("A good customer is", kinds, format_func=OUTCOME_KINDS.get, key="evidence.kind",
+                        index=kinds.index(default.kind))
     with c2:
         if kind == "pmf":
             outcome = pmf_inputs_ui()
         elif kind == "composite":
-            parts = [k for k in kinds if k not in ("column", "composite")]
+            parts = [k for k in kinds if k not in ("column", "composite", "pmf")]
             defaults = {"won": 50, "retained": 20, "nps_promoter": 15, "arr_above": 15, "short_cycle": 0}
-            cols = st.columns(len(parts))
+            cols = st.columns(max(len(parts), 1))
             comps = []
             for col, k in zip(cols, parts):
                 with col:
                     wgt = st.slider(OUTCOME_KINDS[k], 0, 100, defaults.get(k, 0), step=5, key=f"evidence.w.{k}")
                     if k in ("arr_above", "short_cycle"):
-                        comp = outcome_inputs(f"evidence.c.{k}", k)
+                        comp, _ = outcome_inputs(f"evidence.c.{k}", k)
                     else:
                         comp = Outcome(k)
                     comps.append((comp, wgt / 100))
@@ -107,13 +158,19 @@ with st.container(border=True):
                        "it counts as good when the blend is at least 50 %.")
             outcome = Outcome("composite", components=comps)
         else:
-            outcome = outcome_inputs("evidence.o", kind)
+            outcome, ask = outcome_inputs("evidence.o", kind)
 st.session_state["evidence.outcome"] = outcome
 
+if ask:
+    st.info(ask, icon=":material/arrow_upward:")
+    st.stop()
 try:
     y, w = outcome_weights(accounts, outcome)
+except OutcomeIncomplete as exc:
+    st.info(ui_message(exc), icon=":material/info:")
+    st.stop()
 except EvidenceError as exc:
-    st.warning(str(exc), icon=":material/info:")
+    st.warning(ui_message(exc), icon=":material/warning:")
     st.stop()
 if not np.isfinite(y).any():
     st.warning("No account has a known value for this outcome.", icon=":material/info:")
@@ -128,23 +185,27 @@ tab_bt, tab_suggest, tab_cohort, tab_campaign = st.tabs(["Backtest", "Suggested 
 
 
 with tab_bt:
-    st.markdown(f"**{escape_markdown(profile.name)}** on **{escape_markdown(outcome.label())}**: {bt.n:,} held-out observations, "
-                f"{bt.n_pos:,} good (base rate {pct(bt.base_rate)}).")
+    st.markdown(f"**{escape_markdown(profile.name)}** on **{escape_markdown(outcome.label())}**: "
+                f"{count(bt.n)} held-out observations, {count(bt.n_pos)} good (base rate {pct(bt.base_rate)}).")
     for msg in bt.warnings:
         st.warning(msg, icon=":material/warning:")
+    # short labels (six metrics share the row at 1280 px with the sidebar open); the detail is in help=
     m = st.columns(6)
-    m[0].metric("ROC AUC (held out)", "–" if math.isnan(bt.auc) else f"{bt.auc:.2f}",
-                help=f"95 % interval {bt.auc_low:.2f}–{bt.auc_high:.2f} (Hanley–McNeil). 0.5 is chance."
-                if not math.isnan(bt.auc) else None)
-    with st.spinner("Fitting the black-box reference…"):
-        ref = reference_auc_cached(str(cur.root), cur.dataset_ws, cur.dataset_id, cur.stamp, outcome)
-    m[1].metric("Reference AUC", "–" if math.isnan(ref) else f"{ref:.2f}",
-                help="5-fold cross-validated AUC of a gradient-boosting model (scikit-learn "
-                     "HistGradientBoostingClassifier) on the same columns: what an unexplainable model reaches.")
-    m[2].metric("Good customers in A+B", pct(bt.captured_good))
-    m[3].metric("ARR in A+B", pct(bt.captured_arr))
-    m[4].metric("Customers in ICP", pct(bt.customers_in_icp), help="Won accounts in tiers A+B")
-    m[5].metric("Open pipeline in ICP", pct(bt.pipeline_in_icp), help="Accounts with open deals in A+B")
+    m[0].metric("Held-out AUC", "–" if math.isnan(bt.auc) else f"{bt.auc:.2f}",
+                help="ROC AUC of the ICP score on the held-out 30 % of accounts: 0.5 is chance, 1 is perfect."
+                + (f" 95 % interval {bt.auc_low:.2f}–{bt.auc_high:.2f} (Hanley–McNeil)." if not math.isnan(bt.auc)
+                   else ""))
+    # The reference model is fitted after the backtest is drawn (below): this slot holds its metric,
+    # showing this session's last value for the same outcome meanwhile (no flicker on a rerun).
+    reference_key = (cur.dataset_id, cur.stamp, outcome.key())
+    reference_seen = st.session_state.setdefault("evidence.reference_seen", {})
+    reference_slot = m[1].empty()
+    reference_slot.metric("Reference AUC", reference_seen.get(reference_key, "…"),
+                          help="Fitting the black-box reference; its AUC appears here.")
+    m[2].metric("Good in A+B", pct(bt.captured_good), help="Share of the held-out good customers in tiers A+B")
+    m[3].metric("ARR in A+B", pct(bt.captured_arr), help="Share of all ARR in tiers A+B")
+    m[4].metric("Customers in ICP", pct(bt.customers_in_icp), help="Share of won accounts in tiers A+B")
+    m[5].metric("Pipeline in ICP", pct(bt.pipeline_in_icp), help="Share of accounts with open deals in tiers A+B")
 
     left, right = st.columns([3, 2])
     with left:
@@ -154,7 +215,9 @@ with tab_bt:
         t["Lift"] = [("–" if math.isnan(x) else f"{x:.2f}×") + (" ⚠" if few else "") for x, few in zip(t["lift"], t["too_few"])]
         st.dataframe(t[["tier", "accounts", "known", "good", "Rate", "Lift"]].rename(
             columns={"tier": "Tier", "accounts": "Accounts", "known": "Held-out known", "good": "Good"}),
-            hide_index=True, width="stretch", key="evidence.tiers")
+            hide_index=True, width="stretch", key="evidence.tiers",
+            column_config={c: st.column_config.NumberColumn(c, format="localized")
+                           for c in ("Accounts", "Held-out known", "Good")})
         colour = alt.Scale(domain=list(TIER_LABELS), range=[TIER_COLORS[x] for x in TIER_LABELS])
         lift = bt.tiers.dropna(subset=["lift"])
         chart = alt.Chart(lift).mark_bar().encode(
@@ -187,6 +250,17 @@ with tab_bt:
         table.insert(2, "Tier", np.array(TIER_LABELS, dtype=object)[result.tier[top_rows]])
         p2.markdown("**Highest PMF scores**")
         p2.dataframe(table, hide_index=True, width="stretch", height=260, key="evidence.pmf_accounts")
+
+# ------------------------------------------------------------------ reference (after the backtest is on screen)
+
+ref = reference_auc_cached(str(cur.root), cur.dataset_ws, cur.dataset_id, cur.stamp, outcome)
+reference_seen[reference_key] = "–" if math.isnan(ref) else f"{ref:.2f}"
+reference_slot.metric(
+    "Reference AUC", reference_seen[reference_key],
+    help=f"{REFERENCE_FOLDS}-fold cross-validated AUC of a gradient-boosting model (scikit-learn "
+         f"HistGradientBoostingClassifier) on the same columns, on a stratified sample of at most "
+         f"{count(REFERENCE_MAX_ROWS)} accounts (or deals, with rolled-up opportunities): what an unexplainable "
+         "model reaches.")
 
 # ------------------------------------------------------------------ suggestion
 
