@@ -7,10 +7,12 @@ import pandas as pd
 import streamlit as st
 
 from icp_core.evidence import adopt_traits, wilson
+from icp_core.formatting import count, format_number, pct
 from icp_core.roles import ROLES
 from icp_core.scoring import TIER_COLORS, TIER_LABELS, score_profile
-from icp_core.segments import (clusterable_columns, cluster_accounts, default_cluster_columns, share_in_ab,
-                               traits_for_cluster, winning_low_scorers)
+from icp_core.segments import (FIT_SAMPLE, account_formats, clusterable_columns, cluster_accounts,
+                               default_cluster_columns, profile_formats, share_in_ab, sortable, traits_for_cluster,
+                               winning_low_scorers)
 from ui.cached import cluster_profile, cluster_results
 from ui.state import current_dataset, escape_markdown, read_only, replace_profile, working
 
@@ -34,6 +36,10 @@ if "clusters.columns" not in st.session_state or not set(st.session_state["clust
     st.session_state["clusters.columns"] = [s.key for s in default_cluster_columns(accounts)]
 c1, c2, c3 = st.columns([3, 1.2, 1.2])
 chosen = c1.multiselect("Cluster on", list(options), key="clusters.columns",
+                        help="Starts with the columns that describe a company: industry, size, revenue, region, "
+                             "funding, technologies; then the other columns that move together with the rest and "
+                             "with the outcomes (charges, contract, tenure, plan …). Identifiers, free text, dates "
+                             "and columns unrelated to everything else (such as gender) are left out.",
                         format_func=lambda k: options[k].header if options[k].header.lower() == ROLES[options[k].role].label.lower()
                         else f"{options[k].header} · {ROLES[options[k].role].label}")
 columns = [options[k] for k in chosen]
@@ -50,14 +56,14 @@ colour_by = c3.radio("Colour by", ["Cluster", "Tier", "Outcome"], key="clusters.
 key = base_key + (k,)
 clustering = store.get(key)
 if clustering is None:
-    with st.status(f"Clustering {accounts.n:,} accounts…", expanded=True) as status:
+    with st.status(f"Clustering {count(accounts.n)} accounts…", expanded=True) as status:
         bar = st.progress(0.0)
         try:
             clustering = cluster_accounts(accounts, columns, k, progress=lambda f, m: bar.progress(min(f, 1.0), text=m))
         except ValueError as exc:
             status.update(label=f"Could not cluster: {escape_markdown(exc)}", state="error")
             st.stop()
-        status.update(label=f"{k} clusters over {accounts.n:,} accounts", state="complete", expanded=False)
+        status.update(label=f"{k} clusters over {count(accounts.n)} accounts", state="complete", expanded=False)
     store[key] = clustering
     while len(store) > MAX_CACHED:
         store.popitem(last=False)
@@ -73,9 +79,8 @@ if clustering.suggested_k != k:
               icon=":material/auto_fix_high:",
               on_click=st.session_state.update, args=({"clusters.k": clustering.suggested_k},))
 st.caption(f"Suggested k = {clustering.suggested_k} (highest silhouette on a sample: "
-           + ", ".join(f"k={kk}: {v:.2f}" for kk, v in sil.items()) + "). "
-           f"Fitted on {min(accounts.n, 20000):,} accounts, every account assigned; the map shows "
-           f"{len(clustering.map_rows):,} points (stratified by cluster) and {clustering.explained:.0%} of the variance.")
+           + ", ".join(f"k={kk}: {format_number(round(v, 2))}" for kk, v in sil.items()) + "). "
+           f"Fitted on {count(min(accounts.n, FIT_SAMPLE))} accounts, every account assigned.")
 
 # ------------------------------------------------------------------ map
 
@@ -98,37 +103,46 @@ elif colour_by == "Outcome":
 else:
     color = alt.Color("Cluster:N", scale=alt.Scale(scheme="tableau10"), sort=names)
 brush = alt.selection_interval(name="brush")
-chart = alt.Chart(points).mark_circle(size=38, opacity=0.75).encode(
-    x=alt.X("x:Q", title="Map axis 1 (PCA)", axis=alt.Axis(labels=False, ticks=False)),
-    y=alt.Y("y:Q", title="Map axis 2 (PCA)", axis=alt.Axis(labels=False, ticks=False)),
+longest = max((len(n) for n in names), default=0) if colour_by == "Cluster" else 14
+chart = alt.Chart(points).mark_circle(size=30, opacity=0.7).encode(
+    x=alt.X("x:Q", axis=None, scale=alt.Scale(zero=False, nice=False, padding=12)),
+    y=alt.Y("y:Q", axis=None, scale=alt.Scale(zero=False, nice=False, padding=12)),
     color=color,
     tooltip=["Account:N", "Cluster:N", "Tier:N", "Score:Q", "Outcome:N"],
-).add_params(brush).properties(height=520).configure_legend(orient="top", labelFontSize=13, title=None,
-                                                            columns=4, labelLimit=320)
+).add_params(brush).properties(height=520).configure_legend(
+    orient="top", labelFontSize=13, title=None, columns=4 if longest <= 28 else 2 if longest <= 60 else 1,
+    labelLimit=520).configure_view(stroke="#e6e6e6")
 event = st.altair_chart(chart, on_select="rerun", selection_mode="brush", key="clusters.map", width="stretch")
-st.caption("Drag on the map to select accounts; they are listed below.")
+st.caption(f"Map of {count(len(rows))} accounts (stratified by cluster) on the plane through the cluster centres, "
+           "chosen so that clusters read as groups: k-means puts every account with its nearest centre, and on this "
+           f"plane those borders are straight lines; it shows {pct(clustering.explained)} of the differences between "
+           "the centres. Each cluster is drawn shrunk around its centre, so distances between centres are to scale "
+           "and the spread inside a cluster is not; accounts with identical values are nudged apart slightly. "
+           "Drag on the map to select accounts; they are listed below.")
 
 # ------------------------------------------------------------------ profiles
 
 st.subheader("Cluster profiles")
 base_rate = float(accounts.won_deals.sum() / max(accounts.won_deals.sum() + accounts.lost_deals.sum(), 1))
-show = prof.drop(columns=["won", "closed"]).rename(columns={
-    "cluster": "#", "name": "Name", "accounts": "Accounts", "share": "Share", "win_rate": "Win rate",
-    "churn_rate": "Churn", "arr": "ARR", "share_ab": "In tiers A+B"})
-st.dataframe(show, hide_index=True, width="stretch", key="clusters.profiles", column_config={
-    "Share": st.column_config.NumberColumn(format="percent"),
-    "Win rate": st.column_config.ProgressColumn(min_value=0, max_value=1, format="percent"),
-    "Churn": st.column_config.NumberColumn(format="percent"),
-    "In tiers A+B": st.column_config.ProgressColumn(min_value=0, max_value=1, format="percent"),
-    "ARR": st.column_config.NumberColumn(format="dollar"),
-    **{c: st.column_config.NumberColumn(format="compact") for c in show.columns if c.endswith("(median)")}})
+# numbers stay numbers (columns sort by value) and read as formatting.py writes them; unknown ones read "–";
+# outcome columns the dataset does not have are left out rather than shown as a column of dashes
+absent = [c for c, has in (("win_rate", "won"), ("churn_rate", "churned"), ("arr", "arr")) if not accounts.has[has]]
+formats = profile_formats(columns)
+headers = {"cluster": "#", "name": "Name", "accounts": "Accounts", "share": "Share", "win_rate": "Win rate",
+           "churn_rate": "Churn", "arr": "ARR", "share_ab": "In tiers A+B"}
+show = sortable(prof.drop(columns=["won", "closed"] + absent), formats).rename(columns=headers)
+show["In tiers A+B"] = np.round(show["In tiers A+B"] * 100)  # the bar's label reads like pct(): "56%"
+text = {headers.get(c, c): f for c, f in formats.items() if headers.get(c, c) in show.columns and c != "share_ab"}
+st.dataframe(show.style.format(text), hide_index=True, width="stretch", key="clusters.profiles", column_config={
+    "In tiers A+B": st.column_config.ProgressColumn(min_value=0, max_value=100, format="%.0f%%")})
 
 missed = winning_low_scorers(prof, base_rate)
 if accounts.has["won"] and len(missed):
     for _, r in missed.iterrows():
         lo, hi = wilson(r["win_rate"] * r["closed"], r["closed"])
-        st.warning(f"**{escape_markdown(r['name'])}** wins {r['win_rate']:.0%} of closed deals ({lo:.0%}–{hi:.0%}; base rate "
-                   f"{base_rate:.0%}) but only {r['share_ab']:.0%} of its {r['accounts']:,} accounts are in tiers A+B: "
+        st.warning(f"**{escape_markdown(r['name'])}** wins {pct(r['win_rate'])} of closed deals ({pct(lo)}–{pct(hi)}; "
+                   f"base rate {pct(base_rate)}) but only {pct(r['share_ab'])} of its {count(r['accounts'])} accounts are "
+                   "in tiers A+B: "
                    "the ICP is missing something these accounts share. Turn it into traits below.",
                    icon=":material/priority_high:")
 elif accounts.has["won"]:
@@ -154,8 +168,11 @@ with left:
         table.insert(1, "Cluster", np.array(names, dtype=object)[clustering.labels[selected]])
         table.insert(2, "Tier", np.array(TIER_LABELS, dtype=object)[result.tier[selected]])
         table.insert(3, "Score", np.round(result.score[selected], 0))
-        st.caption(f"{len(selected):,} accounts" + (" (first 1,000)" if len(selected) >= 1000 else ""))
-        st.dataframe(table, hide_index=True, width="stretch", height=320, key="clusters.accounts")
+        st.caption(f"{count(len(selected))} accounts" + (" (first 1,000)" if len(selected) >= 1000 else ""))
+        shown_formats = {**account_formats(accounts.display_specs), "Score": format_number}
+        st.dataframe(sortable(table, shown_formats).style.format(
+            {c: f for c, f in shown_formats.items() if c in table.columns}),
+            hide_index=True, width="stretch", height=320, key="clusters.accounts")
     else:
         st.caption("Nothing selected yet.")
 with right:

@@ -48,6 +48,47 @@ def test_clusters_page(app):
     assert not [b for b in app.button if b.key == "clusters.use_suggested"]
 
 
+def shown(at, element):
+    """A grid's values and the text each cell shows (pandas Styler display values)."""
+    from streamlit import dataframe_util
+
+    assert element.proto.arrow_data.styler.display_values, "the grid shows raw numbers, not formatting.py's text"
+    text = dataframe_util.convert_arrow_bytes_to_pandas_df(element.proto.arrow_data.styler.display_values)
+    text.columns = element.value.columns
+    return element.value, text
+
+
+def profile_grid(at):
+    return shown(at, next(d for d in at.dataframe if "In tiers A+B" in d.value.columns))
+
+
+def test_clusters_page_numbers_map_caption_and_accounts(app):
+    """Issue 12 items 7 and 10: money through formatting.money (not "$138,339.00"), never a "None"
+    cell, and a caption that says which map this is and why."""
+    from icp_core.formatting import money, pct
+
+    app.switch_page("pages/clusters.py").run()
+    assert not app.exception, app.exception
+    values, text = profile_grid(app)
+    assert values.notna().all().all()  # a grid shows a null cell as "None", whatever its format
+    assert not text.isin(["None", "nan", "NaN", ""]).any().any()
+    assert text["ARR"].tolist() == [money(x) for x in values["ARR"]]
+    assert text["Annual Revenue (median)"].tolist() == [money(x) for x in values["Annual Revenue (median)"]]
+    assert text["Share"].tolist() == [pct(x) for x in values["Share"]]
+    assert not [n for n in values["Name"] if n.startswith("Mixed") or n.endswith(")")]
+    caption = " ".join(c.value for c in app.caption)
+    assert "plane through the cluster centres" in caption and "read as groups" in caption
+    assert "PCA" not in caption
+    # the accounts of a cluster: revenue as money, no empty cell shown as "None"
+    app.selectbox(key="clusters.show").set_value(values["Name"].iloc[0]).run()
+    assert not app.exception, app.exception
+    accounts = next(d for d in app.dataframe if "Cluster" in d.value.columns and "Score" in d.value.columns)
+    a_values, a_text = shown(app, accounts)
+    assert a_values.notna().all().all()
+    assert a_text["Annual Revenue"].tolist() == [money(x) if x != float("-inf") else "–"
+                                                 for x in a_values["Annual Revenue"]]
+
+
 def metric(at, label):
     return next(m.value for m in at.metric if m.label == label)
 
@@ -91,6 +132,15 @@ def test_telco_through_clusters_and_tam(app):
     assert not app.exception, app.exception
     table = profiles(app)
     assert table["Accounts"].sum() == 7043 and table["Churn"].notna().all()
+    # clustered on contracts, tenure and charges, not on the first six columns (gender first);
+    # no one-click "+2 gender in Male"; no column of dashes for the outcomes telco does not have
+    chosen = app.multiselect(key="clusters.columns").value
+    assert "gender" not in chosen and {"tenure", "contract", "monthly_charges"} <= set(chosen)
+    assert not [m for m in app.markdown if "gender" in m.value.lower()]
+    assert "Win rate" not in table.columns and "ARR" not in table.columns
+    values, text = profile_grid(app)
+    assert values.notna().all().all() and not text.isin(["None", "nan"]).any().any()
+    assert table["Name"].is_unique and not [n for n in table["Name"] if n.startswith("Mixed")]
     app.switch_page("pages/tam.py").run()
     assert not app.exception, app.exception
     assert any("enter your ACV" in w.value for w in app.warning)
