@@ -84,7 +84,7 @@ def pct(x, digits: int = 0) -> str:
 
 
 def pt_change(now, then) -> str:
-    """' (+4 pt)' for a rate that moved since a baseline; '' when unchanged or unknown."""
+    """'+4 pt' for a rate that moved since a baseline; '' when unchanged or unknown."""
     if is_missing(now) or is_missing(then) or round((float(now) - float(then)) * 100) == 0:
         return ""
-    return f" ({(float(now) - float(then)) * 100:+.0f} pt)"
+    return f"{(float(now) - float(then)) * 100:+.0f} pt"

@@ -298,10 +298,10 @@ own, _ = own_store.list_datasets()
 if own:
     st.subheader("Your datasets")
     for m in own:
-        c1, c2, c3, c4 = st.columns([4, 2, 2, 1], vertical_alignment="center")
+        c1, c2, c3, c4 = st.columns([4, 2, 2, 1.4], vertical_alignment="center")
         c1.markdown(f"**{escape_markdown(m['name'])}**")
         c2.caption(m["created_at"].replace("T", " ").rstrip("Z") + " UTC")
         c3.caption(f"{m['rows']:,} accounts")
         # a callback runs before the next script run, so the page and sidebar redraw without it
-        c4.button("Delete", key=f"data.delete.{m['id']}", icon=":material/delete:",
+        c4.button("Delete", key=f"data.delete.{m['id']}", icon=":material/delete:", width="stretch",
                   on_click=own_store.delete_dataset, args=(m["id"],))

@@ -1,9 +1,10 @@
 """Score page: trait sliders, tier rule, live tier cards, charts, the scored accounts table."""
 
 import numpy as np
+import pandas as pd
 import streamlit as st
 
-from icp_core.evidence import EvidenceError, Outcome, available_outcomes, live_backtest
+from icp_core.evidence import EvidenceError, adopt_traits, default_outcome, live_backtest
 from icp_core.export import to_csv_bytes
 from icp_core.formatting import count, format_number, money, pct, pt_change
 from icp_core.profile import (DISQUALIFIED, RULES, RULES_FOR_KIND, TRAIT_CLASSES, Profile, ProfileError, Trait,
@@ -13,11 +14,31 @@ from icp_core.roles import ROLES, ColumnSpec
 from icp_core.scoring import (TIER_COLORS, TIER_LABELS, count_rows, ranked_rows, score_histogram, score_profile,
                               scored_table, tier_summary)
 from icp_core.store import SAMPLE_WORKSPACE, DatasetStore
-from ui.cached import histogram_spec, tier_bar_spec
-from ui.state import (DEFAULT_PROFILE, current_dataset, escape_markdown, read_only, renew_widgets, save_working,
-                      set_working, widget_key, working)
+from ui.cached import histogram_spec, suggestion_cached, tier_bar_spec
+from ui.state import (DEFAULT_PROFILE, current_dataset, escape_markdown, read_only, renew_widgets, replace_profile,
+                      save_working, set_working, widget_key, working)
 
 TABLE_ROWS = 1000
+
+# Projector layout (1280×720): a compact header; the trait controls scroll inside their panel, sized to
+# the window, so the moved slider, the tier cards and the score distribution are on screen together;
+# tier cards hold fixed single lines (counts shrink with the window) so a change never moves the page.
+PAGE_CSS = """<style>
+[data-testid='stMainBlockContainer'] {padding-top: 3.2rem; padding-bottom: 2rem;}
+[data-testid='stMainBlockContainer'] h1 {padding: 0; font-size: 2rem;}
+.st-key-score-controls {height: max(300px, calc(100vh - 175px)) !important; max-height: none !important;
+  flex: none !important; padding-right: 0.6rem;}
+div:has(> .st-key-score-controls) {height: auto !important; max-height: none !important; flex: none !important;}
+[class*='st-key-score-card-'] {padding: 0.55rem 0.6rem !important; gap: 0.3rem !important; min-width: 0;}
+[class*='st-key-score-card-'] [data-testid='stMetricValue'] {font-size: clamp(1.2rem, 1.9vw, 2.1rem);
+  line-height: 1.15;}
+[class*='st-key-score-card-'] [data-testid='stMetric'] {padding: 0;}
+.card-lines .ln {white-space: nowrap; overflow: hidden; text-overflow: ellipsis; font-size: clamp(0.72rem, 1vw, 0.95rem);
+  line-height: 1.45;}
+.card-lines .chg {font-size: 0.78em; color: #555; margin-left: 0.25em;}
+.tier-badge {display: inline-block; max-width: 100%; overflow: hidden; text-overflow: ellipsis; white-space: nowrap;
+  vertical-align: middle;}
+</style>"""
 
 cur = current_dataset()
 root, workspace, dataset_ws, dataset_id = cur.root, cur.workspace, cur.dataset_ws, cur.dataset_id
@@ -75,13 +96,17 @@ def save_trait(spec: ColumnSpec) -> None:
         profile.traits = [new if t.id == pick else t for t in profile.traits]
     else:
         profile.traits.append(new)
+    ss["score.edit.done"] = f"{'Saved' if pick else 'Added'} “{new.label}” ({new.weight:+d})."
     renew_widgets(work)  # an edited trait's slider shows its new weight
     clear_edit_form()
 
 
 def remove_trait() -> None:
     pick = st.session_state.get("score.edit.pick")
+    gone = [t.label for t in profile.traits if t.id == pick]
     profile.traits = [t for t in profile.traits if t.id != pick]
+    if gone:
+        st.session_state["score.edit.done"] = f"Removed “{gone[0]}”."
     clear_edit_form()
 
 
@@ -90,17 +115,51 @@ def clear_edit_form() -> None:
         st.session_state.pop(f"score.edit.{k}", None)
 
 
+def score_formula_text(low: int, high: int) -> str:
+    """'Score = 100 × (matched weights + 10) / 30': the lowest possible sum shifts scores to start at 0."""
+    if high == low:
+        return "Score = 0 for every account (no weight is set)."
+    shift = f" + {-low}" if low < 0 else (f" − {low}" if low > 0 else "")
+    return f"Score = 100 × (sum of matched weights{shift}) / {high - low}."
+
+
+def suggest_from_data() -> None:
+    """On an empty profile: one click to adopt the traits the data suggests for the dataset's
+    default outcome (the Evidence page shows the detail and lets the user pick another outcome)."""
+    outcome = default_outcome(accounts)
+    if outcome.kind == "column" and not outcome.column:
+        st.caption("To let the data suggest traits, pick what a good customer is on the Evidence page.")
+        return
+    if not st.button(f"Suggest traits from the data ({outcome.label()})", key="score.suggest", type="primary",
+                     icon=":material/auto_awesome:", width="stretch"):
+        return
+    with st.status(f"Looking for traits that separate {escape_markdown(outcome.label())}…") as status:
+        try:
+            sug, problem = suggestion_cached(str(root), dataset_ws, dataset_id, cur.stamp, outcome, 12), ""
+        except EvidenceError as exc:
+            sug, problem = None, str(exc)
+        status.update(label="Done" if sug and sug.traits else "No traits suggested",
+                      state="complete" if sug and sug.traits else "error", expanded=False)
+    if sug is None or not sug.traits:
+        st.info(escape_markdown(problem or sug.message), icon=":material/info:")
+        return
+    replace_profile(cur, adopt_traits(profile, sug.traits))
+    st.toast(f"Adopted {len(sug.traits)} traits suggested by the data ({escape_markdown(outcome.label())}); "
+             "the Evidence page shows why.", icon=":material/check:")
+    st.rerun()
+
+
 # ------------------------------------------------------------------ header: profile actions
 
-st.title("Score")
-head_l, head_r = st.columns([3, 2], vertical_alignment="bottom")
+st.html(PAGE_CSS)
+head_t, head_l, head_r = st.columns([1.0, 2.6, 2.9], vertical_alignment="center")
+head_t.title("Score")
 with head_l:
     saved_note = (f"saved version {work['version']}" if work["version"] else "not saved yet")
     if readonly:
         saved_note = f"shared version {work['version']} · read-only"
-    st.markdown("#### " + escape_markdown(profile.name))
-    st.caption(f"{escape_markdown(profile.description)}  \n{len(profile.traits)} traits · {saved_note} · "
-               f"dataset “{escape_markdown(meta['name'])}”")
+    st.markdown("**" + escape_markdown(profile.name) + "**", help=escape_markdown(profile.description) if profile.description else None)
+    st.caption(f"{len(profile.traits)} traits · {saved_note} · dataset “{escape_markdown(meta['name'])}”")
 
 with head_r:
     c_save, c_load, c_dl = st.columns(3)
@@ -170,14 +229,18 @@ if binding.problems:
     st.warning("Some traits cannot be used on this dataset and are left out of the score: "
                + "; ".join(binding.problems), icon=":material/warning:")
 
-panel, main = st.columns([1, 2.7], gap="large")
+panel, main = st.columns([1, 2.7], gap="medium")
 
 # ------------------------------------------------------------------ left panel: traits
 
-with panel:
+# The controls scroll inside the panel (PAGE_CSS sizes it to the window), so on a 1280×720
+# projector the slider being moved, the tier cards and the score distribution stay on screen.
+with panel, st.container(height=520, border=False, key="score-controls"):
     st.subheader("Traits")
     if not profile.traits:
-        st.info("No traits yet. Add the first one below, or load a profile.")
+        st.info("No traits yet. Let the data suggest them, add the first one below, or load a profile.")
+        if not readonly:
+            suggest_from_data()
     bound_ids = {t.id for t, _ in binding.traits}
     for cls, cls_label in TRAIT_CLASSES.items():
         traits = [t for t in profile.traits if t.trait_class == cls]
@@ -194,10 +257,11 @@ with panel:
                       on_change=on_weight, args=(t.id,), help=help_text, disabled=readonly)
 
     if not readonly:
-        with st.expander("Add, edit or remove a trait", icon=":material/tune:",
-                         expanded=not profile.traits):
+        # keyed: it stays open when a trait added above it shifts its position
+        with st.expander("Add, edit or remove a trait", icon=":material/tune:", expanded=not profile.traits,
+                         key="score.edit.open", on_change="rerun"):
             cols = usable_columns(accounts.specs)
-            trait_names = {"": "➕ New trait"} | {t.id: t.label for t in profile.traits}
+            trait_names = {"": "New trait…"} | {t.id: t.label for t in profile.traits}
 
             def on_pick() -> None:
                 tid = st.session_state["score.edit.pick"]
@@ -221,6 +285,8 @@ with panel:
 
             pick = st.selectbox("Trait", list(trait_names), format_func=trait_names.get, key="score.edit.pick",
                                 on_change=on_pick)
+            # The action sits above the fields: an open Values list drops down over what is below it.
+            actions = st.container()
             spec_by_key = {c.key: c for c in cols}
             if not cols:
                 st.caption("This dataset has no columns a trait can use.")
@@ -262,13 +328,22 @@ with panel:
                 if tclass == "stay_away":
                     st.checkbox("Disqualify accounts that match", key="score.edit.disqualify")
                 st.session_state["score.edit.auto_label"] = auto
-                b1, b2 = st.columns(2)
-                b1.button("Save trait" if pick else "Add trait", type="primary", key="score.edit.save",
-                          icon=":material/check:", on_click=save_trait, args=(spec,))
-                if pick:
-                    b2.button("Remove trait", key="score.edit.remove", icon=":material/delete:", on_click=remove_trait)
-                if st.session_state.get("score.edit.error"):
-                    st.error(st.session_state.pop("score.edit.error"))
+                with actions:
+                    shown_label = (label or auto).strip()
+                    st.button("Save changes to this trait" if pick else "Add this trait", type="primary",
+                              key="score.edit.save", icon=":material/check:", on_click=save_trait, args=(spec,),
+                              width="stretch")
+                    st.caption(f"{escape_markdown(shown_label)} · weight {st.session_state['score.edit.weight']:+d} · "
+                               f"{TRAIT_CLASSES[tclass].lower()}")
+                    if pick:
+                        st.button("Remove this trait", key="score.edit.remove", icon=":material/delete:",
+                                  on_click=remove_trait, width="stretch")
+                    if st.session_state.get("score.edit.error"):
+                        st.error(escape_markdown(st.session_state.pop("score.edit.error")), icon=":material/error:")
+                    if st.session_state.get("score.edit.done"):
+                        done = escape_markdown(st.session_state.pop("score.edit.done"))
+                        st.success(done, icon=":material/check:")
+                        st.toast(done, icon=":material/check:")
 
     st.subheader("Tiers")
     rule = profile.tier_rule
@@ -290,8 +365,8 @@ with panel:
             st.error(f"The target mix adds up to {total} %; it must be 100 %. The last valid mix is used.")
         lines = ", ".join(f"{k} ≥ {v:.1f}" if np.isfinite(v) else f"{k}: none" for k, v in result.thresholds.items())
         st.caption(f"Solved score lines: {lines} (ties keep a line from cutting exactly at the target)")
-    st.caption(f"Score = 100 × (sum of matched weights − {result.low}) / ({result.high} − {result.low}). "
-               "Failing a must-have, or matching a disqualifying stay-away, puts an account in Disqualified.")
+    st.caption(score_formula_text(result.low, result.high) +
+               " Failing a must-have, or matching a disqualifying stay-away, puts an account in Disqualified.")
 
 # ------------------------------------------------------------------ main: cards, charts, table
 
@@ -300,21 +375,19 @@ def chart_with_data(spec: dict, datasets: dict) -> dict:
 
 
 def tier_badge(tier: str, big: bool = False) -> str:
-    size = ("1.2rem" if tier != DISQUALIFIED else "1rem") if big else "0.95rem"
+    """A coloured tier label; "Disqualified" shrinks with the card so it never overflows it."""
+    size = ("clamp(0.95rem, 1.3vw, 1.2rem)" if tier != DISQUALIFIED else "clamp(0.7rem, 0.95vw, 1rem)") if big \
+        else "0.95rem"
     fg = "#1a1a1a" if tier == "C" else "white"
-    return (f'<span style="background:{TIER_COLORS[tier]};color:{fg};padding:2px 10px;border-radius:8px;'
-            f'font-weight:700;font-size:{size};white-space:nowrap;display:inline-block;line-height:1.9rem">{"Tier " + tier if tier != DISQUALIFIED else tier}</span>')
+    text = "Tier " + tier if tier != DISQUALIFIED else tier
+    return (f'<span class="tier-badge" title="{text}" style="background:{TIER_COLORS[tier]};color:{fg};'
+            f'padding:1px 8px;border-radius:8px;font-weight:700;font-size:{size};line-height:1.8rem">{text}</span>')
 
 
 def live_evidence_line() -> str:
     """One line of backtest for the outcome chosen on the Evidence page (won vs lost, or
     retained, by default), recomputed on every slider move."""
-    outcome = st.session_state.get("evidence.outcome")
-    if outcome is None:
-        kinds = [k for k in available_outcomes(accounts) if k in ("won", "retained")]
-        if not kinds:
-            return ""
-        outcome = Outcome(kinds[0])
+    outcome = st.session_state.get("evidence.outcome") or default_outcome(accounts)
     try:
         bt = live_backtest(accounts, result, outcome)
     except EvidenceError:
@@ -322,49 +395,57 @@ def live_evidence_line() -> str:
     if np.isnan(bt.auc):
         return ""
     lift_a = bt.tiers.loc[0, "lift"]
-    return (f"**Evidence** ({outcome.label()}, held out): AUC **{bt.auc:.2f}** · "
+    return (f"**Evidence** ({escape_markdown(outcome.label())}, held out): AUC **{bt.auc:.2f}** · "
             f"tier A lift **{'–' if np.isnan(lift_a) else f'{lift_a:.1f}×'}** · "
             f"A+B hold **{bt.captured_good:.0%}** of good customers")
 
 
-# tier cards: the count shrinks with the window so five cards fit a 1280-px projector with the sidebar open
-CARD_CSS = ("<style>[class*='st-key-score-card-'] [data-testid='stMetricValue'] "
-            "{font-size: clamp(1.25rem, 2vw, 2.25rem);}</style>")
+def card_lines(row, b) -> str:
+    """The tier card's figures as fixed single lines (numbers only, no user text): a change since the
+    baseline sits on the same line in small type, so a moved slider never makes a card grow."""
+    def line(name, value, change=""):
+        extra = f'<span class="chg">{change}</span>' if change else ""
+        return f'<div class="ln">{name} <b>{value}</b>{extra}</div>'
+    lines = [f'<div class="ln"><b>{pct(row.share)}</b> of all</div>']
+    if accounts.has["arr"]:
+        lines.append(line("ARR", money(row.arr)))
+    if accounts.has["won"]:
+        lines.append(line("Win", pct(row.win_rate), pt_change(row.win_rate, b.win_rate)))
+    if accounts.has["churned"]:
+        lines.append(line("Churn", pct(row.churn_rate), pt_change(row.churn_rate, b.churn_rate)))
+    return '<div class="card-lines">' + "".join(lines) + "</div>"
+
 
 with main:
     base = work["baseline"]
-    st.html(CARD_CSS)
-    cards = st.columns(5)
+    cards = st.columns(5, gap="small")
     for i, (col, row) in enumerate(zip(cards, summary.itertuples())):
         b = base.iloc[i]
-        with col.container(border=True, key=f"score-card-{i}"):  # the key is the CSS hook above
+        with col.container(border=True, key=f"score-card-{i}"):  # the key is the CSS hook in PAGE_CSS
             st.html(tier_badge(row.tier, big=True))
             change = int(row.accounts - b.accounts)
             # (no help icon: it crowds the label; the caption under the cards says what the change is against)
             st.metric("Accounts", count(row.accounts), delta=f"{change:+,}", delta_color="off",
-                      delta_arrow="auto" if change else "off")
-            lines = [f"**{row.share:.0%}** of all"]
-            if accounts.has["arr"]:
-                lines.append(f"ARR **{money(row.arr)}**")
-            if accounts.has["won"]:
-                lines.append(f"Win **{pct(row.win_rate)}**{pt_change(row.win_rate, b.win_rate)}")
-            if accounts.has["churned"]:
-                lines.append(f"Churn **{pct(row.churn_rate)}**{pt_change(row.churn_rate, b.churn_rate)}")
-            st.markdown("  \n".join(lines))
+                      delta_arrow="auto" if change else "off", label_visibility="collapsed")
+            st.html(card_lines(row, b))
     evidence_line = live_evidence_line()
-    st.caption(f"Changes are against {work['baseline_label']}." + (f"  \n{evidence_line}" if evidence_line else ""))
+    st.caption(f"Changes since {work['baseline_label']}" + (f" · {evidence_line}" if evidence_line else "."))
 
     ch1, ch2 = st.columns([5, 4])  # room for the four measure buttons on a 1280-px projector
     with ch1:
-        lines = [{"line": v, "label": f"{k} ≥ {v:.0f}"} for k, v in result.thresholds.items() if np.isfinite(v)]
+        lines = [{"line": v, "label": f"{k} ≥ {v:.0f}", "ypix": 10 + 16 * i}
+                 for i, (k, v) in enumerate(result.thresholds.items()) if np.isfinite(v)]
         spec = chart_with_data(histogram_spec(), {"hist": score_histogram(result).to_dict("records"),
                                                   "lines": lines})
         st.vega_lite_chart(spec, width="stretch")
     with ch2:
-        measures = {"Win rate": "win_rate", "ARR": "arr", "Churn": "churn_rate", "Accounts": "accounts"}
-        available = [m for m in measures if m == "Accounts" or summary[measures[m]].notna().any()]
-        measure = st.segmented_control("By tier", available, default=available[0], key="score.measure") or available[0]
-        records = summary.astype({"accounts": float}).replace({np.nan: None}).to_dict("records")
+        measures = {"Win rate": "win_rate", "ARR": "arr", "Churn": "churn_rate", "Count": "accounts"}
+        available = [m for m in measures if m == "Count" or summary[measures[m]].notna().any()]
+        measure = st.selectbox("By tier", available, key="score.measure")
+        field = measures[measure]
+        fmt = {"win_rate": pct, "churn_rate": pct, "arr": money, "accounts": count}[field]
+        records = summary.assign(label=[fmt(v) if pd.notna(v) else "" for v in summary[field]]).astype(
+            {"accounts": float}).replace({np.nan: None}).to_dict("records")
         st.vega_lite_chart(chart_with_data(tier_bar_spec(measure, measures[measure]), {"tiers": records}),
                            width="stretch")
 

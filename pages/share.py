@@ -38,13 +38,14 @@ tab_versions, tab_share, tab_export, tab_sql, tab_page = st.tabs(
 # ------------------------------------------------------------------ versions
 
 with tab_versions:
-    c1, c2, c3 = st.columns([2, 3, 1.2], vertical_alignment="bottom")
+    c1, c2, c3 = st.columns([2, 3, 1.6], vertical_alignment="bottom")
     if "share.author" not in st.session_state:  # widget state ends with the page; the name is kept
         st.session_state["share.author"] = st.session_state.get("icp.author", "")
     author = c1.text_input("Your name", key="share.author", placeholder="shown in the version list")
     st.session_state["icp.author"] = author
     note = c2.text_input("Note for a new version", key="share.note", placeholder="what changed and why")
-    if c3.button("Save new version", type="primary", key="share.save", icon=":material/save:"):
+    if c3.button("Save version", type="primary", key="share.save", icon=":material/save:", width="stretch",
+                 help="Save the working profile as a new version"):
         try:
             rec = save_working(cur, work, note=note.strip(), author=author.strip())
         except ProfileError as exc:
@@ -109,10 +110,10 @@ with tab_share:
         if live:
             st.markdown("**Live links**")
         for r in live:
-            l1, l2, l3 = st.columns([3, 4, 1], vertical_alignment="center")
+            l1, l2, l3 = st.columns([3, 4, 1.4], vertical_alignment="center")
             l1.markdown(f"{escape_markdown(r['label'])} · created {r['created_at'][:16].replace('T', ' ')}")
             l2.code(f"{base}?share={r['token']}", language=None)
-            if l3.button("Revoke", key=f"share.revoke.{r['token']}", icon=":material/link_off:"):
+            if l3.button("Revoke", key=f"share.revoke.{r['token']}", icon=":material/link_off:", width="stretch"):
                 shares.revoke(r["token"], cur.workspace)
                 if st.session_state.get("share.created") == r["token"]:
                     st.session_state.pop("share.created")

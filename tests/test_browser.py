@@ -136,7 +136,7 @@ def test_upload_in_real_chromium_shows_quality_panel(server, tmp_path):
         expect(page.get_by_role("combobox", name="Dataset")).to_have_value("crm_export")
         page.get_by_role("combobox", name="Dataset").click()
         page.get_by_role("option", name=re.compile("^Sample: 3,000")).click()
-        expect(page.get_by_role("heading", name="Sample ICP: mid-size Fintech & SaaS")).to_be_visible(timeout=60_000)
+        expect(page.get_by_text("Sample ICP: mid-size Fintech & SaaS", exact=True).first).to_be_visible(timeout=60_000)
         # a second, separate browser session does not see this upload
         other = browser.new_context().new_page()
         other.goto(server, wait_until="networkidle")
@@ -158,7 +158,7 @@ def test_share_link_in_a_second_browser_context(server, tmp_path):
         counts = tier_counts(author)
         author.get_by_role("link", name="Share & export").click()
         expect(author.get_by_role("heading", name="Share & export")).to_be_visible(timeout=30_000)
-        author.get_by_role("button", name="Save new version").click()
+        author.get_by_role("button", name="Save version").click()
         author.get_by_text("Saved (UTC)").wait_for(state="attached", timeout=30_000)  # the versions grid
         author.get_by_role("tab", name="Share link").click()
         author.get_by_role("button", name="Create read-only link").click()

@@ -146,8 +146,8 @@ def test_killing_the_server_mid_upload_and_restarting_loses_nothing(tmp_path):
         page.goto(url, wait_until="networkidle")
         expect(page.get_by_text("Tier A", exact=True)).to_be_visible(timeout=60_000)
         page.get_by_role("link", name="Share & export").click()
-        expect(page.get_by_role("button", name="Save new version")).to_be_visible(timeout=30_000)
-        page.get_by_role("button", name="Save new version").click()
+        expect(page.get_by_role("button", name="Save version")).to_be_visible(timeout=30_000)
+        page.get_by_role("button", name="Save version").click()
         page.get_by_text("Saved (UTC)").wait_for(state="attached", timeout=30_000)
         workspace_url = page.url
         page.get_by_role("link", name="Data").click()

@@ -29,7 +29,7 @@ def test_percentages_and_changes():
     assert pct(0.256) == "26%"
     assert pct(0.256, 1) == "25.6%"
     assert pct(None) == "–"
-    assert pt_change(0.30, 0.26) == " (+4 pt)"
+    assert pt_change(0.30, 0.26) == "+4 pt"
     assert pt_change(0.30, 0.301) == ""
     assert pt_change(float("nan"), 0.3) == ""
 

@@ -8,7 +8,7 @@ from icp_core.profile import profile_from_json
 from icp_core.roles import ColumnSpec
 from icp_core.scoring import AccountMatrix, score_profile, tier_summary
 from icp_core.store import SAMPLE_WORKSPACE, DatasetStore, ProfileStore
-from tests.conftest import ROOT
+from tests.conftest import ROOT, score_widget, weight_sliders
 
 TIERS = ["A", "B", "C", "D", "Disqualified"]
 
@@ -45,16 +45,16 @@ def test_opens_on_the_sample_with_the_default_profile(app, data_root):
     counts = tier_counts(app)
     assert counts == core_counts(data_root, default)
     assert sum(counts.values()) == 3000
-    assert len([s for s in app.slider if s.key and s.key.startswith("score.w.")]) == len(default.traits)
+    assert len(weight_sliders(app)) == len(default.traits)
     table = accounts_table(app)
     assert table["ICP Tier"].iloc[0] == "A"
-    assert table["Reasons"].iloc[0].startswith("+5 Industry in Fintech, SaaS · +4 Employees 200–2,000")
+    assert table["Reasons"].iloc[0].startswith("Industry in Fintech, SaaS (+5) · Employees 200–2,000 (+4)")
     assert (np.diff(table["ICP Score"][table["ICP Tier"] == "A"].to_numpy()) <= 0).all()
 
 
 def test_slider_change_redraws_tiers(app):
     before = tier_counts(app)
-    app.slider(key="score.w.industry-core").set_value(0).run()
+    score_widget(app.slider, "w.industry-core").set_value(0).run()
     assert not app.exception
     after = tier_counts(app)
     # a zero weight also narrows the score range (high falls from 20 to 15), so tiers move both ways
@@ -62,7 +62,7 @@ def test_slider_change_redraws_tiers(app):
     top = accounts_table(app)
     assert not set(top.loc[top["ICP Tier"] == "A", "Industry"].dropna()) <= {"fintech", "saas"}
     assert after["Disqualified"] == before["Disqualified"]  # weights never disqualify
-    app.slider(key="score.w.industry-core").set_value(5).run()
+    score_widget(app.slider, "w.industry-core").set_value(5).run()
     assert tier_counts(app) == before
 
 
@@ -102,14 +102,14 @@ def test_stay_away_flags_and_optionally_disqualifies(app):
 
 
 def test_target_mix_tiers(app):
-    app.radio(key="score.tier_mode").set_value("Target mix").run()
+    score_widget(app.radio, "tier_mode").set_value("Target mix").run()
     assert not app.exception
     counts = tier_counts(app)
     eligible = sum(counts[t] for t in "ABCD")
     shares = [counts[t] / eligible for t in "ABCD"]
     assert shares == pytest.approx([0.10, 0.20, 0.30, 0.40], abs=0.07)
     for k, v in zip("ABCD", (20, 20, 30, 30)):
-        app.number_input(key=f"score.mix.{k}").set_value(v)
+        score_widget(app.number_input, f"mix.{k}").set_value(v)
     app.run()
     counts2 = tier_counts(app)
     assert counts2["A"] > counts["A"]
@@ -124,7 +124,7 @@ def test_save_then_reload_a_version(app, data_root):
     saved = ps.list_profiles(dataset_id)
     assert len(saved) == 1 and saved[0]["version"] == 1 and saved[0]["note"] == "first cut"
     baseline = tier_counts(app)
-    app.slider(key="score.w.size-sweet").set_value(-3).run()
+    score_widget(app.slider, "w.size-sweet").set_value(-3).run()
     changed = tier_counts(app)
     assert changed != baseline
     deltas = [m.delta for m in app.metric if m.label == "Accounts"]
@@ -133,7 +133,7 @@ def test_save_then_reload_a_version(app, data_root):
     app.button(key="score.load").click().run()
     assert not app.exception, app.exception
     assert tier_counts(app) == baseline
-    assert app.slider(key="score.w.size-sweet").value == 4
+    assert score_widget(app.slider, "w.size-sweet").value == 4
 
 
 def add_trait(at, column, rule, cls="nice_to_have", weight=2, values=None, lo=None, hi=None, disqualify=False):
@@ -178,7 +178,7 @@ def test_build_an_icp_on_crunchbase_from_the_ui(app, data_root):
     counts = tier_counts(app)
     assert sum(counts.values()) == 19374 and counts["A"] > 0 and counts["Disqualified"] > 0
     table = accounts_table(app)
-    assert table["Reasons"].iloc[0].startswith("+5 category_code in software, enterprise")
+    assert table["Reasons"].iloc[0].startswith("category_code in software, enterprise (+5)")
     assert any("founded_year ≥ 2005" in r for r in table["Reasons"])
     # edit one trait: funding becomes a must-have
     pick = next(t.id for t in work["profile"].traits if t.label.startswith("funding_total_usd"))
@@ -197,4 +197,27 @@ def test_build_an_icp_on_crunchbase_from_the_ui(app, data_root):
     again.run()
     assert not again.exception, again.exception
     assert tier_counts(again) == tier_counts(app)
-    assert len([s for s in again.slider if s.key and s.key.startswith("score.w.")]) == 8
+    assert len(weight_sliders(again)) == 8
+
+
+def test_empty_profile_offers_suggested_traits_from_the_data(app):
+    """Issue 12, item 11: an empty Score page on a dataset with an outcome offers the suggestion."""
+    from tests.conftest import SHARED_DATA
+
+    app.switch_page("pages/data.py").run()
+    data = (SHARED_DATA / "ibm_telco_customer_churn.csv").read_bytes()
+    app.file_uploader(key="data.accounts_file").set_value(("telco.csv", data, "text/csv"))
+    app.button[0].click().run()
+    assert not app.exception, app.exception
+    app.switch_page("pages/score.py").run()
+    assert not app.exception, app.exception
+    assert "No traits yet" in app.info[0].value and "suggest" in app.info[0].value
+    button = app.button(key="score.suggest")
+    assert "Retained" in button.label or "retained" in button.label.lower()
+    button.click().run()
+    assert not app.exception, app.exception
+    work = app.session_state["score.work"][app.session_state["icp.dataset"][1]]
+    assert len(work["profile"].traits) >= 3
+    assert len(weight_sliders(app)) == len(work["profile"].traits)
+    counts = tier_counts(app)
+    assert sum(counts.values()) == 7043 and counts["A"] > 0 and counts["D"] > 0

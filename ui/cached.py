@@ -8,6 +8,7 @@ built once with Altair and get their data per rerun.
 import altair as alt
 import streamlit as st
 
+from icp_core.formatting import VEGA_COUNT_LABEL, VEGA_MONEY_LABEL
 from icp_core.evidence import Outcome, Suggestion, reference_auc, suggest_traits
 from icp_core.roles import ColumnSpec
 from icp_core.scoring import TIER_COLORS, TIER_LABELS, AccountMatrix
@@ -29,15 +30,15 @@ def histogram_spec() -> dict:
     bars = alt.Chart(alt.NamedData("hist")).mark_bar().encode(
         x=alt.X("bin_start:Q", title="ICP score", scale=alt.Scale(domain=[0, 104], nice=False)),
         x2="bin_end:Q",
-        y=alt.Y("sum(accounts):Q", title="Accounts", stack=True),
-        color=alt.Color("tier:N", scale=colour, legend=alt.Legend(orient="top", title=None)),
+        y=alt.Y("sum(accounts):Q", title="Accounts", stack=True, axis=alt.Axis(labelExpr=VEGA_COUNT_LABEL)),
+        color=alt.Color("tier:N", scale=colour, legend=None),  # the tier cards above carry the colours
         tooltip=["tier:N", "bin_start:Q", "bin_end:Q", "sum(accounts):Q"],
     )
     rule = alt.Chart(alt.NamedData("lines")).mark_rule(strokeDash=[6, 4], color="#333", size=2).encode(x="line:Q")
-    text = alt.Chart(alt.NamedData("lines")).mark_text(align="left", dx=4, dy=-6, fontSize=14,
-                                                        fontWeight="bold").encode(x="line:Q", y=alt.value(12),
-                                                                                  text="label:N")
-    return (alt.layer(bars, rule, text).properties(height=330, title="Score distribution by tier")
+    # each line's label on its own row (ypix: pixels from the top), so close lines never overprint
+    text = alt.Chart(alt.NamedData("lines")).mark_text(align="left", dx=4, fontSize=13, fontWeight="bold").encode(
+        x="line:Q", y=alt.Y("ypix:Q", scale=None), text="label:N")
+    return (alt.layer(bars, rule, text).properties(height=235, title="Score distribution by tier")
             .configure_axis(labelFontSize=14, titleFontSize=14).configure_title(fontSize=16).to_dict())
 
 
@@ -45,17 +46,19 @@ def histogram_spec() -> dict:
 def tier_bar_spec(measure: str, field: str) -> dict:
     """One measure (win rate, ARR, churn, accounts) per tier as a Vega-Lite spec built with Altair."""
     colour = alt.Scale(domain=list(TIER_LABELS), range=[TIER_COLORS[t] for t in TIER_LABELS])
-    fmt = ".0%" if field in ("win_rate", "churn_rate") else ("$,.3s" if field == "arr" else ",")
+    axis = (alt.Axis(format=".0%") if field in ("win_rate", "churn_rate") else
+            alt.Axis(labelExpr=VEGA_MONEY_LABEL) if field == "arr" else alt.Axis(labelExpr=VEGA_COUNT_LABEL))
     bar = alt.Chart(alt.NamedData("tiers")).mark_bar().encode(
         x=alt.X("tier:N", sort=list(TIER_LABELS), title=None,
                   axis=alt.Axis(labelAngle=0, labelOverlap=False,
                                 labelExpr="datum.value == 'Disqualified' ? 'Disq.' : datum.value")),
-        y=alt.Y(f"{field}:Q", title=measure, axis=alt.Axis(format=fmt)),
+        y=alt.Y(f"{field}:Q", title=measure, axis=axis),
         color=alt.Color("tier:N", scale=colour, legend=None),
-        tooltip=["tier:N", alt.Tooltip(f"{field}:Q", format=fmt), "accounts:Q"],
+        tooltip=["tier:N", alt.Tooltip("label:N", title=measure), "accounts:Q"],
     )
-    labels = bar.mark_text(dy=-8, fontSize=14, fontWeight="bold").encode(text=alt.Text(f"{field}:Q", format=fmt))
-    return (bar + labels).properties(height=262).configure_axis(labelFontSize=14, titleFontSize=14).to_dict()
+    # bar labels come formatted by the page (icp_core.formatting), like every other number on screen
+    labels = bar.mark_text(dy=-8, fontSize=13, fontWeight="bold").encode(text="label:N")
+    return (bar + labels).properties(height=190).configure_axis(labelFontSize=13, titleFontSize=13).to_dict()
 
 
 
