@@ -180,8 +180,9 @@ with right:
     proposed = traits_for_cluster(accounts, clustering, columns, names.index(target))
     if proposed:
         st.markdown("\n".join(f"- **+{t.weight}** {escape_markdown(t.label)}" for t in proposed))
-        if read_only() is None and st.button(f"Add {len(proposed)} trait{'s' if len(proposed) > 1 else ''} to “{escape_markdown(profile.name)}”",
-                     key="clusters.adopt", type="primary", icon=":material/add:"):
+        if read_only() is None and st.button(f"Add {len(proposed)} trait{'s' if len(proposed) > 1 else ''} to the ICP",
+                     key="clusters.adopt", type="primary", icon=":material/add:", width="stretch",
+                     help=f"Adds them to “{escape_markdown(profile.name)}” with these weights"):
             replace_profile(cur, adopt_traits(profile, proposed))
             st.toast(f"Added traits describing {escape_markdown(target)}", icon=":material/check:")
             st.rerun()
