@@ -72,7 +72,7 @@ def render_onepager(profile: Profile, summary: pd.DataFrame, dataset_name: str, 
     lift = (evidence or {}).get("lift", {})
     for r in summary.itertuples():
         fg = "#1a1a1a" if r.tier == "C" else "#fff"
-        lines = [f"{r.share:.0%} of accounts"]
+        lines = [f"{_pct(r.share)} of accounts"]
         if not (isinstance(r.win_rate, float) and math.isnan(r.win_rate)):
             lines.append(f"win rate {_pct(r.win_rate)}")
         if not (isinstance(r.churn_rate, float) and math.isnan(r.churn_rate)):

@@ -6,6 +6,7 @@ from pathlib import Path
 import pandas as pd
 import streamlit as st
 
+from icp_core.formatting import count, pct
 from icp_core.ingest import IngestError, default_upload_limit_mb, ingest_dataset, remap_dataset
 from icp_core.roles import ROLES, ColumnSpec
 from icp_core.sources import AGGREGATES, add_source
@@ -32,7 +33,7 @@ def show_sources(store, dataset_id: str, meta: dict, read_only: bool) -> None:
             st.markdown(f"**{escape_markdown(j['file'])}** joined on {escape_markdown(j['key'])}" + (" · rolled up per account" if j["one_to_many"] else "")
                         + (" · enrichment" if j.get("enrich") else ""))
             c1, c2, c3 = st.columns(3)
-            c1.metric("Rows matched", f"{j['match_rate']:.0%}", help=f"{j['matched_rows']:,} of {j['rows']:,} rows")
+            c1.metric("Rows matched", pct(j["match_rate"]), help=f"{count(j['matched_rows'])} of {count(j['rows'])} rows")
             c2.metric("Accounts matched", f"{j['accounts_matched']:,}")
             c3.metric("New columns", f"{len(j['columns']):,}")
             for header, f in j.get("filled", {}).items():
@@ -61,7 +62,7 @@ def show_sources(store, dataset_id: str, meta: dict, read_only: bool) -> None:
             return
         p1, p2, p3 = st.columns(3)
         p1.metric("Key", f"{preview.key_header} → {ROLES[preview.key_role].label}")
-        p2.metric("Rows matched", f"{preview.match_rate:.0%}", help=f"{preview.matched_rows:,} of {preview.rows:,} rows")
+        p2.metric("Rows matched", pct(preview.match_rate), help=f"{count(preview.matched_rows)} of {count(preview.rows)} rows")
         p3.metric("Accounts matched", f"{preview.accounts_matched:,}")
         if preview.unmatched_keys:
             st.warning("Keys with no account, e.g.: " + escape_markdown(", ".join(preview.unmatched_keys)), icon=":material/link_off:")

@@ -384,8 +384,8 @@ with tab_campaign:
                 st.error(escape_markdown(exc))
             else:
                 m = st.columns(4)
-                m[0].metric("ICP response", f"{c.icp_rate:.1%}", help=f"{c.icp_responded:,} of {c.icp_n:,}")
-                m[1].metric("Control response", f"{c.control_rate:.1%}", help=f"{c.control_responded:,} of {c.control_n:,}")
+                m[0].metric("ICP response", pct(c.icp_rate, 1), help=f"{count(c.icp_responded)} of {count(c.icp_n)}")
+                m[1].metric("Control response", pct(c.control_rate, 1), help=f"{count(c.control_responded)} of {count(c.control_n)}")
                 m[2].metric("Difference", f"{c.difference * 100:+.1f} pt",
                             help=f"95 % interval {c.diff_interval[0] * 100:+.1f} to {c.diff_interval[1] * 100:+.1f} pt")
                 m[3].metric("p (Fisher exact)", f"{c.p_value:.3g}")

@@ -130,7 +130,7 @@ def suggest_from_data() -> None:
     if outcome.kind == "column" and not outcome.column:
         st.caption("To let the data suggest traits, pick what a good customer is on the Evidence page.")
         return
-    if not st.button(f"Suggest traits from the data ({outcome.label()})", key="score.suggest", type="primary",
+    if not st.button(f"Suggest traits from the data ({escape_markdown(outcome.label())})", key="score.suggest", type="primary",
                      icon=":material/auto_awesome:", width="stretch"):
         return
     with st.status(f"Looking for traits that separate {escape_markdown(outcome.label())}…") as status:
@@ -397,7 +397,7 @@ def live_evidence_line() -> str:
     lift_a = bt.tiers.loc[0, "lift"]
     return (f"**Evidence** ({escape_markdown(outcome.label())}, held out): AUC **{bt.auc:.2f}** · "
             f"tier A lift **{'–' if np.isnan(lift_a) else f'{lift_a:.1f}×'}** · "
-            f"A+B hold **{bt.captured_good:.0%}** of good customers")
+            f"A+B hold **{pct(bt.captured_good)}** of good customers")
 
 
 def card_lines(row, b) -> str:
