@@ -10,7 +10,7 @@ import streamlit as st
 from icp_core.ingest import ensure_sample_dataset
 from icp_core.store import (SAMPLE_WORKSPACE, DatasetStore, ShareStore, data_dir, is_workspace_id, new_token,
                             sweep_leftovers)
-from ui.state import choose_dataset, picker_key
+from ui.state import choose_dataset, escape_markdown, picker_key
 
 st.set_page_config(page_title="ICP Explorer", page_icon=":material/target:", layout="wide")
 
@@ -75,7 +75,7 @@ def draw_sidebar(slot, labels: dict, problems: list[str]) -> None:
         st.selectbox("Dataset", options, index=options.index(st.session_state["icp.dataset"]),
                      format_func=labels.get, key=picker_key())
         for problem in problems:
-            st.warning(problem, icon=":material/warning:")
+            st.warning(escape_markdown(problem), icon=":material/warning:")
         st.caption("Your uploads are private to this link. Bookmark it to come back to your data.")
 
 

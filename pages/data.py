@@ -78,7 +78,7 @@ def show_sources(store, dataset_id: str, meta: dict, read_only: bool) -> None:
         for note in preview.notes:
             st.caption(note)
         if st.button(f"Join {escape_markdown(up.name)} to the accounts", type="primary", key="data.source_join", icon=":material/join:"):
-            with st.status(f"Joining {up.name}…") as status:
+            with st.status(f"Joining {escape_markdown(up.name)}…") as status:
                 try:
                     report = add_source(store, dataset_id, path, key_column=preview.key_column,
                                         aggregates=dict(zip(edited["key"], edited["Aggregate"])), enrich=enrich,
@@ -86,7 +86,7 @@ def show_sources(store, dataset_id: str, meta: dict, read_only: bool) -> None:
                 except IngestError as exc:
                     status.update(label=f"Could not join: {escape_markdown(exc)}", state="error")
                     return
-                status.update(label=f"Joined {report['file']}: {len(report['columns'])} new columns", state="complete")
+                status.update(label=f"Joined {escape_markdown(report['file'])}: {len(report['columns'])} new columns", state="complete")
             st.session_state["data.source_n"] = n + 1
             st.rerun()
 
@@ -108,7 +108,7 @@ def load_upload(accounts_file, opportunities_file, name: str) -> None:
                 path = Path(tmp) / ("upload2" + Path(f.name).suffix.lower())
             path.write_bytes(f.getbuffer())
             paths.append(path)
-        with st.status(f"Loading {accounts_file.name}…", expanded=True) as status:
+        with st.status(f"Loading {escape_markdown(accounts_file.name)}…", expanded=True) as status:
             bar = st.progress(0.0)
 
             def progress(fraction: float, message: str) -> None:
@@ -125,7 +125,7 @@ def load_upload(accounts_file, opportunities_file, name: str) -> None:
                 return
             choose_dataset((own_store.workspace, result.dataset_id))  # before the "Loaded" label shows
             q = result.meta["quality"]
-            status.update(label=f"Loaded {q['rows_loaded']:,} accounts from {accounts_file.name} "
+            status.update(label=f"Loaded {q['rows_loaded']:,} accounts from {escape_markdown(accounts_file.name)} "
                                 f"in {result.meta['load_seconds']:.1f} s", state="complete", expanded=False)
 
 

@@ -117,11 +117,11 @@ def pmf_inputs_ui() -> Outcome:
     cols = st.columns(max(len(chosen), 1))
     raw = []
     for col, h in zip(cols, chosen):
-        raw.append((h, col.slider(h, 0, 100, 100 // max(len(chosen), 1), step=5, key=f"evidence.pmf.w.{h}")))
+        raw.append((h, col.slider(escape_markdown(h), 0, 100, 100 // max(len(chosen), 1), step=5, key=f"evidence.pmf.w.{h}")))
     total = sum(w for _, w in raw)
     comps = [(h, w / total) for h, w in raw if w > 0] if total else []
     if comps:
-        st.caption("Weights as used (normalised to 100 %): " + ", ".join(f"{h} {w:.0%}" for h, w in comps))
+        st.caption("Weights as used (normalised to 100 %): " + ", ".join(f"{escape_markdown(h)} {pct(w)}" for h, w in comps))
     n1, n2 = st.columns(2)
     method = n1.radio("Normalise each input by", list(PMF_METHODS), format_func=PMF_METHODS.get, horizontal=True,
                       key="evidence.pmf.method")

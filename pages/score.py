@@ -227,7 +227,7 @@ result, binding = score_profile(accounts, profile)
 summary = tier_summary(result, accounts)
 if binding.problems:
     st.warning("Some traits cannot be used on this dataset and are left out of the score: "
-               + "; ".join(binding.problems), icon=":material/warning:")
+               + "; ".join(escape_markdown(p) for p in binding.problems), icon=":material/warning:")
 
 panel, main = st.columns([1, 2.7], gap="medium")
 
@@ -248,7 +248,7 @@ with panel, st.container(height=520, border=False, key="score-controls"):
             continue
         st.markdown(f"**{cls_label}**" + (" · disqualifies when failed" if cls == "must_have" else ""))
         for t in traits:
-            help_text = f"{RULES[t.rule]} · column {t.column_ref}"
+            help_text = f"{RULES[t.rule]} · column {escape_markdown(t.column_ref)}"
             if t.trait_class == "stay_away":
                 help_text += " · disqualifies" if t.disqualify else " · flags the account"
             st.slider(escape_markdown(t.label) + ("" if t.id in bound_ids else " (not on this dataset)"),
@@ -503,6 +503,6 @@ with main:
                              + ("" if matched[i] else " · not matched"))
             st.markdown("\n".join(lines) or "No traits.")
             if row["Flags"]:
-                st.warning(row["Flags"], icon=":material/flag:")
+                st.warning(escape_markdown(row["Flags"]), icon=":material/flag:")
             if row["Next step"]:
-                st.info(row["Next step"], icon=":material/trending_up:")
+                st.info(escape_markdown(row["Next step"]), icon=":material/trending_up:")

@@ -158,7 +158,7 @@ with tab_sql:
     if profile.tier_rule.mode == "mix":
         st.caption("Tier lines come from the target mix solved on this dataset: "
                    + ", ".join(f"{k} ≥ {v:.2f}" for k, v in result.thresholds.items() if math.isfinite(v)))
-    st.markdown("Input columns: " + ", ".join(f"`{c}` ({k})" for c, k in input_columns(bound).items()))
+    st.markdown("Input columns: " + ", ".join(f"{escape_markdown(c)} ({k})" for c, k in input_columns(bound).items()))
     if sql:
         b1, b2 = st.columns(2)
         b1.download_button("Download .sql", sql.encode(), file_name=f"icp_{dialect}.sql", mime="text/plain",

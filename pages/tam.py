@@ -51,7 +51,7 @@ with st.expander("Upload a market list (prospects or a firmographic universe)", 
         if not readonly else st.empty():
     up = None if readonly else st.file_uploader("Market file", type=["csv", "tsv", "txt", "xlsx", "parquet"], key="tam.market_file")
     if up is not None and st.button("Load market list", key="tam.load_market"):
-        with st.status(f"Loading {up.name}…", expanded=True) as status:
+        with st.status(f"Loading {escape_markdown(up.name)}…", expanded=True) as status:
             bar = st.progress(0.0)
             with tempfile.TemporaryDirectory(prefix="icp_market_") as tmp:
                 path = Path(tmp) / ("market" + Path(up.name).suffix.lower())
@@ -78,7 +78,8 @@ else:
                             mstore.meta_path(market_key[1]).stat().st_mtime_ns)
     market_result, binding = score_profile(market, profile)
     if binding.problems:
-        st.warning("Scoring the market list without: " + "; ".join(binding.problems), icon=":material/warning:")
+        st.warning("Scoring the market list without: " + "; ".join(escape_markdown(p) for p in binding.problems),
+                   icon=":material/warning:")
 
 # ------------------------------------------------------------------ segments and assumptions
 

@@ -39,3 +39,4 @@ def test_plain_numbers():
     assert format_number(0.5) == "0.5"
     assert format_number(1_234_567) == "1.23M"
     assert compact(0.25) == "0.25"
+

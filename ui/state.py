@@ -9,6 +9,7 @@ edited in the form, another dataset): Streamlit then makes fresh widgets from th
 instead of showing a value the browser or a dropped widget state still holds.
 """
 
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -40,10 +41,17 @@ def read_only() -> dict | None:
     return st.session_state.get("icp.share")
 
 
+# Where Streamlit's markdown would turn plain text into a link (https://…, www.…, a@b.c, mailto:):
+# an invisible WORD JOINER (U+2060) goes in front of the ':' / '.' / '@', which no escape can stop.
+_AUTOLINK = re.compile(r"(?i)(?=://)|(?<=www)(?=\.)|(?=@)|(?<=mailto)(?=:)|(?<=xmpp)(?=:)")
+
+
 def escape_markdown(text) -> str:
-    """User text (file values, names, labels) shown through st.markdown, st.caption, st.warning …:
-    markdown and HTML characters escaped, so it shows as typed and never becomes a link or image."""
-    return "".join("\\" + c if c in "\\`*_{}[]()#+-.!|<>~$:" else c for c in str(text))
+    """User text (file values, names, labels) shown through st.markdown, st.caption, st.warning,
+    widget labels, help= tooltips, status labels and toasts: markdown and HTML characters escaped and
+    autolinks broken, so it shows as typed and never becomes a link, an image or formatting."""
+    text = _AUTOLINK.sub("\u2060", str(text))
+    return "".join("\\" + c if c in "\\`*_{}[]()#+-.!|<>~$:" else c for c in text)
 
 
 def picker_key() -> str:
