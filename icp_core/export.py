@@ -3,6 +3,12 @@
 Text written for spreadsheets is neutralised against formula injection: a cell that starts
 with `=`, `+`, `-`, `@`, a tab or a carriage return gets a leading apostrophe, so Excel,
 LibreOffice and Google Sheets show it as text instead of running it.
+
+Excel (XLSX) cannot hold the control characters XML 1.0 forbids (U+0000-U+0008, U+000B, U+000C,
+U+000E-U+001F; openpyxl's ILLEGAL_CHARACTERS_RE), which ingest accepts in values and headers. The
+Excel export writes each one as U+FFFD (the replacement character, `XLSX_PLACEHOLDER`) in every text
+cell, column header and the sheet name; every other character stays. Tab and LF stay; CR comes back
+as LF, since XML parsers normalise line ends. CSV and Parquet keep every character as it is.
 """
 
 from __future__ import annotations
@@ -10,7 +16,9 @@ from __future__ import annotations
 import io
 
 import pandas as pd
+from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
 
+XLSX_PLACEHOLDER = "\ufffd"
 FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
 
 
@@ -31,6 +39,26 @@ def neutralise_formulas(df: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
+def replace_xml_illegal(df: pd.DataFrame, placeholder: str = XLSX_PLACEHOLDER) -> pd.DataFrame:
+    """A copy of `df` where every character XML 1.0 cannot hold, in text cells (object, string and
+    categorical columns; numbers and other values in mixed columns are left alone) and in text column
+    headers, is replaced by `placeholder`. Vectorised per column; clean columns are left as they are."""
+    out = df.copy()
+    for col in out.columns:
+        s = out[col]
+        if isinstance(s.dtype, pd.CategoricalDtype):
+            s = s.astype(object)
+        elif not (s.dtype == object or pd.api.types.is_string_dtype(s)):
+            continue
+        hit = s.str.contains(ILLEGAL_CHARACTERS_RE, na=False).to_numpy(dtype=bool)
+        if hit.any():
+            values = s.astype(object).to_numpy(copy=True)
+            values[hit] = s[hit].str.replace(ILLEGAL_CHARACTERS_RE, placeholder, regex=True).to_numpy(dtype=object)
+            out[col] = pd.Series(values, index=out.index, dtype=s.dtype)
+    out.columns = [ILLEGAL_CHARACTERS_RE.sub(placeholder, c) if isinstance(c, str) else c for c in out.columns]
+    return out
+
+
 def to_csv_bytes(df: pd.DataFrame) -> bytes:
     """UTF-8 CSV (with BOM, so Excel reads accents right), formulas neutralised, CRLF line ends
     as RFC 4180 has them (so a value holding a CR or LF is always quoted)."""
@@ -46,9 +74,11 @@ EXPORT_FORMATS = {"csv": ("text/csv", "csv"),
 
 
 def to_xlsx_bytes(df: pd.DataFrame, sheet: str = "ICP scores") -> bytes:
-    """An Excel workbook (openpyxl), formulas neutralised, header row frozen."""
+    """An Excel workbook (openpyxl), formulas neutralised, characters XML cannot hold written as
+    U+FFFD (see replace_xml_illegal), header row frozen."""
     buf = io.BytesIO()
-    safe = neutralise_formulas(df)
+    safe = replace_xml_illegal(neutralise_formulas(df))
+    sheet = ILLEGAL_CHARACTERS_RE.sub(XLSX_PLACEHOLDER, sheet)
     with pd.ExcelWriter(buf, engine="openpyxl") as xw:
         safe.to_excel(xw, index=False, sheet_name=sheet[:31])
         ws = xw.sheets[sheet[:31]]
