@@ -91,14 +91,18 @@ def _cmd_ingest(args) -> int:
 
 def _read_profile(path: str):
     """The ICP profile JSON at `path`, or a CliError saying what is wrong with it."""
-    from .profile import ProfileError, profile_from_json
+    from .profile import MAX_PROFILE_JSON_BYTES, ProfileError, profile_from_json
 
     try:
-        return profile_from_json(Path(path).read_bytes())
+        with open(path, "rb") as fh:
+            data = fh.read(MAX_PROFILE_JSON_BYTES + 1)  # never more: a bigger file is refused
+        return profile_from_json(data)
     except FileNotFoundError:
         raise CliError(f"profile not found: {path}") from None
     except IsADirectoryError:
         raise CliError(f"profile is a directory: {path}") from None
+    except OSError as exc:
+        raise CliError(f"cannot read profile {path}: {exc.strerror or exc}") from None
     except ProfileError as exc:
         raise CliError(f"malformed profile {path}: {exc}") from None
 

@@ -125,7 +125,13 @@ class Trait:
 
 
 def default_label(column_label: str, rule: str, values=(), lo=None, hi=None, kind: str = "number") -> str:
-    """A readable label: 'Industry in Fintech, SaaS', 'Employees 200–2,000', 'NPS missing'."""
+    """A readable label: 'Industry in Fintech, SaaS', 'Employees 200–2,000', 'NPS missing'
+    (shortened with … to fit MAX_LABEL_CHARS)."""
+    label = _default_label(column_label, rule, values, lo, hi, kind)
+    return label if len(label) <= MAX_LABEL_CHARS else label[: MAX_LABEL_CHARS - 1] + "…"
+
+
+def _default_label(column_label: str, rule: str, values=(), lo=None, hi=None, kind: str = "number") -> str:
     fmt = (lambda x: str(int(x)) if x == int(x) else f"{x:g}") if kind == "year" else format_number
     if rule in ("in_set", "contains_any"):
         shown = ", ".join(str(v) for v in list(values)[:4]) + ("…" if len(values) > 4 else "")
@@ -194,118 +200,239 @@ class Profile:
 
 # --------------------------------------------------------------------------- validation
 
-def _number_or_none(value, where: str) -> float | None:
+
+MAX_PROFILE_JSON_BYTES = 1_000_000
+"""Largest profile JSON read (bytes, or characters for text); a 100-trait profile is ~40 kB."""
+MAX_TRAITS = 100
+"""Most traits in one profile: the editor, reasons and the trait-vector cache are sized for it."""
+MAX_NAME_CHARS = 200
+"""Longest profile name."""
+MAX_DESCRIPTION_CHARS = 2_000
+"""Longest profile description."""
+MAX_LABEL_CHARS = 200
+"""Longest trait label (it is copied into every matching account's reasons)."""
+MAX_COLUMN_CHARS = 500
+"""Longest column header a trait names."""
+MAX_VALUES = 500
+"""Most values in one trait (in_set / contains_any)."""
+MAX_VALUE_CHARS = 500
+"""Longest single trait value."""
+MAX_ID_CHARS = 64
+"""Longest trait id."""
+MAX_TIMESTAMP_CHARS = 40
+"""Longest created_at / updated_at text."""
+MAX_NOTE_CHARS = 500
+"""Longest note on a saved version (ProfileStore.save_version)."""
+MAX_AUTHOR_CHARS = 100
+"""Longest author of a saved version (ProfileStore.save_version)."""
+
+
+def _show(value, limit: int = 40) -> str:
+    """A short repr of a bad value for a message (never the whole of a huge value)."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return "NaN" if math.isnan(value) else ("Infinity" if value > 0 else "-Infinity")
+    if isinstance(value, (list, dict)):
+        return f"a {'list' if isinstance(value, list) else 'JSON object'}"
+    text = repr(value)
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def _field(where: str, name: str) -> str:
+    return f"{where}.{name}" if where.endswith("]") else f"{where} {name}"
+
+
+def _text(value, where: str, limit: int, *, required: bool = False, default: str | None = "") -> str | None:
+    """Check a text field: a string of at most `limit` characters (None/"" → default)."""
     if value is None or value == "":
-        return None
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise ProfileError(f"{where}: expected a number or null, got {value!r}")
-    if not math.isfinite(value):
-        raise ProfileError(f"{where}: expected a finite number, got {value!r}")
+        if required:
+            raise ProfileError(f"{where}: is required")
+        return default
+    if not isinstance(value, str):
+        raise ProfileError(f"{where}: must be text, got {_show(value)}")
+    if len(value) > limit:
+        raise ProfileError(f"{where}: at most {limit:,} characters, got {len(value):,}")
+    return value
+
+
+def _finite(value, where: str, what: str) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+        raise ProfileError(f"{where}: must be {what}, got {_show(value)}")
     return float(value)
 
 
-def validate_trait(t: Trait, where: str = "trait") -> Trait:
-    """Check one trait; raise ProfileError naming the problem. Returns the trait."""
+def _number_or_none(value, where: str) -> float | None:
+    if value is None or value == "":
+        return None
+    return _finite(value, where, "a finite number or null")
+
+
+def validate_trait(t: Trait, where: str | None = None) -> Trait:
+    """Check one trait (type, range and length of every field); raise ProfileError naming
+    the field. Normalises in place (weight to int, values to text) and returns the trait."""
     if not isinstance(t.label, str) or not t.label.strip():
-        raise ProfileError(f"{where}: a label is required")
-    where = f"trait {t.label!r}"
-    if t.rule not in RULES:
-        raise ProfileError(f"{where}: unknown rule {t.rule!r} (expected one of {', '.join(RULES)})")
+        raise ProfileError(f"{_field(where or 'trait', 'label')}: a label is required")
+    if len(t.label) > MAX_LABEL_CHARS:
+        raise ProfileError(f"{_field(where or 'trait', 'label')}: at most {MAX_LABEL_CHARS:,} characters, "
+                           f"got {len(t.label):,}")
+    where = where or f"trait {t.label!r}"
+    if t.id is None:
+        t.id = new_trait_id()
+    t.id = _text(t.id, _field(where, "id"), MAX_ID_CHARS, required=True)
+    if not isinstance(t.rule, str) or t.rule not in RULES:
+        raise ProfileError(f"{_field(where, 'rule')}: unknown rule {_show(t.rule)} (expected one of {', '.join(RULES)})")
+    t.role = _text(t.role, _field(where, "role"), 100, default=None)
+    t.column = _text(t.column, _field(where, "column"), MAX_COLUMN_CHARS, default=None)
     if not (t.role or t.column):
         raise ProfileError(f"{where}: names no column (give 'role' or 'column')")
     if t.role and t.role not in ROLES:
-        raise ProfileError(f"{where}: unknown role {t.role!r}")
-    if t.trait_class not in TRAIT_CLASSES:
-        raise ProfileError(f"{where}: unknown class {t.trait_class!r} (expected one of {', '.join(TRAIT_CLASSES)})")
-    if isinstance(t.weight, bool) or not isinstance(t.weight, (int, float)) or t.weight != int(t.weight):
-        raise ProfileError(f"{where}: weight must be a whole number from -5 to +5, got {t.weight!r}")
-    t.weight = int(t.weight)
+        raise ProfileError(f"{_field(where, 'role')}: unknown role {_show(t.role)}")
+    if not isinstance(t.trait_class, str) or t.trait_class not in TRAIT_CLASSES:
+        raise ProfileError(f"{_field(where, 'trait_class')}: unknown class {_show(t.trait_class)} "
+                           f"(expected one of {', '.join(TRAIT_CLASSES)})")
+    w = t.weight
+    if isinstance(w, bool) or not isinstance(w, (int, float)) or not math.isfinite(w) or w != int(w):
+        raise ProfileError(f"{_field(where, 'weight')}: must be a whole number from -5 to +5, got {_show(w)}")
+    t.weight = int(w)
     if not WEIGHT_MIN <= t.weight <= WEIGHT_MAX:
-        raise ProfileError(f"{where}: weight {t.weight} is outside -5..+5")
+        raise ProfileError(f"{_field(where, 'weight')}: weight {t.weight} is outside -5..+5")
     if t.trait_class == "stay_away" and t.weight > 0:
         raise ProfileError(f"{where}: a stay-away trait cannot have a positive weight")
-    if t.rule in ("in_set", "contains_any"):
-        if not isinstance(t.values, list) or not t.values:
-            raise ProfileError(f"{where}: needs at least one value")
-        t.values = [str(v) for v in t.values]
+    if t.values is None:
+        t.values = []
+    if not isinstance(t.values, list):
+        raise ProfileError(f"{_field(where, 'values')}: must be a list, got {_show(t.values)}")
+    if len(t.values) > MAX_VALUES:
+        raise ProfileError(f"{_field(where, 'values')}: at most {MAX_VALUES:,} values, got {len(t.values):,}")
+    values = []
+    for j, v in enumerate(t.values):
+        vw = f"{_field(where, 'values')}[{j}]"
+        if isinstance(v, bool) or not isinstance(v, (str, int, float)) or (isinstance(v, float) and not math.isfinite(v)):
+            raise ProfileError(f"{vw}: must be text or a number, got {_show(v)}")
+        v = str(v)
+        if len(v) > MAX_VALUE_CHARS:
+            raise ProfileError(f"{vw}: at most {MAX_VALUE_CHARS:,} characters, got {len(v):,}")
+        values.append(v)
+    t.values = values
+    if t.rule in ("in_set", "contains_any") and not t.values:
+        raise ProfileError(f"{where}: needs at least one value")
+    t.min = _number_or_none(t.min, _field(where, "min"))
+    t.max = _number_or_none(t.max, _field(where, "max"))
     if t.rule == "range":
-        t.min = _number_or_none(t.min, where + " min")
-        t.max = _number_or_none(t.max, where + " max")
         if t.min is None and t.max is None:
             raise ProfileError(f"{where}: a range needs a minimum, a maximum or both")
         if t.min is not None and t.max is not None and t.min > t.max:
             raise ProfileError(f"{where}: minimum {t.min:g} is above maximum {t.max:g}")
-    t.disqualify = bool(t.disqualify) and t.trait_class == "stay_away"
+    if t.disqualify is None:
+        t.disqualify = False
+    if not isinstance(t.disqualify, bool):
+        raise ProfileError(f"{_field(where, 'disqualify')}: must be true or false, got {_show(t.disqualify)}")
+    t.disqualify = t.disqualify and t.trait_class == "stay_away"
     return t
 
 
+def _tier_numbers(value, where: str, keys: tuple[str, ...], what: str) -> dict[str, float]:
+    if not isinstance(value, dict):
+        raise ProfileError(f"{where}: must be an object with {what} for {', '.join(keys)}, got {_show(value)}")
+    out = {}
+    for k in keys:
+        if k not in value:
+            raise ProfileError(f"{where}: needs {what} for {', '.join(keys)} (no {k})")
+        out[k] = _finite(value[k], f"{where}.{k}", "a finite number")
+    return out
+
+
 def validate_profile(p: Profile) -> Profile:
+    """Check a whole profile (see the MAX_* limits); raise ProfileError naming the field."""
+    p.name = _text(p.name, "name", MAX_NAME_CHARS, default="Untitled ICP")
+    p.description = _text(p.description, "description", MAX_DESCRIPTION_CHARS)
+    p.created_at = _text(p.created_at, "created_at", MAX_TIMESTAMP_CHARS, default=None) or now_iso()
+    p.updated_at = _text(p.updated_at, "updated_at", MAX_TIMESTAMP_CHARS, default=None) or now_iso()
+    if not isinstance(p.traits, list):
+        raise ProfileError(f"traits: must be a list, got {_show(p.traits)}")
+    if len(p.traits) > MAX_TRAITS:
+        raise ProfileError(f"traits: a profile has at most {MAX_TRAITS} traits, this one has {len(p.traits):,}")
+    for i, t in enumerate(p.traits):
+        if not isinstance(t, Trait):
+            raise ProfileError(f"traits[{i}]: must be a trait object")
+        validate_trait(t, f"traits[{i}]")
     ids = [t.id for t in p.traits]
     if len(set(ids)) != len(ids):
         raise ProfileError("two traits share the same id")
-    for i, t in enumerate(p.traits):
-        validate_trait(t, f"trait {i + 1}")
     r = p.tier_rule
-    if r.mode not in ("thresholds", "mix"):
-        raise ProfileError(f"tier rule: unknown mode {r.mode!r} (expected 'thresholds' or 'mix')")
-    try:
-        th = [float(r.thresholds[k]) for k in ("A", "B", "C")]
-    except (KeyError, TypeError, ValueError):
-        raise ProfileError("tier rule: thresholds need numbers for A, B and C") from None
-    if not (100 >= th[0] >= th[1] >= th[2] >= 0):
-        raise ProfileError("tier rule: thresholds must satisfy 100 ≥ A ≥ B ≥ C ≥ 0")
-    r.thresholds = dict(zip(("A", "B", "C"), th))
-    try:
-        mix = [float(r.mix[k]) for k in TIERS]
-    except (KeyError, TypeError, ValueError):
-        raise ProfileError("tier rule: the target mix needs percentages for A, B, C and D") from None
-    if any(m < 0 for m in mix) or abs(sum(mix) - 100) > 0.5:
-        raise ProfileError(f"tier rule: the target mix must be non-negative and add up to 100 % (it adds up to {sum(mix):g} %)")
-    r.mix = dict(zip(TIERS, mix))
+    if not isinstance(r, TierRule):
+        raise ProfileError("tier_rule: must be an object")
+    if not isinstance(r.mode, str) or r.mode not in ("thresholds", "mix"):
+        raise ProfileError(f"tier_rule.mode: unknown mode {_show(r.mode)} (expected 'thresholds' or 'mix')")
+    th = _tier_numbers(r.thresholds, "tier_rule.thresholds", ("A", "B", "C"), "numbers")
+    if not (100 >= th["A"] >= th["B"] >= th["C"] >= 0):
+        raise ProfileError("tier_rule.thresholds: must satisfy 100 ≥ A ≥ B ≥ C ≥ 0")
+    r.thresholds = th
+    mix = _tier_numbers(r.mix, "tier_rule.mix", TIERS, "percentages")
+    if any(m < 0 for m in mix.values()) or abs(sum(mix.values()) - 100) > 0.5:
+        raise ProfileError(f"tier_rule.mix: the target mix must be non-negative and add up to 100 % "
+                           f"(it adds up to {sum(mix.values()):g} %)")
+    r.mix = mix
     return p
 
 
 def profile_from_dict(d: dict) -> Profile:
-    """A Profile from its JSON form, validated; ProfileError says what is wrong."""
+    """A Profile from its JSON form, validated; ProfileError (one message naming the field)
+    for anything else, whatever the input."""
     if not isinstance(d, dict):
-        raise ProfileError("a profile must be a JSON object")
+        raise ProfileError("not a profile: a profile must be a JSON object")
     version = d.get("schema_version")
-    if version != SCHEMA_VERSION:
-        raise ProfileError(f"unsupported profile schema_version {version!r} (this version reads {SCHEMA_VERSION})")
-    traits_in = d.get("traits", [])
+    if isinstance(version, bool) or version != SCHEMA_VERSION:
+        raise ProfileError(f"unsupported profile schema_version {_show(version)} (this version reads {SCHEMA_VERSION})")
+    traits_in = d.get("traits")
+    if traits_in is None:
+        traits_in = []
     if not isinstance(traits_in, list):
-        raise ProfileError("'traits' must be a list")
+        raise ProfileError(f"traits: must be a list, got {_show(traits_in)}")
+    if len(traits_in) > MAX_TRAITS:
+        raise ProfileError(f"traits: a profile has at most {MAX_TRAITS} traits, this one has {len(traits_in):,}")
     traits = []
     allowed = set(Trait.__dataclass_fields__)
     for i, td in enumerate(traits_in):
         if not isinstance(td, dict):
-            raise ProfileError(f"trait {i + 1} must be an object")
+            raise ProfileError(f"traits[{i}]: must be an object, got {_show(td)}")
         unknown = set(td) - allowed
         if unknown:
-            raise ProfileError(f"trait {i + 1}: unknown field(s) {', '.join(sorted(unknown))}")
-        try:
-            traits.append(Trait(**{k: v for k, v in td.items()}))
-        except TypeError as exc:
-            raise ProfileError(f"trait {i + 1}: {exc}") from None
-    tr = d.get("tier_rule") or {}
+            shown = ", ".join(_show(u, 30) for u in sorted(unknown, key=str)[:5])
+            raise ProfileError(f"traits[{i}]: unknown field(s) {shown}")
+        for req in ("label", "rule"):
+            if req not in td:
+                raise ProfileError(f"traits[{i}].{req}: is required")
+        traits.append(Trait(**td))
+    tr = d.get("tier_rule")
+    if tr is None:
+        tr = {}
     if not isinstance(tr, dict):
-        raise ProfileError("'tier_rule' must be an object")
-    rule = TierRule(mode=tr.get("mode", "thresholds"),
-                    thresholds=dict(tr.get("thresholds") or TierRule().thresholds),
-                    mix=dict(tr.get("mix") or TierRule().mix))
-    name = d.get("name") or "Untitled ICP"
-    if not isinstance(name, str):
-        raise ProfileError("'name' must be text")
-    p = Profile(name=name, description=str(d.get("description") or ""), traits=traits, tier_rule=rule,
-                created_at=str(d.get("created_at") or now_iso()), updated_at=str(d.get("updated_at") or now_iso()))
-    return validate_profile(p)
+        raise ProfileError(f"tier_rule: must be an object, got {_show(tr)}")
+    defaults = TierRule()
+    rule = TierRule(mode=tr.get("mode") if tr.get("mode") is not None else "thresholds",
+                    thresholds=tr.get("thresholds") if tr.get("thresholds") is not None else defaults.thresholds,
+                    mix=tr.get("mix") if tr.get("mix") is not None else defaults.mix)
+    p = Profile(name=d.get("name"), description=d.get("description"), traits=traits, tier_rule=rule,
+                created_at=d.get("created_at"), updated_at=d.get("updated_at"))
+    p = validate_profile(p)
+    # the dicts came from the caller: keep copies only
+    p.tier_rule.thresholds, p.tier_rule.mix = dict(p.tier_rule.thresholds), dict(p.tier_rule.mix)
+    return p
 
 
 def profile_from_json(text: str | bytes) -> Profile:
+    """A Profile from JSON text; ProfileError for anything that is not a valid profile
+    (too large, not JSON, nested too deeply, any field of the wrong type or size)."""
+    if not isinstance(text, (str, bytes, bytearray)):
+        raise ProfileError("not a profile: expected JSON text")
+    if len(text) > MAX_PROFILE_JSON_BYTES:
+        raise ProfileError(f"not a profile: larger than {MAX_PROFILE_JSON_BYTES:,} bytes ({len(text):,})")
     try:
         d = json.loads(text)
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise ProfileError(f"not valid JSON ({exc})") from None
+    except RecursionError:
+        raise ProfileError("not a profile: nested too deeply") from None
+    except (ValueError, UnicodeDecodeError) as exc:  # JSONDecodeError, too-long integers
+        raise ProfileError(f"not valid JSON ({str(exc)[:200]})") from None
     return profile_from_dict(d)
 
 

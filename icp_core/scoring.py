@@ -107,10 +107,11 @@ class AccountMatrix:
     """One dataset's accounts in memory for scoring: outcomes, a few display columns, and the
     cached match vector of every trait definition seen so far (bounded LRU).
 
-    Shared between sessions (st.cache_resource); thread-safe.
+    Shared between sessions (st.cache_resource); thread-safe. The caches only speed things up:
+    a result never depends on an entry still being cached.
     """
 
-    MAX_CACHED_TRAITS = 256
+    MAX_CACHED_TRAITS = 256  # trait vectors kept (a profile has at most profile.MAX_TRAITS traits)
     MAX_CACHED_PATTERNS = 16
 
     def __init__(self, connect, specs: list[ColumnSpec]):
@@ -276,21 +277,30 @@ class AccountMatrix:
         """An (n_accounts, n_traits) boolean matrix for the bound traits, in their order.
         Definitions not seen before are computed together in one DuckDB query."""
         keys = [t.definition_key() for t, _ in bound]
+        # Every vector needed is held in `found` (a local reference) before the matrix is built:
+        # the bounded cache is only an accelerator, so another session evicting an entry
+        # meanwhile (or more traits than the cache holds) can never make a lookup fail.
         with self._lock:
-            todo = {k: (t, s) for k, (t, s) in zip(keys, bound) if k not in self._matches}
+            found = {}
+            for k in keys:
+                v = self._matches.get(k)
+                if v is not None:
+                    self._matches.move_to_end(k)
+                    found[k] = v
+        todo = {k: (t, s) for k, (t, s) in zip(keys, bound) if k not in found}
         if todo:
             exprs = [f"{trait_condition_sql(t, s.key, s.kind)} AS m{i}" for i, (t, s) in enumerate(todo.values())]
             with self._connect() as con:
                 cols = con.execute(f"SELECT {', '.join(exprs)} FROM accounts ORDER BY row_id").fetchnumpy()
+            new = {k: np.asarray(cols[f"m{i}"], dtype=bool) for i, k in enumerate(todo)}
+            found.update(new)
             with self._lock:
-                for i, k in enumerate(todo):
-                    self._matches[k] = np.asarray(cols[f"m{i}"], dtype=bool)
+                for k, v in new.items():
+                    self._matches[k] = v
+                    self._matches.move_to_end(k)
                 while len(self._matches) > self.MAX_CACHED_TRAITS:
                     self._matches.popitem(last=False)
-        with self._lock:
-            for k in keys:
-                self._matches.move_to_end(k)
-            vectors = [self._matches[k] for k in keys]
+        vectors = [found[k] for k in keys]
         if not vectors:
             return np.zeros((self.n, 0), dtype=bool)
         return np.column_stack(vectors)

@@ -15,6 +15,8 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import hashlib
+import hmac
 import json
 import os
 import re
@@ -41,6 +43,14 @@ def data_dir() -> Path:
 def new_token() -> str:
     """A 128-bit random hex token (dataset ids, workspace ids)."""
     return secrets.token_hex(16)
+
+
+def workspace_for_identity(secret: str, issuer: str | None, subject: str | None, email: str | None) -> str:
+    """The workspace of a signed-in identity (optional sign-in, see app.py): a 128-bit id keyed by
+    the server's auth cookie secret, so it cannot be worked out from an e-mail address. Identity is
+    the provider's issuer + subject, or the e-mail when the provider gives no subject."""
+    who = f"{issuer or ''}\n{subject or ''}" if subject else f"email\n{(email or '').strip().lower()}"
+    return hmac.new(secret.encode(), b"icp-workspace\n" + who.encode(), hashlib.sha256).hexdigest()[:32]
 
 
 def is_workspace_id(text: str | None) -> bool:
@@ -283,9 +293,18 @@ class ProfileStore:
 
     def save_version(self, dataset_id: str, profile: dict, profile_id: str | None = None,
                      note: str = "", author: str = "") -> dict:
-        """Save `profile` (its JSON dict) as the next version; returns the version record."""
+        """Save `profile` (its JSON dict) as the next version; returns the version record.
+        ProfileError when the note or author is not text or longer than MAX_NOTE_CHARS /
+        MAX_AUTHOR_CHARS (see icp_core.profile)."""
         from datetime import datetime, timezone
 
+        from .profile import MAX_AUTHOR_CHARS, MAX_NOTE_CHARS, ProfileError
+
+        for what, value, cap in (("note", note, MAX_NOTE_CHARS), ("author", author, MAX_AUTHOR_CHARS)):
+            if not isinstance(value, str):
+                raise ProfileError(f"{what}: must be text")
+            if len(value) > cap:
+                raise ProfileError(f"{what}: at most {cap:,} characters, got {len(value):,}")
         profile_id = profile_id or new_token()
         d = self._dir(dataset_id, profile_id)
         d.mkdir(parents=True, exist_ok=True)

@@ -7,7 +7,7 @@ import streamlit as st
 from icp_core.evidence import EvidenceError, adopt_traits, default_outcome, live_backtest
 from icp_core.export import to_csv_bytes
 from icp_core.formatting import count, format_number, money, pct, pt_change
-from icp_core.profile import (DISQUALIFIED, RULES, RULES_FOR_KIND, TRAIT_CLASSES, Profile, ProfileError, Trait,
+from icp_core.profile import (DISQUALIFIED, MAX_DESCRIPTION_CHARS, MAX_LABEL_CHARS, MAX_NAME_CHARS, MAX_NOTE_CHARS, RULES, RULES_FOR_KIND, TRAIT_CLASSES, Profile, ProfileError, Trait,
                               default_label, profile_from_dict, profile_from_json, trait_ref_for,
                               usable_columns, validate_trait, now_iso)
 from icp_core.roles import ROLES, ColumnSpec
@@ -165,16 +165,20 @@ with head_r:
     c_save, c_load, c_dl = st.columns(3)
     if not readonly:
         with c_save.popover("Save", icon=":material/save:", width="stretch"):
-            st.text_input("Profile name", value=profile.name, key="score.save_name")
-            st.text_area("Description", value=profile.description, key="score.save_description", height=80)
-            st.text_input("Note for this version", key="score.save_note", placeholder="e.g. raised Snowflake to +4")
+            st.text_input("Profile name", value=profile.name, key="score.save_name", max_chars=MAX_NAME_CHARS)
+            st.text_area("Description", value=profile.description, key="score.save_description", height=80,
+                         max_chars=MAX_DESCRIPTION_CHARS)
+            st.text_input("Note for this version", key="score.save_note", placeholder="e.g. raised Snowflake to +4",
+                          max_chars=MAX_NOTE_CHARS)
             if st.button("Save new version", type="primary", key="score.save"):
+                before = (profile.name, profile.description, profile.updated_at)
                 profile.name = st.session_state["score.save_name"].strip() or profile.name
                 profile.description = st.session_state["score.save_description"].strip()
                 profile.updated_at = now_iso()
                 try:
                     rec = save_working(cur, work, note=st.session_state["score.save_note"].strip())
                 except ProfileError as exc:
+                    profile.name, profile.description, profile.updated_at = before  # a refused save changes nothing
                     st.error(f"Not saved: {escape_markdown(exc)}")
                 else:
                     st.toast(f"Saved “{escape_markdown(profile.name)}” as version {rec['version']}", icon=":material/check:")
@@ -317,7 +321,7 @@ with panel, st.container(height=520, border=False, key="score-controls"):
                     lo = c1.number_input("Minimum (blank = none)", value=None, key="score.edit.min")
                     hi = c2.number_input("Maximum (blank = none)", value=None, key="score.edit.max")
                 auto = default_label(spec.header, rule, values, lo, hi, spec.kind)
-                label = st.text_input("Label", key="score.edit.label", placeholder=auto)
+                label = st.text_input("Label", key="score.edit.label", placeholder=auto, max_chars=MAX_LABEL_CHARS)
                 st.session_state.setdefault("score.edit.class", "nice_to_have")
                 tclass = st.selectbox("Class", list(TRAIT_CLASSES), format_func=TRAIT_CLASSES.get, key="score.edit.class")
                 if "score.edit.weight" not in st.session_state:

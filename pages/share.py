@@ -13,7 +13,7 @@ import streamlit.components.v1 as components
 from icp_core.evidence import EvidenceError, Outcome, available_outcomes, live_backtest
 from icp_core.export import EXPORT_FORMATS, crm_export_bytes
 from icp_core.onepager import render_onepager
-from icp_core.profile import ProfileError, diff_profiles, profile_from_dict
+from icp_core.profile import MAX_AUTHOR_CHARS, MAX_NOTE_CHARS, ProfileError, diff_profiles, profile_from_dict
 from icp_core.scoring import TIER_LABELS, score_profile, tier_changes, tier_summary
 from icp_core.store import ShareStore
 from icp_core.tam import TamAssumptions, TamError, customer_mask, segment_values, tam_table
@@ -41,9 +41,11 @@ with tab_versions:
     c1, c2, c3 = st.columns([2, 3, 1.6], vertical_alignment="bottom")
     if "share.author" not in st.session_state:  # widget state ends with the page; the name is kept
         st.session_state["share.author"] = st.session_state.get("icp.author", "")
-    author = c1.text_input("Your name", key="share.author", placeholder="shown in the version list")
+    author = c1.text_input("Your name", key="share.author", placeholder="shown in the version list",
+                           max_chars=MAX_AUTHOR_CHARS)
     st.session_state["icp.author"] = author
-    note = c2.text_input("Note for a new version", key="share.note", placeholder="what changed and why")
+    note = c2.text_input("Note for a new version", key="share.note", placeholder="what changed and why",
+                         max_chars=MAX_NOTE_CHARS)
     if c3.button("Save version", type="primary", key="share.save", icon=":material/save:", width="stretch",
                  help="Save the working profile as a new version"):
         try:

@@ -240,3 +240,57 @@ def test_pattern_path_equals_row_by_row(seed):
         assert count_rows(fast, [1, 2]) == np.isin(tier, [1, 2]).sum()
         mask = rng.random(n) < 0.2
         assert (ranked_rows(fast, mask) == key[mask[key]]).all()
+
+
+def _trait_matrix(tmp_path, n=40):
+    import duckdb as _duckdb
+    path = tmp_path / "m.duckdb"
+    con = _duckdb.connect(str(path))
+    con.execute(f"CREATE TABLE accounts AS SELECT i AS row_id, 'A' || i AS name, i % {n} AS emp FROM range({n}) t(i)")
+    con.close()
+    specs = [ColumnSpec("name", "Name", "account_name"), ColumnSpec("emp", "Employees", "employees")]
+    return AccountMatrix(lambda: _duckdb.connect(str(path), read_only=True), specs), specs
+
+
+def test_more_traits_than_the_cache_holds_score(tmp_path):
+    am, specs = _trait_matrix(tmp_path)
+    am.MAX_CACHED_TRAITS = 16
+    bound = [(Trait(f"emp {i}", "range", role="employees", min=i, max=i), specs[1]) for i in range(40)]
+    m = am.matches(bound)  # evicts while inserting: must still return every column
+    assert m.shape == (40, 40) and (m == np.eye(40, dtype=bool)).all()
+    assert len(am._matches) <= 16
+
+
+def test_shared_trait_cache_never_errors_under_concurrent_sessions(tmp_path):
+    """12 sessions x 40 distinct traits on one shared AccountMatrix with a cache that holds a
+    little more than one profile: every lookup is served although others evict meanwhile."""
+    import sys
+    import threading
+
+    am, specs = _trait_matrix(tmp_path)
+    am.MAX_CACHED_TRAITS = 48
+    errors, barrier = [], threading.Barrier(12)
+    switch = sys.getswitchinterval()
+    sys.setswitchinterval(1e-6)  # switch threads often: races show up in a few rounds
+
+    def session(k):
+        try:
+            barrier.wait()
+            for r in range(30):
+                eps = (k * 30 + r + 1) * 1e-6  # a distinct definition per session and round
+                bound = [(Trait(f"s{k} {i}", "range", role="employees", min=i - eps, max=i + 0.5), specs[1])
+                         for i in range(40)]
+                m = am.matches(bound)
+                assert m.shape == (40, 40) and (m == np.eye(40, dtype=bool)).all()
+        except Exception as exc:  # noqa: BLE001 - any error is the failure
+            errors.append(repr(exc))
+
+    threads = [threading.Thread(target=session, args=(k,)) for k in range(12)]
+    try:
+        for th in threads:
+            th.start()
+        for th in threads:
+            th.join()
+    finally:
+        sys.setswitchinterval(switch)
+    assert errors == []

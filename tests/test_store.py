@@ -60,3 +60,20 @@ def test_sample_is_loaded_once(data_root):
     assert ensure_sample_dataset(data_root) == first
     meta = DatasetStore(data_root, "sample").read_meta(first)
     assert meta["rows"] >= 2000 and meta["quality"]["rollup"]["accounts_with_opportunities"] > 1000
+
+
+def test_version_note_and_author_are_capped(tmp_path):
+    from icp_core.profile import MAX_AUTHOR_CHARS, MAX_NOTE_CHARS, Profile, ProfileError
+    from icp_core.store import ProfileStore
+
+    ps = ProfileStore(tmp_path, new_token())
+    ds, body = new_token(), Profile(name="x").to_dict()
+    with pytest.raises(ProfileError, match="note: at most 500 characters, got 1,000,000"):
+        ps.save_version(ds, body, note="n" * 1_000_000)
+    with pytest.raises(ProfileError, match="author: at most 100 characters"):
+        ps.save_version(ds, body, author="a" * (MAX_AUTHOR_CHARS + 1))
+    with pytest.raises(ProfileError, match="note: must be text"):
+        ps.save_version(ds, body, note=["x"])
+    assert ps.list_profiles(ds) == []  # nothing written
+    rec = ps.save_version(ds, body, note="n" * MAX_NOTE_CHARS, author="a" * MAX_AUTHOR_CHARS)
+    assert rec["version"] == 1
