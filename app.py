@@ -5,11 +5,14 @@ read-only share link (?share=<token>): exactly one saved profile version on its 
 the Score, Clusters and TAM pages, with nothing else listed.
 """
 
+from collections.abc import Mapping
+
 import streamlit as st
+from streamlit.errors import StreamlitSecretNotFoundError
 
 from icp_core.ingest import ensure_sample_dataset
 from icp_core.store import (SAMPLE_WORKSPACE, DatasetStore, ShareStore, data_dir, is_workspace_id, new_token,
-                            sweep_leftovers)
+                            sweep_leftovers, workspace_for_identity)
 from ui.state import choose_dataset, escape_markdown, picker_key
 
 st.set_page_config(page_title="ICP Explorer", page_icon=":material/target:", layout="wide")
@@ -19,6 +22,41 @@ st.set_page_config(page_title="ICP Explorer", page_icon=":material/target:", lay
 def sample_dataset_id(root: str) -> str:
     sweep_leftovers(root)  # once per server process: what a killed server left half-written
     return ensure_sample_dataset(root)
+
+
+def auth_providers() -> list[str] | None:
+    """The sign-in providers when `[auth]` is configured in Streamlit secrets (optional, off by
+    default): [] for a single provider set directly under [auth], the names of [auth.<name>]
+    sections otherwise; None when sign-in is not configured."""
+    try:
+        section = st.secrets.get("auth")
+    except (FileNotFoundError, KeyError, StreamlitSecretNotFoundError):
+        return None
+    if not section:
+        return None
+    return [name for name, value in section.items() if isinstance(value, Mapping)]
+
+
+def signed_in_workspace(providers: list[str]) -> str:
+    """With sign-in configured: the workspace of the signed-in identity (its datasets belong to the
+    identity, not to a URL token; a ?ws= in the URL is ignored). Shows the sign-in page and stops
+    for a visitor who is not signed in. Share links never get here: they work without sign-in."""
+    if not st.user.is_logged_in:
+        st.title("Sign in to ICP Explorer")
+        st.write("This ICP Explorer is private to a team. Sign in to see your datasets and profiles; "
+                 "links someone shared with you open without signing in.")
+        for name in providers or [None]:
+            label = f"Sign in with {name.replace('_', ' ').title()}" if name else "Sign in"
+            st.button(label, type="primary", icon=":material/login:", key=f"app.login.{name or ''}",
+                      on_click=st.login, args=(name,) if name else ())
+        st.stop()
+    ws = workspace_for_identity(str(st.secrets["auth"].get("cookie_secret", "")), st.user.get("iss"),
+                                st.user.get("sub"), st.user.get("email"))
+    if "ws" in st.query_params:
+        del st.query_params["ws"]
+    st.session_state["icp.workspace"] = ws
+    st.session_state["icp.signed_in"] = st.user.get("email") or st.user.get("name") or "your account"
+    return ws
 
 
 def session_workspace() -> str:
@@ -76,7 +114,11 @@ def draw_sidebar(slot, labels: dict, problems: list[str]) -> None:
                      format_func=labels.get, key=picker_key())
         for problem in problems:
             st.warning(escape_markdown(problem), icon=":material/warning:")
-        st.caption("Your uploads are private to this link. Bookmark it to come back to your data.")
+        if st.session_state.get("icp.signed_in"):
+            st.caption(f"Signed in as {escape_markdown(st.session_state['icp.signed_in'])}.")
+            st.button("Sign out", key="app.logout", icon=":material/logout:", on_click=st.logout)
+        else:
+            st.caption("Your uploads are private to this link. Bookmark it to come back to your data.")
 
 
 root = str(data_dir())
@@ -87,7 +129,8 @@ if share_token is not None:
     shared_view(root, share_token)
     st.stop()
 
-workspace = session_workspace()
+providers = auth_providers()
+workspace = session_workspace() if providers is None else signed_in_workspace(providers)
 labels, problems = dataset_choices(root, workspace)
 picked = st.session_state.get(picker_key())  # the user's choice in the sidebar, if any
 if picked in labels:
