@@ -110,13 +110,107 @@ def _transcode_to_utf8(path: Path, encoding: str, workdir: Path) -> Path:
     return out
 
 
+CSV_MAX_LINE_BYTES = 1_000_000  # a longer line is set aside as malformed, not read
+_CSV_DELIMITERS = (",", ";", "\t", "|")
+
+
+def _header_width(path: Path, src: Path) -> int:
+    """Columns in the first line (counted with the most frequent common delimiter, outside quotes),
+    read before DuckDB sees the file; refuses a first line over CSV_MAX_LINE_BYTES."""
+    counts = dict.fromkeys(_CSV_DELIMITERS, 0)
+    quoted = False
+    seen = 0
+    with open(src, "rb") as fh:
+        while True:
+            chunk = fh.read(1 << 16)
+            if not chunk:
+                break
+            text = chunk.decode("utf-8", errors="replace")
+            end = None
+            if not quoted and '"' not in text:  # the common case: no quotes, count in C
+                nl = text.find("\n")
+                part = text if nl < 0 else text[:nl]
+                for d in _CSV_DELIMITERS:
+                    counts[d] += part.count(d)
+                end = nl if nl >= 0 else None
+            else:
+                for i, ch in enumerate(text):
+                    if ch == '"':
+                        quoted = not quoted
+                    elif not quoted:
+                        if ch == "\n":
+                            end = i
+                            break
+                        if ch in counts:
+                            counts[ch] += 1
+            seen += len(chunk) if end is None else len(text[:end].encode("utf-8"))
+            if seen > CSV_MAX_LINE_BYTES:
+                raise IngestError(f"{path.name}: the first line (the header) is longer than "
+                                  f"{CSV_MAX_LINE_BYTES:,} bytes; is this a table?")
+            if end is not None:
+                break
+    return max(counts.values()) + 1
+
+
+def _set_aside_long_lines(src: Path, workdir: Path) -> tuple[Path, list[tuple[int, str]]]:
+    """Lines longer than CSV_MAX_LINE_BYTES, as (line number, first 200 characters); when there
+    are any, a copy of the file without them (DuckDB fails the whole file on one such line)."""
+    long_lines: list[int] = []
+    line_no, current = 1, 0
+    with open(src, "rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 24), b""):
+            parts = chunk.split(b"\n")
+            if len(parts) == 1:
+                current += len(chunk)
+                continue
+            if current + len(parts[0]) > CSV_MAX_LINE_BYTES:
+                long_lines.append(line_no)
+            middle = parts[1:-1]
+            if middle and max(map(len, middle)) > CSV_MAX_LINE_BYTES:
+                long_lines += [line_no + 1 + i for i, p in enumerate(middle) if len(p) > CSV_MAX_LINE_BYTES]
+            line_no += len(parts) - 1
+            current = len(parts[-1])
+    if current > CSV_MAX_LINE_BYTES:
+        long_lines.append(line_no)
+    if not long_lines:
+        return src, []
+    out = workdir / (src.stem + ".lines.csv")
+    skip = set(long_lines)
+    examples: dict[int, bytes] = {}
+    line_no = 1
+    with open(src, "rb") as fh, open(out, "wb") as dst:
+        for chunk in iter(lambda: fh.read(1 << 24), b""):
+            start = 0
+            while start < len(chunk):
+                nl = chunk.find(b"\n", start)
+                stop = len(chunk) if nl < 0 else nl + 1
+                if line_no in skip:
+                    if len(examples.get(line_no, b"")) < 200:
+                        examples[line_no] = examples.get(line_no, b"") + chunk[start:min(stop, start + 200)]
+                else:
+                    dst.write(chunk[start:stop])
+                if nl < 0:
+                    break
+                line_no += 1
+                start = stop
+    return out, [(n, examples.get(n, b"")[:200].decode("utf-8", errors="replace")) for n in long_lines]
+
+
 def _read_csv(con, path: Path, table: str, info: SourceInfo, workdir: Path) -> None:
     info.encoding = detect_encoding(path)
     src = path if info.encoding == "utf-8" else _transcode_to_utf8(path, info.encoding, workdir)
+    width = _header_width(path, src)
+    if width > MAX_FILE_COLUMNS:  # refused before any row is read
+        raise IngestError(f"{path.name} has {width:,} columns; at most {MAX_FILE_COLUMNS:,} are read per file. "
+                          "Export only the columns you need (an ICP uses tens, not thousands) and upload again.")
+    src, long_lines = _set_aside_long_lines(src, workdir)
+    if long_lines and long_lines[0] == 1:
+        raise IngestError(f"{path.name}: the first line (the header) is longer than "
+                          f"{CSV_MAX_LINE_BYTES:,} bytes; is this a table?")
     # every column as text: the raw value is kept and parsing is ours
     # rows with more or fewer values than the header are rejected and reported, not padded
     options = dict(header=True, all_varchar=True, ignore_errors=True, store_rejects=True,
-                   sample_size=20480, max_line_size=10_000_000,
+                   sample_size=20480, max_line_size=10 * CSV_MAX_LINE_BYTES,
                    rejects_table="icp_reject_errors", rejects_scan="icp_reject_scans")
     try:
         rel = con.read_csv(str(src), **options)
@@ -134,15 +228,21 @@ def _read_csv(con, path: Path, table: str, info: SourceInfo, workdir: Path) -> N
         SELECT line, error_type, error_message, csv_line FROM icp_reject_errors
         ORDER BY line LIMIT 1000""").fetchall()
     info.rows_rejected = con.execute(
-        "SELECT count(DISTINCT line) FROM icp_reject_errors").fetchone()[0]
-    for line, etype, message, text in rejects:
-        if len(info.rejected_examples) >= 5:
-            break
-        info.rejected_examples.append({
-            "line": int(line), "reason": _reject_reason(str(etype), str(message)),
-            "text": (text or "")[:200],
-        })
+        "SELECT count(DISTINCT line) FROM icp_reject_errors").fetchone()[0] + len(long_lines)
+    found = [(_line_in_original(int(line), long_lines), _reject_reason(str(etype), str(message)), (text or "")[:200])
+             for line, etype, message, text in rejects]
+    found += [(n, f"line too long (over {CSV_MAX_LINE_BYTES:,} bytes)", text) for n, text in long_lines]
+    for line, reason, text in sorted(found, key=lambda r: r[0])[:5]:
+        info.rejected_examples.append({"line": line, "reason": reason, "text": text})
     con.execute("DROP TABLE IF EXISTS icp_reject_errors; DROP TABLE IF EXISTS icp_reject_scans")
+
+
+def _line_in_original(line: int, removed: list[tuple[int, str]]) -> int:
+    """A line number of the copy without the set-aside lines, as a line number of the upload."""
+    for n, _text in removed:  # ascending
+        if n <= line:
+            line += 1
+    return line
 
 
 def _materialise(con, rel, table: str) -> None:
@@ -166,40 +266,329 @@ def _reject_reason(etype: str, message: str) -> str:
     return reasons.get(etype.upper(), message.split("\n")[0][:160])
 
 
-def _read_excel(con, path: Path, table: str, info: SourceInfo) -> None:
-    import pandas as pd
+# ---------------------------------------------------------------------------------------
+# Excel: bounded before anything expands
+#
+# An .xlsx is a ZIP of XML parts; a few KB on disk can declare gigabytes (a ZIP bomb) or
+# reference one long shared string from thousands of cells. The parts' declared sizes and
+# compression ratios are checked first, then the shared strings and the sheets are scanned
+# as a stream (no tree, no values kept), and only then does openpyxl read the chosen sheet,
+# read-only and row by row, into DuckDB in chunks, counting cells and characters.
 
+XLSX_MAX_TOTAL_BYTES = 1_000_000_000  # all parts together, uncompressed
+XLSX_MAX_SHEET_BYTES = 1_000_000_000  # one worksheet part, uncompressed (read as a stream)
+XLSX_MAX_STRINGS_BYTES = 50_000_000  # the shared strings part (openpyxl keeps it in memory)
+XLSX_MAX_PART_BYTES = 20_000_000  # any other part (parsed whole by openpyxl)
+XLSX_MAX_RATIO = 100  # uncompressed / compressed, for parts over XLSX_RATIO_FROM bytes
+XLSX_RATIO_FROM = 1_000_000
+EXCEL_MAX_ROWS = 1_048_576  # Excel's own sheet limit
+EXCEL_MAX_CELLS = 10_000_000  # rows x columns read from the sheet
+EXCEL_MAX_CELL_CHARS = 32_767  # Excel's own limit on one cell's text
+EXCEL_MAX_CHARS = 100_000_000  # characters read from the sheet in all
+_EXCEL_CHUNK_ROWS = 20_000
+_SHARED_STRINGS_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sharedStrings+xml"
+_WORKSHEET_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.worksheet+xml"
+
+
+def _excel_limit(path: Path, what: str) -> IngestError:
+    return IngestError(f"{path.name} is refused by an Excel reading limit: {what}. "
+                       "Save the sheet as CSV and upload that.")
+
+
+def _xlsx_parts(path: Path, zf) -> tuple[str | None, list[str]]:
+    """Check every part's declared size and ratio; return (shared strings part, worksheet parts)."""
+    from xml.etree.ElementTree import fromstring
+
+    infos = zf.infolist()
+    total = sum(i.file_size for i in infos)
+    if total > XLSX_MAX_TOTAL_BYTES:
+        raise _excel_limit(path, f"its parts expand to {total:,} bytes; at most {XLSX_MAX_TOTAL_BYTES:,}")
+    by_name = {i.filename: i for i in infos}
+    ct = by_name.get("[Content_Types].xml")
+    if ct is None or ct.file_size > XLSX_MAX_PART_BYTES:
+        raise IngestError(f"{path.name} is a ZIP archive but not a readable Excel workbook; "
+                          "upload CSV/TSV, .xlsx or Parquet.")
+    types = {}
     try:
-        sheets = pd.read_excel(path, sheet_name=None, dtype=str, engine="openpyxl")
-    except Exception as exc:  # openpyxl raises many types for broken workbooks
+        root = fromstring(_checked_xml(path, zf.read(ct)))
+        for el in root:
+            if el.tag.endswith("Override") and el.get("PartName"):
+                types[el.get("PartName").lstrip("/")] = el.get("ContentType")
+    except IngestError:
+        raise
+    except Exception:
+        raise IngestError(f"{path.name} is a ZIP archive but not a readable Excel workbook; "
+                          "upload CSV/TSV, .xlsx or Parquet.") from None
+    strings = next((n for n, t in types.items() if t == _SHARED_STRINGS_TYPE), None)
+    sheets = [n for n, t in types.items() if t == _WORKSHEET_TYPE]
+    for info in infos:
+        name = info.filename
+        cap = (XLSX_MAX_SHEET_BYTES if name in sheets else
+               XLSX_MAX_STRINGS_BYTES if name == strings else XLSX_MAX_PART_BYTES)
+        if info.file_size > cap:
+            raise _excel_limit(path, f"part {name} expands to {info.file_size:,} bytes; at most {cap:,}")
+        if info.file_size > XLSX_RATIO_FROM and info.file_size > XLSX_MAX_RATIO * max(1, info.compress_size):
+            ratio = info.file_size / max(1, info.compress_size)
+            raise _excel_limit(path, f"part {name} is compressed {ratio:,.0f} to 1 (a ZIP bomb?); "
+                                     f"at most {XLSX_MAX_RATIO} to 1")
+    return strings, sheets
+
+
+def _checked_xml(path: Path, data: bytes) -> bytes:
+    if b"<!DOCTYPE" in data[:4096].upper() or b"<!ENTITY" in data[:4096].upper():
+        raise _excel_limit(path, "XML with a DOCTYPE or entities is not read")
+    return data
+
+
+def _scan_xml(path: Path, zf, name: str, sheet: bool) -> int:
+    """Stream one part through expat without keeping it; refuse it when a limit is passed.
+
+    Shared strings: each string's length. Sheets: rows, cells per row, cells, text per cell.
+    Returns the number of rows holding a value (sheets) or of strings.
+    """
+    import xml.parsers.expat
+
+    state = {"rows": 0, "value_rows": 0, "row_cells": 0, "cells": 0, "has_value": False,
+             "strings": 0, "chars": 0, "in_text": 0}
+
+    def local(tag: str) -> str:
+        return tag.rpartition(":")[2]
+
+    def start(tag, attrs):
+        tag = local(tag)
+        if sheet:
+            if tag == "c":
+                state["row_cells"] += 1
+                state["cells"] += 1
+                if state["row_cells"] > MAX_FILE_COLUMNS:
+                    raise IngestError(f"{path.name} has a row of more than {MAX_FILE_COLUMNS:,} cells; at most "
+                                      f"{MAX_FILE_COLUMNS:,} columns are read per file. Export only the columns "
+                                      "you need and upload again.")
+                if state["cells"] > EXCEL_MAX_CELLS:
+                    raise _excel_limit(path, f"the sheet has more than {EXCEL_MAX_CELLS:,} cells; "
+                                             f"at most {EXCEL_MAX_CELLS:,} (rows x columns)")
+                state["chars"] = 0
+            elif tag == "row":
+                if state["has_value"]:
+                    state["value_rows"] += 1
+                state["rows"] += 1
+                state["row_cells"] = 0
+                state["has_value"] = False
+                if state["rows"] > EXCEL_MAX_ROWS:
+                    raise _excel_limit(path, f"the sheet has more than {EXCEL_MAX_ROWS:,} rows; "
+                                             f"at most {EXCEL_MAX_ROWS:,}")
+            elif tag in ("v", "t"):
+                state["in_text"] += 1
+                state["has_value"] = True
+        else:
+            if tag == "si":
+                state["strings"] += 1
+                state["chars"] = 0
+                if state["strings"] > EXCEL_MAX_CELLS:
+                    raise _excel_limit(path, f"more than {EXCEL_MAX_CELLS:,} shared strings")
+            elif tag == "t":
+                state["in_text"] += 1
+
+    def end(tag):
+        if local(tag) in (("v", "t") if sheet else ("t",)):
+            state["in_text"] -= 1
+
+    def text(data):
+        if state["in_text"]:
+            state["chars"] += len(data)
+            if state["chars"] > EXCEL_MAX_CELL_CHARS:
+                raise _excel_limit(path, f"a cell holds more than {EXCEL_MAX_CELL_CHARS:,} characters; "
+                                         f"at most {EXCEL_MAX_CELL_CHARS:,} per cell (Excel's own limit)")
+
+    def doctype(*_args):
+        raise _excel_limit(path, "XML with a DOCTYPE or entities is not read")
+
+    parser = xml.parsers.expat.ParserCreate()
+    parser.buffer_text = True
+    parser.buffer_size = 1 << 16
+    parser.StartElementHandler = start
+    parser.EndElementHandler = end
+    parser.CharacterDataHandler = text
+    parser.StartDoctypeDeclHandler = doctype
+    parser.EntityDeclHandler = doctype
+    try:
+        with zf.open(name) as src:
+            for chunk in iter(lambda: src.read(1 << 20), b""):
+                parser.Parse(chunk, False)
+            parser.Parse(b"", True)
+    except IngestError:
+        raise
+    except Exception as exc:  # broken XML or ZIP data
         raise IngestError(f"{path.name} is a ZIP archive but not a readable Excel workbook ({type(exc).__name__}); "
                           "upload CSV/TSV, .xlsx or Parquet.") from None
-    non_empty = [(name, df) for name, df in sheets.items() if len(df.columns) and len(df)]
-    if not non_empty:
+    if sheet:
+        return state["value_rows"] + (1 if state["has_value"] else 0)
+    return state["strings"]
+
+
+def _excel_text(value) -> str | None:
+    """A cell's value as the text pandas' read_excel(dtype=str) gave (whole floats without .0)."""
+    if value is None:
+        return None
+    if isinstance(value, str):
+        return value or None
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value)
+
+
+def _read_excel(con, path: Path, table: str, info: SourceInfo) -> None:
+    import zipfile
+
+    import openpyxl
+    import pandas as pd
+
+    def unreadable(exc: Exception) -> IngestError:
+        return IngestError(f"{path.name} is a ZIP archive but not a readable Excel workbook ({type(exc).__name__}); "
+                           "upload CSV/TSV, .xlsx or Parquet.")
+
+    try:
+        zf = zipfile.ZipFile(path)
+    except Exception as exc:
+        raise unreadable(exc) from None
+    with zf:
+        strings, sheet_parts = _xlsx_parts(path, zf)
+        if strings and strings in zf.NameToInfo:
+            _scan_xml(path, zf, strings, sheet=False)
+        value_rows = {p: _scan_xml(path, zf, p, sheet=True) for p in sheet_parts if p in zf.NameToInfo}
+    fh = open(path, "rb")  # a file object: openpyxl refuses names not ending in .xlsx
+    try:
+        wb = openpyxl.load_workbook(fh, read_only=True, data_only=True)
+    except Exception as exc:  # openpyxl raises many types for broken workbooks
+        fh.close()
+        raise unreadable(exc) from None
+    try:
+        sheets = [ws for ws in wb.worksheets if getattr(ws, "_worksheet_path", None) is not None]
+        if any(ws._worksheet_path not in value_rows for ws in sheets):
+            raise unreadable(ValueError("worksheet not listed"))
+        usable = [ws for ws in sheets if value_rows[ws._worksheet_path] >= 2]
+        if not usable:
+            raise IngestError(f"{path.name} has no sheet with a header row and data rows.")
+        ws = usable[0]
+        info.sheet = ws.title
+        if len(usable) > 1:
+            others = ", ".join(w.title for w in usable[1:])
+            info.notes.append(f"read sheet '{ws.title}'; other sheets not read: {others}")
+        ws.reset_dimensions()  # a declared size is not trusted: rows are as long as their cells
+        try:
+            _stream_sheet(con, path, ws, table, pd)
+        except (IngestError, duckdb.Error):
+            raise
+        except Exception as exc:
+            raise unreadable(exc) from None
+    finally:
+        wb.close()
+        fh.close()
+
+
+def _stream_sheet(con, path: Path, ws, table: str, pd) -> None:
+    t = quote_ident(table)
+    names: list[str] = []
+    chunk: list[list] = []
+    rows = cells = chars = 0
+
+    def add_columns(width: int) -> None:
+        for i in range(len(names), width):
+            names.append(f"column{i}")
+            con.execute(f"ALTER TABLE {t} ADD COLUMN {quote_ident(names[-1])} VARCHAR")
+
+    def flush() -> None:
+        if not chunk:
+            return
+        df = pd.DataFrame([r + [None] * (len(names) - len(r)) for r in chunk], columns=range(len(names)),
+                          dtype=object)
+        con.register("icp_excel_chunk", df)
+        try:
+            con.execute(f"INSERT INTO {t} SELECT * FROM icp_excel_chunk")
+        finally:
+            con.unregister("icp_excel_chunk")
+        chunk.clear()
+
+    for raw in ws.iter_rows(values_only=True):
+        rows += 1
+        cells += len(raw)
+        if rows > EXCEL_MAX_ROWS:
+            raise _excel_limit(path, f"the sheet has more than {EXCEL_MAX_ROWS:,} rows; at most {EXCEL_MAX_ROWS:,}")
+        if cells > EXCEL_MAX_CELLS:
+            raise _excel_limit(path, f"the sheet has more than {EXCEL_MAX_CELLS:,} cells; "
+                                     f"at most {EXCEL_MAX_CELLS:,} (rows x columns)")
+        values = [_excel_text(v) for v in raw]
+        while values and values[-1] is None:
+            values.pop()
+        if not values:
+            continue  # blank rows are skipped, as pandas did
+        if len(values) > MAX_FILE_COLUMNS:
+            raise IngestError(f"{path.name} has {len(values):,} columns; at most {MAX_FILE_COLUMNS:,} are read per "
+                              "file. Export only the columns you need (an ICP uses tens, not thousands) "
+                              "and upload again.")
+        for v in values:
+            if v is not None:
+                if len(v) > EXCEL_MAX_CELL_CHARS:
+                    raise _excel_limit(path, f"a cell holds {len(v):,} characters; at most "
+                                             f"{EXCEL_MAX_CELL_CHARS:,} per cell (Excel's own limit)")
+                chars += len(v)
+        if chars > EXCEL_MAX_CHARS:
+            raise _excel_limit(path, f"the sheet holds more than {EXCEL_MAX_CHARS:,} characters; "
+                                     f"at most {EXCEL_MAX_CHARS:,}")
+        if not names:  # the header row
+            seen: dict[str, int] = {}
+            for i, v in enumerate(values):
+                name = f"column{i}" if v is None or not v.strip() else v
+                if name in seen:
+                    seen[name] += 1
+                    name = f"{name}.{seen[name]}"
+                seen.setdefault(name, 0)
+                names.append(name)
+            cols = ", ".join(f"{quote_ident(n)} VARCHAR" for n in names)
+            con.execute(f"CREATE OR REPLACE TEMP TABLE {t} ({cols})")
+            continue
+        if len(values) > len(names):
+            flush()
+            add_columns(len(values))
+        chunk.append(values)
+        if len(chunk) >= _EXCEL_CHUNK_ROWS:
+            flush()
+    flush()
+    if not names:
         raise IngestError(f"{path.name} has no sheet with a header row and data rows.")
-    name, df = non_empty[0]
-    info.sheet = str(name)
-    if len(non_empty) > 1:
-        others = ", ".join(str(n) for n, _ in non_empty[1:])
-        info.notes.append(f"read sheet '{name}'; other sheets not read: {others}")
-    df.columns = [("" if str(c).startswith("Unnamed:") else str(c)) for c in df.columns]
-    df = df.astype(object).where(df.notna(), None)
-    rel = con.from_df(df)
-    _materialise(con, rel, table)
+
+
+PARQUET_MAX_CELLS = 100_000_000  # rows x columns, from the file's metadata
+_CELL_CAP_MARK = "icp: cell over the character limit"
 
 
 def _read_parquet(con, path: Path, table: str) -> None:
+    """Parquet through DuckDB, bounded first by the metadata (columns, rows x columns) and
+    then per value: a cell over EXCEL_MAX_CELL_CHARS characters stops the read at once
+    (a few hundred bytes of dictionary-encoded Parquet can repeat one long string 20,000 times)."""
     try:
         rel = con.read_parquet(str(path))
+        if len(rel.columns) > MAX_FILE_COLUMNS:
+            raise IngestError(f"{path.name} has {len(rel.columns):,} columns; at most {MAX_FILE_COLUMNS:,} are read "
+                              "per file. Export only the columns you need (an ICP uses tens, not thousands) "
+                              "and upload again.")
+        rows = con.execute("SELECT coalesce(sum(num_rows), 0) FROM parquet_file_metadata(?)",
+                           [str(path)]).fetchall()[0][0]
+        if rows * len(rel.columns) > PARQUET_MAX_CELLS:
+            raise IngestError(f"{path.name} has {rows:,} rows x {len(rel.columns):,} columns; at most "
+                              f"{PARQUET_MAX_CELLS:,} cells are read. Export fewer rows or columns and upload again.")
         casts = []
+        cap = EXCEL_MAX_CELL_CHARS
         for name, dtype in zip(rel.columns, rel.dtypes):
             col = quote_ident(name)
-            if str(dtype).endswith("[]"):
-                casts.append(f"array_to_string({col}, '; ') AS {col}")
-            else:
-                casts.append(f"CAST({col} AS VARCHAR) AS {col}")
+            text = f"array_to_string({col}, '; ')" if str(dtype).endswith("[]") else f"CAST({col} AS VARCHAR)"
+            casts.append(f"CASE WHEN strlen({text}) > {cap} AND length({text}) > {cap} "
+                         f"THEN error('{_CELL_CAP_MARK}') ELSE {text} END AS {col}")
         _materialise(con, rel.project(", ".join(casts)), table)
     except duckdb.Error as exc:
+        if _CELL_CAP_MARK in str(exc):
+            raise IngestError(f"{path.name} is refused by a reading limit: a cell holds more than {cap:,} "
+                              f"characters; at most {cap:,} per cell.") from None
         raise IngestError(f"{path.name} could not be read as Parquet: {str(exc).splitlines()[0]}") from None
 
 
@@ -613,10 +1002,21 @@ def _source_info_from_meta(meta: dict, which: str = "accounts") -> SourceInfo | 
     return SourceInfo(**{k: src[k] for k in SourceInfo.__dataclass_fields__ if k in src})
 
 
-def file_size_problem(size_bytes: int, limit_mb: int) -> str | None:
-    """A message when an upload is over the configured limit."""
-    if size_bytes > limit_mb * 1024 * 1024:
-        return f"the file is {size_bytes / 1024 / 1024:,.0f} MB; the limit is {limit_mb:,} MB."
+MB = 1_000_000  # sizes are stated in MB of 10^6 bytes, as Streamlit's uploader shows them (outside Windows)
+
+
+def upload_limit_bytes() -> int:
+    """The one per-file size limit, in bytes: $ICP_UPLOAD_LIMIT_MB MB of 10^6 bytes (default 200,
+    i.e. 200,000,000 bytes). The app, its uploader and the CLI all refuse above this number."""
+    return default_upload_limit_mb() * MB
+
+
+def file_size_problem(size_bytes: int, limit_mb: int | None = None) -> str | None:
+    """A message, in exact units, when a file is over the limit (`limit_mb` MB of 10^6 bytes)."""
+    limit = upload_limit_bytes() if limit_mb is None else int(limit_mb) * MB
+    if size_bytes > limit:
+        return (f"the file is {size_bytes:,} bytes ({size_bytes / MB:,.1f} MB); "
+                f"the limit is {limit:,} bytes ({limit // MB:,} MB).")
     return None
 
 
@@ -626,6 +1026,7 @@ def ingest_memory_limit_mb() -> int:
 
 
 def default_upload_limit_mb() -> int:
+    """$ICP_UPLOAD_LIMIT_MB (default 200), in MB of 10^6 bytes: see `upload_limit_bytes`."""
     return int(os.environ.get("ICP_UPLOAD_LIMIT_MB", "200"))
 
 

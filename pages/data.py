@@ -7,7 +7,7 @@ import pandas as pd
 import streamlit as st
 
 from icp_core.formatting import count, pct
-from icp_core.ingest import IngestError, default_upload_limit_mb, ingest_dataset, remap_dataset
+from icp_core.ingest import IngestError, default_upload_limit_mb, file_size_problem, ingest_dataset, remap_dataset
 from icp_core.roles import ROLES, ColumnSpec
 from icp_core.sources import AGGREGATES, add_source
 from ui.cached import source_preview
@@ -94,8 +94,8 @@ def show_sources(store, dataset_id: str, meta: dict, read_only: bool) -> None:
 def load_upload(accounts_file, opportunities_file, name: str) -> None:
     """Write the uploads to a private temp folder and ingest them with progress."""
     for f in (accounts_file, opportunities_file):
-        if f is not None and f.size > limit_mb * 1024 * 1024:
-            st.error(f"{escape_markdown(f.name)} is {f.size / 1024 / 1024:,.0f} MB; the upload limit is {limit_mb:,} MB.")
+        if f is not None and (problem := file_size_problem(f.size, limit_mb)):
+            st.error(f"{escape_markdown(f.name)}: {escape_markdown(problem)}")
             return
     with tempfile.TemporaryDirectory(prefix="icp_upload_") as tmp:
         paths = []

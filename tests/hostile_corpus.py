@@ -25,6 +25,8 @@ class Case:
     check: Callable[[dict], None] | None = None  # extra checks on the dataset metadata
     notes: str = ""
     slow: bool = False
+    # "bomb": also run by tests/test_reader_bounds.py in a child process, timed, its peak memory measured;
+    # "child": only there (unbounded, it would exhaust the test process's memory)
     tags: list[str] = field(default_factory=list)
 
 
@@ -105,6 +107,129 @@ def _check_rollup_nothing(meta):
     assert r["accounts_with_opportunities"] == 0 and r["unmatched_keys"] == 2
 
 
+# --- Excel written part by part: a few KB on disk that expand when read -----------------
+
+_NS = "http://schemas.openxmlformats.org/spreadsheetml/2006/main"
+_REL = "http://schemas.openxmlformats.org/officeDocument/2006/relationships"
+_PKG = "http://schemas.openxmlformats.org/package/2006/relationships"
+
+
+def raw_xlsx(rows_xml: str, strings: list[str] | None = None, dimension: str | None = None,
+             strings_xml: str | None = None) -> bytes:
+    """A minimal .xlsx written with zipfile: one sheet (its <row> elements given as XML) and,
+    optionally, a shared strings table. Deflated, so repeated text costs almost nothing."""
+    ct = ('<?xml version="1.0" encoding="UTF-8"?><Types xmlns="http://schemas.openxmlformats.org/package/2006/content-types">'
+          '<Default Extension="rels" ContentType="application/vnd.openxmlformats-package.relationships+xml"/>'
+          '<Default Extension="xml" ContentType="application/xml"/>'
+          '<Override PartName="/xl/workbook.xml" ContentType="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet.main+xml"/>'
+          '<Override PartName="/xl/worksheets/sheet1.xml" ContentType="application/vnd.openxmlformats-officedocument.spreadsheetml.worksheet+xml"/>'
+          + ('<Override PartName="/xl/sharedStrings.xml" ContentType="application/vnd.openxmlformats-officedocument.spreadsheetml.sharedStrings+xml"/>'
+             if strings is not None or strings_xml is not None else "") + "</Types>")
+    rels = (f'<?xml version="1.0" encoding="UTF-8"?><Relationships xmlns="{_PKG}">'
+            f'<Relationship Id="rId1" Type="{_REL}/officeDocument" Target="xl/workbook.xml"/></Relationships>')
+    wb = (f'<?xml version="1.0" encoding="UTF-8"?><workbook xmlns="{_NS}" xmlns:r="{_REL}">'
+          '<sheets><sheet name="Data" sheetId="1" r:id="rId1"/></sheets></workbook>')
+    wb_rels = (f'<?xml version="1.0" encoding="UTF-8"?><Relationships xmlns="{_PKG}">'
+               f'<Relationship Id="rId1" Type="{_REL}/worksheet" Target="worksheets/sheet1.xml"/>'
+               f'<Relationship Id="rId2" Type="{_REL}/sharedStrings" Target="sharedStrings.xml"/></Relationships>')
+    dim = f'<dimension ref="{dimension}"/>' if dimension else ""
+    sheet = f'<?xml version="1.0" encoding="UTF-8"?><worksheet xmlns="{_NS}">{dim}<sheetData>{rows_xml}</sheetData></worksheet>'
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED, compresslevel=9) as z:
+        z.writestr("[Content_Types].xml", ct)
+        z.writestr("_rels/.rels", rels)
+        z.writestr("xl/workbook.xml", wb)
+        z.writestr("xl/_rels/workbook.xml.rels", wb_rels)
+        z.writestr("xl/worksheets/sheet1.xml", sheet)
+        if strings_xml is None and strings is not None:
+            strings_xml = (f'<?xml version="1.0" encoding="UTF-8"?><sst xmlns="{_NS}" count="{len(strings)}" '
+                           f'uniqueCount="{len(strings)}">' + "".join(f"<si><t>{t}</t></si>" for t in strings) + "</sst>")
+        if strings_xml is not None:
+            z.writestr("xl/sharedStrings.xml", strings_xml)
+    return buf.getvalue()
+
+
+def _header_and_refs(cells: int, per_row: int = 1) -> str:
+    """Row 1: headers 'Company', 'Note'; then rows whose cells all point at shared string 0."""
+    out = ['<row r="1"><c r="A1" t="inlineStr"><is><t>Company</t></is></c>'
+           '<c r="B1" t="inlineStr"><is><t>Note</t></is></c></row>']
+    for r in range(2, cells // per_row + 2):
+        out.append(f'<row r="{r}">' + '<c t="s"><v>0</v></c>' * per_row + "</row>")
+    return "".join(out)
+
+
+def shared_string_bomb(chars: int, cells: int = 20_000, name: str = "bomb.xlsx"):
+    """One shared string of `chars` characters referenced by `cells` cells (the issue's case)."""
+    return lambda d: (_write(d / name, raw_xlsx(_header_and_refs(cells, 2), ["x" * chars])), None)
+
+
+def wide_xlsx(columns: int):
+    cells = "".join(f'<c t="inlineStr"><is><t>c{i}</t></is></c>' for i in range(columns))
+    return lambda d: (_write(d / f"wide{columns}.xlsx", raw_xlsx(f'<row r="1">{cells}</row><row r="2">{cells}</row>')),
+                      None)
+
+
+def _lying_dimension(d: Path):
+    rows = ('<row r="1"><c t="inlineStr"><is><t>Company</t></is></c><c t="inlineStr"><is><t>Employees</t></is></c></row>'
+            '<row r="2"><c t="inlineStr"><is><t>Acme</t></is></c><c><v>1200</v></c></row>'
+            '<row r="3"><c t="inlineStr"><is><t>Beta</t></is></c><c><v>50.5</v></c></row>')
+    return _write(d / "lying.xlsx", raw_xlsx(rows, dimension="A1:XFD1048576")), None
+
+
+_LAUGHS = ('<?xml version="1.0"?><!DOCTYPE sst [<!ENTITY a "aaaaaaaaaa"><!ENTITY b "&a;&a;&a;&a;&a;&a;&a;&a;&a;&a;">'
+           '<!ENTITY c "&b;&b;&b;&b;&b;&b;&b;&b;&b;&b;"><!ENTITY d "&c;&c;&c;&c;&c;&c;&c;&c;&c;&c;">]>'
+           f'<sst xmlns="{_NS}"><si><t>&d;&d;&d;&d;&d;&d;&d;&d;&d;&d;</t></si></sst>')
+
+
+def _laughs(d: Path):
+    return _write(d / "laughs.xlsx", raw_xlsx(_header_and_refs(10, 2), strings_xml=_LAUGHS)), None
+
+
+def _check_lying(meta):
+    assert [c["header"] for c in meta["columns"] if c["source"] == "accounts"] == ["Company", "Employees"]
+
+
+def _csv_grid(columns: int, rows: int):
+    def build(d: Path):
+        path = d / f"grid{columns}x{rows}.csv"
+        with open(path, "w") as fh:
+            fh.write(",".join(f"c{i}" for i in range(columns)) + "\n")
+            line = ",".join(str(i % 10) for i in range(columns)) + "\n"
+            for _ in range(rows):
+                fh.write(line)
+        return path, None
+    return build
+
+
+def _long_line(d: Path):
+    """2,000 good rows and one 12 MB line: the line is set aside, the rows load."""
+    path = d / "longline.csv"
+    with open(path, "w") as fh:
+        fh.write("Company,Employees,Note\n")
+        fh.writelines(f"Co{i},{i},ok\n" for i in range(1000))
+        fh.write("Big,1," + "x" * 12_000_000 + "\n")
+        fh.writelines(f"Cz{i},{i},ok\n" for i in range(1000))
+    return path, None
+
+
+def _check_long_line(meta):
+    src = meta["quality"]["source"]
+    assert src["rows_rejected"] == 1 and src["rows_read"] == 2001, src
+    example = src["rejected_examples"][0]
+    assert example["line"] == 1002 and "line too long" in example["reason"] and len(example["text"]) <= 200
+
+
+def _parquet_bomb(d: Path):
+    """A few hundred bytes of Parquet: one 1 MB string, dictionary-encoded, in 20,000 rows."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    column = pa.array(["x" * 1_000_000] * 20_000).dictionary_encode()
+    path = d / "bomb.parquet"
+    pq.write_table(pa.table({"Company": column, "Note": column}), path, compression="zstd")
+    return path, None
+
+
 CASES: list[Case] = [
     Case("empty file", _one("empty.csv", b""), error="empty"),
     Case("header only", _one("header.csv", "Company,Employees\n"), error="no data rows"),
@@ -143,6 +268,26 @@ CASES: list[Case] = [
                     _write(d / "opp.csv", "Account,Stage,Amount\nZeta,Won,100\nOmega,Lost,50\n")),
          rows=2, check=_check_rollup_nothing),
     Case("unsupported format", _one("old.xls", b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + b"\0" * 600), error="xls"),
+    Case("xlsx: one 1 MB shared string in 20,000 cells", shared_string_bomb(1_000_000),
+         error="Excel reading limit", tags=["bomb", "child"]),
+    Case("xlsx: one 20 MB shared string in 20,000 cells", shared_string_bomb(20_000_000),
+         error="Excel reading limit", tags=["bomb", "child"]),
+    Case("xlsx: a 40,000-character shared string in 20,000 cells", shared_string_bomb(40_000),
+         error="32,767 per cell", tags=["bomb", "child"]),
+    Case("xlsx: a 30,000-character shared string in 20,000 cells (600 M characters)", shared_string_bomb(30_000),
+         error="at most 100,000,000", tags=["bomb", "child"]),
+    Case("xlsx: 10,000 columns x 1 row", wide_xlsx(10_000), error="at most 300 columns", tags=["bomb"]),
+    Case("xlsx: entities in the shared strings (billion laughs)", _laughs, error="DOCTYPE", tags=["bomb"]),
+    Case("xlsx: a declared size of 16,384 x 1,048,576 over 3 real rows", _lying_dimension, rows=2,
+         check=_check_lying),
+    Case("CSV: 10,000 columns x 1 row", _csv_grid(10_000, 1), error="10,000 columns; at most 300", tags=["bomb"],
+         notes="refused from the header line, before DuckDB reads a row"),
+    Case("CSV: 2,000 columns x 2,000 rows", _csv_grid(2_000, 2_000), error="2,000 columns; at most 300",
+         notes="refused from the header line (was: after reading it all, 10 s)"),
+    Case("CSV: one 12 MB line among 2,000 rows", _long_line, rows=2000, check=_check_long_line,
+         notes="a line over 1,000,000 bytes is set aside like any malformed line"),
+    Case("Parquet: one 1 MB string in 20,000 rows (under 1 KB)", _parquet_bomb, error="at most 32,767 per cell",
+         tags=["bomb"], notes="was: 78 s, then 'Out of Memory Error'"),
 ]
 
 

@@ -29,7 +29,11 @@ def saved(store, tmp_path):
     return dataset_id, fingerprint(store)
 
 
-@pytest.mark.parametrize("case", CASES, ids=[c.name for c in CASES])
+# cases tagged "child" run only in a memory-capped child process (tests/test_reader_bounds.py)
+IN_PROCESS = [c for c in CASES if "child" not in c.tags]
+
+
+@pytest.mark.parametrize("case", IN_PROCESS, ids=[c.name for c in IN_PROCESS])
 def test_corpus_case(case, store, saved, tmp_path):
     folder = tmp_path / "case"
     folder.mkdir()
@@ -54,7 +58,7 @@ def test_corpus_case(case, store, saved, tmp_path):
     assert before_id in {m["id"] for m in datasets} and not problems
 
 
-@pytest.mark.parametrize("case", [c for c in CASES if c.error], ids=[c.name for c in CASES if c.error])
+@pytest.mark.parametrize("case", [c for c in IN_PROCESS if c.error], ids=[c.name for c in IN_PROCESS if c.error])
 def test_corpus_errors_through_the_cli(case, tmp_path, capsys):
     folder = tmp_path / "case"
     folder.mkdir()
@@ -93,7 +97,8 @@ def test_the_upload_limit_is_configured_and_enforced(data_root, tmp_path, monkey
     at.file_uploader(key="data.accounts_file").set_value(("big.csv", big, "text/csv"))
     at.button[0].click().run()
     assert not at.exception
-    assert any("upload limit is 1 MB" in e.value for e in at.error)
+    # one limit in exact units (issue 13, item 10); the page escapes markdown, so compare without backslashes
+    assert any("the limit is 1,000,000 bytes (1 MB)" in e.value.replace("\\", "") for e in at.error)
 
 
 texts = st.text(alphabet=st.characters(blacklist_categories=("Cs", "Cc")), min_size=1, max_size=20).filter(
