@@ -45,6 +45,8 @@ class SourceInfo:
     file_name: str
     format: str  # csv | xlsx | parquet
     encoding: str | None = None
+    # lines that do not fit `encoding` (see scan_encoding), or None when every line does
+    encoding_report: dict | None = None
     delimiter: str | None = None
     sheet: str | None = None
     rows_read: int = 0
@@ -80,19 +82,13 @@ def sniff_format(path: Path) -> str:
 
 def detect_encoding(path: Path) -> str:
     """'utf-8' (with or without BOM), 'utf-16', 'cp1252' or 'latin-1': never a decode error."""
-    with open(path, "rb") as fh:
-        head = fh.read(4)
-    if head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
-        return "utf-16"
-    decoder = codecs.getincrementaldecoder("utf-8")()
-    try:
-        with open(path, "rb") as fh:
-            for chunk in iter(lambda: fh.read(1 << 24), b""):
-                decoder.decode(chunk)
-            decoder.decode(b"", final=True)
-        return "utf-8"
-    except UnicodeDecodeError:
-        pass
+    return scan_encoding(path)[0]
+
+
+ENCODING_EXAMPLES = 10  # line numbers kept in the report
+
+
+def _legacy_encoding(path: Path) -> str:
     try:
         with open(path, "rb") as fh:
             for chunk in iter(lambda: fh.read(1 << 24), b""):
@@ -102,9 +98,109 @@ def detect_encoding(path: Path) -> str:
         return "latin-1"
 
 
-def _transcode_to_utf8(path: Path, encoding: str, workdir: Path) -> Path:
+def _utf8_line_fit(path: Path) -> tuple[int, int, list[int], list[int]]:
+    """(lines that are valid UTF-8 and hold non-ASCII characters, lines with bytes that are not
+    UTF-8, line numbers of the first of each): lines counted from 1 (the header)."""
+    good = bad = 0
+    good_at: list[int] = []
+    bad_at: list[int] = []
+    line_no = 1
+    rest = b""
+    with open(path, "rb") as fh:
+        while True:
+            chunk = fh.read(1 << 20)
+            data = rest + chunk
+            if chunk:
+                cut = data.rfind(b"\n") + 1
+                if cut == 0:  # no line end yet: read on (a long line is bounded later)
+                    rest = data
+                    continue
+                data, rest = data[:cut], data[cut:]
+            elif not data:
+                break
+            else:
+                rest = b""
+            try:
+                data.decode("utf-8")
+                if not data.isascii():
+                    lines = data.split(b"\n")
+                    for i, line in enumerate(lines):
+                        if not line.isascii():
+                            good += 1
+                            if len(good_at) < ENCODING_EXAMPLES:
+                                good_at.append(line_no + i)
+            except UnicodeDecodeError:
+                for i, line in enumerate(data.split(b"\n")):
+                    if line.isascii():
+                        continue
+                    try:
+                        line.decode("utf-8")
+                        good += 1
+                        if len(good_at) < ENCODING_EXAMPLES:
+                            good_at.append(line_no + i)
+                    except UnicodeDecodeError:
+                        bad += 1
+                        if len(bad_at) < ENCODING_EXAMPLES:
+                            bad_at.append(line_no + i)
+            line_no += data.count(b"\n")
+            if not chunk:
+                break
+    return good, bad, good_at, bad_at
+
+
+def scan_encoding(path: Path) -> tuple[str, dict | None]:
+    """The file's encoding and, when some lines do not fit it, a report of them.
+
+    A file that is all UTF-8 is UTF-8. A file that is UTF-8 but for a few lines (more lines with
+    valid UTF-8 non-ASCII characters than lines with bytes UTF-8 lacks) is read as UTF-8 with those
+    bytes replaced by U+FFFD, and the lines are reported: one bad byte never turns 'Zürich' into
+    'ZÃ¼rich' in the rest of the file. Otherwise the legacy code page (cp1252, else latin-1), and
+    lines that were valid UTF-8 (now shown as 'Ã¼') are reported.
+    """
+    with open(path, "rb") as fh:
+        head = fh.read(4)
+    if head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        return "utf-16", None
+    decoder = codecs.getincrementaldecoder("utf-8")()
+    try:
+        with open(path, "rb") as fh:
+            for chunk in iter(lambda: fh.read(1 << 24), b""):
+                decoder.decode(chunk)
+            decoder.decode(b"", final=True)
+        return "utf-8", None
+    except UnicodeDecodeError:
+        pass
+    good, bad, good_at, bad_at = _utf8_line_fit(path)
+    if good > bad:
+        return "utf-8", {
+            "name": "utf-8", "lines_with_invalid_bytes": bad, "examples": bad_at,
+            "lines_in_other_encoding": 0,
+            "hint": (f"Read as UTF-8; {bad:,} line(s) hold bytes that are not UTF-8 (shown as \ufffd), "
+                     f"e.g. line(s) {', '.join(map(str, bad_at[:5]))}. Fix them in the source file "
+                     "(save it as UTF-8) and upload again."),
+        }
+    legacy = _legacy_encoding(path)
+    report = {"name": legacy, "lines_with_invalid_bytes": 0, "examples": good_at,
+              "lines_in_other_encoding": good, "hint": None}
+    if good:
+        report["hint"] = (f"Read as {legacy} (most non-ASCII lines are not UTF-8); {good:,} line(s) "
+                          f"look like UTF-8 and may show as 'Ã¼'-style characters, e.g. line(s) "
+                          f"{', '.join(map(str, good_at[:5]))}. Save the file in one encoding and upload again.")
+    return legacy, report
+
+
+def encoding_report(info: SourceInfo | None) -> dict | None:
+    """The quality report's `encoding`: the encoding read and the lines that do not fit it."""
+    if info is None or info.encoding is None:
+        return None
+    return info.encoding_report or {"name": info.encoding, "lines_with_invalid_bytes": 0, "examples": [],
+                                    "lines_in_other_encoding": 0, "hint": None}
+
+
+def _transcode_to_utf8(path: Path, encoding: str, workdir: Path, errors: str = "strict") -> Path:
     out = workdir / (path.stem + ".utf8.csv")
-    with open(path, "r", encoding=encoding, newline="") as src, open(out, "w", encoding="utf-8", newline="") as dst:
+    with open(path, "r", encoding=encoding, errors=errors, newline="") as src, \
+            open(out, "w", encoding="utf-8", newline="") as dst:
         for chunk in iter(lambda: src.read(1 << 22), ""):
             dst.write(chunk)
     return out
@@ -197,8 +293,13 @@ def _set_aside_long_lines(src: Path, workdir: Path) -> tuple[Path, list[tuple[in
 
 
 def _read_csv(con, path: Path, table: str, info: SourceInfo, workdir: Path) -> None:
-    info.encoding = detect_encoding(path)
-    src = path if info.encoding == "utf-8" else _transcode_to_utf8(path, info.encoding, workdir)
+    info.encoding, info.encoding_report = scan_encoding(path)
+    if info.encoding_report and info.encoding_report.get("hint"):
+        info.notes.append(info.encoding_report["hint"])
+    if info.encoding == "utf-8":
+        src = _transcode_to_utf8(path, "utf-8", workdir, "replace") if info.encoding_report else path
+    else:
+        src = _transcode_to_utf8(path, info.encoding, workdir)
     width = _header_width(path, src)
     if width > MAX_FILE_COLUMNS:  # refused before any row is read
         raise IngestError(f"{path.name} has {width:,} columns; at most {MAX_FILE_COLUMNS:,} are read per file. "
@@ -624,7 +725,7 @@ def read_table(con: duckdb.DuckDBPyConnection, path: Path, table: str,
     if len(headers) > MAX_FILE_COLUMNS:
         raise IngestError(f"{path.name} has {len(headers):,} columns; at most {MAX_FILE_COLUMNS:,} are read per file. "
                           "Export only the columns you need (an ICP uses tens, not thousands) and upload again.")
-    keys = column_keys(headers)
+    keys = _unreserved_keys(column_keys(headers), headers, info)
     if len(headers) > 200:  # wide files: one statement instead of thousands of catalog changes
         cols = ", ".join(f"{quote_ident(h)} AS {quote_ident(k)}" for h, k in zip(headers, keys))
         con.execute(f"CREATE OR REPLACE TEMP TABLE icp_renamed AS SELECT {cols} FROM {quote_ident(table)}")
@@ -640,6 +741,38 @@ def read_table(con: duckdb.DuckDBPyConnection, path: Path, table: str,
     # DuckDB names blank/duplicate headers itself (column0, name_1): show the user's header
     headers = [h if not _is_generated_name(h) else "" for h in headers]
     return info, keys, headers
+
+
+def _unreserved_keys(keys: list[str], headers: list[str], info: SourceInfo) -> list[str]:
+    """Keys with the names the app derives (the roll-up's opp_* columns) given to none of the
+    file's columns: such a column keeps its data and header under the key `<name>_col`, and a
+    note says so. The roll-up is then always read from its own columns."""
+    reserved = {key for key, _, _ in ROLLUP_COLUMNS}
+    taken = set(keys)
+    out = []
+    for key, header in zip(keys, headers):
+        if key in reserved:
+            new, n = f"{key}_col", 2
+            while new in taken or new in reserved:
+                new, n = f"{key}_col{n}", n + 1
+            taken.add(new)
+            info.notes.append(f"Column '{header}' is kept as uploaded (internal name {new}): the name {key} is "
+                              "reserved for the opportunities roll-up, which is always computed from the "
+                              "opportunities file.")
+            key = new
+        out.append(key)
+    return out
+
+
+def _yield_rollup_roles(specs: list[ColumnSpec]) -> None:
+    """An accounts column named like a roll-up column (opp_outcome, opp_won_value, ...) does not take
+    that roll-up column's role (deal stage, ARR, close date): with an opportunities file the outcome
+    comes from the opportunities. It keeps a generic role; the mapping can change it."""
+    rollup_roles = {key: role for key, _, role in ROLLUP_COLUMNS}
+    for s in specs:
+        role = rollup_roles.get(column_keys([s.header])[0]) if s.header else None
+        if role and s.role == role and s.role in _ROLLUP_FALLBACK_ROLE:
+            s.role = _ROLLUP_FALLBACK_ROLE[s.role]
 
 
 def _is_generated_name(header: str) -> bool:
@@ -912,10 +1045,12 @@ def ingest_dataset(store, accounts: Path, opportunities: Path | None = None,
                     problem = opportunity_specs_problem(opp_specs)
                     if problem:
                         raise IngestError(problem + ".")
+                    _yield_rollup_roles(specs)
                 progress(0.6, "Cleaning values")
                 all_specs, rollup, dictionaries = build_accounts_table(con, specs, opp_specs)
                 progress(0.85, "Checking data quality")
                 quality = assess_quality(con, all_specs, info, rollup, opp_info, dictionaries)
+                quality["encoding"] = encoding_report(info)
                 con.execute("CHECKPOINT")
             finally:
                 con.close()
@@ -984,8 +1119,10 @@ def rebuild_clean_table(con: duckdb.DuckDBPyConnection, meta: dict, account_spec
     con.execute("BEGIN TRANSACTION")
     try:
         all_specs, rollup, dictionaries = build_accounts_table(con, account_specs, opp_specs)
-        quality = assess_quality(con, all_specs, _source_info_from_meta(meta), rollup,
+        info = _source_info_from_meta(meta)
+        quality = assess_quality(con, all_specs, info, rollup,
                                  _source_info_from_meta(meta, "opportunities"), dictionaries)
+        quality["encoding"] = encoding_report(info)
         con.execute("COMMIT")
     except Exception:
         con.execute("ROLLBACK")

@@ -107,6 +107,32 @@ def _check_rollup_nothing(meta):
     assert r["accounts_with_opportunities"] == 0 and r["unmatched_keys"] == 2
 
 
+def _check_mixed(meta):
+    enc = meta["quality"]["encoding"]
+    assert enc["name"] == "cp1252" and enc["lines_in_other_encoding"] == 1 and enc["examples"] == [2], enc
+
+
+def _one_bad_byte(d: Path):
+    rows = [f"C{i},Zürich\n".encode("utf-8") for i in range(100_000)]
+    rows[50_000] = b"Bad,Montr\xe9al\n"  # line 50,002 of the file
+    return _write(d / "zurich.csv", b"Company,City\n" + b"".join(rows)), None
+
+
+def _check_one_bad_byte(meta):
+    enc = meta["quality"]["encoding"]
+    assert enc["name"] == "utf-8" and enc["lines_with_invalid_bytes"] == 1 and enc["examples"] == [50_002], enc
+
+
+def _check_reserved(meta):
+    cols = {(c["key"], c["source"]): c for c in meta["columns"]}
+    assert cols[("opp_outcome", "opportunities")]["header"].startswith("Account outcome")
+    assert ("opp_won_count", "opportunities") in cols
+    user = cols[("opp_outcome_col", "accounts")]
+    assert user["header"] == "opp_outcome" and user["role"] != "deal_stage"
+    assert cols[("opp_won_count_col", "accounts")]["header"] == "opp_won_count"
+    assert any("reserved" in n for n in meta["quality"]["source"]["notes"])
+
+
 # --- Excel written part by part: a few KB on disk that expand when read -----------------
 
 _NS = "http://schemas.openxmlformats.org/spreadsheetml/2006/main"
@@ -224,7 +250,8 @@ def _parquet_bomb(d: Path):
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    column = pa.array(["x" * 1_000_000] * 20_000).dictionary_encode()
+    # built as indices into a one-entry dictionary: the 1 MB string exists once, in memory and on disk
+    column = pa.DictionaryArray.from_arrays(pa.array([0] * 20_000, type=pa.int32()), pa.array(["x" * 1_000_000]))
     path = d / "bomb.parquet"
     pq.write_table(pa.table({"Company": column, "Note": column}), path, compression="zstd")
     return path, None
@@ -251,7 +278,14 @@ CASES: list[Case] = [
          check=_check_injection),
     Case("mixed encodings (UTF-8 and cp1252 bytes in one file)",
          _one("mixed.csv", "Company,City\nAcme,Zürich\n".encode("utf-8") + "Beta,Montréal\n".encode("cp1252")),
-         rows=2),
+         rows=2, check=_check_mixed, notes="more lines not UTF-8 than UTF-8: read as cp1252, the UTF-8 line reported"),
+    Case("one invalid byte among 100,000 UTF-8 rows", _one_bad_byte, rows=100_000, check=_check_one_bad_byte,
+         notes="read as UTF-8, the byte shown as U+FFFD and its line reported (was: all read as cp1252, 'ZÃ¼rich')"),
+    Case("accounts columns named opp_outcome / opp_won_count (the roll-up's names)",
+         lambda d: (_write(d / "acc.csv", "Account Name,opp_outcome,opp_won_count\nAcme,lost,0\nBeta,won,7\n"),
+                    _write(d / "opp.csv", "Account,Stage\nAcme,Won\nAcme,Lost\nBeta,Lost\n")),
+         rows=2, check=_check_reserved,
+         notes="the user's columns are kept as opp_outcome_col / opp_won_count_col (was: they took over the roll-up)"),
     Case("all-NULL column", _one("nulls.csv", "Company,Empty,Employees\n" + "".join(f"C{i},,{i}\n" for i in range(50))),
          rows=50, check=_check_all_null),
     Case("a column that is 99 % one value",

@@ -58,7 +58,7 @@ from icp_core.profile import profile_from_json
 ps = ProfileStore(sys.argv[1], sys.argv[2])
 body = profile_from_json(open(sys.argv[5]).read()).to_dict()
 while True:
-    ps.save_version(sys.argv[3], body, sys.argv[4], note="x" * 2000)
+    ps.save_version(sys.argv[3], body, sys.argv[4], note="x" * 500)  # the longest note allowed (MAX_NOTE_CHARS)
 """
 
 
