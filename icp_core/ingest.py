@@ -660,6 +660,9 @@ def _stream_sheet(con, path: Path, ws, table: str, pd) -> None:
 
 
 PARQUET_MAX_CELLS = 100_000_000  # rows x columns, from the file's metadata
+# all values as text, as a CSV of the upload limit could hold at most (the limit applies to
+# the file on disk, and a Parquet file expands)
+PARQUET_MAX_TEXT_BYTES = 200_000_000
 _CELL_CAP_MARK = "icp: cell over the character limit"
 
 
@@ -678,13 +681,25 @@ def _read_parquet(con, path: Path, table: str) -> None:
         if rows * len(rel.columns) > PARQUET_MAX_CELLS:
             raise IngestError(f"{path.name} has {rows:,} rows x {len(rel.columns):,} columns; at most "
                               f"{PARQUET_MAX_CELLS:,} cells are read. Export fewer rows or columns and upload again.")
-        casts = []
+        casts, sizes, longest = [], [], []
         cap = EXCEL_MAX_CELL_CHARS
         for name, dtype in zip(rel.columns, rel.dtypes):
             col = quote_ident(name)
             text = f"array_to_string({col}, '; ')" if str(dtype).endswith("[]") else f"CAST({col} AS VARCHAR)"
             casts.append(f"CASE WHEN strlen({text}) > {cap} AND length({text}) > {cap} "
                          f"THEN error('{_CELL_CAP_MARK}') ELSE {text} END AS {col}")
+            sizes.append(f"coalesce(sum(strlen({text})), 0)")
+            longest.append(f"coalesce(max(length({text})), 0)")
+        # what the text would weigh, summed as a stream before anything is kept: dictionary
+        # encoding lets under 1 KB of Parquet repeat a 30,000-character value a million times
+        text_bytes, longest_cell = rel.aggregate(f"{' + '.join(sizes)}, greatest({', '.join(longest)}, 0)"
+                                                 ).fetchall()[0]
+        if longest_cell > cap:
+            raise duckdb.Error(_CELL_CAP_MARK)
+        if text_bytes > PARQUET_MAX_TEXT_BYTES:
+            raise IngestError(f"{path.name} is refused by a reading limit: its values read as text are "
+                              f"{text_bytes:,} bytes; at most {PARQUET_MAX_TEXT_BYTES:,}. Export fewer rows or "
+                              "columns and upload again.")
         _materialise(con, rel.project(", ".join(casts)), table)
     except duckdb.Error as exc:
         if _CELL_CAP_MARK in str(exc):

@@ -245,16 +245,18 @@ def _check_long_line(meta):
     assert example["line"] == 1002 and "line too long" in example["reason"] and len(example["text"]) <= 200
 
 
-def _parquet_bomb(d: Path):
-    """A few hundred bytes of Parquet: one 1 MB string, dictionary-encoded, in 20,000 rows."""
-    import pyarrow as pa
-    import pyarrow.parquet as pq
+def parquet_bomb(chars: int, rows: int):
+    """A few hundred bytes of Parquet: one `chars`-long string, dictionary-encoded, in `rows` rows."""
+    def build(d: Path):
+        import pyarrow as pa
+        import pyarrow.parquet as pq
 
-    # built as indices into a one-entry dictionary: the 1 MB string exists once, in memory and on disk
-    column = pa.DictionaryArray.from_arrays(pa.array([0] * 20_000, type=pa.int32()), pa.array(["x" * 1_000_000]))
-    path = d / "bomb.parquet"
-    pq.write_table(pa.table({"Company": column, "Note": column}), path, compression="zstd")
-    return path, None
+        # built as indices into a one-entry dictionary: the string exists once, in memory and on disk
+        column = pa.DictionaryArray.from_arrays(pa.array([0] * rows, type=pa.int32()), pa.array(["x" * chars]))
+        path = d / "bomb.parquet"
+        pq.write_table(pa.table({"Company": column, "Note": column}), path, compression="zstd")
+        return path, None
+    return build
 
 
 CASES: list[Case] = [
@@ -320,8 +322,11 @@ CASES: list[Case] = [
          notes="refused from the header line (was: after reading it all, 10 s)"),
     Case("CSV: one 12 MB line among 2,000 rows", _long_line, rows=2000, check=_check_long_line,
          notes="a line over 1,000,000 bytes is set aside like any malformed line"),
-    Case("Parquet: one 1 MB string in 20,000 rows (under 1 KB)", _parquet_bomb, error="at most 32,767 per cell",
+    Case("Parquet: one 1 MB string in 20,000 rows (under 1 KB)", parquet_bomb(1_000_000, 20_000), error="at most 32,767 per cell",
          tags=["bomb"], notes="was: 78 s, then 'Out of Memory Error'"),
+    Case("Parquet: a 30,000-character string in 20,000 rows (1.2 G characters, under 1 KB)",
+         parquet_bomb(30_000, 20_000), error="at most 200,000,000", tags=["bomb"],
+         notes="every cell under the cell limit; was: 'unexpected failure (OutOfMemoryException)', exit 1"),
 ]
 
 

@@ -26,7 +26,7 @@ BOMBS = [c for c in CASES if "bomb" in c.tags]
 XLSX = sorted(SHARED_DATA.glob("real_sdlv_*.xlsx"))
 
 
-def run_cli_ingest(path, tmp_path) -> tuple[int, str, float, int]:
+def run_cli_ingest(path, tmp_path, opportunities=None) -> tuple[int, str, float, int]:
     """(exit status, stderr, seconds, peak RSS in bytes) of `python -m icp_core ingest path`."""
     err_file = tmp_path / "stderr.txt"
 
@@ -36,9 +36,10 @@ def run_cli_ingest(path, tmp_path) -> tuple[int, str, float, int]:
     env = dict(os.environ, PYTHONPATH=str(ROOT))
     t0 = time.monotonic()
     with open(err_file, "wb") as err:
-        proc = subprocess.Popen([sys.executable, "-m", "icp_core", "--data-dir", str(tmp_path / "d"), "ingest",
-                                 str(path)], stdout=subprocess.DEVNULL, stderr=err, cwd=ROOT, env=env,
-                                preexec_fn=cap)
+        args = [sys.executable, "-m", "icp_core", "--data-dir", str(tmp_path / "d"), "ingest", str(path)]
+        if opportunities:
+            args += ["--opportunities", str(opportunities)]
+        proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=err, cwd=ROOT, env=env, preexec_fn=cap)
         while True:
             pid, status, usage = os.wait4(proc.pid, os.WNOHANG)
             if pid:
@@ -62,6 +63,26 @@ def test_a_small_hostile_file_is_refused_fast_in_bounded_memory(case, tmp_path):
     assert code == 2, (code, err[-500:])
     assert err.startswith("error: ") and err.count("\n") == 1, err[-500:]
     assert case.error.lower() in err.lower(), err
+    assert seconds < SECONDS, seconds
+    assert rss <= GIB, f"peak RSS {rss / 2**20:,.0f} MiB"
+
+
+OTHERS = [c for c in CASES if "bomb" not in c.tags]
+
+
+@pytest.mark.parametrize("case", OTHERS, ids=[c.name for c in OTHERS])
+def test_every_corpus_case_stays_within_a_gib(case, tmp_path):
+    """Issue 13: the memory of *each* hostile case is measured, not only the bombs': the same
+    `ingest` in a capped child process, with its expected outcome and its peak RSS."""
+    folder = tmp_path / "case"
+    folder.mkdir()
+    accounts, opportunities = case.build(folder)
+    code, err, seconds, rss = run_cli_ingest(accounts, tmp_path, opportunities)
+    if case.error:
+        assert code == 2 and case.error.lower() in err.lower(), (code, err[-500:])
+        assert err.count("\n") == 1, err[-500:]
+    else:
+        assert code == 0, err[-500:]
     assert seconds < SECONDS, seconds
     assert rss <= GIB, f"peak RSS {rss / 2**20:,.0f} MiB"
 
