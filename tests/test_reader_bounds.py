@@ -13,7 +13,7 @@ import time
 
 import pytest
 
-from icp_core import ingest
+from icp_core import ingest, readers
 from icp_core.ingest import IngestError, ingest_dataset
 from tests.conftest import ROOT, SHARED_DATA
 from tests.hostile_corpus import CASES, raw_xlsx
@@ -106,17 +106,17 @@ def _rows_xml(rows: int, cols: int) -> str:
 def test_the_cell_limit_counts_rows_times_columns(store, tmp_path, monkeypatch):
     path = tmp_path / "cells.xlsx"
     path.write_bytes(raw_xlsx(_rows_xml(600, 2)))
-    monkeypatch.setattr(ingest, "EXCEL_MAX_CELLS", 1_000)
+    monkeypatch.setattr(readers, "EXCEL_MAX_CELLS", 1_000)
     with pytest.raises(IngestError, match="at most 1,000 \\(rows x columns\\)"):
         ingest_dataset(store, path)
-    monkeypatch.setattr(ingest, "EXCEL_MAX_CELLS", 1_200)
+    monkeypatch.setattr(readers, "EXCEL_MAX_CELLS", 1_200)
     assert ingest_dataset(store, path).meta["rows"] == 599
 
 
 def test_a_part_declared_too_large_is_refused_before_reading(store, tmp_path, monkeypatch):
     path = tmp_path / "big.xlsx"
     path.write_bytes(raw_xlsx(_rows_xml(50, 2)))
-    monkeypatch.setattr(ingest, "XLSX_MAX_SHEET_BYTES", 1_000)
+    monkeypatch.setattr(readers, "XLSX_MAX_SHEET_BYTES", 1_000)
     with pytest.raises(IngestError, match="expands to [0-9,]+ bytes; at most 1,000"):
         ingest_dataset(store, path)
 
@@ -161,7 +161,7 @@ def test_a_quoted_header_is_counted_outside_quotes(store, tmp_path):
 
 
 def test_a_header_line_over_the_line_limit_is_refused(store, tmp_path, monkeypatch):
-    monkeypatch.setattr(ingest, "CSV_MAX_LINE_BYTES", 1_000)
+    monkeypatch.setattr(readers, "CSV_MAX_LINE_BYTES", 1_000)
     path = tmp_path / "longheader.csv"
     path.write_text("Company," + "N" * 2_000 + "\nAcme,1\n")
     with pytest.raises(IngestError, match="longer than 1,000 bytes"):

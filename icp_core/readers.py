@@ -1,0 +1,740 @@
+"""Reading one uploaded file into a DuckDB temp table of text columns, bounded before anything expands.
+
+`read_file` sniffs the format from the first bytes (the name is only a hint) and loads CSV/TSV
+through DuckDB's CSV reader (encoding scanned first, long lines set aside), Excel .xlsx as a
+checked stream (ZIP part sizes, XML scanned, then rows in chunks) and Parquet through DuckDB
+(metadata and text size checked first). Every limit is a constant here and in the README's
+"Limits and hostile input" table. `ingest.read_table` names the columns and checks the result.
+"""
+
+from __future__ import annotations
+
+import codecs
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import duckdb
+
+from .clean import quote_ident
+
+MAX_FILE_COLUMNS = 300  # columns read per file
+
+
+class IngestError(ValueError):
+    """A file that cannot be loaded; the message is meant for the user, on one line."""
+
+
+UNSUPPORTED_SUFFIXES = {".pdf", ".doc", ".docx", ".ppt", ".pptx", ".json", ".xml", ".zip", ".gz",
+                        ".numbers", ".ods", ".png", ".jpg", ".jpeg", ".gif", ".html", ".htm", ".exe"}
+SUPPORTED = "CSV/TSV (any common delimiter), Excel .xlsx or Parquet"
+
+_ZIP_MAGIC = b"PK\x03\x04"
+_PARQUET_MAGIC = b"PAR1"
+_OLE_MAGIC = b"\xd0\xcf\x11\xe0"  # legacy .xls
+
+
+@dataclass
+class SourceInfo:
+    """What was read from one file."""
+
+    file_name: str
+    format: str  # csv | xlsx | parquet
+    encoding: str | None = None
+    # lines that do not fit `encoding` (see scan_encoding), or None when every line does
+    encoding_report: dict | None = None
+    delimiter: str | None = None
+    sheet: str | None = None
+    sheets: list[str] = field(default_factory=list)  # every sheet of a workbook, in order
+    header_row: int | None = None  # 1-based line (CSV) or row (Excel) of the header
+    # rows dropped around the table: titles/blank lines above the header, summary rows below it
+    rows_skipped: int = 0
+    rows_read: int = 0
+    rows_rejected: int = 0
+    rejected_examples: list[dict] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+
+@dataclass
+class ReadOptions:
+    """What the user chose instead of the detected value (None = detect)."""
+
+    encoding: str | None = None  # a Python codec name, e.g. "cp850"
+    sheet: str | None = None  # an Excel sheet name
+    header_row: int | None = None  # 1-based line (CSV) or row (Excel) of the header
+
+
+def sniff_format(path: Path) -> str:
+    """'csv' | 'xlsx' | 'parquet' from the file's first bytes (the name is only a hint)."""
+    with open(path, "rb") as fh:
+        head = fh.read(8192)
+    if not head:
+        raise IngestError(f"{path.name} is empty (0 bytes).")
+    if head.startswith(_PARQUET_MAGIC):
+        return "parquet"
+    if head.startswith(_ZIP_MAGIC):
+        return "xlsx"
+    if head.startswith(_OLE_MAGIC):
+        raise IngestError(
+            f"{path.name} is an old Excel 97-2003 (.xls) workbook; save it as .xlsx or CSV and upload again."
+        )
+    if head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        return "csv"
+    sample = head[:4096]
+    control = sum(1 for b in sample if b < 32 and b not in (9, 10, 13, 12))
+    if b"\x00" in sample or control > max(8, len(sample) // 50):
+        raise IngestError(
+            f"{path.name} is not a text table (binary content); upload {SUPPORTED}."
+        )
+    return "csv"
+
+
+def detect_encoding(path: Path) -> str:
+    """'utf-8' (with or without BOM), 'utf-16', 'cp1252' or 'latin-1': never a decode error."""
+    return scan_encoding(path)[0]
+
+
+ENCODING_EXAMPLES = 10  # line numbers kept in the report
+
+
+def _legacy_encoding(path: Path) -> str:
+    try:
+        with open(path, "rb") as fh:
+            for chunk in iter(lambda: fh.read(1 << 24), b""):
+                chunk.decode("cp1252")
+        return "cp1252"
+    except UnicodeDecodeError:
+        return "latin-1"
+
+
+def _utf8_line_fit(path: Path) -> tuple[int, int, list[int], list[int]]:
+    """(lines that are valid UTF-8 and hold non-ASCII characters, lines with bytes that are not
+    UTF-8, line numbers of the first of each): lines counted from 1 (the header)."""
+    good = bad = 0
+    good_at: list[int] = []
+    bad_at: list[int] = []
+    line_no = 1
+    rest = b""
+    with open(path, "rb") as fh:
+        while True:
+            chunk = fh.read(1 << 20)
+            data = rest + chunk
+            if chunk:
+                cut = data.rfind(b"\n") + 1
+                if cut == 0:  # no line end yet: read on (a long line is bounded later)
+                    rest = data
+                    continue
+                data, rest = data[:cut], data[cut:]
+            elif not data:
+                break
+            else:
+                rest = b""
+            try:
+                data.decode("utf-8")
+                if not data.isascii():
+                    lines = data.split(b"\n")
+                    for i, line in enumerate(lines):
+                        if not line.isascii():
+                            good += 1
+                            if len(good_at) < ENCODING_EXAMPLES:
+                                good_at.append(line_no + i)
+            except UnicodeDecodeError:
+                for i, line in enumerate(data.split(b"\n")):
+                    if line.isascii():
+                        continue
+                    try:
+                        line.decode("utf-8")
+                        good += 1
+                        if len(good_at) < ENCODING_EXAMPLES:
+                            good_at.append(line_no + i)
+                    except UnicodeDecodeError:
+                        bad += 1
+                        if len(bad_at) < ENCODING_EXAMPLES:
+                            bad_at.append(line_no + i)
+            line_no += data.count(b"\n")
+            if not chunk:
+                break
+    return good, bad, good_at, bad_at
+
+
+def scan_encoding(path: Path) -> tuple[str, dict | None]:
+    """The file's encoding and, when some lines do not fit it, a report of them.
+
+    A file that is all UTF-8 is UTF-8. A file that is UTF-8 but for a few lines (more lines with
+    valid UTF-8 non-ASCII characters than lines with bytes UTF-8 lacks) is read as UTF-8 with those
+    bytes replaced by U+FFFD, and the lines are reported: one bad byte never turns 'Zürich' into
+    'ZÃ¼rich' in the rest of the file. Otherwise the legacy code page (cp1252, else latin-1), and
+    lines that were valid UTF-8 (now shown as 'Ã¼') are reported.
+    """
+    with open(path, "rb") as fh:
+        head = fh.read(4)
+    if head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        return "utf-16", None
+    decoder = codecs.getincrementaldecoder("utf-8")()
+    try:
+        with open(path, "rb") as fh:
+            for chunk in iter(lambda: fh.read(1 << 24), b""):
+                decoder.decode(chunk)
+            decoder.decode(b"", final=True)
+        return "utf-8", None
+    except UnicodeDecodeError:
+        pass
+    good, bad, good_at, bad_at = _utf8_line_fit(path)
+    if good > bad:
+        return "utf-8", {
+            "name": "utf-8", "lines_with_invalid_bytes": bad, "examples": bad_at,
+            "lines_in_other_encoding": 0,
+            "hint": (f"Read as UTF-8; {bad:,} line(s) hold bytes that are not UTF-8 (shown as \ufffd), "
+                     f"e.g. line(s) {', '.join(map(str, bad_at[:5]))}. Fix them in the source file "
+                     "(save it as UTF-8) and upload again."),
+        }
+    legacy = _legacy_encoding(path)
+    report = {"name": legacy, "lines_with_invalid_bytes": 0, "examples": good_at,
+              "lines_in_other_encoding": good, "hint": None}
+    if good:
+        report["hint"] = (f"Read as {legacy} (most non-ASCII lines are not UTF-8); {good:,} line(s) "
+                          f"look like UTF-8 and may show as 'Ã¼'-style characters, e.g. line(s) "
+                          f"{', '.join(map(str, good_at[:5]))}. Save the file in one encoding and upload again.")
+    return legacy, report
+
+
+def encoding_report(info: SourceInfo | None) -> dict | None:
+    """The quality report's `encoding`: the encoding read and the lines that do not fit it."""
+    if info is None or info.encoding is None:
+        return None
+    return info.encoding_report or {"name": info.encoding, "lines_with_invalid_bytes": 0, "examples": [],
+                                    "lines_in_other_encoding": 0, "hint": None}
+
+
+def _transcode_to_utf8(path: Path, encoding: str, workdir: Path, errors: str = "strict") -> Path:
+    out = workdir / (path.stem + ".utf8.csv")
+    with open(path, "r", encoding=encoding, errors=errors, newline="") as src, \
+            open(out, "w", encoding="utf-8", newline="") as dst:
+        for chunk in iter(lambda: src.read(1 << 22), ""):
+            dst.write(chunk)
+    return out
+
+
+CSV_MAX_LINE_BYTES = 1_000_000  # a longer line is set aside as malformed, not read
+_CSV_DELIMITERS = (",", ";", "\t", "|")
+
+
+def _header_width(path: Path, src: Path) -> int:
+    """Columns in the first line (counted with the most frequent common delimiter, outside quotes),
+    read before DuckDB sees the file; refuses a first line over CSV_MAX_LINE_BYTES."""
+    counts = dict.fromkeys(_CSV_DELIMITERS, 0)
+    quoted = False
+    seen = 0
+    with open(src, "rb") as fh:
+        while True:
+            chunk = fh.read(1 << 16)
+            if not chunk:
+                break
+            text = chunk.decode("utf-8", errors="replace")
+            end = None
+            if not quoted and '"' not in text:  # the common case: no quotes, count in C
+                nl = text.find("\n")
+                part = text if nl < 0 else text[:nl]
+                for d in _CSV_DELIMITERS:
+                    counts[d] += part.count(d)
+                end = nl if nl >= 0 else None
+            else:
+                for i, ch in enumerate(text):
+                    if ch == '"':
+                        quoted = not quoted
+                    elif not quoted:
+                        if ch == "\n":
+                            end = i
+                            break
+                        if ch in counts:
+                            counts[ch] += 1
+            seen += len(chunk) if end is None else len(text[:end].encode("utf-8"))
+            if seen > CSV_MAX_LINE_BYTES:
+                raise IngestError(f"{path.name}: the first line (the header) is longer than "
+                                  f"{CSV_MAX_LINE_BYTES:,} bytes; is this a table?")
+            if end is not None:
+                break
+    return max(counts.values()) + 1
+
+
+def _set_aside_long_lines(src: Path, workdir: Path) -> tuple[Path, list[tuple[int, str]]]:
+    """Lines longer than CSV_MAX_LINE_BYTES, as (line number, first 200 characters); when there
+    are any, a copy of the file without them (DuckDB fails the whole file on one such line)."""
+    long_lines: list[int] = []
+    line_no, current = 1, 0
+    with open(src, "rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 24), b""):
+            parts = chunk.split(b"\n")
+            if len(parts) == 1:
+                current += len(chunk)
+                continue
+            if current + len(parts[0]) > CSV_MAX_LINE_BYTES:
+                long_lines.append(line_no)
+            middle = parts[1:-1]
+            if middle and max(map(len, middle)) > CSV_MAX_LINE_BYTES:
+                long_lines += [line_no + 1 + i for i, p in enumerate(middle) if len(p) > CSV_MAX_LINE_BYTES]
+            line_no += len(parts) - 1
+            current = len(parts[-1])
+    if current > CSV_MAX_LINE_BYTES:
+        long_lines.append(line_no)
+    if not long_lines:
+        return src, []
+    out = workdir / (src.stem + ".lines.csv")
+    skip = set(long_lines)
+    examples: dict[int, bytes] = {}
+    line_no = 1
+    with open(src, "rb") as fh, open(out, "wb") as dst:
+        for chunk in iter(lambda: fh.read(1 << 24), b""):
+            start = 0
+            while start < len(chunk):
+                nl = chunk.find(b"\n", start)
+                stop = len(chunk) if nl < 0 else nl + 1
+                if line_no in skip:
+                    if len(examples.get(line_no, b"")) < 200:
+                        examples[line_no] = examples.get(line_no, b"") + chunk[start:min(stop, start + 200)]
+                else:
+                    dst.write(chunk[start:stop])
+                if nl < 0:
+                    break
+                line_no += 1
+                start = stop
+    return out, [(n, examples.get(n, b"")[:200].decode("utf-8", errors="replace")) for n in long_lines]
+
+
+def _read_csv(con, path: Path, table: str, info: SourceInfo, workdir: Path) -> None:
+    info.encoding, info.encoding_report = scan_encoding(path)
+    if info.encoding_report and info.encoding_report.get("hint"):
+        info.notes.append(info.encoding_report["hint"])
+    if info.encoding == "utf-8":
+        src = _transcode_to_utf8(path, "utf-8", workdir, "replace") if info.encoding_report else path
+    else:
+        src = _transcode_to_utf8(path, info.encoding, workdir)
+    width = _header_width(path, src)
+    if width > MAX_FILE_COLUMNS:  # refused before any row is read
+        raise IngestError(f"{path.name} has {width:,} columns; at most {MAX_FILE_COLUMNS:,} are read per file. "
+                          "Export only the columns you need (an ICP uses tens, not thousands) and upload again.")
+    src, long_lines = _set_aside_long_lines(src, workdir)
+    if long_lines and long_lines[0] == 1:
+        raise IngestError(f"{path.name}: the first line (the header) is longer than "
+                          f"{CSV_MAX_LINE_BYTES:,} bytes; is this a table?")
+    # every column as text: the raw value is kept and parsing is ours
+    # rows with more or fewer values than the header are rejected and reported, not padded
+    options = dict(header=True, all_varchar=True, ignore_errors=True, store_rejects=True,
+                   sample_size=20480, max_line_size=10 * CSV_MAX_LINE_BYTES,
+                   rejects_table="icp_reject_errors", rejects_scan="icp_reject_scans")
+    try:
+        rel = con.read_csv(str(src), **options)
+        _materialise(con, rel, table)
+        delim = con.execute(
+            "SELECT delimiter FROM icp_reject_scans ORDER BY scan_id DESC LIMIT 1").fetchone()
+        if not delim:  # the scans table is only filled when some row was rejected
+            delim = con.execute("SELECT Delimiter FROM sniff_csv(?, sample_size = 20480)",
+                                [str(src)]).fetchone()
+        info.delimiter = delim[0] if delim else None
+    except duckdb.Error as exc:  # the sniffer found no table at all
+        first = str(exc).strip().splitlines()[0]
+        raise IngestError(f"{path.name} could not be read as a CSV table: {first}") from None
+    rejects = con.execute("""
+        SELECT line, error_type, error_message, csv_line FROM icp_reject_errors
+        ORDER BY line LIMIT 1000""").fetchall()
+    info.rows_rejected = con.execute(
+        "SELECT count(DISTINCT line) FROM icp_reject_errors").fetchone()[0] + len(long_lines)
+    found = [(_line_in_original(int(line), long_lines), _reject_reason(str(etype), str(message)), (text or "")[:200])
+             for line, etype, message, text in rejects]
+    found += [(n, f"line too long (over {CSV_MAX_LINE_BYTES:,} bytes)", text) for n, text in long_lines]
+    for line, reason, text in sorted(found, key=lambda r: r[0])[:5]:
+        info.rejected_examples.append({"line": line, "reason": reason, "text": text})
+    con.execute("DROP TABLE IF EXISTS icp_reject_errors; DROP TABLE IF EXISTS icp_reject_scans")
+
+
+def _line_in_original(line: int, removed: list[tuple[int, str]]) -> int:
+    """A line number of the copy without the set-aside lines, as a line number of the upload."""
+    for n, _text in removed:  # ascending
+        if n <= line:
+            line += 1
+    return line
+
+
+def _materialise(con, rel, table: str) -> None:
+    """Copy a relation into temp table `table`."""
+    con.register("icp_source_rel", rel)
+    try:
+        con.execute(f"CREATE OR REPLACE TEMP TABLE {quote_ident(table)} AS SELECT * FROM icp_source_rel")
+    finally:
+        con.unregister("icp_source_rel")
+
+
+def _reject_reason(etype: str, message: str) -> str:
+    reasons = {
+        "TOO MANY COLUMNS": "more values than the header has columns",
+        "MISSING COLUMNS": "fewer values than the header has columns",
+        "UNQUOTED VALUE": "a quote inside an unquoted value",
+        "LINE SIZE OVER MAXIMUM": "line too long",
+        "INVALID UNICODE": "invalid characters",
+        "INVALID ENCODING": "invalid characters",
+    }
+    return reasons.get(etype.upper(), message.split("\n")[0][:160])
+
+
+# ---------------------------------------------------------------------------------------
+# Excel: bounded before anything expands
+#
+# An .xlsx is a ZIP of XML parts; a few KB on disk can declare gigabytes (a ZIP bomb) or
+# reference one long shared string from thousands of cells. The parts' declared sizes and
+# compression ratios are checked first, then the shared strings and the sheets are scanned
+# as a stream (no tree, no values kept), and only then does openpyxl read the chosen sheet,
+# read-only and row by row, into DuckDB in chunks, counting cells and characters.
+
+XLSX_MAX_TOTAL_BYTES = 1_000_000_000  # all parts together, uncompressed
+XLSX_MAX_SHEET_BYTES = 1_000_000_000  # one worksheet part, uncompressed (read as a stream)
+XLSX_MAX_STRINGS_BYTES = 50_000_000  # the shared strings part (openpyxl keeps it in memory)
+XLSX_MAX_PART_BYTES = 20_000_000  # any other part (parsed whole by openpyxl)
+XLSX_MAX_RATIO = 100  # uncompressed / compressed, for parts over XLSX_RATIO_FROM bytes
+XLSX_RATIO_FROM = 1_000_000
+EXCEL_MAX_ROWS = 1_048_576  # Excel's own sheet limit
+EXCEL_MAX_CELLS = 10_000_000  # rows x columns read from the sheet
+EXCEL_MAX_CELL_CHARS = 32_767  # Excel's own limit on one cell's text
+EXCEL_MAX_CHARS = 100_000_000  # characters read from the sheet in all
+_EXCEL_CHUNK_ROWS = 20_000
+_SHARED_STRINGS_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sharedStrings+xml"
+_WORKSHEET_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.worksheet+xml"
+
+
+def _excel_limit(path: Path, what: str) -> IngestError:
+    return IngestError(f"{path.name} is refused by an Excel reading limit: {what}. "
+                       "Save the sheet as CSV and upload that.")
+
+
+def _xlsx_parts(path: Path, zf) -> tuple[str | None, list[str]]:
+    """Check every part's declared size and ratio; return (shared strings part, worksheet parts)."""
+    from xml.etree.ElementTree import fromstring
+
+    infos = zf.infolist()
+    total = sum(i.file_size for i in infos)
+    if total > XLSX_MAX_TOTAL_BYTES:
+        raise _excel_limit(path, f"its parts expand to {total:,} bytes; at most {XLSX_MAX_TOTAL_BYTES:,}")
+    by_name = {i.filename: i for i in infos}
+    ct = by_name.get("[Content_Types].xml")
+    if ct is None or ct.file_size > XLSX_MAX_PART_BYTES:
+        raise IngestError(f"{path.name} is a ZIP archive but not a readable Excel workbook; "
+                          "upload CSV/TSV, .xlsx or Parquet.")
+    types = {}
+    try:
+        root = fromstring(_checked_xml(path, zf.read(ct)))
+        for el in root:
+            if el.tag.endswith("Override") and el.get("PartName"):
+                types[el.get("PartName").lstrip("/")] = el.get("ContentType")
+    except IngestError:
+        raise
+    except Exception:
+        raise IngestError(f"{path.name} is a ZIP archive but not a readable Excel workbook; "
+                          "upload CSV/TSV, .xlsx or Parquet.") from None
+    strings = next((n for n, t in types.items() if t == _SHARED_STRINGS_TYPE), None)
+    sheets = [n for n, t in types.items() if t == _WORKSHEET_TYPE]
+    for info in infos:
+        name = info.filename
+        cap = (XLSX_MAX_SHEET_BYTES if name in sheets else
+               XLSX_MAX_STRINGS_BYTES if name == strings else XLSX_MAX_PART_BYTES)
+        if info.file_size > cap:
+            raise _excel_limit(path, f"part {name} expands to {info.file_size:,} bytes; at most {cap:,}")
+        if info.file_size > XLSX_RATIO_FROM and info.file_size > XLSX_MAX_RATIO * max(1, info.compress_size):
+            ratio = info.file_size / max(1, info.compress_size)
+            raise _excel_limit(path, f"part {name} is compressed {ratio:,.0f} to 1 (a ZIP bomb?); "
+                                     f"at most {XLSX_MAX_RATIO} to 1")
+    return strings, sheets
+
+
+def _checked_xml(path: Path, data: bytes) -> bytes:
+    if b"<!DOCTYPE" in data[:4096].upper() or b"<!ENTITY" in data[:4096].upper():
+        raise _excel_limit(path, "XML with a DOCTYPE or entities is not read")
+    return data
+
+
+def _scan_xml(path: Path, zf, name: str, sheet: bool) -> int:
+    """Stream one part through expat without keeping it; refuse it when a limit is passed.
+
+    Shared strings: each string's length. Sheets: rows, cells per row, cells, text per cell.
+    Returns the number of rows holding a value (sheets) or of strings.
+    """
+    import xml.parsers.expat
+
+    state = {"rows": 0, "value_rows": 0, "row_cells": 0, "cells": 0, "has_value": False,
+             "strings": 0, "chars": 0, "in_text": 0}
+
+    def local(tag: str) -> str:
+        return tag.rpartition(":")[2]
+
+    def start(tag, attrs):
+        tag = local(tag)
+        if sheet:
+            if tag == "c":
+                state["row_cells"] += 1
+                state["cells"] += 1
+                if state["row_cells"] > MAX_FILE_COLUMNS:
+                    raise IngestError(f"{path.name} has a row of more than {MAX_FILE_COLUMNS:,} cells; at most "
+                                      f"{MAX_FILE_COLUMNS:,} columns are read per file. Export only the columns "
+                                      "you need and upload again.")
+                if state["cells"] > EXCEL_MAX_CELLS:
+                    raise _excel_limit(path, f"the sheet has more than {EXCEL_MAX_CELLS:,} cells; "
+                                             f"at most {EXCEL_MAX_CELLS:,} (rows x columns)")
+                state["chars"] = 0
+            elif tag == "row":
+                if state["has_value"]:
+                    state["value_rows"] += 1
+                state["rows"] += 1
+                state["row_cells"] = 0
+                state["has_value"] = False
+                if state["rows"] > EXCEL_MAX_ROWS:
+                    raise _excel_limit(path, f"the sheet has more than {EXCEL_MAX_ROWS:,} rows; "
+                                             f"at most {EXCEL_MAX_ROWS:,}")
+            elif tag in ("v", "t"):
+                state["in_text"] += 1
+                state["has_value"] = True
+        else:
+            if tag == "si":
+                state["strings"] += 1
+                state["chars"] = 0
+                if state["strings"] > EXCEL_MAX_CELLS:
+                    raise _excel_limit(path, f"more than {EXCEL_MAX_CELLS:,} shared strings")
+            elif tag == "t":
+                state["in_text"] += 1
+
+    def end(tag):
+        if local(tag) in (("v", "t") if sheet else ("t",)):
+            state["in_text"] -= 1
+
+    def text(data):
+        if state["in_text"]:
+            state["chars"] += len(data)
+            if state["chars"] > EXCEL_MAX_CELL_CHARS:
+                raise _excel_limit(path, f"a cell holds more than {EXCEL_MAX_CELL_CHARS:,} characters; "
+                                         f"at most {EXCEL_MAX_CELL_CHARS:,} per cell (Excel's own limit)")
+
+    def doctype(*_args):
+        raise _excel_limit(path, "XML with a DOCTYPE or entities is not read")
+
+    parser = xml.parsers.expat.ParserCreate()
+    parser.buffer_text = True
+    parser.buffer_size = 1 << 16
+    parser.StartElementHandler = start
+    parser.EndElementHandler = end
+    parser.CharacterDataHandler = text
+    parser.StartDoctypeDeclHandler = doctype
+    parser.EntityDeclHandler = doctype
+    try:
+        with zf.open(name) as src:
+            for chunk in iter(lambda: src.read(1 << 20), b""):
+                parser.Parse(chunk, False)
+            parser.Parse(b"", True)
+    except IngestError:
+        raise
+    except Exception as exc:  # broken XML or ZIP data
+        raise IngestError(f"{path.name} is a ZIP archive but not a readable Excel workbook ({type(exc).__name__}); "
+                          "upload CSV/TSV, .xlsx or Parquet.") from None
+    if sheet:
+        return state["value_rows"] + (1 if state["has_value"] else 0)
+    return state["strings"]
+
+
+def _excel_text(value) -> str | None:
+    """A cell's value as the text pandas' read_excel(dtype=str) gave (whole floats without .0)."""
+    if value is None:
+        return None
+    if isinstance(value, str):
+        return value or None
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value)
+
+
+def _read_excel(con, path: Path, table: str, info: SourceInfo) -> None:
+    import zipfile
+
+    import openpyxl
+    import pandas as pd
+
+    def unreadable(exc: Exception) -> IngestError:
+        return IngestError(f"{path.name} is a ZIP archive but not a readable Excel workbook ({type(exc).__name__}); "
+                           "upload CSV/TSV, .xlsx or Parquet.")
+
+    try:
+        zf = zipfile.ZipFile(path)
+    except Exception as exc:
+        raise unreadable(exc) from None
+    with zf:
+        strings, sheet_parts = _xlsx_parts(path, zf)
+        if strings and strings in zf.NameToInfo:
+            _scan_xml(path, zf, strings, sheet=False)
+        value_rows = {p: _scan_xml(path, zf, p, sheet=True) for p in sheet_parts if p in zf.NameToInfo}
+    fh = open(path, "rb")  # a file object: openpyxl refuses names not ending in .xlsx
+    try:
+        wb = openpyxl.load_workbook(fh, read_only=True, data_only=True)
+    except Exception as exc:  # openpyxl raises many types for broken workbooks
+        fh.close()
+        raise unreadable(exc) from None
+    try:
+        sheets = [ws for ws in wb.worksheets if getattr(ws, "_worksheet_path", None) is not None]
+        if any(ws._worksheet_path not in value_rows for ws in sheets):
+            raise unreadable(ValueError("worksheet not listed"))
+        usable = [ws for ws in sheets if value_rows[ws._worksheet_path] >= 2]
+        if not usable:
+            raise IngestError(f"{path.name} has no sheet with a header row and data rows.")
+        ws = usable[0]
+        info.sheet = ws.title
+        if len(usable) > 1:
+            others = ", ".join(w.title for w in usable[1:])
+            info.notes.append(f"read sheet '{ws.title}'; other sheets not read: {others}")
+        ws.reset_dimensions()  # a declared size is not trusted: rows are as long as their cells
+        try:
+            _stream_sheet(con, path, ws, table, pd)
+        except (IngestError, duckdb.Error):
+            raise
+        except Exception as exc:
+            raise unreadable(exc) from None
+    finally:
+        wb.close()
+        fh.close()
+
+
+def _stream_sheet(con, path: Path, ws, table: str, pd) -> None:
+    t = quote_ident(table)
+    names: list[str] = []
+    chunk: list[list] = []
+    rows = cells = chars = 0
+
+    def add_columns(width: int) -> None:
+        for i in range(len(names), width):
+            names.append(f"column{i}")
+            con.execute(f"ALTER TABLE {t} ADD COLUMN {quote_ident(names[-1])} VARCHAR")
+
+    def flush() -> None:
+        if not chunk:
+            return
+        df = pd.DataFrame([r + [None] * (len(names) - len(r)) for r in chunk], columns=range(len(names)),
+                          dtype=object)
+        con.register("icp_excel_chunk", df)
+        try:
+            con.execute(f"INSERT INTO {t} SELECT * FROM icp_excel_chunk")
+        finally:
+            con.unregister("icp_excel_chunk")
+        chunk.clear()
+
+    for raw in ws.iter_rows(values_only=True):
+        rows += 1
+        cells += len(raw)
+        if rows > EXCEL_MAX_ROWS:
+            raise _excel_limit(path, f"the sheet has more than {EXCEL_MAX_ROWS:,} rows; at most {EXCEL_MAX_ROWS:,}")
+        if cells > EXCEL_MAX_CELLS:
+            raise _excel_limit(path, f"the sheet has more than {EXCEL_MAX_CELLS:,} cells; "
+                                     f"at most {EXCEL_MAX_CELLS:,} (rows x columns)")
+        values = [_excel_text(v) for v in raw]
+        while values and values[-1] is None:
+            values.pop()
+        if not values:
+            continue  # blank rows are skipped, as pandas did
+        if len(values) > MAX_FILE_COLUMNS:
+            raise IngestError(f"{path.name} has {len(values):,} columns; at most {MAX_FILE_COLUMNS:,} are read per "
+                              "file. Export only the columns you need (an ICP uses tens, not thousands) "
+                              "and upload again.")
+        for v in values:
+            if v is not None:
+                if len(v) > EXCEL_MAX_CELL_CHARS:
+                    raise _excel_limit(path, f"a cell holds {len(v):,} characters; at most "
+                                             f"{EXCEL_MAX_CELL_CHARS:,} per cell (Excel's own limit)")
+                chars += len(v)
+        if chars > EXCEL_MAX_CHARS:
+            raise _excel_limit(path, f"the sheet holds more than {EXCEL_MAX_CHARS:,} characters; "
+                                     f"at most {EXCEL_MAX_CHARS:,}")
+        if not names:  # the header row
+            seen: dict[str, int] = {}
+            for i, v in enumerate(values):
+                name = f"column{i}" if v is None or not v.strip() else v
+                if name in seen:
+                    seen[name] += 1
+                    name = f"{name}.{seen[name]}"
+                seen.setdefault(name, 0)
+                names.append(name)
+            cols = ", ".join(f"{quote_ident(n)} VARCHAR" for n in names)
+            con.execute(f"CREATE OR REPLACE TEMP TABLE {t} ({cols})")
+            continue
+        if len(values) > len(names):
+            flush()
+            add_columns(len(values))
+        chunk.append(values)
+        if len(chunk) >= _EXCEL_CHUNK_ROWS:
+            flush()
+    flush()
+    if not names:
+        raise IngestError(f"{path.name} has no sheet with a header row and data rows.")
+
+
+PARQUET_MAX_CELLS = 100_000_000  # rows x columns, from the file's metadata
+# all values as text, as a CSV of the upload limit could hold at most (the limit applies to
+# the file on disk, and a Parquet file expands)
+PARQUET_MAX_TEXT_BYTES = 200_000_000
+_CELL_CAP_MARK = "icp: cell over the character limit"
+
+
+def _read_parquet(con, path: Path, table: str) -> None:
+    """Parquet through DuckDB, bounded first by the metadata (columns, rows x columns) and
+    then per value: a cell over EXCEL_MAX_CELL_CHARS characters stops the read at once
+    (a few hundred bytes of dictionary-encoded Parquet can repeat one long string 20,000 times)."""
+    try:
+        rel = con.read_parquet(str(path))
+        if len(rel.columns) > MAX_FILE_COLUMNS:
+            raise IngestError(f"{path.name} has {len(rel.columns):,} columns; at most {MAX_FILE_COLUMNS:,} are read "
+                              "per file. Export only the columns you need (an ICP uses tens, not thousands) "
+                              "and upload again.")
+        rows = con.execute("SELECT coalesce(sum(num_rows), 0) FROM parquet_file_metadata(?)",
+                           [str(path)]).fetchall()[0][0]
+        if rows * len(rel.columns) > PARQUET_MAX_CELLS:
+            raise IngestError(f"{path.name} has {rows:,} rows x {len(rel.columns):,} columns; at most "
+                              f"{PARQUET_MAX_CELLS:,} cells are read. Export fewer rows or columns and upload again.")
+        casts, sizes, longest = [], [], []
+        cap = EXCEL_MAX_CELL_CHARS
+        for name, dtype in zip(rel.columns, rel.dtypes):
+            col = quote_ident(name)
+            text = f"array_to_string({col}, '; ')" if str(dtype).endswith("[]") else f"CAST({col} AS VARCHAR)"
+            casts.append(f"CASE WHEN strlen({text}) > {cap} AND length({text}) > {cap} "
+                         f"THEN error('{_CELL_CAP_MARK}') ELSE {text} END AS {col}")
+            sizes.append(f"coalesce(sum(strlen({text})), 0)")
+            longest.append(f"coalesce(max(length({text})), 0)")
+        # what the text would weigh, summed as a stream before anything is kept: dictionary
+        # encoding lets under 1 KB of Parquet repeat a 30,000-character value a million times
+        text_bytes, longest_cell = rel.aggregate(f"{' + '.join(sizes)}, greatest({', '.join(longest)}, 0)"
+                                                 ).fetchall()[0]
+        if longest_cell > cap:
+            raise duckdb.Error(_CELL_CAP_MARK)
+        if text_bytes > PARQUET_MAX_TEXT_BYTES:
+            raise IngestError(f"{path.name} is refused by a reading limit: its values read as text are "
+                              f"{text_bytes:,} bytes; at most {PARQUET_MAX_TEXT_BYTES:,}. Export fewer rows or "
+                              "columns and upload again.")
+        _materialise(con, rel.project(", ".join(casts)), table)
+    except duckdb.Error as exc:
+        if _CELL_CAP_MARK in str(exc):
+            raise IngestError(f"{path.name} is refused by a reading limit: a cell holds more than {cap:,} "
+                              f"characters; at most {cap:,} per cell.") from None
+        raise IngestError(f"{path.name} could not be read as Parquet: {str(exc).splitlines()[0]}") from None
+
+
+def read_file(con: duckdb.DuckDBPyConnection, path: Path, table: str, workdir: Path,
+              options: ReadOptions | None = None) -> SourceInfo:
+    """Load one file into temp table `table` (text columns under the file's own headers).
+
+    Raises IngestError with a user-facing message when the file cannot be used.
+    """
+    path = Path(path)
+    if not path.exists():
+        raise IngestError(f"{path} does not exist.")
+    if path.is_dir():
+        raise IngestError(f"{path} is a folder, not a file.")
+    if path.suffix.lower() in UNSUPPORTED_SUFFIXES:
+        raise IngestError(f"{path.name}: {path.suffix} files are not supported; upload {SUPPORTED}.")
+    fmt = sniff_format(path)
+    info = SourceInfo(file_name=path.name, format=fmt)
+    if fmt == "csv":
+        _read_csv(con, path, table, info, workdir)
+    elif fmt == "xlsx":
+        _read_excel(con, path, table, info)
+    else:
+        _read_parquet(con, path, table)
+    return info
