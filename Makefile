@@ -39,6 +39,7 @@ bench: $(VENV)/.installed
 	$(PY) bench/bench_score.py
 	$(PY) bench/bench_evidence.py
 	$(PY) bench/bench_segments.py
+	$(PY) bench/bench_shapes.py
 	$(PY) bench/bench_all.py
 
 ## sample: regenerate sample_data/ from its seeded generator

@@ -14,6 +14,7 @@ stderr, never a traceback.
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 
 import numpy as np
@@ -40,6 +41,9 @@ def format_quality(meta: dict) -> str:
         + (f", sheet {src['sheet']!r}" if src.get("sheet") else "") + ")",
         f"rows:       {q['rows_loaded']:,} loaded of {q['rows_read']:,} read, {q['rows_rejected']:,} rejected",
     ]
+    shape = meta.get("shape") or {}
+    if shape.get("shape", "accounts") != "accounts":
+        lines.append(f"shape:      {shape['message']} ({shape['reason']})")
     for ex in q["rejected_examples"]:
         lines.append(f"  rejected line {ex['line']}: {ex['reason']}: {ex['text'][:80]!r}")
     for note in src.get("notes", []):
@@ -63,14 +67,25 @@ def format_quality(meta: dict) -> str:
         )
     for h in q["hints"]:
         lines.append(f"hint: {h['message']}")
+    for d in q.get("duplicates", []):
+        lines.append(f"duplicates: {d['message']}")
+    shape = meta.get("shape") or {}
+    for d in shape.get("disagreements", []):
+        lines.append(f"differs within accounts: {d['message']}")
     return "\n".join(lines)
 
 
 def _cmd_ingest(args) -> int:
     root = Path(args.data_dir) if args.data_dir else data_dir()
     store = DatasetStore(root, cli_workspace(root))
+    from .readers import ReadOptions
+
+    if args.header_row is not None and args.header_row < 1:
+        raise CliError(f"--header-row is counted from 1; got {args.header_row}")
     result = ingest_dataset(store, Path(args.file), Path(args.opportunities) if args.opportunities else None,
-                            name=args.name)
+                            name=args.name, shape=args.shape, key=args.key,
+                            read_options=ReadOptions(encoding=args.encoding, sheet=args.sheet,
+                                                     header_row=args.header_row))
     meta = result.meta
     if args.join or args.enrich:
         from .sources import add_source
@@ -85,8 +100,34 @@ def _cmd_ingest(args) -> int:
                 line += f"; filled {f['filled']:,} blank {header}"
             print(line, file=sys.stderr)
         meta = store.read_meta(result.dataset_id)
-    print(format_quality(meta))
+    if args.json:
+        print(json.dumps(ingest_summary(meta), ensure_ascii=False, default=str))
+    else:
+        print(format_quality(meta))
     return 0
+
+
+def ingest_summary(meta: dict) -> dict:
+    """`ingest --json`: what was read, what one row was, and every column with its role and counts."""
+    q = meta["quality"]
+    src = q["source"]
+    shape = meta.get("shape") or {}
+    return {
+        "id": meta["id"], "name": meta["name"],
+        "shape": shape.get("shape", "accounts"), "key": shape.get("key_header"),
+        "shape_reason": shape.get("reason"), "accounts": meta["rows"],
+        "rows_read": src.get("rows_read", q["rows_read"]), "rows_skipped": src.get("rows_skipped", 0),
+        "rows_rejected": q["rows_rejected"], "rows_without_key": shape.get("rows_without_key", 0),
+        "encoding": src.get("encoding"), "sheet": src.get("sheet"), "sheets": src.get("sheets", []),
+        "header_row": src.get("header_row"), "format": src.get("format"), "delimiter": src.get("delimiter"),
+        "columns": [{"header": c["header"], "key": c["key"], "role": c["role"], "parsed": c["parsed_share"],
+                     "empty": c["null_share"], "unreadable": c["unparseable_share"]} for c in q["columns"]],
+        "disagreements": shape.get("disagreements", []),
+        "duplicates": q.get("duplicates", []),
+        "hints": [h["message"] for h in q["hints"]],
+        "notes": src.get("notes", []),
+        "rollup": q.get("rollup"),
+    }
 
 
 def _read_profile(path: str):
@@ -363,6 +404,16 @@ def build_parser() -> argparse.ArgumentParser:
                              "repeat for more files")
     ingest.add_argument("--enrich", action="append", metavar="FILE",
                         help="an enrichment file keyed by domain: fills blanks, never overwrites")
+    ingest.add_argument("--shape", choices=["accounts", "deals", "contacts", "lines"],
+                        help="what one row is (default: detected); deals, contacts and lines are rolled up "
+                             "to one row per account")
+    ingest.add_argument("--key", metavar="COLUMN", help="the column naming each row's account (default: detected)")
+    ingest.add_argument("--sheet", help="Excel sheet to read (default: the one that looks like a data table)")
+    ingest.add_argument("--header-row", type=int, metavar="N",
+                        help="1-based line (CSV) or row (Excel) of the header (default: detected)")
+    ingest.add_argument("--encoding", help="text encoding of a CSV, e.g. utf-8, cp1252, cp850 (default: detected)")
+    ingest.add_argument("--json", action="store_true",
+                        help="print the dataset's meta as one JSON document on stdout instead of the report")
     ingest.set_defaults(func=_cmd_ingest)
     score = sub.add_parser("score", help="score a file with an ICP profile; writes CSV with icp_score/tier/reasons")
     score.add_argument("file", help="accounts file: CSV/TSV, .xlsx or .parquet (cleaned as on upload)")

@@ -26,13 +26,23 @@ from __future__ import annotations
 import duckdb
 import pycountry
 
-# Values that mean "nothing here" in CRM exports and spreadsheets (compared case-folded).
-# Bare "NA" is not one: it is North America in region columns.
+# Values that mean "nothing here" in CRM exports and spreadsheets (compared case-folded,
+# accents stripped: "Non renseigné" = "non renseigne").
 PLACEHOLDERS = (
-    "", "-", "--", "---", "n/a", "n.a.", "none", "null", "nil", "nan", "select",
-    "--select--", "-- select --", "(blank)", "blank", "unknown", "not set", "not available",
-    "?", "#name?", "#n/a", "#value!", "#ref!", "#div/0!", "#num!", "#null!", "undefined",
+    "", "-", "--", "---", "n/a", "n.a.", "n.a", "n / a", "none", "null", "nil", "nan", "select",
+    "--select--", "-- select --", "--none--", "-none-", "(none)", "(blank)", "blank", "<blank>",
+    "[blank]", "(empty)", "empty", "unknown", "(unknown)", "not set", "not available",
+    "not applicable", "not specified", "unspecified", "not provided", "not disclosed",
+    "undisclosed", "not known", "no data", "missing", "tbd", "?", "#name?", "#n/a", "#value!",
+    "#ref!", "#div/0!", "#num!", "#null!", "#null", "undefined",
+    # French, German, Spanish, Portuguese
+    "non renseigne", "non communique", "n.c.", "non disponible", "inconnu",
+    "keine angabe", "k.a.", "k. a.", "unbekannt", "sin datos", "no disponible", "desconocido",
+    "nao informado", "nao disponivel", "desconhecido", "sem informacao",
 )
+# Bare "NA" is missing too (icp_nullify) except in category columns, where it can be North
+# America in a region (clean_expression keeps it there).
+NA_MARKERS = ("na",)
 
 _WS = " \t\r\n\u00a0"
 
@@ -70,11 +80,18 @@ COUNTRY_DISPLAY = {
 }
 
 # Date formats tried per column, most common in CRM exports first.
+# Values go through icp_date_text first (time zone and fractional seconds dropped); a
+# date-time keeps its date only.
 DATE_FORMATS = (
-    "%Y-%m-%d", "%Y-%m-%d %H:%M:%S", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%dT%H:%M:%SZ",
-    "%Y/%m/%d", "%m/%d/%Y", "%d/%m/%Y", "%m/%d/%y", "%d/%m/%y", "%d.%m.%Y", "%d-%m-%Y",
-    "%m-%d-%Y", "%b %d, %Y", "%d %b %Y", "%B %d, %Y", "%d %B %Y", "%m/%d/%Y %H:%M",
-    "%m/%d/%Y %I:%M %p", "%Y-%m",
+    "%Y-%m-%d", "%Y-%m-%d %H:%M:%S", "%Y-%m-%d %H:%M", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%dT%H:%M",
+    "%Y/%m/%d", "%Y/%m/%d %H:%M:%S", "%Y/%m/%d %H:%M",
+    "%m/%d/%Y", "%d/%m/%Y", "%m/%d/%y", "%d/%m/%y", "%d.%m.%Y", "%d.%m.%y", "%d-%m-%Y",
+    "%m-%d-%Y", "%b %d, %Y", "%d %b %Y", "%B %d, %Y", "%d %B %Y",
+    "%m/%d/%Y %H:%M", "%m/%d/%Y %H:%M:%S", "%m/%d/%Y %I:%M %p", "%m/%d/%Y %I:%M:%S %p",
+    "%m/%d/%y %H:%M", "%m/%d/%y %I:%M %p",
+    "%d/%m/%Y %H:%M", "%d/%m/%Y %H:%M:%S", "%d/%m/%y %H:%M",
+    "%d.%m.%Y %H:%M", "%d.%m.%Y %H:%M:%S",
+    "%Y-%m",
 )
 
 
@@ -115,20 +132,31 @@ _MACROS_INSTALLED_KEY = "icp_macros_v1"
 
 def install_cleaning_macros(con: duckdb.DuckDBPyConnection) -> None:
     """Define the icp_* parsing macros and the icp_countries lookup on `con` (idempotent)."""
-    placeholders = _sql_list(PLACEHOLDERS)
+    placeholders = _sql_list(PLACEHOLDERS + NA_MARKERS)
     suffix_cases = " ".join(
         f"WHEN {_sql_str(k)} THEN {v!r}" for k, v in SUFFIX_MULTIPLIERS.items()
     )
     number_re = r"^([0-9][0-9.,]*(e[+-]?[0-9]+)?)([a-z%]*)$"
     con.execute(f"""
     CREATE OR REPLACE TEMP MACRO icp_nullify(s) AS
-        CASE WHEN s IS NULL OR lower(trim(CAST(s AS VARCHAR), '{_WS}')) IN ({placeholders})
+        CASE WHEN s IS NULL OR strip_accents(lower(trim(CAST(s AS VARCHAR), '{_WS}'))) IN ({placeholders})
              THEN NULL ELSE trim(CAST(s AS VARCHAR), '{_WS}') END;
+
+    -- category values keep a bare 'NA' (North America in a region column)
+    CREATE OR REPLACE TEMP MACRO icp_nullify_keep_na(s) AS
+        CASE WHEN lower(trim(CAST(s AS VARCHAR), '{_WS}')) IN ({_sql_list(NA_MARKERS)})
+             THEN trim(CAST(s AS VARCHAR), '{_WS}') ELSE icp_nullify(s) END;
+
+    -- date text without what a date does not need: a leading apostrophe, fractional
+    -- seconds and a time zone ('2024-03-15T10:22:00.123Z' -> '2024-03-15T10:22:00')
+    CREATE OR REPLACE TEMP MACRO icp_date_text(s) AS
+        regexp_replace(regexp_replace(s, '^''', ''),
+            '([0-9]:[0-9]{{2}}(:[0-9]{{2}})?)(\\.[0-9]+)?\\s*(Z|UTC|GMT|[+-][0-9]{{2}}:?[0-9]{{2}})?$', '\\1');
 
     -- lower-case, currency, spaces, signs and parentheses removed: '$ 2,5 M' -> '2,5m'
     CREATE OR REPLACE TEMP MACRO icp_strip_amount(s) AS
         regexp_replace(lower(s),
-            '[\\s$€£¥₹₩₽¢''’_]|usd|eur|gbp|inr|jpy|cad|aud|chf|sek|employees|employee|emps|people|staff|persons|fte|seats|users|^[-+−]|^\\(|\\)$', '', 'g');
+            '^r\\$|[\\s\u00a0\u202f\u2009$€£¥₹₩₽¢''’_]|usd|eur|gbp|brl|mxn|inr|jpy|cad|aud|chf|sek|employees|employee|emps|people|staff|persons|fte|seats|users|^[-+−]|^\\(|\\)$', '', 'g');
 
     -- a bare number with any common thousands/decimal separator convention
     CREATE OR REPLACE TEMP MACRO icp_number_core(t) AS
@@ -183,15 +211,18 @@ def install_cleaning_macros(con: duckdb.DuckDBPyConnection) -> None:
               THEN FALSE
           END);
 
-    -- deal stage or won/lost flag -> 'won' | 'lost' | 'open'
+    -- deal stage or won/lost flag -> 'won' | 'lost' | 'open'. Vocabularies: Salesforce
+    -- (Closed Won / Closed Lost / any other stage open), HubSpot (Closed won, 'Closed: lost',
+    -- 'Closed: abandoned', Appointment scheduled, Awaiting outcome ...), Pipedrive status
+    -- (won / lost / open / deleted), IsWon flags (1 / true / 0 / false).
     CREATE OR REPLACE TEMP MACRO icp_parse_stage(s) AS
         CASE
           WHEN s IS NULL THEN NULL
-          WHEN regexp_matches(lower(s), 'closed\\s*[-_]?\\s*won|\\bwon\\b|\\bwin\\b|^(yes|y|true|t|1)$|signed|booked')
+          WHEN regexp_matches(lower(s), 'closed\\W*won|\\bwon\\b|\\bwin\\b|^(yes|y|true|t|1|1\\.0)$|signed|booked')
             THEN 'won'
-          WHEN regexp_matches(lower(s), 'closed\\s*[-_]?\\s*lost|\\blost\\b|\\bloss\\b|disqualif|no decision|\\bdead\\b|rejected|^(no|n|false|f|0)$|churn')
+          WHEN regexp_matches(lower(s), 'closed\\W*(lost|abandon|dead|cancel|no\\W*decision|disqualif|churn|unsuccess)|\\blost\\b|\\bloss\\b|disqualif|no decision|\\bdead\\b|rejected|abandon|cancell?ed|^deleted$|unsuccessful|^(no|n|false|f|0|0\\.0)$|churn')
             THEN 'lost'
-          WHEN regexp_matches(lower(s), 'open|engag|prospect|qualif|propos|negotiat|discover|demo|evaluat|pipeline|progress|contact|meeting|trial|pending|commit|^new$|lead|\\bpoc\\b|pilot|quote|stage|scheduled|bought|contract|sent|review|solution|verbal|legal|procure')
+          WHEN regexp_matches(lower(s), 'open|engag|prospect|qualif|propos|negotiat|discover|demo|evaluat|pipeline|progress|contact|meeting|trial|pending|commit|^new$|lead|\\bpoc\\b|pilot|quote|stage|scheduled|bought|contract|sent|review|solution|verbal|legal|procure|await|analys|decision|perception|needs|presentation|appointment|follow|outreach|nurtur|opportunit|interest|onboard|closing|forecast|\\bbest case\\b|upside|submitted|draft')
             THEN 'open'
           ELSE NULL
         END;
@@ -234,7 +265,7 @@ def clean_expression(kind: str, raw: str, scale: float = 1.0,
     if kind in ("id", "text"):
         return v
     if kind == "category":
-        return f"icp_parse_category({v})"
+        return f"icp_parse_category(icp_nullify_keep_na({raw}))"
     if kind == "category_folded":
         return f"lower(icp_parse_category({v}))"
     if kind == "number":
@@ -278,37 +309,62 @@ def _split_sql(text: str) -> str:
             f"regexp_extract(icp_strip_amount({text}), '{_NUMBER_RE}', ['num', 'exp', 'suffix']) END")
 
 
-def number_lookup_sql(values_sql: str) -> str:
-    """SQL mapping each distinct raw text `s` of `values_sql` to (key, value, is_band).
+# Separator conventions, judged on a value's first number once currency and spaces are gone.
+# Decimal comma: '1.234,56', '1234,5', '1.234.567'. Decimal point or comma thousands:
+# '1,234.56', '2.5', '1,234'. '1.234' could be either: it is 1234 only in a column whose
+# values are all decimal-comma or undecided, with at least one decimal-comma value.
+_DECIMAL_COMMA_RE = r"[0-9]{1,3}(\.[0-9]{3})+,[0-9]+|[0-9]+,[0-9]{1,2}|[0-9]+,[0-9]{4,}|[0-9]{1,3}(\.[0-9]{3}){2,}"
+_DECIMAL_POINT_RE = r"[0-9]{1,3}(,[0-9]{3})+(\.[0-9]+)?|[0-9]+\.[0-9]{1,2}|[0-9]+\.[0-9]{4,}"
+
+
+def number_lookup_sql(values_sql: str, group: str | None = None) -> str:
+    """SQL mapping each distinct raw text `s` of `values_sql` to (key, value, is_band, g).
 
     Placeholders give no row. Numbers, amounts with currency and suffixes, and bands:
     'A-B' / 'A to B' give the midpoint (the suffix of B carries to A: '$1-5M'), 'A+' and
     '>A' give A, '<B' gives B/2. Work is staged so each expression stays small and runs
     once per distinct value; band shapes are only tried on values that are not a number.
+
+    The separator convention is decided per column (all of `values_sql`, or per value of
+    its column `group` when given, which the result then carries as `g`): a column whose
+    values are consistently written with a decimal comma ('1.234,56', '16 500 €', '2,5')
+    reads '1.500' as 1500 and '1,234' as 1.234; any other column keeps the decimal point
+    ('1,234' is 1234), and values only one convention can read ('1.234,56') read so anyway.
     """
+    g = quote_ident(group) if group else "1"
     return f"""
-    WITH vals AS (
-        SELECT key, icp_nullify(key) AS s
-        FROM (SELECT DISTINCT s AS key FROM ({values_sql}) WHERE s IS NOT NULL)),
-    split_whole AS (SELECT key, s, {_split_sql("s")} AS m FROM vals WHERE s IS NOT NULL),
-    wholes AS (SELECT key, s, {_amount_sql("s", "m")} AS whole FROM split_whole),
+    WITH raw AS (
+        SELECT DISTINCT s AS key, {g} AS g FROM ({values_sql}) WHERE s IS NOT NULL),
+    toks AS (
+        SELECT key, g, icp_nullify(key) AS s0,
+               regexp_extract(icp_strip_amount(icp_nullify(key)), '[0-9][0-9.,]*[0-9]|[0-9]') AS t
+        FROM raw),
+    modes AS (
+        SELECT g, bool_or(regexp_full_match(t, '{_DECIMAL_COMMA_RE}'))
+                  AND NOT bool_or(regexp_full_match(t, '{_DECIMAL_POINT_RE}')) AS dc
+        FROM toks WHERE s0 IS NOT NULL GROUP BY g),
+    vals AS (
+        SELECT t.key, t.g, CASE WHEN m.dc THEN translate(t.s0, '.,', ',.') ELSE t.s0 END AS s
+        FROM toks t LEFT JOIN modes m ON m.g IS NOT DISTINCT FROM t.g),
+    split_whole AS (SELECT key, g, s, {_split_sql("s")} AS m FROM vals WHERE s IS NOT NULL),
+    wholes AS (SELECT key, g, s, {_amount_sql("s", "m")} AS whole FROM split_whole),
     shapes AS (
-        SELECT key,
+        SELECT key, g,
                regexp_extract(s, '{_BAND_RE}', ['lo', 'hi']) AS band,
                regexp_extract(lower(s), '{_AT_LEAST_RE}', 1) AS at_least,
                regexp_extract(lower(s), '{_BELOW_RE}', 1) AS below,
                regexp_extract(s, '{_PLUS_RE}', 1) AS plus
         FROM wholes WHERE whole IS NULL),
     parts AS (
-        SELECT key, 'plus' AS part, plus AS txt FROM shapes WHERE plus <> ''
-        UNION ALL SELECT key, 'at_least', at_least FROM shapes WHERE at_least <> ''
-        UNION ALL SELECT key, 'below', below FROM shapes WHERE below <> ''
-        UNION ALL SELECT key, 'lo', band.lo FROM shapes WHERE band.lo <> ''
-        UNION ALL SELECT key, 'hi', band.hi FROM shapes WHERE band.lo <> ''),
-    split AS (SELECT key, part, txt, {_split_sql("txt")} AS m FROM parts),
-    amounts AS (SELECT key, part, coalesce(m.suffix, '') AS suffix, {_amount_sql("txt", "m")} AS v FROM split),
+        SELECT key, g, 'plus' AS part, plus AS txt FROM shapes WHERE plus <> ''
+        UNION ALL SELECT key, g, 'at_least', at_least FROM shapes WHERE at_least <> ''
+        UNION ALL SELECT key, g, 'below', below FROM shapes WHERE below <> ''
+        UNION ALL SELECT key, g, 'lo', band.lo FROM shapes WHERE band.lo <> ''
+        UNION ALL SELECT key, g, 'hi', band.hi FROM shapes WHERE band.lo <> ''),
+    split AS (SELECT key, g, part, txt, {_split_sql("txt")} AS m FROM parts),
+    amounts AS (SELECT key, g, part, coalesce(m.suffix, '') AS suffix, {_amount_sql("txt", "m")} AS v FROM split),
     wide AS (
-        SELECT key,
+        SELECT key, g,
                max(v) FILTER (WHERE part = 'plus') AS plus,
                max(v) FILTER (WHERE part = 'at_least') AS at_least,
                max(v) FILTER (WHERE part = 'below') AS below,
@@ -316,16 +372,16 @@ def number_lookup_sql(values_sql: str) -> str:
                max(suffix) FILTER (WHERE part = 'lo') AS lo_suffix,
                max(v) FILTER (WHERE part = 'hi') AS hi,
                max(suffix) FILTER (WHERE part = 'hi') AS hi_suffix
-        FROM amounts GROUP BY key),
+        FROM amounts GROUP BY key, g),
     banded AS (
-        SELECT key, coalesce(plus, at_least, below / 2,
+        SELECT key, g, coalesce(plus, at_least, below / 2,
                              -- '2012-06' is a month, not a band: a band's top is not below its bottom
                              CASE WHEN lo_scaled <= hi THEN (lo_scaled + hi) / 2 END) AS band
         FROM (SELECT *, CASE WHEN lo_suffix = '' AND hi_suffix NOT IN ('', '%')
                              THEN lo * icp_suffix_multiplier(hi_suffix) ELSE lo END AS lo_scaled
               FROM wide))
-    SELECT w.key, coalesce(w.whole, b.band) AS value, w.whole IS NULL AND b.band IS NOT NULL AS is_band
-    FROM wholes w LEFT JOIN banded b ON b.key = w.key"""
+    SELECT w.key, coalesce(w.whole, b.band) AS value, w.whole IS NULL AND b.band IS NOT NULL AS is_band, w.g
+    FROM wholes w LEFT JOIN banded b ON b.key = w.key AND b.g IS NOT DISTINCT FROM w.g"""
 
 
 def parse_numbers(con: duckdb.DuckDBPyConnection, values: list) -> list:
@@ -342,8 +398,10 @@ def parse_numbers(con: duckdb.DuckDBPyConnection, values: list) -> list:
 
 
 def date_expression(v: str, date_formats) -> str:
-    fmts = list(date_formats) or ["%Y-%m-%d"]
-    return f"CAST(try_strptime({v}, [{_sql_list(fmts)}]) AS DATE)"
+    # two-digit-year formats first: '%m/%d/%Y' reads '2/24/26' as the year 26, while
+    # '%m/%d/%y' does not read '2/24/2026' at all
+    fmts = sorted(list(date_formats) or ["%Y-%m-%d"], key=lambda f: "%y" not in f)
+    return f"CAST(try_strptime(icp_date_text({v}), [{_sql_list(fmts)}]) AS DATE)"
 
 
 def date_format_counts(con: duckdb.DuckDBPyConnection, table: str, value_col: str,
@@ -354,10 +412,12 @@ def date_format_counts(con: duckdb.DuckDBPyConnection, table: str, value_col: st
     month-first order wins (it comes first in DATE_FORMATS and the sort is stable).
     """
     v = quote_ident(value_col)
-    aggregates = ", ".join(f"count(try_strptime({v}, {_sql_str(fmt)}))" for fmt in DATE_FORMATS)
+    # a four-digit-year format reading '26' as the year 26 does not count
+    aggregates = ", ".join(f"count(CASE WHEN year(try_strptime(d, {_sql_str(fmt)})) >= 1000 THEN 1 END)"
+                           for fmt in DATE_FORMATS)
     rows = con.execute(
-        f"SELECT {quote_ident(group_col)}, {aggregates} FROM {quote_ident(table)} "
-        f"WHERE regexp_matches({v}, '[0-9]') GROUP BY 1"
+        f"SELECT g, {aggregates} FROM (SELECT {quote_ident(group_col)} AS g, icp_date_text({v}) AS d "
+        f"FROM {quote_ident(table)} WHERE regexp_matches({v}, '[0-9]')) GROUP BY 1"
     ).fetchall()
     out = {}
     for group, *counts in rows:

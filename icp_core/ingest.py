@@ -21,6 +21,7 @@ from .clean import clean_expression, detect_date_formats, install_cleaning_macro
 from .roles import ROLES, ColumnSpec, column_keys, detect_roles
 from .readers import (MAX_FILE_COLUMNS, SUPPORTED, IngestError, ReadOptions, SourceInfo, detect_encoding,  # noqa: F401
                       encoding_report, read_file, sniff_format)
+from .shape import detect_shape, roll_up_rows
 from .store import sweep_temp_workdirs
 
 Progress = Callable[[float, str], None]
@@ -47,21 +48,91 @@ def read_table(con: duckdb.DuckDBPyConnection, path: Path, table: str,
         raise IngestError(f"{path.name} has {len(headers):,} columns; at most {MAX_FILE_COLUMNS:,} are read per file. "
                           "Export only the columns you need (an ICP uses tens, not thousands) and upload again.")
     keys = _unreserved_keys(column_keys(headers), headers, info)
-    if len(headers) > 200:  # wide files: one statement instead of thousands of catalog changes
-        cols = ", ".join(f"{quote_ident(h)} AS {quote_ident(k)}" for h, k in zip(headers, keys))
+    _rename_columns(con, table, headers, keys)
+    # DuckDB names blank/duplicate headers itself (column0, name_1): show the user's header
+    headers = [h if not _is_generated_name(h) else "" for h in headers]
+    return info, keys, headers
+
+
+def _rename_columns(con, table: str, names: list[str], keys: list[str]) -> None:
+    """Rename `table`'s columns `names` to `keys` (same order)."""
+    if len(names) > 200:  # wide files: one statement instead of thousands of catalog changes
+        cols = ", ".join(f"{quote_ident(h)} AS {quote_ident(k)}" for h, k in zip(names, keys))
         con.execute(f"CREATE OR REPLACE TEMP TABLE icp_renamed AS SELECT {cols} FROM {quote_ident(table)}")
         con.execute(f"DROP TABLE {quote_ident(table)}")
         con.execute(f"CREATE TEMP TABLE {quote_ident(table)} AS SELECT * FROM icp_renamed")
         con.execute("DROP TABLE icp_renamed")
     else:
         # rename in two steps (headers may collide with other columns' keys); catalog-only, no copy
-        for i, h in enumerate(headers):
+        for i, h in enumerate(names):
             con.execute(f"ALTER TABLE {quote_ident(table)} RENAME COLUMN {quote_ident(h)} TO {quote_ident(f'icp_tmp_{i}')}")
         for i, k in enumerate(keys):
             con.execute(f"ALTER TABLE {quote_ident(table)} RENAME COLUMN {quote_ident(f'icp_tmp_{i}')} TO {quote_ident(k)}")
-    # DuckDB names blank/duplicate headers itself (column0, name_1): show the user's header
-    headers = [h if not _is_generated_name(h) else "" for h in headers]
-    return info, keys, headers
+
+
+def _force_key_role(specs: list[ColumnSpec], key: str, role: str) -> None:
+    """The roll-up key takes `role` (account_id / account_name); another column holding it yields."""
+    for s in specs:
+        if s.key == key:
+            s.role, s.date_formats, s.scale = role, [], 1.0
+        elif s.role == role:
+            s.role = "text" if role == "account_id" else "category"
+
+
+def apply_shape(con, info: SourceInfo, keys: list[str], headers: list[str], specs: list[ColumnSpec],
+                shape: str | None = None, key: str | None = None,
+                with_opportunities: bool = False) -> tuple[list[ColumnSpec], list[ColumnSpec] | None, dict]:
+    """Decide what one row of raw_accounts is and, for deals, contacts and lines, roll the rows up
+    to one row per account (raw_accounts replaced; deals kept as raw_opportunities).
+
+    Returns (account specs, opportunity specs or None, the shape report for the dataset's meta).
+    """
+    try:
+        guess = detect_shape(con, "raw_accounts", specs, shape=shape, key=key)
+    except ValueError as exc:
+        raise IngestError(f"{info.file_name}: {exc}") from None
+    report = guess.to_dict() | {"overridden": shape is not None or key is not None}
+    if guess.shape == "accounts":
+        # the column naming each account is its id or name, whatever else its header suggested
+        roles = {s.role for s in specs}
+        cand = next((c for c in guess.candidates if c["key"] == guess.key), None)
+        if cand and not {"account_id", "account_name"} & roles:
+            _force_key_role(specs, guess.key, "account_id" if cand["id_like"] else "account_name")
+        elif cand and cand["id_like"] and "account_id" not in roles and \
+                next(s for s in specs if s.key == guess.key).role != "account_name":
+            _force_key_role(specs, guess.key, "account_id")
+        return specs, None, report
+    if guess.shape == "deals" and with_opportunities:
+        raise IngestError(f"{info.file_name} looks like deals itself ({guess.reason}); load it alone, or choose the "
+                          "shape “accounts” to use it with a separate opportunities file.")
+    if guess.shape == "deals" and not any(s.role == "deal_stage" for s in specs):
+        raise IngestError(f"{info.file_name}: deals need a won / lost / stage column to roll up; none was found. "
+                          "Choose the shape “lines” to roll the rows up without outcomes.")
+    key_spec = next(s for s in specs if s.key == guess.key)
+    key_role = "account_id" if key_spec.role == "account_id" or any(
+        c["key"] == guess.key and c["id_like"] for c in guess.candidates) else "account_name"
+    con.execute("ALTER TABLE raw_accounts RENAME TO raw_rows")
+    names, new_headers, rollup = roll_up_rows(con, "raw_rows", "raw_accounts", specs, guess)
+    new_keys = _unreserved_keys(column_keys(new_headers), new_headers, info)
+    _rename_columns(con, "raw_accounts", names, new_keys)
+    account_specs = detect_roles(con, "raw_accounts", new_keys, new_headers)
+    _force_key_role(account_specs, new_keys[0], key_role)
+    opp_specs = None
+    if guess.shape == "deals":
+        con.execute("CREATE TABLE raw_opportunities AS SELECT * FROM raw_rows")
+        opp_specs = [ColumnSpec.from_dict(s.to_dict()) for s in specs]
+        _force_key_role(opp_specs, guess.key, key_role)
+        for s in opp_specs:
+            s.source = "opportunities_raw"
+        _yield_rollup_roles(account_specs)
+    con.execute("DROP TABLE raw_rows")
+    report |= rollup
+    info.notes.append(guess.message)
+    if guess.rows_without_key:
+        info.notes.append(f"{guess.rows_without_key:,} row(s) have no {guess.key_header} and are left out.")
+    for d in rollup["disagreements"][:5]:
+        info.notes.append(d["message"])
+    return account_specs, opp_specs, report
 
 
 def _unreserved_keys(keys: list[str], headers: list[str], info: SourceInfo) -> list[str]:
@@ -108,7 +179,8 @@ def _is_generated_name(header: str) -> bool:
 
 def account_key_sql(expr: str) -> str:
     """Join key for account ids/names: case- and space-insensitive."""
-    return f"nullif(lower(regexp_replace(icp_nullify({expr}), '\\s+', '', 'g')), '')"
+    # spaces, soft hyphens and zero-width characters never tell two accounts apart
+    return f"nullif(lower(regexp_replace(icp_nullify({expr}), '[\\s\u00ad\u200b\u200c\u200d\u2060\ufeff]+', '', 'g')), '')"
 
 
 ROLLUP_COLUMNS = (
@@ -310,12 +382,15 @@ def _noop(fraction: float, message: str) -> None:  # pragma: no cover - default 
 def ingest_dataset(store, accounts: Path, opportunities: Path | None = None,
                    name: str | None = None, progress: Progress = _noop,
                    display_names: tuple[str | None, str | None] = (None, None),
-                   max_mb: int | None = None) -> IngestResult:
+                   max_mb: int | None = None, shape: str | None = None, key: str | None = None,
+                   read_options: ReadOptions | None = None) -> IngestResult:
     """Load an accounts file (and optionally an opportunities file) as a new dataset.
 
     `store` is a `store.DatasetStore`. The database is written to a temporary file and
     moved into place only when complete, so a failed or interrupted ingest leaves nothing.
     `display_names` overrides the file names shown (uploads arrive as temp files).
+    `shape` / `key` override what one row of the accounts file is and the column naming its
+    account (see `shape.detect_shape`); `read_options` the encoding, sheet and header row.
     """
     from .quality import assess_quality
 
@@ -337,20 +412,17 @@ def ingest_dataset(store, accounts: Path, opportunities: Path | None = None,
                 con.execute(f"SET memory_limit = '{ingest_memory_limit_mb()}MB'")
                 install_cleaning_macros(con)
                 progress(0.05, f"Reading {display_names[0] or Path(accounts).name}")
-                info, keys, headers = read_table(con, Path(accounts), "raw_accounts", workdir)
+                info, keys, headers = read_table(con, Path(accounts), "raw_accounts", workdir, read_options)
                 if display_names[0]:
                     info.file_name = display_names[0]
-                progress(0.35, "Detecting column roles")
+                progress(0.3, "Detecting column roles")
                 specs = detect_roles(con, "raw_accounts", keys, headers)
-                used = [s for s in specs if s.role != "ignore" and s.kind not in _DIRECT_KINDS]
-                if len(used) > MAX_CLEAN_COLUMNS:
-                    for s in used[MAX_CLEAN_COLUMNS:]:
-                        s.role = "ignore"
-                    info.notes.append(f"{info.file_name} has {len(specs):,} columns: the first {MAX_CLEAN_COLUMNS:,} "
-                                      f"are cleaned and usable as traits; the other {len(used) - MAX_CLEAN_COLUMNS:,} "
-                                      "are kept as uploaded but not used (Column mapping: set unused columns to Ignore "
-                                      "and give the ones you need a role).")
-                opp_specs = None
+                progress(0.35, "Detecting what one row is")
+                specs, shape_opp_specs, shape_report = apply_shape(
+                    con, info, keys, headers, specs, shape=shape, key=key,
+                    with_opportunities=opportunities is not None)
+                _limit_clean_columns(con, specs, info)
+                opp_specs = shape_opp_specs
                 opp_info = None
                 if opportunities is not None:
                     progress(0.45, f"Reading {display_names[1] or Path(opportunities).name}")
@@ -381,12 +453,80 @@ def ingest_dataset(store, accounts: Path, opportunities: Path | None = None,
                 "rows": quality["rows_loaded"],
                 "columns": [s.to_dict() for s in all_specs],
                 "opportunity_columns": [s.to_dict() for s in (opp_specs or [])],
+                "shape": shape_report | {"rows_read": info.rows_read, "rows_skipped": info.rows_skipped,
+                                         "accounts": quality["rows_loaded"]},
                 "quality": quality,
                 "load_seconds": round(time.perf_counter() - t0, 3),
             }
             store.write_meta(dataset_id, meta)
     progress(1.0, "Done")
     return IngestResult(dataset_id=dataset_id, meta=meta)
+
+
+@dataclass
+class UploadPreview:
+    """What a file will load as, before it is loaded: for the Data page's confirm step."""
+
+    shape: dict  # ShapeGuess.to_dict()
+    source: dict  # SourceInfo as a dict: format, encoding, sheet, sheets, header_row, rows_skipped, notes
+    headers: list[str]
+    keys: list[str]
+    roles: dict[str, str]  # column key -> detected role
+
+
+def preview_upload(path: Path, read_options: ReadOptions | None = None, shape: str | None = None,
+                   key: str | None = None, display_name: str | None = None) -> UploadPreview:
+    """Read `path` into a throwaway database and say what one row is (`detect_shape`), with the
+    same reader and limits as `ingest_dataset`. Raises IngestError as the load would."""
+    from dataclasses import asdict
+
+    with tempfile.TemporaryDirectory(prefix="icp_preview_") as tmp:
+        con = duckdb.connect()
+        try:
+            con.execute(f"SET temp_directory = '{Path(tmp).as_posix()}'")
+            con.execute(f"SET memory_limit = '{ingest_memory_limit_mb()}MB'")
+            install_cleaning_macros(con)
+            info, keys, headers = read_table(con, Path(path), "raw_accounts", Path(tmp), read_options)
+            if display_name:
+                info.file_name = display_name
+            specs = detect_roles(con, "raw_accounts", keys, headers)
+            try:
+                guess = detect_shape(con, "raw_accounts", specs, shape=shape, key=key)
+            except ValueError as exc:
+                raise IngestError(f"{info.file_name}: {exc}") from None
+        finally:
+            con.close()
+    return UploadPreview(shape=guess.to_dict(), source=asdict(info), headers=headers, keys=keys,
+                         roles={s.key: s.role for s in specs})
+
+
+def _limit_clean_columns(con, specs: list[ColumnSpec], info: SourceInfo) -> None:
+    """At most MAX_CLEAN_COLUMNS columns are cleaned. Columns empty in every row never take a
+    slot (they become Ignore); beyond the limit, semantic roles first, then the fullest columns."""
+    mapped = [s for s in specs if s.role != "ignore"]
+    if not mapped:
+        return
+    filled = con.execute("SELECT " + ", ".join(f"count(icp_nullify({quote_ident(s.key)}))" for s in mapped)
+                         + " FROM raw_accounts").fetchall()[0]
+    fill = {s.key: n for s, n in zip(mapped, filled)}
+    empty = [s for s in mapped if fill[s.key] == 0]
+    for s in empty:  # kept as uploaded; the mapping can still give one a role
+        s.role = "ignore"
+    if empty:
+        names = ", ".join(f"'{s.header}'" for s in empty[:8]) + (" …" if len(empty) > 8 else "")
+        info.notes.append(f"{len(empty):,} column(s) are empty in every row and are not used: {names}.")
+    used = [s for s in specs if s.role != "ignore" and s.kind not in _DIRECT_KINDS]
+    if len(used) <= MAX_CLEAN_COLUMNS:
+        return
+    ranked = sorted(used, key=lambda s: (ROLES[s.role].group == "generic", -fill[s.key]))
+    dropped = ranked[MAX_CLEAN_COLUMNS:]
+    for s in dropped:
+        s.role = "ignore"
+    names = ", ".join(f"'{s.header}'" for s in dropped[:8]) + (" …" if len(dropped) > 8 else "")
+    info.notes.append(f"{info.file_name} has {len(used):,} columns with data to clean: {MAX_CLEAN_COLUMNS:,} are "
+                      f"cleaned and usable as traits (named roles first, then the fullest); the other "
+                      f"{len(dropped):,} are kept as uploaded but not used: {names} (Column mapping: set unused "
+                      "columns to Ignore and give the ones you need a role).")
 
 
 def remap_dataset(store, dataset_id: str, specs: list[ColumnSpec]) -> dict:

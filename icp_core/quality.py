@@ -2,17 +2,21 @@
 
 Per column: rows parsed, NULL (blank or placeholder) and unparseable (text that the
 column's rule could not read), with the commonest unparseable examples. Hints point at
-likely typos (`technolgy` vs `technology`) and unknown countries; nothing is rewritten.
+likely typos (`technolgy` vs `technology`, only in low-cardinality category columns, never in
+names of people or places) and unknown countries; `duplicates` counts account ids and names
+that appear on more than one row. Nothing is rewritten. Every check is one pass over the
+table or a column's distinct values; values are paired only in columns of few values.
 """
 
 from __future__ import annotations
 
+import re
 from dataclasses import asdict
 
 import duckdb
 
 from .clean import quote_ident
-from .roles import ROLES, ColumnSpec
+from .roles import ROLES, ColumnSpec, normalise_header
 
 _TYPO_KINDS = ("category", "category_folded")
 
@@ -101,10 +105,11 @@ def assess_quality(con: duckdb.DuckDBPyConnection, specs: list[ColumnSpec], info
         if examples and s.kind == "country":
             hints.extend(_country_hints(con, s, examples))
         if s.kind in _TYPO_KINDS and s.key in dictionaries:
-            hints.extend(_typo_hints(con, s, dictionaries[s.key]))
-        if s.role == "industry" and s.key in dictionaries:
-            hints.extend(_industry_word_hints(con, s, dictionaries[s.key],
-                                              {h["value"] for h in hints if h["key"] == s.key}))
+            stats = _value_stats(con, dictionaries[s.key])  # counted once, before any pairing
+            hints.extend(_typo_hints(con, s, dictionaries[s.key], stats=stats))
+            if s.role == "industry":
+                hints.extend(_industry_word_hints(con, s, dictionaries[s.key],
+                                                  {h["value"] for h in hints if h["key"] == s.key}, stats=stats))
         columns.append(col)
     return {
         "source": asdict(info),
@@ -114,61 +119,207 @@ def assess_quality(con: duckdb.DuckDBPyConnection, specs: list[ColumnSpec], info
         "rejected_examples": info.rejected_examples,
         "columns": columns,
         "hints": hints,
+        "duplicates": duplicate_accounts(con, specs, cols),
         "rollup": rollup,
         "opportunities_source": asdict(opp_info) if opp_info is not None else None,
     }
 
 
-def _typo_hints(con, s: ColumnSpec, dictionary: str, max_values: int = 300) -> list[dict]:
-    """Near-identical values in a column of few distinct values: the rarer is likely a typo.
+# Columns whose values are names of people or places: near-twins there are real, different
+# values (Fernandez / Hernandez, Wilmington / Wellington), so they get no typo hints.
+_PERSON_OR_PLACE_HEADER = re.compile(
+    r"name|city|cities|town|ville|stadt|ciudad|cidade|citt|owner|contact|person|surname|vorname|nombre"
+    r"|manager|address|street|suburb|county|district|municipal|village|email|phone"
+    r"|\b(first|last|given|family|full|rep|agent|user|ort|place|location|zip|postal|postcode|nom|prenom)\b")
 
-    Columns with more than `max_values` distinct values (cities, names) are not checked:
-    near-twins there are mostly real, different places and names.
+# typo hints only in columns of few distinct values: at most this many, and on average some rows each
+MAX_TYPO_VALUES = 300
+_MIN_ROWS_PER_VALUE = 5
+# industry values are compared with INDUSTRY_WORDS only in columns of at most this many values
+MAX_INDUSTRY_VALUES = 2000
+
+
+def _looks_like_person_or_place(header: str) -> bool:
+    return bool(_PERSON_OR_PLACE_HEADER.search(normalise_header(header or "")))
+
+
+def _value_stats(con, dictionary: str) -> tuple[int, int]:
+    """(distinct clean values, rows with a clean value) of a dictionary table: one linear pass."""
+    d, r = con.execute(f"SELECT count(DISTINCT v), coalesce(sum(n) FILTER (WHERE v IS NOT NULL), 0) "
+                       f"FROM {dictionary}").fetchone()
+    return int(d), int(r)
+
+
+def typo_check_applies(s: ColumnSpec, distinct: int, rows: int, max_values: int = MAX_TYPO_VALUES) -> bool:
+    """Whether a column is a low-cardinality category worth checking for typos.
+
+    Not for columns named like people or places (generic columns only: a semantic role such as
+    industry says what the column is), not for more than `max_values` distinct values, and not
+    when values are many relative to rows (names, cities, free text).
     """
+    if distinct < 2 or distinct > max_values:
+        return False
+    if ROLES[s.role].group == "generic" and _looks_like_person_or_place(s.header):
+        return False
+    return distinct * _MIN_ROWS_PER_VALUE <= rows + 50
+
+
+def _typo_hints(con, s: ColumnSpec, dictionary: str, max_values: int = MAX_TYPO_VALUES,
+                stats: tuple[int, int] | None = None) -> list[dict]:
+    """Near-identical values in a low-cardinality category column: the rarer is likely a typo.
+
+    The column's distinct values are counted first; columns that fail `typo_check_applies`
+    are not paired at all. Pairs are only formed between values with the same first letter,
+    so the check is cheap. A value is flagged when it is the same text in another case or
+    punctuation ('NEW YORK' vs 'New York'), or when it is one or two letters from a value that
+    is clearly more common ('technolgy' 3 rows vs 'technology' 120 rows). Two common values a
+    letter apart are both real ('Product B13' / 'Product D13').
+    """
+    distinct, rows = stats if stats is not None else _value_stats(con, dictionary)
+    if not typo_check_applies(s, distinct, rows, max_values):
+        return []
+    words = _industry_forms() if s.role == "industry" else {}
     pairs = con.execute(f"""
-        WITH v AS (SELECT v AS value, sum(n) AS n FROM {dictionary} WHERE v IS NOT NULL GROUP BY ALL),
-        small AS (SELECT * FROM v WHERE (SELECT count(*) FROM v) <= {int(max_values)})
-        SELECT a.value, a.n, b.value, b.n FROM small a JOIN small b
-          ON a.value <> b.value AND (a.n < b.n OR (a.n = b.n AND a.value > b.value))
-        WHERE
+        WITH v AS (SELECT value, n, lower(regexp_replace(value, '[^[:alnum:]]', '', 'g')) AS norm
+                   FROM (SELECT v AS value, sum(n) AS n FROM {dictionary} WHERE v IS NOT NULL GROUP BY ALL))
+        SELECT a.value, a.n, b.value, b.n, a.norm FROM v a JOIN v b
+          ON left(a.norm, 1) = left(b.norm, 1) AND a.value <> b.value
+             AND (a.n < b.n OR (a.n = b.n AND a.value > b.value))
+        WHERE a.norm <> '' AND (
           -- same word in another case or punctuation: 'NEW YORK' vs 'New York'
-          lower(regexp_replace(a.value, '[^[:alnum:]]', '', 'g'))
-            = lower(regexp_replace(b.value, '[^[:alnum:]]', '', 'g'))
-          -- a rare near-twin of a common value: 'technolgy' vs 'technology'
-          OR (length(a.value) >= 5 AND a.n * 2 <= b.n
-              AND damerau_levenshtein(lower(a.value), lower(b.value)) <= CASE WHEN length(a.value) >= 9 THEN 2 ELSE 1 END
-              AND regexp_replace(a.value, '[^0-9]', '', 'g') = regexp_replace(b.value, '[^0-9]', '', 'g'))
-        ORDER BY b.n DESC, a.n DESC LIMIT 20""").fetchall()
+          a.norm = b.norm
+          -- a rare near-twin of a clearly commoner value: 'technolgy' vs 'technology'; not in
+          -- codes with digits, where one letter is another product or plan ('Plan B2' / 'Plan C2')
+          OR (length(a.value) >= 5 AND NOT regexp_matches(a.value, '[0-9]') AND abs(length(a.value) - length(b.value)) <= 2
+              AND a.n * 2 <= b.n AND (a.n <= 3 OR a.n * 10 <= b.n)
+              AND damerau_levenshtein(lower(a.value), lower(b.value))
+                  <= CASE WHEN length(a.value) >= 9 THEN 2 ELSE 1 END
+              AND NOT regexp_matches(b.value, '[0-9]')))
+        ORDER BY b.n DESC, a.n DESC, a.value LIMIT 40""").fetchall()
     seen: set[str] = set()
     hints = []
-    for rare, rare_n, common, common_n in pairs:
-        if rare in seen:
+    for rare, rare_n, common, common_n, norm in pairs:
+        if rare in seen or len(hints) >= 20:
             continue
+        if norm != _norm(common):
+            # a valid industry word is not a typo of another one ('semiconductor' / 'semiconductors')
+            if norm in words:
+                continue
+            # nor is a grade or code a letter from another ('Series A' / 'Series B', 'Plan S' / 'Plan M')
+            if _differ_in_a_short_token(rare, common):
+                continue
         seen.add(rare)
         hints.append({
             "column": s.header, "key": s.key, "kind": "typo", "value": rare, "rows": int(rare_n),
             "suggestion": common, "suggestion_rows": int(common_n),
-            "message": f"{s.header}: '{rare}' ({rare_n} rows) looks like '{common}' ({common_n} rows)",
+            "message": f"{s.header}: '{rare}' ({rare_n:,} rows) looks like '{common}' ({common_n:,} rows)",
         })
     return hints
 
 
-def _industry_word_hints(con, s: ColumnSpec, dictionary: str, already: set[str]) -> list[dict]:
-    """Industry values that are not a known industry word but one or two letters from one."""
+def _differ_in_a_short_token(a: str, b: str) -> bool:
+    """Whether two values are the same words but one of at most two characters."""
+    ta, tb = re.findall(r"\w+", a.lower()), re.findall(r"\w+", b.lower())
+    if len(ta) != len(tb):
+        return False
+    diff = [(x, y) for x, y in zip(ta, tb) if x != y]
+    return len(diff) == 1 and min(len(diff[0][0]), len(diff[0][1])) <= 2
+
+
+def _norm(text: str) -> str:
+    return re.sub(r"[^0-9a-z]", "", str(text).lower())
+
+
+def _industry_forms() -> dict[str, str]:
+    """Every accepted spelling of an industry word (normalised: lower case, letters and digits
+    only; singular and plural) -> the word. 'semiconductor', 'health care' and 'e-commerce'
+    are all valid."""
+    forms: dict[str, str] = {}
+    for word in INDUSTRY_WORDS:
+        w = _norm(word)
+        variants = {w, w + "s", w + "es"}
+        if w.endswith("ies"):
+            variants.add(w[:-3] + "y")
+        if w.endswith("y"):
+            variants.add(w[:-1] + "ies")
+        if w.endswith("es"):
+            variants.add(w[:-2])
+        if w.endswith("s"):
+            variants.add(w[:-1])
+        for v in variants:
+            forms.setdefault(v, word)
+    return forms
+
+
+def _industry_word_hints(con, s: ColumnSpec, dictionary: str, already: set[str],
+                         stats: tuple[int, int] | None = None) -> list[dict]:
+    """Industry values that are no known industry word in any spelling (singular or plural,
+    with or without spaces and hyphens: 'semiconductor', 'health care' are valid) but one or two
+    letters from one: 'technolgy'. The suggestion is the file's own spelling of the word when the
+    file uses it (with its rows), else the known word (suggestion_rows None)."""
+    distinct, _rows = stats if stats is not None else _value_stats(con, dictionary)
+    if distinct < 1 or distinct > MAX_INDUSTRY_VALUES:
+        return []
+    forms = _industry_forms()
     rows = con.execute(f"""
-        WITH v AS (SELECT lower(v) AS value, sum(n) AS n FROM {dictionary}
-                   WHERE v IS NOT NULL GROUP BY ALL),
-             w AS (SELECT unnest(?::VARCHAR[]) AS word)
-        SELECT value, n, arg_min(word, damerau_levenshtein(value, word)) AS word
-        FROM v, w
-        WHERE value NOT IN (SELECT word FROM w) AND length(value) >= 5
-          AND damerau_levenshtein(value, word) <= CASE WHEN length(value) >= 9 THEN 2 ELSE 1 END
-        GROUP BY value, n ORDER BY n DESC LIMIT 20""", [list(INDUSTRY_WORDS)]).fetchall()
-    return [{
-        "column": s.header, "key": s.key, "kind": "typo", "value": value, "rows": int(n),
-        "suggestion": word, "suggestion_rows": None,
-        "message": f"{s.header}: '{value}' ({n} rows) looks like a misspelling of '{word}'",
-    } for value, n, word in rows if value not in already]
+        WITH v AS (SELECT value, n, regexp_replace(value, '[^0-9a-z]', '', 'g') AS norm
+                   FROM (SELECT lower(v) AS value, sum(n) AS n FROM {dictionary}
+                         WHERE v IS NOT NULL GROUP BY ALL)),
+             f AS (SELECT unnest(?::VARCHAR[]) AS form, unnest(?::VARCHAR[]) AS word),
+             w AS (SELECT DISTINCT word FROM f),
+             -- industry words the file uses, with the file's commonest spelling of each
+             present AS (SELECT f.word, arg_max(v.value, v.n) AS value, sum(v.n) AS n
+                         FROM v JOIN f ON f.form = v.norm GROUP BY f.word),
+             cand AS (SELECT v.value, v.n, arg_min(w.word, damerau_levenshtein(v.value, w.word)) AS word
+                      FROM v, w
+                      WHERE v.norm NOT IN (SELECT form FROM f) AND length(v.value) >= 5
+                        AND abs(length(v.value) - length(w.word)) <= 2
+                        AND damerau_levenshtein(v.value, w.word)
+                            <= CASE WHEN length(v.value) >= 9 THEN 2 ELSE 1 END
+                      GROUP BY v.value, v.n)
+        SELECT c.value, c.n, coalesce(p.value, c.word), p.n FROM cand c LEFT JOIN present p USING (word)
+        ORDER BY c.n DESC, c.value LIMIT 20""", [list(forms), list(forms.values())]).fetchall()
+    out = []
+    for value, n, word, word_n in rows:
+        if value in already:
+            continue
+        seen = f" ({word_n:,} rows)" if word_n is not None else ""
+        out.append({
+            "column": s.header, "key": s.key, "kind": "typo", "value": value, "rows": int(n),
+            "suggestion": word, "suggestion_rows": int(word_n) if word_n is not None else None,
+            "message": f"{s.header}: '{value}' ({n:,} rows) looks like a misspelling of '{word}'{seen}",
+        })
+    return out
+
+
+_DUPLICATE_ROLES = ("account_id", "account_name")
+
+
+def duplicate_accounts(con, specs: list[ColumnSpec], cols: set[str]) -> list[dict]:
+    """Account ids and names that appear on more than one row of `accounts` (clean values,
+    i.e. the uploaded text without blanks and placeholders), with counts: one grouping pass
+    per column."""
+    out = []
+    for s in specs:
+        if s.role not in _DUPLICATE_ROLES or s.source != "accounts" or s.key not in cols:
+            continue
+        col = quote_ident(s.key)
+        rows = con.execute(f"""
+            WITH d AS (SELECT {col} AS value, count(*) AS n FROM accounts
+                       WHERE {col} IS NOT NULL GROUP BY ALL HAVING count(*) > 1)
+            SELECT value, n, count(*) OVER () AS distinct_values, sum(n - 1) OVER () AS extra
+            FROM d ORDER BY n DESC, value LIMIT 5""").fetchall()
+        if not rows:
+            continue
+        values, extra = int(rows[0][2]), int(rows[0][3])
+        examples = [{"value": str(v), "rows": int(n)} for v, n, _, _ in rows]
+        top = examples[0]
+        verb = "value appears" if values == 1 else "values appear"
+        message = (f"{s.header}: {values:,} {verb} more than once ({extra:,} extra row{'s' if extra != 1 else ''}), "
+                   f"e.g. '{top['value']}' ({top['rows']:,} rows)")
+        out.append({"column": s.header, "key": s.key, "role": s.role, "duplicated_values": values,
+                    "extra_rows": extra, "examples": examples, "message": message})
+    return out
 
 
 def _country_hints(con, s: ColumnSpec, examples: list[dict]) -> list[dict]:

@@ -10,6 +10,9 @@ checked stream (ZIP part sizes, XML scanned, then rows in chunks) and Parquet th
 from __future__ import annotations
 
 import codecs
+import csv
+import io
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -96,14 +99,97 @@ def detect_encoding(path: Path) -> str:
 ENCODING_EXAMPLES = 10  # line numbers kept in the report
 
 
-def _legacy_encoding(path: Path) -> str:
+# Legacy (non-UTF) code pages a Western CRM/ERP export is written in, in order of preference when
+# two read the sample equally well. charset-normalizer ranks them on a bounded sample; the pick is
+# then checked for mojibake (e.g. cp850's 'í' read as cp1252 shows 'Mart¡n').
+_LEGACY_CANDIDATES = ("cp1252", "latin_1", "iso8859_15", "cp850", "cp437", "mac_roman")
+_ENCODING_SAMPLE_BYTES = 1 << 20  # head of the file given to charset-normalizer
+_ENCODING_NON_ASCII_BYTES = 1 << 20  # and lines with non-ASCII bytes from the rest, at most this much
+_UPPER = "".join(ch for ch in map(chr, range(0xC0, 0x400)) if ch.isupper())
+_MOJIBAKE = tuple(re.compile(p) for p in (
+    r"[\x80-\x9f]",  # C1 control characters
+    r"[\u0370-\u03ff\u2190-\u22ff\u2500-\u259f]",  # Greek, arrows/math, box drawing: DOS residue
+    r"(?<=[A-Za-z])[^\w\s\x00-\x7f\u2019\u2018\u00b4\u00b7\u2013\u2014](?=[A-Za-z])",  # 'Mart¡n', 'M³ller'
+    f"(?<=[a-z])[{_UPPER}]|(?<=[A-Z])[{_UPPER}](?=[a-z])",  # 'CafÚ', 'SÆo'
+))
+
+
+def _mojibake(text: str) -> int:
+    """Characters that look like text read in the wrong code page (an accented capital glued to
+    lower-case letters, 'CafÚ', counts twice: real text almost never has one)."""
+    return sum(len(p.findall(text)) * (2 if i == 3 else 1) for i, p in enumerate(_MOJIBAKE))
+
+
+def _codec_label(name: str) -> str:
+    """The codec's lower-case Python name as shown to the user ('latin-1', 'cp850', 'utf-16')."""
+    canonical = codecs.lookup(name).name
+    return {"iso8859-1": "latin-1"}.get(canonical, canonical)
+
+
+def _legacy_sample(path: Path) -> tuple[bytes, bytes]:
+    """(the head of the file plus its later lines holding non-ASCII bytes, those non-ASCII lines
+    alone), both bounded: what charset-normalizer and the mojibake check look at."""
+    with open(path, "rb") as fh:
+        head = fh.read(_ENCODING_SAMPLE_BYTES)
+        extra: list[bytes] = []
+        size = 0
+        rest = b""
+        while size < _ENCODING_NON_ASCII_BYTES:
+            chunk = fh.read(1 << 22)
+            if not chunk:
+                break
+            data = rest + chunk
+            cut = data.rfind(b"\n") + 1
+            data, rest = data[:cut], data[cut:][-CSV_MAX_LINE_BYTES:]
+            if data.isascii():
+                continue
+            for line in data.split(b"\n"):
+                if not line.isascii():
+                    extra.append(line[:4096])
+                    size += len(extra[-1]) + 1
+                    if size >= _ENCODING_NON_ASCII_BYTES:
+                        break
+    non_ascii = b"\n".join([line[:4096] for line in head.split(b"\n") if not line.isascii()][:2000] + extra)
+    return head + b"\n" + b"\n".join(extra), non_ascii
+
+
+def _decodes(path: Path, encoding: str) -> bool:
     try:
+        decoder = codecs.getincrementaldecoder(encoding)()
         with open(path, "rb") as fh:
             for chunk in iter(lambda: fh.read(1 << 24), b""):
-                chunk.decode("cp1252")
-        return "cp1252"
+                decoder.decode(chunk)
+            decoder.decode(b"", final=True)
+        return True
     except UnicodeDecodeError:
-        return "latin-1"
+        return False
+
+
+def _legacy_encoding(path: Path) -> str:
+    """The Western/DOS code page that reads the file best: charset-normalizer's ranking of a bounded
+    sample, checked by counting mojibake in the sample's non-ASCII lines; never a decode error."""
+    from charset_normalizer import from_bytes
+
+    sample, non_ascii = _legacy_sample(path)
+    try:
+        ranked = [m.encoding for m in from_bytes(sample, cp_isolation=list(_LEGACY_CANDIDATES))]
+    except Exception:  # detection is advice: the check below still picks a code page
+        ranked = []
+    # cn's pick wins a tie with the other code pages but cp1252 (the common case); a cp437 pick
+    # becomes cp850 (the same letters where both read the sample alike, and more of them)
+    best = {"cp437": "cp850"}.get(ranked[0], ranked[0]) if ranked else None
+    scored = []
+    for pref, enc in enumerate(_LEGACY_CANDIDATES):
+        try:
+            text = non_ascii.decode(enc)
+        except UnicodeDecodeError:
+            continue
+        rank = 0 if enc == "cp1252" else 1 if enc == best else 2 + pref
+        scored.append((_mojibake(text), rank, enc))
+    for _score, _rank, enc in sorted(scored):
+        if _decodes(path, enc):
+            return _codec_label(enc)
+    return "latin-1"  # decodes any bytes
 
 
 def _utf8_line_fit(path: Path) -> tuple[int, int, list[int], list[int]]:
@@ -218,13 +304,15 @@ CSV_MAX_LINE_BYTES = 1_000_000  # a longer line is set aside as malformed, not r
 _CSV_DELIMITERS = (",", ";", "\t", "|")
 
 
-def _header_width(path: Path, src: Path) -> int:
-    """Columns in the first line (counted with the most frequent common delimiter, outside quotes),
-    read before DuckDB sees the file; refuses a first line over CSV_MAX_LINE_BYTES."""
+def _header_width(path: Path, src: Path, offset: int = 0) -> int:
+    """Columns in the header line starting at byte `offset` (counted with the most frequent common
+    delimiter, outside quotes), read before DuckDB sees the file; refuses a header line over
+    CSV_MAX_LINE_BYTES."""
     counts = dict.fromkeys(_CSV_DELIMITERS, 0)
     quoted = False
     seen = 0
     with open(src, "rb") as fh:
+        fh.seek(offset)
         while True:
             chunk = fh.read(1 << 16)
             if not chunk:
@@ -249,8 +337,8 @@ def _header_width(path: Path, src: Path) -> int:
                             counts[ch] += 1
             seen += len(chunk) if end is None else len(text[:end].encode("utf-8"))
             if seen > CSV_MAX_LINE_BYTES:
-                raise IngestError(f"{path.name}: the first line (the header) is longer than "
-                                  f"{CSV_MAX_LINE_BYTES:,} bytes; is this a table?")
+                raise IngestError(f"{path.name}: the {'first line' if not offset else 'line'} (the header) "
+                                  f"is longer than {CSV_MAX_LINE_BYTES:,} bytes; is this a table?")
             if end is not None:
                 break
     return max(counts.values()) + 1
@@ -300,32 +388,287 @@ def _set_aside_long_lines(src: Path, workdir: Path) -> tuple[Path, list[tuple[in
     return out, [(n, examples.get(n, b"")[:200].decode("utf-8", errors="replace")) for n in long_lines]
 
 
-def _read_csv(con, path: Path, table: str, info: SourceInfo, workdir: Path) -> None:
-    info.encoding, info.encoding_report = scan_encoding(path)
-    if info.encoding_report and info.encoding_report.get("hint"):
-        info.notes.append(info.encoding_report["hint"])
-    if info.encoding == "utf-8":
-        src = _transcode_to_utf8(path, "utf-8", workdir, "replace") if info.encoding_report else path
+# ---------------------------------------------------------------------------------------
+# Layout: where the table starts and ends
+#
+# Exports put title lines and blank lines above the header ("ASX listed companies as at ...")
+# and summary lines below the data ("Grand Totals (5 records)", "Confidential Information - Do
+# Not Distribute", a copyright line). The header is found among the first HEADER_SCAN_ROWS rows
+# (a bounded sample), the footer among the last few lines; both are counted in rows_skipped.
+
+HEADER_SCAN_ROWS = 30  # rows looked at for the header
+_HEADER_SCAN_BYTES = 1 << 18  # bytes of a CSV looked at for the header
+_FOOTER_SCAN_BYTES = 1 << 16  # bytes at the end of a CSV looked at for summary lines
+_FOOTER_MAX_ROWS = 50  # a longer run of summary-like rows at the end is data
+_TOTAL_ROW = re.compile(
+    r"^(?:grand\s+totals?|sub-?totals?|sous-totals?|total\s+g[ée]n[ée]ral|totals?|gesamtsumme|gesamt|summe|"
+    r"totale(?:\s+complessivo)?|totaal|suma\s+total)\s*(?:[:(=\-\u2013]|\d|records?\b|$)", re.I)
+_NOTICE_ROW = re.compile(
+    r"^(?:(?:strictly\s+)?confidential(?:\s+information\b|\s*[-\u2013:]|$)|copyright\s*(?:\(c\)|\u00a9|\d{4})|"
+    r"\u00a9|\(c\)\s*\d{4}|all\s+rights\s+reserved|generated\s+(?:by|on|at|with)\b|report\s+generated|"
+    r"powered\s+by\b)", re.I)
+
+
+def _is_summary_row(values: list[str]) -> bool:
+    """Non-empty values of a row that is a summary or notice row: its first value is a total
+    ('Grand Totals (5 records)', 'Total', 'Total général') or, with at most one more value, a
+    notice ('Confidential Information ...', 'Copyright (c) ...', 'Generated by ...')."""
+    if not values:
+        return False
+    first = values[0].strip()
+    return bool(_TOTAL_ROW.match(first) or (len(values) <= 2 and _NOTICE_ROW.match(first)))
+
+
+def _filled(cells) -> list[str]:
+    return [c.strip() for c in cells if c is not None and str(c).strip()]
+
+
+def _extent(cells) -> int:
+    """Cells up to the last one holding a value."""
+    for i in range(len(cells) - 1, -1, -1):
+        if cells[i] is not None and str(cells[i]).strip():
+            return i + 1
+    return 0
+
+
+def _find_header(rows: list[list], widths: list[int]) -> int | None:
+    """Index in `rows` of the header: the first row that is neither blank nor a title. A title is
+    narrower than the table (its width is not the table's usual width) and holds at most a third of
+    the table's cells (one, usually). None when the rows are all blank."""
+    filled = [len(_filled(r)) for r in rows]
+    body = [w for w, f in zip(widths, filled) if f]
+    if not body:
+        return None
+    counts: dict[int, int] = {}
+    for w in body:
+        counts[w] = counts.get(w, 0) + 1
+    table = max(counts, key=lambda w: (counts[w], w))  # the usual width
+    first = next(i for i, f in enumerate(filled) if f)
+    for i, (w, f) in enumerate(zip(widths, filled)):
+        if i >= HEADER_SCAN_ROWS:
+            break
+        if f and not (w != table and f <= max(1, table // 3)):
+            # a header is followed by rows (a title line at the very end of the sample is not one)
+            return i if any(filled[i + 1:]) or i == first else first
+    return first
+
+
+def _skipped_note(count: int, header_row: int, texts: list[str], what: str = "line") -> str:
+    shown = "; ".join(repr(t[:80] + ("..." if len(t) > 80 else "")) for t in texts[:2])
+    return (f"Skipped {count:,} {what}(s) above the header ({what} {header_row:,})"
+            + (f": {shown}" if shown else "") + ".")
+
+
+def _footer_note(count: int, texts: list[str], what: str = "line") -> str:
+    shown = "; ".join(repr(t[:80] + ("..." if len(t) > 80 else "")) for t in texts[:4])
+    return f"Dropped {count:,} summary {what}(s) at the end of the table: {shown}."
+
+
+def _csv_head(src: Path) -> tuple[list[tuple[int, list[str]]], str, bytes, bool]:
+    """The first rows of the UTF-8 file as (1-based line, cells), split by the common delimiter
+    that gives most rows of one width; the bytes looked at and whether they are the whole file."""
+    with open(src, "rb") as fh:
+        data = fh.read(_HEADER_SCAN_BYTES + 1)
+    whole = len(data) <= _HEADER_SCAN_BYTES
+    if not whole:
+        data = data[:data[:_HEADER_SCAN_BYTES].rfind(b"\n") + 1]
+    text = data.decode("utf-8", errors="replace").removeprefix("\ufeff")
+    best: tuple[int, str, list] = (-1, ",", [])
+    for delim in _CSV_DELIMITERS:
+        reader = csv.reader(io.StringIO(text), delimiter=delim)
+        rows: list[tuple[int, list[str]]] = []
+        try:
+            line = 0
+            for cells in reader:
+                rows.append((line + 1, cells))
+                line = reader.line_num
+                if len(rows) >= HEADER_SCAN_ROWS + 20:
+                    break
+        except csv.Error:
+            pass
+        counts: dict[int, int] = {}
+        for _n, cells in rows:
+            if _filled(cells):
+                counts[len(cells)] = counts.get(len(cells), 0) + 1
+        score = max((c for w, c in counts.items() if w > 1), default=0)
+        if score > best[0]:
+            best = (score, delim, rows)
+    return best[2], best[1], data, whole
+
+
+def _iter_line_counts(src: Path):
+    """One item per line of the file (a last line without a line end counts)."""
+    last = b"\n"
+    with open(src, "rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 22), b""):
+            for _ in range(chunk.count(b"\n")):
+                yield 1
+            last = chunk[-1:]
+    if last != b"\n":
+        yield 1
+
+
+def _line_offset(src: Path, line: int) -> int | None:
+    """Byte offset where 1-based `line` starts, or None when the file has fewer lines."""
+    if line <= 1:
+        return 0
+    seen = 0
+    pos = 0
+    with open(src, "rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 22), b""):
+            n = chunk.count(b"\n")
+            if seen + n >= line - 1:
+                at = -1
+                for _ in range(line - 1 - seen):
+                    at = chunk.index(b"\n", at + 1)
+                offset = pos + at + 1
+                fh.seek(offset)
+                return offset if fh.read(1) else None
+            seen += n
+            pos += len(chunk)
+    return None
+
+
+def _csv_footer(src: Path, delim: str, start: int, width: int) -> tuple[int, int, list[str]] | None:
+    """Summary lines at the end of the file after byte `start` (the end of the header line): (byte
+    offset where they start, lines, their first values), or None. Only a run of blank, summary or
+    near-empty lines ending the file that holds a summary line; blank lines just above it go too."""
+    size = src.stat().st_size
+    begin = max(start, size - _FOOTER_SCAN_BYTES)
+    with open(src, "rb") as fh:
+        fh.seek(begin)
+        tail = fh.read()
+    if begin > start:  # the first piece may be the end of a longer line
+        cut = tail.find(b"\n") + 1
+        if cut == 0:
+            return None
+        tail, begin = tail[cut:], begin + cut
+    pieces = tail.split(b"\n")
+    if pieces and pieces[-1] in (b"", b"\r"):
+        pieces.pop()
+    offsets = []
+    at = begin
+    for piece in pieces:
+        offsets.append(at)
+        at += len(piece) + 1
+    kinds: list[tuple[str, str]] = []  # from the end
+    for piece in reversed(pieces[-_FOOTER_MAX_ROWS:]):
+        line = piece.decode("utf-8", errors="replace").rstrip("\r")
+        try:
+            cells = next(csv.reader([line], delimiter=delim), [])
+        except csv.Error:
+            break
+        values = _filled(cells)
+        if not values:
+            kinds.append(("blank", ""))
+        elif _is_summary_row(values):
+            kinds.append(("summary", ", ".join(values)))
+        elif len(values) <= 1 and width >= 3:
+            kinds.append(("sparse", values[0]))
+        else:
+            break
+    kinds.reverse()  # file order, the last len(kinds) pieces
+    first = next((i for i, (k, _t) in enumerate(kinds) if k == "summary"), None)
+    if first is None:
+        return None
+    while first > 0 and kinds[first - 1][0] == "blank":
+        first -= 1
+    dropped = kinds[first:]
+    return offsets[len(pieces) - len(kinds) + first], len(dropped), [t for k, t in dropped if k == "summary"]
+
+
+def _truncated_copy(src: Path, workdir: Path, size: int) -> Path:
+    out = workdir / (src.stem + ".body.csv")
+    with open(src, "rb") as fh, open(out, "wb") as dst:
+        remaining = size
+        while remaining > 0:
+            chunk = fh.read(min(1 << 22, remaining))
+            if not chunk:
+                break
+            dst.write(chunk)
+            remaining -= len(chunk)
+    return out
+
+
+def _chosen_encoding(path: Path, name: str) -> str:
+    try:
+        return _codec_label(name)
+    except (LookupError, TypeError, ValueError):
+        raise IngestError(f"{path.name}: unknown encoding '{name}'; use a Python codec name such as "
+                          "utf-8, cp1252, latin-1 or cp850.") from None
+
+
+def _read_csv(con, path: Path, table: str, info: SourceInfo, workdir: Path,
+              options: ReadOptions | None = None) -> None:
+    options = options or ReadOptions()
+    if options.encoding:
+        info.encoding = _chosen_encoding(path, options.encoding)
+        info.notes.append(f"Read as {info.encoding} (chosen).")
+        if info.encoding == "utf-8" and _decodes(path, "utf-8"):
+            src = path
+        else:  # bytes the chosen encoding lacks show as \ufffd, never a failed upload
+            src = _transcode_to_utf8(path, info.encoding, workdir, "replace")
     else:
-        src = _transcode_to_utf8(path, info.encoding, workdir)
-    width = _header_width(path, src)
+        info.encoding, info.encoding_report = scan_encoding(path)
+        if info.encoding_report and info.encoding_report.get("hint"):
+            info.notes.append(info.encoding_report["hint"])
+        if info.encoding == "utf-8":
+            src = _transcode_to_utf8(path, "utf-8", workdir, "replace") if info.encoding_report else path
+        else:
+            src = _transcode_to_utf8(path, info.encoding, workdir)
+    rows, split_by, _head, _whole = _csv_head(src)
+    if options.header_row is not None:
+        header_row = int(options.header_row)
+        if header_row < 1:
+            raise IngestError(f"{path.name}: the header row is counted from 1; got {header_row}.")
+        offset = _line_offset(src, header_row)
+        if offset is None:
+            lines = sum(1 for _ in _iter_line_counts(src))
+            raise IngestError(f"{path.name}: header row {header_row:,} is beyond the data; the file has "
+                              f"{lines:,} line(s).")
+        if header_row > 1:
+            info.notes.append(f"Header read from line {header_row:,} (chosen); {header_row - 1:,} line(s) "
+                              "above it skipped.")
+    else:
+        found = _find_header([c for _n, c in rows], [len(c) for _n, c in rows])
+        header_row = rows[found][0] if found is not None else 1
+        offset = _line_offset(src, header_row) or 0
+        if header_row > 1:
+            titles = [" ".join(_filled(c)) for n, c in rows if n < header_row and _filled(c)]
+            info.notes.append(_skipped_note(header_row - 1, header_row, titles))
+    info.header_row = header_row
+    info.rows_skipped = header_row - 1
+    width = _header_width(path, src, offset)
     if width > MAX_FILE_COLUMNS:  # refused before any row is read
         raise IngestError(f"{path.name} has {width:,} columns; at most {MAX_FILE_COLUMNS:,} are read per file. "
                           "Export only the columns you need (an ICP uses tens, not thousands) and upload again.")
+    body = _line_offset(src, header_row + 1)  # where the data starts: a footer never takes the header
+    footer = _csv_footer(src, split_by, body, width) if body is not None else None
     src, long_lines = _set_aside_long_lines(src, workdir)
-    if long_lines and long_lines[0] == 1:
-        raise IngestError(f"{path.name}: the first line (the header) is longer than "
-                          f"{CSV_MAX_LINE_BYTES:,} bytes; is this a table?")
+    if any(n == header_row for n, _t in long_lines):
+        raise IngestError(f"{path.name}: the {'first line' if header_row == 1 else 'line'} (the header) is longer "
+                          f"than {CSV_MAX_LINE_BYTES:,} bytes; is this a table?")
+    skip = header_row - 1 - sum(1 for n, _t in long_lines if n < header_row)
+    if footer:
+        cut, count, texts = footer
+        if long_lines:  # the copy without the long lines is shorter: find the footer there again
+            footer = _csv_footer(src, split_by, _line_offset(src, skip + 2) or 0, width)
+            cut = footer[0] if footer else src.stat().st_size
+        src = _truncated_copy(src, workdir, cut)
+        info.rows_skipped += count
+        info.notes.append(_footer_note(count, texts))
     # every column as text: the raw value is kept and parsing is ours
     # rows with more or fewer values than the header are rejected and reported, not padded
-    options = dict(header=True, all_varchar=True, ignore_errors=True, store_rejects=True,
-                   sample_size=20480, max_line_size=10 * CSV_MAX_LINE_BYTES,
-                   rejects_table="icp_reject_errors", rejects_scan="icp_reject_scans")
+    csv_options = dict(header=True, all_varchar=True, ignore_errors=True, store_rejects=True,
+                       sample_size=20480, max_line_size=10 * CSV_MAX_LINE_BYTES, skiprows=skip,
+                       rejects_table="icp_reject_errors", rejects_scan="icp_reject_scans")
     try:
-        rel = con.read_csv(str(src), **options)
+        rel = con.read_csv(str(src), **csv_options)
         _materialise(con, rel, table)
         delim = con.execute(
             "SELECT delimiter FROM icp_reject_scans ORDER BY scan_id DESC LIMIT 1").fetchone()
+        if not delim and skip:  # DuckDB's sniffer misreads short files below skipped lines
+            delim = (split_by,)
         if not delim:  # the scans table is only filled when some row was rejected
             delim = con.execute("SELECT Delimiter FROM sniff_csv(?, sample_size = 20480)",
                                 [str(src)]).fetchone()
@@ -449,16 +792,21 @@ def _checked_xml(path: Path, data: bytes) -> bytes:
     return data
 
 
-def _scan_xml(path: Path, zf, name: str, sheet: bool) -> int:
+def _scan_xml(path: Path, zf, name: str, sheet: bool, widths: dict[int, int] | None = None) -> int:
     """Stream one part through expat without keeping it; refuse it when a limit is passed.
 
     Shared strings: each string's length. Sheets: rows, cells per row, cells, text per cell.
-    Returns the number of rows holding a value (sheets) or of strings.
+    Returns the number of rows holding a value (sheets) or of strings. For a sheet, `widths`
+    (when given) receives how many rows hold how many values.
     """
     import xml.parsers.expat
 
     state = {"rows": 0, "value_rows": 0, "row_cells": 0, "cells": 0, "has_value": False,
-             "strings": 0, "chars": 0, "in_text": 0}
+             "strings": 0, "chars": 0, "in_text": 0, "row_values": 0, "cell_value": False}
+
+    def row_done():
+        if widths is not None and state["has_value"]:
+            widths[state["row_values"]] = widths.get(state["row_values"], 0) + 1
 
     def local(tag: str) -> str:
         return tag.rpartition(":")[2]
@@ -477,11 +825,14 @@ def _scan_xml(path: Path, zf, name: str, sheet: bool) -> int:
                     raise _excel_limit(path, f"the sheet has more than {EXCEL_MAX_CELLS:,} cells; "
                                              f"at most {EXCEL_MAX_CELLS:,} (rows x columns)")
                 state["chars"] = 0
+                state["cell_value"] = False
             elif tag == "row":
                 if state["has_value"]:
                     state["value_rows"] += 1
+                row_done()
                 state["rows"] += 1
                 state["row_cells"] = 0
+                state["row_values"] = 0
                 state["has_value"] = False
                 if state["rows"] > EXCEL_MAX_ROWS:
                     raise _excel_limit(path, f"the sheet has more than {EXCEL_MAX_ROWS:,} rows; "
@@ -489,6 +840,9 @@ def _scan_xml(path: Path, zf, name: str, sheet: bool) -> int:
             elif tag in ("v", "t"):
                 state["in_text"] += 1
                 state["has_value"] = True
+                if not state["cell_value"]:
+                    state["cell_value"] = True
+                    state["row_values"] += 1
         else:
             if tag == "si":
                 state["strings"] += 1
@@ -531,6 +885,7 @@ def _scan_xml(path: Path, zf, name: str, sheet: bool) -> int:
         raise IngestError(f"{path.name} is a ZIP archive but not a readable Excel workbook ({type(exc).__name__}); "
                           "upload CSV/TSV, .xlsx or Parquet.") from None
     if sheet:
+        row_done()
         return state["value_rows"] + (1 if state["has_value"] else 0)
     return state["strings"]
 
@@ -546,11 +901,73 @@ def _excel_text(value) -> str | None:
     return str(value)
 
 
-def _read_excel(con, path: Path, table: str, info: SourceInfo) -> None:
+_PIVOT_MARKS = {"row labels", "column labels", "grand total", "étiquettes de lignes", "étiquettes de colonnes",
+                "total général", "zeilenbeschriftungen", "spaltenbeschriftungen", "gesamtergebnis",
+                "etiquetas de fila", "etiquetas de columna", "total general", "(blank)", "(vide)"}
+
+
+def _table_area(widths: dict[int, int]) -> int:
+    """Cells of the largest rectangle of rows holding at least w values: rows x columns of the table."""
+    best = 0
+    for w in widths:
+        if w > 0:
+            best = max(best, w * sum(n for v, n in widths.items() if v >= w))
+    return best
+
+
+def _sheet_head(ws, rows: int = HEADER_SCAN_ROWS + 20) -> list[list[str | None]]:
+    """The sheet's first rows as text (blank rows as []), read row by row and no further."""
+    head = []
+    for raw in ws.iter_rows(max_row=rows, values_only=True):
+        values = [_excel_text(v) for v in raw]
+        head.append(values[:MAX_FILE_COLUMNS + 1])
+    return head
+
+
+def _is_pivot(zf, part: str, head: list[list[str | None]]) -> bool:
+    """A pivot table (or one pasted as values): a pivot part linked to the sheet, or pivot labels
+    ('Row Labels', 'Étiquettes de lignes', 'Grand Total') in its first rows."""
+    folder, _sep, name = part.rpartition("/")
+    rels = f"{folder}/_rels/{name}.rels"
+    if rels in zf.NameToInfo and zf.NameToInfo[rels].file_size <= XLSX_MAX_PART_BYTES:
+        if b"/pivotTable" in zf.read(rels):
+            return True
+    return any(v is not None and v.strip().lower() in _PIVOT_MARKS for row in head for v in row)
+
+
+def list_sheets(path: Path) -> list[str]:
+    """The worksheet names of an .xlsx upload, in order (for a sheet picker); [] for other files.
+    The workbook's parts are checked against the reading limits first."""
+    import zipfile
+
+    import openpyxl
+
+    path = Path(path)
+    if sniff_format(path) != "xlsx":
+        return []
+    try:
+        with zipfile.ZipFile(path) as zf:
+            _xlsx_parts(path, zf)
+        with open(path, "rb") as fh:
+            wb = openpyxl.load_workbook(fh, read_only=True, data_only=True)
+            try:
+                return [ws.title for ws in wb.worksheets]
+            finally:
+                wb.close()
+    except IngestError:
+        raise
+    except Exception as exc:
+        raise IngestError(f"{path.name} is a ZIP archive but not a readable Excel workbook ({type(exc).__name__}); "
+                          "upload CSV/TSV, .xlsx or Parquet.") from None
+
+
+def _read_excel(con, path: Path, table: str, info: SourceInfo, options: ReadOptions | None = None) -> None:
     import zipfile
 
     import openpyxl
     import pandas as pd
+
+    options = options or ReadOptions()
 
     def unreadable(exc: Exception) -> IngestError:
         return IngestError(f"{path.name} is a ZIP archive but not a readable Excel workbook ({type(exc).__name__}); "
@@ -560,50 +977,101 @@ def _read_excel(con, path: Path, table: str, info: SourceInfo) -> None:
         zf = zipfile.ZipFile(path)
     except Exception as exc:
         raise unreadable(exc) from None
+    widths: dict[str, dict[int, int]] = {}
     with zf:
         strings, sheet_parts = _xlsx_parts(path, zf)
         if strings and strings in zf.NameToInfo:
             _scan_xml(path, zf, strings, sheet=False)
-        value_rows = {p: _scan_xml(path, zf, p, sheet=True) for p in sheet_parts if p in zf.NameToInfo}
-    fh = open(path, "rb")  # a file object: openpyxl refuses names not ending in .xlsx
-    try:
-        wb = openpyxl.load_workbook(fh, read_only=True, data_only=True)
-    except Exception as exc:  # openpyxl raises many types for broken workbooks
-        fh.close()
-        raise unreadable(exc) from None
-    try:
-        sheets = [ws for ws in wb.worksheets if getattr(ws, "_worksheet_path", None) is not None]
-        if any(ws._worksheet_path not in value_rows for ws in sheets):
-            raise unreadable(ValueError("worksheet not listed"))
-        usable = [ws for ws in sheets if value_rows[ws._worksheet_path] >= 2]
-        if not usable:
-            raise IngestError(f"{path.name} has no sheet with a header row and data rows.")
-        ws = usable[0]
-        info.sheet = ws.title
-        if len(usable) > 1:
-            others = ", ".join(w.title for w in usable[1:])
-            info.notes.append(f"read sheet '{ws.title}'; other sheets not read: {others}")
-        ws.reset_dimensions()  # a declared size is not trusted: rows are as long as their cells
+        value_rows = {}
+        for p in sheet_parts:
+            if p in zf.NameToInfo:
+                widths[p] = {}
+                value_rows[p] = _scan_xml(path, zf, p, sheet=True, widths=widths[p])
+        fh = open(path, "rb")  # a file object: openpyxl refuses names not ending in .xlsx
         try:
-            _stream_sheet(con, path, ws, table, pd)
-        except (IngestError, duckdb.Error):
-            raise
-        except Exception as exc:
+            wb = openpyxl.load_workbook(fh, read_only=True, data_only=True)
+        except Exception as exc:  # openpyxl raises many types for broken workbooks
+            fh.close()
             raise unreadable(exc) from None
-    finally:
-        wb.close()
-        fh.close()
+        try:
+            sheets = [ws for ws in wb.worksheets if getattr(ws, "_worksheet_path", None) is not None]
+            if any(ws._worksheet_path not in value_rows for ws in sheets):
+                raise unreadable(ValueError("worksheet not listed"))
+            info.sheets = [ws.title for ws in sheets]
+            usable = [ws for ws in sheets if value_rows[ws._worksheet_path] >= 2]
+            heads: dict[str, list] = {}
+            try:
+                if options.sheet is not None:
+                    ws = next((w for w in sheets if w.title == options.sheet), None) or next(
+                        (w for w in sheets if w.title.strip().lower() == str(options.sheet).strip().lower()), None)
+                    if ws is None:
+                        raise IngestError(f"{path.name} has no sheet '{options.sheet}'; its sheets: "
+                                          f"{', '.join(info.sheets)}.")
+                    if ws not in usable:
+                        raise IngestError(f"{path.name}: sheet '{ws.title}' has no header row and data rows.")
+                else:
+                    if not usable:
+                        raise IngestError(f"{path.name} has no sheet with a header row and data rows.")
+                    ranked = []
+                    for order, w in enumerate(usable):
+                        w.reset_dimensions()
+                        heads[w.title] = _sheet_head(w)
+                        part = w._worksheet_path
+                        ranked.append((_is_pivot(zf, part, heads[w.title]), -_table_area(widths[part]), order, w))
+                    ws = min(ranked, key=lambda r: r[:3])[3]
+                info.sheet = ws.title
+                if len(sheets) > 1:
+                    others = ", ".join(w.title for w in sheets if w is not ws)
+                    how = "chosen" if options.sheet is not None else "the largest data table"
+                    info.notes.append(f"read sheet '{ws.title}' ({how}); other sheets not read: {others}")
+                ws.reset_dimensions()  # a declared size is not trusted: rows are as long as their cells
+                head = heads.get(ws.title) or _sheet_head(ws)
+                if options.header_row is not None:
+                    header_row = int(options.header_row)
+                    if header_row < 1:
+                        raise IngestError(f"{path.name}: the header row is counted from 1; got {header_row}.")
+                    if header_row > 1:
+                        info.notes.append(f"Header read from row {header_row:,} (chosen); {header_row - 1:,} "
+                                          "row(s) above it skipped.")
+                else:
+                    found = _find_header(head, [_extent(r) for r in head])
+                    header_row = (found or 0) + 1
+                    if header_row > 1:
+                        titles = [" ".join(_filled(r)) for r in head[:header_row - 1] if _filled(r)]
+                        info.notes.append(_skipped_note(header_row - 1, header_row, titles, "row"))
+                info.header_row = header_row
+                info.rows_skipped = header_row - 1
+                footer, texts, dropped = _stream_sheet(con, path, ws, table, pd, header_row)
+            except (IngestError, duckdb.Error):
+                raise
+            except Exception as exc:
+                raise unreadable(exc) from None
+        finally:
+            wb.close()
+            fh.close()
+    if dropped:
+        info.notes.append(f"Dropped {dropped} empty column(s) left of the table.")
+    if footer:
+        info.rows_skipped += footer
+        info.notes.append(_footer_note(footer, texts, "row"))
 
 
-def _stream_sheet(con, path: Path, ws, table: str, pd) -> None:
+def _stream_sheet(con, path: Path, ws, table: str, pd, header_row: int = 1) -> tuple[int, list[str], int]:
+    """Rows from `header_row` (the header) on into `table`, in chunks. Summary rows ending the sheet
+    ('Grand Total', 'Confidential ...') are held back and dropped; empty columns left of the table
+    are dropped. Returns (summary rows dropped, their first values, empty columns dropped)."""
     t = quote_ident(table)
     names: list[str] = []
+    unnamed: set[int] = set()  # columns whose header cell is empty
     chunk: list[list] = []
+    held: list[tuple[str, list]] = []  # rows that may be a summary at the end: (kind, values)
     rows = cells = chars = 0
+    blank_header = False
 
     def add_columns(width: int) -> None:
         for i in range(len(names), width):
             names.append(f"column{i}")
+            unnamed.add(i)
             con.execute(f"ALTER TABLE {t} ADD COLUMN {quote_ident(names[-1])} VARCHAR")
 
     def flush() -> None:
@@ -618,7 +1086,15 @@ def _stream_sheet(con, path: Path, ws, table: str, pd) -> None:
             con.unregister("icp_excel_chunk")
         chunk.clear()
 
-    for raw in ws.iter_rows(values_only=True):
+    def keep(values: list) -> None:
+        if len(values) > len(names):
+            flush()
+            add_columns(len(values))
+        chunk.append(values)
+        if len(chunk) >= _EXCEL_CHUNK_ROWS:
+            flush()
+
+    for raw in ws.iter_rows(min_row=header_row, values_only=True):
         rows += 1
         cells += len(raw)
         if rows > EXCEL_MAX_ROWS:
@@ -630,6 +1106,8 @@ def _stream_sheet(con, path: Path, ws, table: str, pd) -> None:
         while values and values[-1] is None:
             values.pop()
         if not values:
+            if rows == 1:
+                blank_header = True
             continue  # blank rows are skipped, as pandas did
         if len(values) > MAX_FILE_COLUMNS:
             raise IngestError(f"{path.name} has {len(values):,} columns; at most {MAX_FILE_COLUMNS:,} are read per "
@@ -644,10 +1122,15 @@ def _stream_sheet(con, path: Path, ws, table: str, pd) -> None:
         if chars > EXCEL_MAX_CHARS:
             raise _excel_limit(path, f"the sheet holds more than {EXCEL_MAX_CHARS:,} characters; "
                                      f"at most {EXCEL_MAX_CHARS:,}")
+        if blank_header:
+            raise IngestError(f"{path.name}: row {header_row:,} of sheet '{ws.title}' is empty; "
+                              "choose the row that holds the column names.")
         if not names:  # the header row
             seen: dict[str, int] = {}
             for i, v in enumerate(values):
                 name = f"column{i}" if v is None or not v.strip() else v
+                if v is None or not v.strip():
+                    unnamed.add(i)
                 if name in seen:
                     seen[name] += 1
                     name = f"{name}.{seen[name]}"
@@ -656,15 +1139,39 @@ def _stream_sheet(con, path: Path, ws, table: str, pd) -> None:
             cols = ", ".join(f"{quote_ident(n)} VARCHAR" for n in names)
             con.execute(f"CREATE OR REPLACE TEMP TABLE {t} ({cols})")
             continue
-        if len(values) > len(names):
-            flush()
-            add_columns(len(values))
-        chunk.append(values)
-        if len(chunk) >= _EXCEL_CHUNK_ROWS:
-            flush()
-    flush()
+        filled = _filled(values)
+        if _is_summary_row(filled):
+            held.append(("summary", values))
+        elif held and len(filled) <= 1 and len(names) >= 3:
+            held.append(("sparse", values))
+        else:
+            for _kind, v in held:
+                keep(v)
+            held.clear()
+            keep(values)
+        if len(held) > _FOOTER_MAX_ROWS:  # too long for a summary: data
+            for _kind, v in held:
+                keep(v)
+            held.clear()
     if not names:
+        if header_row > 1:
+            raise IngestError(f"{path.name}: header row {header_row:,} is beyond the data of sheet '{ws.title}'.")
         raise IngestError(f"{path.name} has no sheet with a header row and data rows.")
+    first = next((i for i, (k, _v) in enumerate(held) if k == "summary"), len(held))
+    for _kind, v in held[:first]:
+        keep(v)
+    dropped = held[first:]
+    flush()
+    gone = 0
+    for i in range(len(names)):  # empty columns left of the table (a margin column A)
+        if i not in unnamed:
+            break
+        col = quote_ident(names[i])
+        if con.execute(f"SELECT count({col}) FROM {t}").fetchone()[0] or i == len(names) - 1:
+            break
+        con.execute(f"ALTER TABLE {t} DROP COLUMN {col}")
+        gone += 1
+    return len(dropped), [" ".join(_filled(v)) for k, v in dropped if k == "summary"], gone
 
 
 PARQUET_MAX_CELLS = 100_000_000  # rows x columns, from the file's metadata
@@ -732,9 +1239,9 @@ def read_file(con: duckdb.DuckDBPyConnection, path: Path, table: str, workdir: P
     fmt = sniff_format(path)
     info = SourceInfo(file_name=path.name, format=fmt)
     if fmt == "csv":
-        _read_csv(con, path, table, info, workdir)
+        _read_csv(con, path, table, info, workdir, options)
     elif fmt == "xlsx":
-        _read_excel(con, path, table, info)
+        _read_excel(con, path, table, info, options)
     else:
         _read_parquet(con, path, table)
     return info

@@ -9,6 +9,7 @@ generic role (`category`, `number`, `boolean`, `date`, `text`) and stay usable a
 from __future__ import annotations
 
 import re
+import unicodedata
 from dataclasses import asdict, dataclass, field
 
 import duckdb
@@ -31,21 +32,33 @@ ROLES: dict[str, Role] = {r.name: r for r in (
         r"(sfdc|salesforce|hubspot|crm|record|object)\s?(account\s)?id", r"id", r"account\s?#")),
     Role("account_name", "Account name", "id", "identity", (
         r"(account|company|customer|client|organization|organisation|org|business)\s?name",
-        r"account|company|customer|organization|organisation|client", r"name")),
+        r"account|company|customer|organization|organisation|client"
+        r"|empresa|firma|unternehmen|entreprise|societe|raison\ssociale|firmenname|razao\ssocial"
+        r"|(nom|nome|nombre|name)\s(de\s|da\s|del\s)?(l\s|la\s)?(entreprise|empresa|societe|compania|companhia|cliente|client)",
+        r"name|nom|nome|nombre|firmenname")),
     Role("domain", "Website / domain", "text", "identity", (
         r"(company\s)?(website|domain|web\s?site|homepage|homepage\surl|url|web)( url)?",)),
     Role("industry", "Industry", "category_folded", "firmographic", (
-        r"(primary\s)?(industry|sector|vertical)(\s(name|code|group))?", r"category(\scode)?")),
+        r"(primary\s)?(industry|sector|vertical)(\s(name|code|group))?"
+        r"|setor|secteur(\sd\s?activite)?|branche|industrie|industria|ramo|rubro|sector\sde\sactividad"
+        r"|secteur\sactivite|(activity|business)\s(sector|segment)",
+        r"category(\scode)?")),
     Role("country", "Country", "country", "firmographic", (
-        r"(hq\s|billing\s|shipping\s|headquarters\s|office\s)?country(\s(code|name|iso))?",
+        r"(hq\s|billing\s|shipping\s|headquarters\s|office\s)?country(\s(code|name|iso))?"
+        r"|pais|pays|land|nation|paese|code\s(pays|pais)|(pays|pais)\scode",
         r"office\slocation|hq\slocation|headquarters|location")),
     Role("region", "Region", "category", "firmographic", (
         r"(sales\s)?(region|geo|geography|territory|sales\sregion|market)",)),
     Role("employees", "Employees", "number", "firmographic", (
         r"(number\sof\s|no\sof\s|num\s|total\s)?employees?(\s(count|number|band|range|size))?",
-        r"employee\s(count|number|band|range)", r"headcount|head\scount|company\ssize|fte|staff|size")),
+        r"employee\s(count|number|band|range)"
+        r"|(numero\sde\s|n\sde\s|no\sde\s|nombre\sde\s|anzahl\s|quantidade\sde\s|cantidad\sde\s)?"
+        r"(funcionarios|empleados|mitarbeiter(zahl)?|effectifs?|salaries|colaboradores|trabajadores|beschaftigte)",
+        r"headcount|head\scount|company\ssize|fte|staff|size")),
     Role("annual_revenue", "Annual revenue", "number", "firmographic", (
-        r"(annual\s|yearly\s|total\s)?(revenue|turnover)(\s(usd|m|mm|range|band|in\s\w+))?",
+        r"(annual\s|yearly\s|total\s)?(revenue|turnover)(\s(usd|m|mm|range|band|in\s\w+))?"
+        r"|(jahres)?umsatz(\s\w+)?|faturamento(\sanual)?|receita(\sanual)?|ingresos(\sanuales)?"
+        r"|chiffre\sd\s?affaires(\s\w+)?|ca\sannuel|facturacion(\sanual)?",
         r"annual\ssales|sales\svolume")),
     Role("funding_stage", "Funding stage", "category", "firmographic", (
         r"(funding|investment|company)\s(stage|round|series)|last\sfunding\s(type|round)|series",)),
@@ -56,7 +69,7 @@ ROLES: dict[str, Role] = {r.name: r for r in (
         r"(tech(nology|nologies)?|software|tools?)\s?(stack|used|in\suse|installed)?",
         r"technographics?|installed\s(technologies|software)|integrations?|stack")),
     Role("deal_stage", "Won / lost (deal stage)", "stage", "outcome", (
-        r"(deal|opportunity|opp|sales)\s?(stage|status|outcome|result)",
+        r"(deal|opportunity|opp|sales)\s?(stage|status|outcome|result)(\sname)?|stage\s?name|(pipeline\s)?stage",
         r"(is\s)?(won|closed\swon|win)(\s(flag|lost))?|won\slost|win\sloss|outcome|result",
         r"stage|status")),
     Role("arr", "ARR / deal value", "number", "outcome", (
@@ -73,6 +86,37 @@ ROLES: dict[str, Role] = {r.name: r for r in (
         r"(sign\s?up|signed\sup|start|join|joined|onboard(ed|ing)?|customer\ssince|created|create|contract\sstart|first\spurchase)(\sdate|\sat|\son)?",)),
     Role("close_date", "Close date", "date", "outcome", (
         r"(close|closed|closing|won|win)(\sdate|\sat|\son)?|date\sclosed",)),
+    # identifiers and contact details: never traits (kind text). Their group is "generic"
+    # because a file often has several of each (First Name + Last Name, many id columns);
+    # IDENTIFIER_ROLES lists them.
+    Role("email", "Email address", "text", "generic", (
+        r"(.*\s)?e\s?mails?(\s.*)?|(.*\s)?(courriel|correo(\selectronico)?)(\s.*)?",)),
+    Role("phone", "Phone number", "text", "generic", (
+        r"(.*\s)?(phone|telephone|tel|mobile|cell|fax|telefon|telefone|telefono|handy|portable|celular)"
+        r"(\s(number|no|nr|#))?(\s.*)?",)),
+    Role("postal_code", "Postal / ZIP code", "text", "generic", (
+        r"(.*\s)?(zip|postal|postcode|zipcode|post\scode|plz|cep|postleitzahl)(\s.*)?"
+        r"|(.*\s)?(code|codigo|cod)\spostal(\s.*)?",)),
+    Role("person_name", "Person name", "text", "generic", (
+        r"(contact\s|lead\s|person\s|customer\s|client\s)?(first|last|middle|full|given|family|sur|display)\s?name"
+        r"|salutation|anrede|civilite|title\sprefix|name\sprefix|surname|forename|prenom|vorname|nachname"
+        r"|nom\sde\sfamille|primeiro\snome|sobrenome|apellidos?|nombre\sde\spila",
+        r"(contact|lead|person|buyer|champion|decision\smaker)(\sname)?")),
+    Role("job_title", "Job title", "text", "generic", (
+        r"(job\s|contact\s|lead\s)?(title|position|designation|job\stitle|job\srole)"
+        r"|cargo|puesto|poste|titre|berufsbezeichnung",)),
+    Role("owner", "Owner / sales rep", "text", "generic", (
+        r"(account\s|lead\s|contact\s|deal\s|opportunity\s|opp\s|record\s|company\s|case\s|hubspot\s)?owner"
+        r"(\s(name|full\sname|alias|email|id))?|(sales\s)?(rep|representative)(\sname)?|sales\s?person"
+        r"|account\s(manager|executive)|ae|csm|sdr|bdr|assigned\sto|responsable|vendedor|verantwortlich",)),
+    Role("record_id", "Record ID", "text", "generic", (
+        r"(lead|opportunity|opp|contact|order|invoice|deal|ticket|case|quote|transaction|purchase\sorder|po"
+        r"|parent|master\srecord|created\sby|last\smodified\sby|modified\sby|owner|user|person"
+        r"|campaign|product|activity|task|event|line\sitem|contract|subscription|payment)"
+        r"\s?(id|ids|nbr|number|no|num|#|key|ref|reference|uuid|guid)",
+        r"(deal|opportunity|opp|ticket|case|project)\s(name|title)"
+        r"|is\sdeleted|system\smod\s?stamp|(external|legacy|source|crm|sfdc|salesforce|hubspot|pipedrive)\s(id|key)",
+        r".+\s(id|ids|uuid|guid)")),
     # generic roles: any other column stays usable as a trait
     Role("category", "Category", "category", "generic"),
     Role("number", "Number", "number", "generic"),
@@ -83,13 +127,26 @@ ROLES: dict[str, Role] = {r.name: r for r in (
 )}
 
 GENERIC_ROLES = tuple(n for n, r in ROLES.items() if r.group == "generic")
+# identifiers and contact details: several columns may hold each, none is a trait
+IDENTIFIER_ROLES = ("email", "phone", "postal_code", "person_name", "job_title", "owner", "record_id")
 
 # roles whose values are checked before a header match is believed
 _VALUE_CHECKS = {
     "country": "country", "employees": "number", "annual_revenue": "number",
     "founded_year": "year", "deal_stage": "stage", "arr": "number", "churned": "churn",
     "nps": "number", "sales_cycle_days": "number", "signup_date": "date", "close_date": "date",
+    "email": "email", "phone": "phone", "postal_code": "postal",
 }
+# value shapes (DuckDB regular expressions) of identifiers and contact details
+_EMAIL_RE = r"[^@\s]+@[^@\s]+\.[A-Za-z]{2,}"
+_URL_RE = r"(https?://|www\.)\S+"
+_PHONE_RE = (r"\x27?((\+|00)[0-9][0-9 ().\-/]{6,}[0-9]"
+             r"|\(?[0-9]{3}\)?[ .\-]?[0-9]{3}[ .\-][0-9]{4}"
+             r"|0[0-9]{1,4}([ .\-/][0-9]{2,4}){2,4})(\s?(x|ext\.?|extension)\s?[0-9]{1,6})?")
+_SALUTATION_RE = r"(mr|mrs|ms|miss|mx|dr|prof|sir|madam|mme|mlle|herr|frau|sr|sra|srta|dra)\.?"
+_RECORD_ID_RE = (r"[a-zA-Z0-9]{3}[a-zA-Z0-9]{12}([a-zA-Z0-9]{3})?"
+                 r"|[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
+_POSTAL_RE = r"[A-Za-z0-9][A-Za-z0-9 \-]{1,9}"
 _MIN_SHARE = 0.6  # share of non-empty sample values that must parse for a role to stick
 
 
@@ -117,8 +174,10 @@ class ColumnSpec:
 
 
 def normalise_header(header: str) -> str:
-    """'AnnualRevenue (USD)' -> 'annual revenue usd'."""
-    text = re.sub(r"([a-z])([A-Z])", r"\1 \2", str(header))
+    """'AnnualRevenue (USD)' -> 'annual revenue usd'; accents go: 'País' -> 'pais'."""
+    text = unicodedata.normalize("NFKD", str(header).replace("ß", "ss"))
+    text = "".join(ch for ch in text if not unicodedata.combining(ch))
+    text = re.sub(r"([a-z])([A-Z])", r"\1 \2", text)
     text = re.sub(r"[^0-9a-zA-Z#]+", " ", text).strip().lower()
     return re.sub(r"\s+", " ", text)
 
@@ -176,25 +235,43 @@ def _value_profiles(con: duckdb.DuckDBPyConnection, table: str, keys: list[str],
                count(c.name),
                count(CASE WHEN regexp_matches(p.v, '[;|]') THEN 1 END),
                count(CASE WHEN regexp_full_match(p.v, '(1[89]|20)[0-9]{{2}}') THEN 1 END),
-               max(length(p.v))
+               max(length(p.v)),
+               count(CASE WHEN icp_parse_stage(p.v) = 'lost' AND icp_parse_bool(p.v) IS NULL THEN 1 END),
+               count(CASE WHEN c.name IS NOT NULL AND length(icp_country_key(p.v)) > 3 THEN 1 END),
+               count(CASE WHEN regexp_full_match(p.v, '{_EMAIL_RE}') THEN 1 END),
+               count(CASE WHEN regexp_full_match(lower(p.v), '{_URL_RE}') THEN 1 END),
+               count(CASE WHEN regexp_full_match(p.v, '{_PHONE_RE}')
+                           AND length(regexp_replace(p.v, '[^0-9]', '', 'g')) BETWEEN 7 AND 16 THEN 1 END),
+               count(CASE WHEN regexp_full_match(lower(p.v), '{_SALUTATION_RE}') THEN 1 END),
+               count(CASE WHEN regexp_full_match(p.v, '{_RECORD_ID_RE}') AND regexp_matches(p.v, '[0-9]')
+                           AND regexp_matches(p.v, '[A-Za-z]') THEN 1 END),
+               count(CASE WHEN regexp_full_match(p.v, '{_POSTAL_RE}') AND regexp_matches(p.v, '[0-9]') THEN 1 END),
+               count(CASE WHEN regexp_matches(p.v, '(\\S+\\s+){{5}}\\S') THEN 1 END)
         FROM icp_profile_long p
-        LEFT JOIN ({number_lookup_sql("SELECT v AS s FROM icp_profile_long")}) n ON n.key = p.v
+        LEFT JOIN ({number_lookup_sql("SELECT v AS s, col FROM icp_profile_long", group="col")}) n
+          ON n.key = p.v AND n.g = p.col
         LEFT JOIN icp_countries c ON c.key = icp_country_key(p.v)
         GROUP BY p.col""").fetchall()
     date_counts = date_format_counts(con, "icp_profile_long", "v", "col")
     profiles = {}
     for k in keys:
         profiles[k] = {"nonnull": 0, "distinct": 0, "number": 0.0, "boolean": 0.0, "churn": 0.0,
-                       "stage": 0.0, "won_or_lost": 0, "country": 0.0, "separators": 0.0,
-                       "year": 0.0, "date": 0.0, "date_formats": [], "max_len": 0}
-    for col, n, distinct, num, boolean, churn, stage, wl, country, seps, year, max_len in rows:
+                       "stage": 0.0, "won_or_lost": 0, "lost_words": 0, "country": 0.0,
+                       "country_names": 0.0, "separators": 0.0, "year": 0.0, "date": 0.0,
+                       "date_formats": [], "max_len": 0, "email": 0.0, "url": 0.0, "phone": 0.0,
+                       "salutation": 0.0, "record_id": 0.0, "postal": 0.0, "prose": 0.0}
+    for (col, n, distinct, num, boolean, churn, stage, wl, country, seps, year, max_len, lost_words,
+         country_names, email, url, phone, salutation, record_id, postal, prose) in rows:
         formats = date_counts.get(col, [])
         profiles[col] = {
             "nonnull": n, "distinct": distinct, "number": num / n, "boolean": boolean / n,
-            "churn": churn / n, "stage": stage / n, "won_or_lost": wl, "country": country / n,
+            "churn": churn / n, "stage": stage / n, "won_or_lost": wl, "lost_words": lost_words,
+            "country": country / n, "country_names": country_names / n,
             "separators": seps / n, "year": year / n,
             "date": (formats[0][0] / n) if formats else 0.0,
             "date_formats": [fmt for _, fmt in formats], "max_len": max_len or 0,
+            "email": email / n, "url": url / n, "phone": phone / n, "salutation": salutation / n,
+            "record_id": record_id / n, "postal": postal / n, "prose": prose / n,
         }
     con.execute("DROP TABLE icp_profile_long")
     return profiles
@@ -203,6 +280,17 @@ def _value_profiles(con: duckdb.DuckDBPyConnection, table: str, keys: list[str],
 def _generic_role(p: dict) -> str:
     if p["nonnull"] == 0:
         return "category"
+    # identifiers and contact details, known by their values
+    if p["email"] >= 0.8:
+        return "email"
+    if p["url"] >= 0.8:
+        return "text"
+    if p["phone"] >= 0.8 and p["date"] < 0.5:
+        return "phone"
+    if p["salutation"] >= 0.8:
+        return "person_name"
+    if p["record_id"] >= 0.9 and p["distinct"] >= 0.5 * p["nonnull"] and p["number"] < 0.5:
+        return "record_id"
     if p["boolean"] >= 0.95 and p["distinct"] <= 2:
         return "boolean"
     if p["date"] >= 0.9 and p["number"] < 0.9:
@@ -211,6 +299,9 @@ def _generic_role(p: dict) -> str:
         return "number"
     # free text or ids: nearly every value distinct, or long prose
     if (p["distinct"] > 50 and p["distinct"] >= 0.5 * p["nonnull"]) or p["max_len"] > 200:
+        return "text"
+    # prose: most values are sentences, nearly all different
+    if p["prose"] >= 0.5 and p["distinct"] >= 0.8 * p["nonnull"]:
         return "text"
     return "category"
 
@@ -225,6 +316,10 @@ def _fits(role: str, p: dict) -> bool:
         return p["year"] >= _MIN_SHARE or p["date"] >= _MIN_SHARE
     if check == "number":
         return p["number"] >= _MIN_SHARE and p["date"] < 0.9
+    if check == "country":
+        # two-letter codes alone are not enough: 'MS' / 'MR' are salutations as often as
+        # Montserrat / Mauritania, and 'CA' / 'IN' are states
+        return p["country"] >= _MIN_SHARE and p["salutation"] < 0.5
     return p[check] >= _MIN_SHARE
 
 
@@ -237,21 +332,29 @@ def detect_roles(con: duckdb.DuckDBPyConnection, table: str, keys: list[str],
     header does not say so. Everything else gets a generic role from its values.
     """
     profiles = _value_profiles(con, table, keys)
-    candidates: list[tuple[int, int, str, str]] = []  # (rank, position, role, key)
+    # (lost-less stage, rank, -share of country names, position, role, key)
+    candidates: list[tuple[int, int, float, int, str, str]] = []
     for pos, (key, header) in enumerate(zip(keys, headers)):
         match = match_header_role(header)
         if match and _fits(match[0], profiles[key]):
-            candidates.append((match[1], pos, match[0], key))
+            # a stage column that names a lost stage beats a won flag (IsWon = 1 or blank
+            # cannot tell lost from open), whatever their headers' ranks
+            stageless = int(match[0] == "deal_stage" and profiles[key]["lost_words"] == 0)
+            # of two country columns ('Country Code', 'Country Name'), the one with names
+            names = -profiles[key]["country_names"] if match[0] == "country" else 0.0
+            candidates.append((stageless, match[1], names, pos, match[0], key))
     assigned: dict[str, str] = {}  # key -> role
     taken: set[str] = set()
-    for _rank, _pos, role, key in sorted(candidates):
-        if role not in taken and key not in assigned:
+    for *_order, role, key in sorted(candidates):
+        if key not in assigned and (role not in taken or role in IDENTIFIER_ROLES):
             assigned[key] = role
             taken.add(role)
     if "country" not in taken:
         for key in keys:
             p = profiles[key]
-            if key not in assigned and p["country"] >= 0.8 and p["distinct"] >= 2:
+            # by values alone: mostly country names (codes alone are states, salutations, ...)
+            if (key not in assigned and p["country"] >= 0.8 and p["country_names"] >= 0.5
+                    and p["distinct"] >= 2 and p["salutation"] < 0.5):
                 assigned[key] = "country"
                 break
     specs = []

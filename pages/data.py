@@ -10,7 +10,9 @@ from icp_core.formatting import count, pct
 from icp_core.ingest import IngestError, default_upload_limit_mb, file_size_problem, ingest_dataset, remap_dataset
 from icp_core.roles import ROLES, ColumnSpec
 from icp_core.sources import AGGREGATES, add_source
-from ui.cached import source_preview
+from icp_core.readers import ReadOptions
+from icp_core.shape import SHAPE_LABELS, SHAPES
+from ui.cached import source_preview, upload_preview
 from ui.state import choose_dataset, escape_markdown, require_app
 from icp_core.store import SAMPLE_WORKSPACE, DatasetNotFound, DatasetStore, data_dir, read_accounts
 
@@ -91,7 +93,7 @@ def show_sources(store, dataset_id: str, meta: dict, read_only: bool) -> None:
             st.rerun()
 
 
-def load_upload(accounts_file, opportunities_file, name: str) -> None:
+def load_upload(accounts_file, opportunities_file, name: str, choices: dict | None = None) -> None:
     """Write the uploads to a private temp folder and ingest them with progress."""
     for f in (accounts_file, opportunities_file):
         if f is not None and (problem := file_size_problem(f.size, limit_mb)):
@@ -115,9 +117,13 @@ def load_upload(accounts_file, opportunities_file, name: str) -> None:
                 bar.progress(min(max(fraction, 0.0), 1.0), text=message)
 
             try:
+                choices = choices or {}
                 result = ingest_dataset(
                     own_store, paths[0], paths[1], name=name or None, progress=progress,
                     display_names=(accounts_file.name, opportunities_file.name if opportunities_file else None),
+                    shape=choices.get("shape"), key=choices.get("key"),
+                    read_options=ReadOptions(encoding=choices.get("encoding"), sheet=choices.get("sheet"),
+                                             header_row=choices.get("header_row")),
                 )
             except IngestError as exc:
                 status.update(label=f"Could not load: {escape_markdown(exc)}", state="error")
@@ -125,30 +131,111 @@ def load_upload(accounts_file, opportunities_file, name: str) -> None:
                 return
             choose_dataset((own_store.workspace, result.dataset_id))  # before the "Loaded" label shows
             q = result.meta["quality"]
-            status.update(label=f"Loaded {q['rows_loaded']:,} accounts from {escape_markdown(accounts_file.name)} "
+            shape = result.meta.get("shape") or {}
+            rolled = (f" (rolled up from {shape['rows']:,} {shape['shape']})"
+                      if shape.get("shape", "accounts") != "accounts" else "")
+            status.update(label=f"Loaded {q['rows_loaded']:,} accounts{rolled} from {escape_markdown(accounts_file.name)} "
                                 f"in {result.meta['load_seconds']:.1f} s", state="complete", expanded=False)
+
+
+ENCODINGS = ["utf-8", "cp1252", "latin-1", "cp850", "cp437", "iso8859-15", "mac_roman", "utf-16"]
+
+
+def upload_choices(accounts_file, with_opportunities: bool) -> dict | None:
+    """What the accounts file will load as (shape, key, sheet, header row, encoding), shown before
+    loading with controls to change each; returns the overrides to load with, or None when the
+    file cannot be read (the reason is shown)."""
+    if accounts_file is None:
+        return {}
+    if problem := file_size_problem(accounts_file.size, limit_mb):
+        st.error(f"{escape_markdown(accounts_file.name)}: {escape_markdown(problem)}")
+        return None
+    fid = accounts_file.file_id
+    ss = st.session_state
+    keys = {k: f"data.{k}.{fid}" for k in ("shape", "key", "sheet", "header_row", "encoding")}
+    detected = ss.get(f"data.detected.{fid}", {})
+    enc = ss.get(keys["encoding"])
+    overrides = {
+        "encoding": enc if enc and enc != detected.get("encoding") else None,
+        "sheet": ss.get(keys["sheet"]) if ss.get(keys["sheet"]) != detected.get("sheet") else None,
+        "header_row": (int(ss[keys["header_row"]]) if ss.get(keys["header_row"])
+                       and ss[keys["header_row"]] != detected.get("header_row") else None),
+        "shape": ss.get(keys["shape"]) if ss.get(keys["shape"]) != detected.get("shape") else None,
+        "key": ss.get(keys["key"]) if ss.get(keys["key"]) != detected.get("key") else None,
+    }
+    try:
+        preview = upload_preview(fid, accounts_file.name, overrides["encoding"], overrides["sheet"],
+                                 overrides["header_row"], overrides["shape"], overrides["key"], accounts_file)
+    except IngestError as exc:
+        st.error(f"Cannot read {escape_markdown(accounts_file.name)}: {escape_markdown(exc)}", icon=":material/error:")
+        return None
+    if not detected:  # the first reading of this upload is what was detected
+        detected = {"encoding": preview.source.get("encoding"), "sheet": preview.source.get("sheet"),
+                    "header_row": preview.source.get("header_row"), "shape": preview.shape["shape"],
+                    "key": preview.shape["key_header"]}
+        ss[f"data.detected.{fid}"] = detected
+    guess, src = preview.shape, preview.source
+    with st.container(border=True, key="data.shape_box"):
+        st.markdown(f"**{escape_markdown(guess['message'])}**")
+        read = [src["format"].upper()]
+        if src.get("encoding"):
+            read.append(f"encoding {src['encoding']}")
+        if src.get("sheet"):
+            read.append(f"sheet “{src['sheet']}” of {len(src.get('sheets') or [src['sheet']]):,}")
+        if src.get("header_row"):
+            read.append(f"header on {'line' if src['format'] == 'csv' else 'row'} {src['header_row']:,}")
+        if src.get("rows_skipped"):
+            read.append(f"{src['rows_skipped']:,} title / total rows skipped")
+        st.caption(escape_markdown(" · ".join(read) + (f" · why: {guess['reason']}" if guess.get("reason") else "")))
+        for note in src.get("notes", []):
+            st.caption(escape_markdown(note))
+        cols = st.columns(4 if src["format"] != "parquet" else 2)
+        shapes = list(SHAPES)
+        cols[0].selectbox("One row is", shapes, index=shapes.index(guess["shape"]), key=keys["shape"],
+                          format_func=lambda v: SHAPE_LABELS[v],
+                          help="Deals, contacts and lines are rolled up to one row per account.")
+        if guess["shape"] != "accounts":
+            headers = [c["header"] for c in guess["candidates"]]
+            headers += [h for h in preview.headers if h and h not in headers]
+            cols[1].selectbox("Account key", headers,
+                              index=headers.index(guess["key_header"]) if guess["key_header"] in headers else 0,
+                              key=keys["key"], help="The column naming the account each row belongs to.")
+        elif with_opportunities:
+            cols[1].caption("The opportunities file is rolled up onto these accounts.")
+        if src["format"] == "xlsx" and len(src.get("sheets") or []) > 1:
+            cols[2].selectbox("Sheet", src["sheets"], index=src["sheets"].index(src["sheet"]), key=keys["sheet"])
+        if src["format"] in ("csv", "xlsx") and src.get("header_row"):
+            cols[3 if src["format"] == "xlsx" else 2].number_input(
+                "Header row", min_value=1, max_value=1000, value=int(src["header_row"]), step=1,
+                key=keys["header_row"], help="The line (CSV) or row (Excel) holding the column names.")
+        if src["format"] == "csv":
+            options = ENCODINGS if src.get("encoding") in ENCODINGS else [src.get("encoding")] + ENCODINGS
+            cols[3].selectbox("Encoding", options, index=options.index(src.get("encoding")), key=keys["encoding"],
+                              help="How the file's bytes become letters; change it if names look garbled.")
+    return {k: v for k, v in overrides.items() if v is not None}
 
 
 with st.expander("Load a new dataset", expanded=(st.session_state["icp.dataset"][0] == SAMPLE_WORKSPACE),
                  icon=":material/upload_file:"):
-    with st.form("data.upload_form", clear_on_submit=False, border=False):
-        c1, c2 = st.columns(2)
-        accounts_file = c1.file_uploader(
-            "Accounts file", type=FILE_TYPES, key="data.accounts_file", max_upload_size=limit_mb,
-            help=f"CSV/TSV (any delimiter or encoding), Excel .xlsx or Parquet; up to {limit_mb} MB.")
-        opportunities_file = c2.file_uploader(
-            "Opportunities / deals file (optional)", type=FILE_TYPES, key="data.opportunities_file",
-            max_upload_size=limit_mb,
-            help="Rolled up to accounts (won, lost, open deals, win rate, won value, close dates), "
-                 "joined on account id or name.")
-        name = st.text_input("Dataset name", key="data.name", placeholder="e.g. Salesforce export, Nov 2026")
-        submitted = st.form_submit_button("Load dataset", type="primary", icon=":material/upload:")
+    c1, c2 = st.columns(2)
+    accounts_file = c1.file_uploader(
+        "Accounts file", type=FILE_TYPES, key="data.accounts_file", max_upload_size=limit_mb,
+        help=f"CSV/TSV (any delimiter or encoding), Excel .xlsx or Parquet; up to {limit_mb} MB. Accounts, or "
+             "deals, leads/contacts or order lines: those are rolled up to one row per account.")
+    opportunities_file = c2.file_uploader(
+        "Opportunities / deals file (optional)", type=FILE_TYPES, key="data.opportunities_file",
+        max_upload_size=limit_mb,
+        help="Rolled up to accounts (won, lost, open deals, win rate, won value, close dates), "
+             "joined on account id or name.")
+    submitted = st.button("Load dataset", type="primary", icon=":material/upload:", key="data.load")
+    choices = upload_choices(accounts_file, opportunities_file is not None)
+    name = st.text_input("Dataset name", key="data.name", placeholder="e.g. Salesforce export, Nov 2026")
     if submitted:
         st.session_state.pop("data.load_error", None)
         if accounts_file is None:
             st.error("Choose an accounts file first.")
-        else:
-            load_upload(accounts_file, opportunities_file, name)
+        elif choices is not None:
+            load_upload(accounts_file, opportunities_file, name, choices)
     if st.session_state.get("data.load_error"):
         st.error(f"Could not load the file: {escape_markdown(st.session_state['data.load_error'])}", icon=":material/error:")
 
@@ -178,7 +265,11 @@ def show_dataset(store: DatasetStore, dataset_id: str) -> None:
     columns = q["columns"]
     problem_cols = sum(1 for c in columns if c["unparseable"])
     m1, m2, m3, m4 = st.columns(4)
-    m1.metric("Accounts loaded", f"{q['rows_loaded']:,}", help="Rows in the clean accounts table")
+    shape = meta.get("shape") or {}
+    m1.metric("Accounts loaded", f"{q['rows_loaded']:,}",
+              help="Rows in the clean accounts table" + (
+                  f", rolled up from {shape['rows']:,} {shape['shape']} by “{shape['key_header']}”"
+                  if shape.get("shape", "accounts") != "accounts" else ""))
     m2.metric("Rows rejected", f"{q['rows_rejected']:,}", help="Lines the reader could not split into the header's columns")
     m3.metric("Columns", f"{sum(1 for c in columns if not c.get('derived')):,}",
               help="Columns from the accounts file; rolled-up opportunity columns come on top")
@@ -222,6 +313,15 @@ def show_dataset(store: DatasetStore, dataset_id: str) -> None:
             st.markdown("**Worth a look** (nothing was changed)")
             for h in q["hints"]:
                 st.markdown(f"- {escape_markdown(h['message'])}")
+        if q.get("duplicates"):
+            st.markdown("**Repeated account keys**")
+            for d in q["duplicates"]:
+                st.markdown(f"- {escape_markdown(d['message'])}")
+        disagreements = (meta.get("shape") or {}).get("disagreements") or []
+        if disagreements:
+            st.markdown("**Values that differ within one account** (the most frequent is kept)")
+            for d in disagreements:
+                st.markdown(f"- {escape_markdown(d['message'])}")
         r = q.get("rollup")
         if r:
             st.markdown("**Opportunities roll-up**")

@@ -15,29 +15,95 @@ def test_shared_data_is_there():
     assert len(FILES) >= 10, f"expected the shared data files in {SHARED_DATA}"
 
 
-def pandas_row_count(path):
+SHEETS = {"real_sdlv_invoices_workbook.xlsx": "Data"}
+HEADER_LINE = {"real_asx_listed_companies.csv": 3}  # a title line and a blank line above the header
+
+
+def pandas_frame(path) -> pd.DataFrame:
+    """The file as pandas reads it, told where the table is (an independent count of its rows)."""
+    if path.suffix == ".xlsx":
+        return pd.read_excel(path, sheet_name=SHEETS.get(path.name, 0), dtype=str)
     sep = ";" if "semicolon" in path.name else ","
+    skip = HEADER_LINE.get(path.name, 1) - 1
     try:
-        return len(pd.read_csv(path, dtype=str, keep_default_na=False, sep=sep))
+        return pd.read_csv(path, dtype=str, keep_default_na=False, sep=sep, skiprows=skip)
     except UnicodeDecodeError:
-        return len(pd.read_csv(path, dtype=str, keep_default_na=False, encoding="cp1252", sep=sep))
+        return pd.read_csv(path, dtype=str, keep_default_na=False, encoding="cp1252", sep=sep, skiprows=skip)
 
 
-# Header below a title line: issue 14 (header-row detection). Strict, so the fix must remove this mark.
-TITLE_ROW_FILES = {"real_asx_listed_companies.csv"}
+def distinct_keys(values: pd.Series) -> int:
+    """Accounts a key column names: case-, space-, soft-hyphen-insensitive, blanks left out."""
+    keys = values.fillna("").astype(str).str.lower().str.replace(r"[\s\u00ad\u200b]+", "", regex=True)
+    return int(keys[keys != ""].nunique())
 
 
-@pytest.mark.parametrize("path", [pytest.param(p, marks=pytest.mark.xfail(
-    strict=True, reason="issue 14: header on line 3 below a title line")) if p.name in TITLE_ROW_FILES else p
-    for p in FILES], ids=lambda p: p.name)
-def test_every_shared_file_loads_truthfully(store, path):
+ALL_FILES = sorted(SHARED_DATA.glob("*.csv")) + sorted(SHARED_DATA.glob("*.xlsx"))
+
+# file: (shape, key header, key role, header line/row, encoding (CSV) or sheet (Excel))
+EXPECTED = {
+    "crunchbase_2013_companies.csv": ("accounts", "name", "account_name", 1, "cp1252"),
+    "ibm_telco_customer_churn.csv": ("accounts", "customerID", "account_id", 1, "utf-8"),
+    "maven_crm_accounts.csv": ("accounts", "account", "account_name", 1, "utf-8"),
+    "maven_crm_data_dictionary.csv": ("accounts", None, None, 1, "utf-8"),
+    "maven_crm_products.csv": ("accounts", None, None, 1, "utf-8"),
+    "maven_crm_sales_pipeline.csv": ("deals", "account", "account_name", 1, "utf-8"),
+    "maven_crm_sales_teams.csv": ("accounts", None, None, 1, "utf-8"),
+    "ravenstack_accounts.csv": ("accounts", "account_id", "account_id", 1, "utf-8"),
+    "ravenstack_churn_events.csv": ("lines", "account_id", "account_id", 1, "utf-8"),
+    "ravenstack_subscriptions.csv": ("lines", "account_id", "account_id", 1, "utf-8"),
+    "real_apollo_accounts_export.csv": ("accounts", "Apollo Account Id", "account_id", 1, "utf-8"),
+    "real_asx_listed_companies.csv": ("accounts", "Company name", "account_name", 3, "utf-8"),
+    "real_india_startup_funding_deals.csv": ("lines", "StartupName", "account_name", 1, "cp1252"),
+    "real_rtr_tv_fund_projects_semicolon.csv": ("lines", "Produzent", "account_name", 1, "utf-8"),
+    "real_sdlv_business_accounts.xlsx": ("accounts", "Business Account", "account_id", 1, "Data"),
+    "real_sdlv_contacts.xlsx": ("contacts", "Business Account", "account_id", 1, "Data"),
+    "real_sdlv_invoices_workbook.xlsx": ("lines", "Customer", "account_id", 1, "Data"),
+    "real_sdlv_opportunities.xlsx": ("deals", "Business Account", "account_id", 1, "Data"),
+}
+
+
+def test_every_shared_file_has_an_expectation():
+    assert sorted(p.name for p in ALL_FILES) == sorted(EXPECTED)
+
+
+@pytest.mark.parametrize("path", ALL_FILES, ids=lambda p: p.name)
+def test_every_shared_file_loads_with_the_right_shape_key_and_roles(store, path):
+    """Issue 14: the shape, the key and its role, the header row and the encoding or sheet of every
+    shared file, and the accounts after the roll-up counted independently with pandas."""
+    shape, key, key_role, header_row, where = EXPECTED[path.name]
     meta = ingest_dataset(store, path).meta
-    q = meta["quality"]
+    q, src, got = meta["quality"], meta["quality"]["source"], meta["shape"]
+    frame = pandas_frame(path)
+    assert (got["shape"], got["key_header"], src["header_row"]) == (shape, key, header_row)
+    assert (src["sheet"] if path.suffix == ".xlsx" else src["encoding"]) == where
     assert q["rows_rejected"] == 0
-    assert q["rows_loaded"] == q["rows_read"] == pandas_row_count(path)
+    assert got["rows"] == len(frame)  # every row of the table read, no title or total row among them
+    roles = {c["header"]: c["role"] for c in meta["columns"]}
+    if key:
+        assert roles[key] == key_role
+    if shape == "accounts":
+        assert meta["rows"] == len(frame)
+    else:
+        assert meta["rows"] == distinct_keys(frame[key])
+        assert got["rows_without_key"] == int(frame[key].fillna("").astype(str).str.strip().eq("").sum())
     for c in q["columns"]:
         assert c["parsed"] + c["null"] + c["unparseable"] == c["rows"] == q["rows_loaded"], c["header"]
         assert bool(c["unparseable_examples"]) == bool(c["unparseable"]), c["header"]
+
+
+@pytest.mark.parametrize("name, key, stage, won, lost", [
+    ("maven_crm_sales_pipeline.csv", "account", "deal_stage", "Won", "Lost"),
+    ("real_sdlv_opportunities.xlsx", "Business Account", "Stage", "Won", "Lost"),
+])
+def test_deal_files_roll_up_with_their_won_and_lost_counts(store, name, key, stage, won, lost):
+    meta = ingest_dataset(store, SHARED_DATA / name).meta
+    frame = pandas_frame(SHARED_DATA / name)
+    frame = frame[frame[key].fillna("").str.strip() != ""]
+    df = read_accounts(store, meta["id"])
+    assert int(df["opp_won_count"].sum()) == int((frame[stage] == won).sum())
+    assert int(df["opp_lost_count"].sum()) == int((frame[stage] == lost).sum())
+    assert int(df["opp_open_count"].sum()) == len(frame) - int(frame[stage].isin([won, lost]).sum())
+    assert meta["quality"]["rollup"]["stage_column"] == stage
 
 
 def shares(meta):

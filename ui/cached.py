@@ -103,3 +103,21 @@ def cluster_profile(key: tuple, _accounts, _clustering, _columns):
     from icp_core.segments import profile_clusters
 
     return profile_clusters(_accounts, _clustering, _columns)
+
+
+@st.cache_data(max_entries=8, show_spinner="Reading the file…")
+def upload_preview(file_id: str, name: str, encoding: str | None, sheet: str | None, header_row: int | None,
+                   shape: str | None, key: str | None, _upload):
+    """preview_upload for one uploaded file (by its upload id) and one set of choices; the bytes
+    (`_upload`, not hashed) are written to a private temp file only when not cached."""
+    import tempfile
+    from pathlib import Path
+
+    from icp_core.ingest import preview_upload
+    from icp_core.readers import ReadOptions
+
+    with tempfile.TemporaryDirectory(prefix="icp_preview_upload_") as tmp:
+        path = Path(tmp) / ("upload" + Path(name).suffix.lower())
+        path.write_bytes(_upload.getbuffer())
+        return preview_upload(path, ReadOptions(encoding=encoding, sheet=sheet, header_row=header_row),
+                              shape=shape, key=key, display_name=name)
