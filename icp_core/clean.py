@@ -413,11 +413,16 @@ def date_format_counts(con: duckdb.DuckDBPyConnection, table: str, value_col: st
     """
     v = quote_ident(value_col)
     # a four-digit-year format reading '26' as the year 26 does not count
-    aggregates = ", ".join(f"count(CASE WHEN year(try_strptime(d, {_sql_str(fmt)})) >= 1000 THEN 1 END)"
+    aggregates = ", ".join(f"coalesce(sum(n) FILTER (WHERE year(try_strptime(d, {_sql_str(fmt)})) >= 1000), 0)"
                            for fmt in DATE_FORMATS)
+    # each distinct value once, and only values shaped like a date (three numbers with separators,
+    # a year-month, or a month name beside a number): amounts and ids are never tried 30 times
+    shaped = (r"regexp_matches(d, '^\s*([0-9]{1,4}[-/.][0-9]{1,2}[-/.][0-9]{1,4}|[0-9]{4}[-/][0-9]{1,2}\s*$)') "
+              r"OR regexp_matches(d, '[A-Za-z]{3}')")
     rows = con.execute(
-        f"SELECT g, {aggregates} FROM (SELECT {quote_ident(group_col)} AS g, icp_date_text({v}) AS d "
-        f"FROM {quote_ident(table)} WHERE regexp_matches({v}, '[0-9]')) GROUP BY 1"
+        f"SELECT g, {aggregates} FROM (SELECT g, d, count(*) AS n FROM (SELECT {quote_ident(group_col)} AS g, "
+        f"icp_date_text({v}) AS d FROM {quote_ident(table)} WHERE regexp_matches({v}, '[0-9]')) "
+        f"WHERE {shaped} GROUP BY ALL) GROUP BY 1"
     ).fetchall()
     out = {}
     for group, *counts in rows:

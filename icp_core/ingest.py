@@ -112,20 +112,20 @@ def apply_shape(con, info: SourceInfo, keys: list[str], headers: list[str], spec
     key_role = "account_id" if key_spec.role == "account_id" or any(
         c["key"] == guess.key and c["id_like"] for c in guess.candidates) else "account_name"
     con.execute("ALTER TABLE raw_accounts RENAME TO raw_rows")
-    names, new_headers, rollup = roll_up_rows(con, "raw_rows", "raw_accounts", specs, guess)
-    new_keys = _unreserved_keys(column_keys(new_headers), new_headers, info)
-    _rename_columns(con, "raw_accounts", names, new_keys)
-    account_specs = detect_roles(con, "raw_accounts", new_keys, new_headers)
-    _force_key_role(account_specs, new_keys[0], key_role)
     opp_specs = None
-    if guess.shape == "deals":
+    if guess.shape == "deals":  # the deals themselves, kept for the opportunities roll-up
         con.execute("CREATE TABLE raw_opportunities AS SELECT * FROM raw_rows")
         opp_specs = [ColumnSpec.from_dict(s.to_dict()) for s in specs]
         _force_key_role(opp_specs, guess.key, key_role)
         for s in opp_specs:
             s.source = "opportunities_raw"
+    names, new_headers, rollup = roll_up_rows(con, "raw_rows", "raw_accounts", specs, guess)  # drops raw_rows
+    new_keys = _unreserved_keys(column_keys(new_headers), new_headers, info)
+    _rename_columns(con, "raw_accounts", names, new_keys)
+    account_specs = detect_roles(con, "raw_accounts", new_keys, new_headers)
+    _force_key_role(account_specs, new_keys[0], key_role)
+    if opp_specs:
         _yield_rollup_roles(account_specs)
-    con.execute("DROP TABLE raw_rows")
     report |= rollup
     info.notes.append(guess.message)
     if guess.rows_without_key:
@@ -264,14 +264,34 @@ _DIRECT_KINDS = ("id", "text")
 MAX_CLEAN_COLUMNS = 40
 
 
-def _dictionary_sql(s: ColumnSpec, raw_table: str) -> str:
-    """Distinct raw values of a column with their row count and clean value (and band flag)."""
+def _dictionary_sql(s: ColumnSpec, raw_table: str, numbers: str | None = None) -> str:
+    """Distinct raw values of a column with their row count and clean value (and band flag).
+
+    `numbers`: a table made by `_number_lookups` holding every number column's values at once."""
     counts = f"SELECT {quote_ident(s.key)} AS s, count(*) AS n FROM {quote_ident(raw_table)} GROUP BY ALL"
     if s.kind == "number":
         scale = "" if float(s.scale) == 1.0 else f" * {float(s.scale)!r}"
+        lookup = (f"(SELECT * FROM {numbers} WHERE g = {_sql_text(s.key)})" if numbers
+                  else f"({number_lookup_sql(counts)})")
         return (f"SELECT c.s, c.n, l.value{scale} AS v, coalesce(l.is_band, FALSE) AS is_band "
-                f"FROM ({counts}) c LEFT JOIN ({number_lookup_sql(counts)}) l ON l.key = c.s")
+                f"FROM ({counts}) c LEFT JOIN {lookup} l ON l.key = c.s")
     return f"SELECT s, n, {clean_expression(s.kind, 's', s.scale, s.date_formats)} AS v FROM ({counts})"
+
+
+def _sql_text(value: str) -> str:
+    return "'" + str(value).replace("'", "''") + "'"
+
+
+def _number_lookups(con, specs: list[ColumnSpec], raw_table: str) -> str | None:
+    """One table parsing the distinct values of every number column at once (each column keeps
+    its own separator convention: the lookup is grouped by column), or None when there are none.
+    One staged parse instead of one per column: the parser's SQL is compiled once."""
+    if not specs:
+        return None
+    values = " UNION ALL ".join(f"SELECT DISTINCT {_sql_text(s.key)} AS g, {quote_ident(s.key)} AS s "
+                                f"FROM {quote_ident(raw_table)}" for s in specs)
+    con.execute(f"CREATE OR REPLACE TEMP TABLE icp_number_lookup AS {number_lookup_sql(values, group='g')}")
+    return "icp_number_lookup"
 
 
 def build_accounts_table(con: duckdb.DuckDBPyConnection, specs: list[ColumnSpec],
@@ -295,6 +315,7 @@ def build_accounts_table(con: duckdb.DuckDBPyConnection, specs: list[ColumnSpec]
     select = ["a.rowid + 1 AS row_id"]  # file order; the raw table is in that order
     join = ""
     dictionaries: dict[str, str] = {}
+    numbers = _number_lookups(con, [s for s in cleaned if s.kind == "number"], raw_table)
     for i, s in enumerate(account_specs):
         raw = f"a.{quote_ident(s.key)}"
         if s.role == "ignore":
@@ -303,7 +324,7 @@ def build_accounts_table(con: duckdb.DuckDBPyConnection, specs: list[ColumnSpec]
             select.append(f"{clean_expression(s.kind, raw, s.scale, s.date_formats)} AS {quote_ident(s.key)}")
         else:
             table = f"icp_dict_{i}"
-            con.execute(f"CREATE OR REPLACE TEMP TABLE {table} AS {_dictionary_sql(s, raw_table)}")
+            con.execute(f"CREATE OR REPLACE TEMP TABLE {table} AS {_dictionary_sql(s, raw_table, numbers)}")
             dictionaries[s.key] = table
             select.append(f"d{i}.v AS {quote_ident(s.key)}")
             if s.kind == "number":
@@ -506,9 +527,17 @@ def _limit_clean_columns(con, specs: list[ColumnSpec], info: SourceInfo) -> None
     mapped = [s for s in specs if s.role != "ignore"]
     if not mapped:
         return
-    filled = con.execute("SELECT " + ", ".join(f"count(icp_nullify({quote_ident(s.key)}))" for s in mapped)
-                         + " FROM raw_accounts").fetchall()[0]
-    fill = {s.key: n for s, n in zip(mapped, filled)}
+    # filled rows per column, counted on a sample first: only a column with nothing in the sample
+    # is checked in full (on its distinct values: a column of placeholders is empty too)
+    sample = con.execute("SELECT " + ", ".join(f"count(icp_nullify({quote_ident(s.key)}))" for s in mapped)
+                         + " FROM (SELECT * FROM raw_accounts LIMIT 20000)").fetchall()[0]
+    fill = {s.key: n for s, n in zip(mapped, sample)}
+    unsure = [s for s in mapped if fill[s.key] == 0]
+    if unsure:
+        full = con.execute("SELECT " + ", ".join(
+            f"len(list_filter(list(DISTINCT {quote_ident(s.key)}), lambda x: icp_nullify(x) IS NOT NULL))"
+            for s in unsure) + " FROM raw_accounts").fetchall()[0]
+        fill |= {s.key: n for s, n in zip(unsure, full)}
     empty = [s for s in mapped if fill[s.key] == 0]
     for s in empty:  # kept as uploaded; the mapping can still give one a role
         s.role = "ignore"

@@ -27,7 +27,7 @@ from dataclasses import asdict, dataclass, field
 
 import duckdb
 
-from .clean import clean_expression, quote_ident
+from .clean import _WS, clean_expression, number_lookup_sql, quote_ident
 from .roles import ROLES, ColumnSpec, normalise_header
 
 SHAPES = ("accounts", "deals", "contacts", "lines")
@@ -125,13 +125,14 @@ def key_candidates(con: duckdb.DuckDBPyConnection, table: str, specs: list[Colum
     picked.sort(key=lambda t: t[0])
     # values like C00037, ACC-000001, 0015g00000AbCdE: a code, not a name
     code = "'[A-Za-z]{0,8}[-_#]?[0-9][0-9A-Za-z_-]*'"
-    exprs = ", ".join(f"count({_account_key(quote_ident(s.key))}), count(DISTINCT {_account_key(quote_ident(s.key))}), "
-                      f"count(*) FILTER (WHERE regexp_full_match(trim({quote_ident(s.key)}), {code}))"
-                      for _, s, _ in picked)
-    counts = con.execute(f"SELECT {exprs} FROM {quote_ident(table)}").fetchall()[0]
     out = []
-    for i, (_rank, s, id_like) in enumerate(picked):
-        rows, distinct, codes = (int(x) for x in counts[3 * i:3 * i + 3])
+    for _rank, s, id_like in picked:  # each distinct value normalised once, weighted by its rows
+        rows, distinct, codes = (int(x) for x in con.execute(f"""
+            SELECT coalesce(sum(n) FILTER (WHERE k IS NOT NULL), 0), count(DISTINCT k),
+                   coalesce(sum(n) FILTER (WHERE k IS NOT NULL AND regexp_full_match(trim(v), {code})), 0)
+            FROM (SELECT v, n, {_account_key('v')} AS k FROM (
+                  SELECT {quote_ident(s.key)} AS v, count(*) AS n FROM {quote_ident(table)} GROUP BY 1))
+            """).fetchall()[0])
         if rows:
             out.append(KeyCandidate(s.key, s.header, rows, distinct, id_like or codes >= 0.9 * rows))
     return out
@@ -230,47 +231,91 @@ def _decide(key: KeyCandidate | None, signals: dict[str, list[str]], rows: int) 
 
 @dataclass
 class RollupPlan:
-    """How each column of the rows table becomes columns of the accounts table."""
+    """How each column of the rows table becomes columns of the accounts table.
+
+    Each output is an aggregate over one of two inputs, grouped by account (`icp_k`):
+    "pairs" (icp_pairs: column `c`, present value `v` and its row count `n`, for most-frequent
+    values, lists and distinct counts) or "rows" (icp_keyed, the rows themselves, joined to a
+    lookup of the column's distinct values as `x.value` for numbers and dates). Every value is
+    cleaned once per distinct value, never once per row."""
 
     key: ColumnSpec
     attributes: list[ColumnSpec]  # account attributes: most frequent value
-    aggregated: list[tuple[ColumnSpec, list[tuple[str, str]]]]  # (column, [(header, SQL aggregate)])
+    aggregated: list[tuple[ColumnSpec, str, list[tuple[str, str]]]]  # (column, input, [(header, SQL)])
     disagreements: list[dict]
+    multi: int  # accounts with several rows
 
 
-_ROW_LEVEL_ROLES = {"deal_stage", "arr", "close_date", "signup_date", "sales_cycle_days", "churned"}
+_ROW_LEVEL_ROLES = {"deal_stage", "arr", "close_date", "signup_date", "sales_cycle_days", "churned", "record_id"}
 _TEXTLIKE = ("id", "text")
+_MODE = "first(v ORDER BY n DESC, v)"  # the most frequent value; ties to the first in sort order
+_AMOUNT_HEADER = r"amount|price|total|quantity|qty|value|revenue|cost|sum|mrr|arr|paid|units|seats"
 
 
-def _disagreement_counts(con, table: str, key_sql: str, specs: list[ColumnSpec]) -> tuple[int, list[int]]:
-    """(accounts with 2+ rows, per column the accounts among them whose values differ)."""
-    if not specs:
-        n = con.execute(f"SELECT count(*) FROM (SELECT 1 FROM {quote_ident(table)} WHERE {key_sql} IS NOT NULL "
-                        f"GROUP BY {key_sql} HAVING count(*) > 1)").fetchall()[0][0]
-        return int(n), []
-    inner = ", ".join(f"count(DISTINCT icp_nullify({quote_ident(s.key)})) > 1 AS d{i}" for i, s in enumerate(specs))
-    outer = ", ".join(f"count(*) FILTER (WHERE d{i})" for i in range(len(specs)))
-    row = con.execute(f"""
-        SELECT count(*), {outer} FROM (
-            SELECT {inner} FROM {quote_ident(table)} WHERE {key_sql} IS NOT NULL
-            GROUP BY {key_sql} HAVING count(*) > 1)""").fetchall()[0]
-    return int(row[0]), [int(x) for x in row[1:]]
+def _placeholders(con, table: str, specs: list[ColumnSpec]) -> dict[str, list[str]]:
+    """Per column, its raw values that are placeholders ('N/A', '-', 'unknown' ...): icp_nullify
+    runs once per distinct value here, so the roll-up can drop them with a short IN list."""
+    # one scan; the check runs on each column's list of distinct values (a filter written on a
+    # DISTINCT subquery is pushed below it by DuckDB and would run once per row)
+    lists = ", ".join(f"list_filter(list(DISTINCT {quote_ident(s.key)}), lambda x: x IS NOT NULL AND icp_nullify(x) IS NULL)"
+                      for s in specs)
+    found = con.execute(f"SELECT {lists} FROM {quote_ident(table)}").fetchall()[0]
+    return {s.key: list(values) for s, values in zip(specs, found) if values}
 
 
-def plan_rollup(con, table: str, specs: list[ColumnSpec], guess: ShapeGuess) -> RollupPlan:
+def _present(col: str, placeholders: list[str]) -> str:
+    """SQL: the trimmed text of `col`, NULL when blank or one of its placeholders (= icp_nullify)."""
+    text = f"nullif(trim({col}, '{_WS}'), '')"
+    if not placeholders:
+        return text
+    listed = ", ".join("'" + p.replace("'", "''") + "'" for p in placeholders)
+    return f"CASE WHEN {col} IN ({listed}) THEN NULL ELSE {text} END"
+
+
+def _keyed_table(con, table: str, key: ColumnSpec) -> None:
+    """icp_keyed: the rows that name an account, with its key `icp_k` (normalised once per distinct
+    spelling) and file position; `table` is dropped (the roll-up consumes it: memory is bounded)."""
+    col = quote_ident(key.key)
+    con.execute(f"CREATE OR REPLACE TEMP TABLE icp_keys AS SELECT v, {_account_key('v')} AS k "
+                f"FROM (SELECT DISTINCT {col} AS v FROM {quote_ident(table)})")
+    con.execute(f"CREATE OR REPLACE TEMP TABLE icp_keyed AS SELECT k.k AS icp_k, t.rowid AS icp_rollup_row, t.* "
+                f"FROM {quote_ident(table)} t JOIN icp_keys k ON k.v = t.{col} WHERE k.k IS NOT NULL")
+    con.execute(f"DROP TABLE icp_keys; DROP TABLE {quote_ident(table)}")
+
+
+def _disagreement_counts(con, specs: list[ColumnSpec], ph: dict[str, list[str]]) -> tuple[int, list[int]]:
+    """(accounts with 2+ rows, per column the accounts among them whose present values differ)."""
+    # two present values differ exactly when the least and the greatest differ (no set per account)
+    inner = ", ".join(f"min({_present(quote_ident(s.key), ph.get(s.key, []))}) <> "
+                      f"max({_present(quote_ident(s.key), ph.get(s.key, []))}) AS d{i}"
+                      for i, s in enumerate(specs)) or "TRUE AS d0"
+    outer = ", ".join(f"count(*) FILTER (WHERE d{i})" for i in range(len(specs))) or "0"
+    row = con.execute(f"SELECT count(*), {outer} FROM (SELECT {inner} FROM icp_keyed GROUP BY icp_k "
+                      "HAVING count(*) > 1)").fetchall()[0]
+    return int(row[0]), [int(x) for x in row[1:len(specs) + 1]]
+
+
+def _forced_row_level(s: ColumnSpec, guess: ShapeGuess) -> bool:
+    """A column that describes the row, never the account: outcomes, record ids, line amounts."""
+    return s.role in _ROW_LEVEL_ROLES or (guess.shape == "lines" and ROLES[s.role].kind == "number"
+                                          and bool(re.search(_AMOUNT_HEADER, normalise_header(s.header or ""))))
+
+
+def plan_rollup(con, table: str, specs: list[ColumnSpec], guess: ShapeGuess,
+                ph: dict[str, list[str]]) -> RollupPlan:
+    """Decide, per column, attribute (most frequent value) or aggregate; icp_keyed must exist."""
     key = next(s for s in specs if s.key == guess.key)
-    key_sql = _account_key(quote_ident(key.key))
     others = [s for s in specs if s.key != key.key]
-    multi, differ = _disagreement_counts(con, table, key_sql, others)
+    checked = [s for s in others if not _forced_row_level(s, guess)]
+    multi, counts = _disagreement_counts(con, checked, ph)
+    differ = [dict(zip([c.key for c in checked], counts)).get(s.key, 0) for s in others]
     attributes, aggregated, disagreements = [], [], []
     noun = ROW_NOUNS[guess.shape]
     for s, d in zip(others, differ):
         kind = ROLES[s.role].kind
         header = s.header or s.key
-        row_level = (s.role in _ROW_LEVEL_ROLES or (multi and d > DISAGREE_SHARE * multi)
-                     or (guess.shape == "lines" and kind == "number"
-                         and re.search(r"amount|price|total|quantity|qty|value|revenue|cost|sum|mrr|arr|paid",
-                                       normalise_header(header))))
+        present = _present(quote_ident(s.key), ph.get(s.key, []))
+        row_level = _forced_row_level(s, guess) or (multi and d > DISAGREE_SHARE * multi)
         if guess.shape == "deals" and s.role in ("deal_stage", "arr", "close_date"):
             continue  # the opportunities roll-up owns these
         if not row_level:
@@ -280,53 +325,52 @@ def plan_rollup(con, table: str, specs: list[ColumnSpec], guess: ShapeGuess) -> 
                                       "message": f"{header}: values differ within {d:,} of {multi:,} accounts with "
                                                  f"several {noun}; the most frequent value is kept."})
             continue
-        col = quote_ident(s.key)
-        v = f"icp_nullify({col})"
-        converted = (guess.shape == "contacts" and re.search(r"convert|status|stage", normalise_header(header))
-                     and con.execute(f"SELECT count(*) FILTER (WHERE lower({v}) LIKE '%convert%') > 0 "
-                                     f"FROM {quote_ident(table)}").fetchall()[0][0])
-        if converted:  # 'Closed - Converted' / 'Converted' against every other status
-            aggregated.append((s, [("Converted (share)",
-                                    f"avg(CASE WHEN lower({v}) LIKE '%not converted%' OR lower({v}) LIKE "
-                                    f"'%unconverted%' THEN 0.0 WHEN lower({v}) LIKE '%convert%' THEN 1.0 "
-                                    f"WHEN {v} IS NOT NULL THEN 0.0 END)"),
-                                   (f"{header} (most frequent)", f"mode({v})")]))
-            continue
-        if guess.shape == "contacts" and s.role == "job_title":
-            aggregated.append((s, [(f"{header} (all)", f"string_agg(DISTINCT {v}, '; ' ORDER BY {v})")]))
-            continue
-        if kind in _TEXTLIKE:
+        if guess.shape == "contacts" and re.search(r"convert|status|stage", normalise_header(header)) and \
+                con.execute(f"SELECT count(*) > 0 FROM (SELECT DISTINCT {quote_ident(s.key)} AS v FROM icp_keyed) "
+                            "WHERE lower(v) LIKE '%convert%'").fetchall()[0][0]:
+            # 'Closed - Converted' / 'Converted' against every other status
+            yes = "lower(v) LIKE '%convert%' AND lower(v) NOT LIKE '%not converted%' AND lower(v) NOT LIKE '%unconv%'"
+            aggregated.append((s, "pairs", [("Converted (share)", f"coalesce(sum(n) FILTER (WHERE {yes}), 0) / sum(n)"),
+                                            (f"{header} (most frequent)", _MODE)]))
+        elif guess.shape == "contacts" and s.role == "job_title":
+            aggregated.append((s, "pairs", [(f"{header} (all)", "string_agg(v, '; ' ORDER BY v)")]))
+        elif kind in _TEXTLIKE:
             if s.role == "record_id" or re.search(r"\b(id|nbr|number|no)\b|id$", normalise_header(header)):
-                aggregated.append((s, [(f"{header} (distinct)", f"count(DISTINCT {v})")]))
-            continue
-        if kind in ("number",) or ROLES[s.role].kind == "number":
-            num = clean_expression("number", col, s.scale)
-            aggregated.append((s, [(f"{header} (sum)", f"sum({num})"), (f"{header} (mean)", f"avg({num})")]))
+                aggregated.append((s, "rows", [(f"{header} (distinct)", f"count(DISTINCT {present})")]))
+        elif kind == "number":
+            scale = "" if float(s.scale) == 1.0 else f" * {float(s.scale)!r}"
+            aggregated.append((s, "rows", [(f"{header} (sum)", f"sum(x.value{scale})"),
+                                           (f"{header} (mean)", f"avg(x.value{scale})")]))
         elif kind in ("date", "year"):
-            date = clean_expression(kind, col, 1.0, s.date_formats)
-            aggregated.append((s, [(f"{header} (first)", f"min({date})"), (f"{header} (last)", f"max({date})")]))
+            aggregated.append((s, "rows", [(f"{header} (first)", "min(x.value)"), (f"{header} (last)", "max(x.value)")]))
         elif kind == "boolean":
-            aggregated.append((s, [(f"{header} (share yes)",
-                                    f"avg(CASE WHEN icp_parse_bool({v}) THEN 1.0 WHEN icp_parse_bool({v}) = FALSE "
-                                    f"THEN 0.0 END)")]))
+            aggregated.append((s, "pairs", [(f"{header} (share yes)",
+                                             "sum(n) FILTER (WHERE icp_parse_bool(v)) / "
+                                             "sum(n) FILTER (WHERE icp_parse_bool(v) IS NOT NULL)")]))
         elif guess.shape == "contacts":
-            aggregated.append((s, [(f"{header} (all)", f"string_agg(DISTINCT {v}, '; ' ORDER BY {v})"),
-                                   (f"{header} (most frequent)", f"mode({v})")]))
+            aggregated.append((s, "pairs", [(f"{header} (all)", "string_agg(v, '; ' ORDER BY v)"),
+                                            (f"{header} (most frequent)", _MODE)]))
         else:
-            aggregated.append((s, [(f"{header} (most frequent)", f"mode({v})"),
-                                   (f"{header} (distinct)", f"count(DISTINCT {v})")]))
-    return RollupPlan(key=key, attributes=attributes, aggregated=aggregated, disagreements=disagreements)
+            aggregated.append((s, "pairs", [(f"{header} (most frequent)", _MODE), (f"{header} (distinct)", "count(*)")]))
+    return RollupPlan(key=key, attributes=attributes, aggregated=aggregated, disagreements=disagreements,
+                      multi=multi)
 
 
 def roll_up_rows(con: duckdb.DuckDBPyConnection, rows_table: str, out_table: str, specs: list[ColumnSpec],
                  guess: ShapeGuess) -> tuple[list[str], list[str], dict]:
-    """Create raw text table `out_table` with one row per account key of `rows_table`.
-
-    Returns (column names of out_table, their headers, report). The first column is the key.
-    """
-    plan = plan_rollup(con, rows_table, specs, guess)
-    key_sql = _account_key(quote_ident(plan.key.key))
-    names, headers, select = [], [], []
+    """Create raw text table `out_table` with one row per account key of `rows_table`, which is
+    consumed (dropped). Returns (column names of out_table, their headers, report); the first
+    column is the key."""
+    key = next(s for s in specs if s.key == guess.key)
+    ph = _placeholders(con, rows_table, specs)
+    _keyed_table(con, rows_table, key)
+    plan = plan_rollup(con, rows_table, specs, guess, ph)
+    pair_cols = [plan.key] + plan.attributes + [s for s, src, _ in plan.aggregated if src == "pairs"]
+    parts = " UNION ALL ".join(
+        f"SELECT '{s.key}' AS c, icp_k, v, n FROM (SELECT icp_k, {_present(quote_ident(s.key), ph.get(s.key, []))} "
+        f"AS v, count(*) AS n FROM icp_keyed GROUP BY ALL)" for s in pair_cols)  # keys: safe (roles.column_keys)
+    con.execute(f"CREATE OR REPLACE TEMP TABLE icp_pairs AS SELECT c, icp_k, v, n FROM ({parts}) WHERE v IS NOT NULL")
+    names, headers, select, joins = [], [], [], []
 
     def add(header: str, sql: str) -> None:
         name = f"icp_c{len(names)}"
@@ -334,25 +378,63 @@ def roll_up_rows(con: duckdb.DuckDBPyConnection, rows_table: str, out_table: str
         headers.append(header)
         select.append(f"CAST({sql} AS VARCHAR) AS {quote_ident(name)}")
 
-    add(plan.key.header, f"mode(icp_nullify({quote_ident(plan.key.key)}))")
+    def join(sql: str, outputs: list[tuple[str, str]]) -> None:
+        alias = f"j{len(joins)}"
+        joins.append(f"LEFT JOIN ({sql}) {alias} ON {alias}.icp_k = b.icp_k")
+        for i, (header, _sql) in enumerate(outputs):
+            add(header, f"{alias}.a{i}")
+
+    def from_pairs(s: ColumnSpec, outputs: list[tuple[str, str]]) -> None:
+        aggs = ", ".join(f"{sql} AS a{i}" for i, (_h, sql) in enumerate(outputs))
+        join(f"SELECT icp_k, {aggs} FROM icp_pairs WHERE c = '{s.key}' GROUP BY icp_k", outputs)
+
+    from_pairs(plan.key, [(plan.key.header, _MODE)])
     for s in plan.attributes:
-        add(s.header, f"mode(icp_nullify({quote_ident(s.key)}))")
-    add(f"{ROW_NOUNS[guess.shape].capitalize()} (count)", "count(*)")
+        from_pairs(s, [(s.header, _MODE)])
+    add(f"{ROW_NOUNS[guess.shape].capitalize()} (count)", "b.rows")
     if guess.shape == "deals":
         stage = next((s for s in specs if s.role == "deal_stage"), None)
         close = next((s for s in specs if s.role == "close_date"), None)
         if stage is not None:
-            raw = f"icp_nullify({quote_ident(stage.key)})"
+            raw = _present(quote_ident(stage.key), ph.get(stage.key, []))
             order = (clean_expression("date", quote_ident(close.key), 1.0, close.date_formats) if close
-                     else "rowid")
-            add("Latest stage", f"arg_max({raw}, {order}) FILTER (WHERE {raw} IS NOT NULL)")
-    for _s, outputs in plan.aggregated:
+                     else "icp_rollup_row")
+            join(f"SELECT icp_k, arg_max({raw}, {order}) FILTER (WHERE {raw} IS NOT NULL) AS a0 "
+                 f"FROM icp_keyed GROUP BY icp_k", [("Latest stage", "")])
+    numbers = [s for s, src, _ in plan.aggregated if src == "rows" and ROLES[s.role].kind == "number"]
+    if numbers:  # every number column's distinct values parsed at once, each with its own convention
+        values = " UNION ALL ".join(f"SELECT DISTINCT '{s.key}' AS g, {quote_ident(s.key)} AS s FROM icp_keyed"
+                                    for s in numbers)
+        con.execute(f"CREATE OR REPLACE TEMP TABLE icp_rollup_lookup AS SELECT g, key, value FROM "
+                    f"({number_lookup_sql(values, group='g')})")
+    else:
+        con.execute("CREATE OR REPLACE TEMP TABLE icp_rollup_lookup (g VARCHAR, key VARCHAR, value DOUBLE)")
+    # every row-level aggregate in one pass over the rows, each number or date column joined to
+    # the lookup of its distinct values
+    row_aggs, row_joins, row_outputs = [], [], []
+    for s, src, outputs in plan.aggregated:
+        if src == "pairs":
+            from_pairs(s, outputs)
+            continue
+        col, kind, x = quote_ident(s.key), ROLES[s.role].kind, f"x{len(row_joins)}"
+        if kind == "number":
+            row_joins.append(f"LEFT JOIN (SELECT key, value FROM icp_rollup_lookup WHERE g = '{s.key}') {x} "
+                             f"ON {x}.key = r.{col}")
+        elif kind in ("date", "year"):  # each distinct text parsed once
+            row_joins.append(f"LEFT JOIN (SELECT v AS key, {clean_expression(kind, 'v', 1.0, s.date_formats)} AS value "
+                             f"FROM (SELECT DISTINCT {col} AS v FROM icp_keyed)) {x} ON {x}.key = r.{col}")
         for header, sql in outputs:
-            add(header, sql)
+            row_aggs.append(f"{sql.replace('x.value', f'{x}.value')} AS a{len(row_outputs)}")
+            row_outputs.append((header, sql))
+    if row_outputs:
+        join(f"SELECT r.icp_k, {', '.join(row_aggs)} FROM icp_keyed r {' '.join(row_joins)} GROUP BY r.icp_k",
+             row_outputs)
     con.execute(f"CREATE OR REPLACE TEMP TABLE {quote_ident(out_table)} AS "
-                f"SELECT {', '.join(select)} FROM {quote_ident(rows_table)} "
-                f"WHERE {key_sql} IS NOT NULL GROUP BY {key_sql} ORDER BY min(rowid)")
+                f"SELECT {', '.join(select)} FROM (SELECT icp_k, count(*) AS rows, min(icp_rollup_row) AS first_row "
+                f"FROM icp_keyed GROUP BY icp_k) b {' '.join(joins)} ORDER BY b.first_row")
+    for t in ("icp_rollup_lookup", "icp_pairs", "icp_keyed"):
+        con.execute(f"DROP TABLE IF EXISTS {t}")
     report = {"disagreements": plan.disagreements,
               "attributes": [s.header for s in plan.attributes],
-              "aggregated": [h for _s, outs in plan.aggregated for h, _ in outs]}
+              "aggregated": [h for _s, _src, outs in plan.aggregated for h, _ in outs]}
     return names, headers, report
