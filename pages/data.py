@@ -233,7 +233,8 @@ with st.expander("Load a new dataset", expanded=(st.session_state["icp.dataset"]
     if submitted:
         st.session_state.pop("data.load_error", None)
         if accounts_file is None:
-            st.error("Choose an accounts file first.")
+            st.error("Choose an accounts file first (or wait until its upload has finished and its shape is "
+                     "shown).")
         elif choices is not None:
             load_upload(accounts_file, opportunities_file, name, choices)
     if st.session_state.get("data.load_error"):

@@ -120,6 +120,9 @@ def test_upload_in_real_chromium_shows_quality_panel(server, tmp_path):
         expect(page.get_by_role("heading", name="Data").first).to_be_visible(timeout=30_000)
         page.locator("input[type=file]").first.set_input_files(str(csv))
         expect(page.get_by_text("crm_export.csv").first).to_be_visible(timeout=20_000)
+        # the file is read and its shape proposed before anything is loaded (issue 14)
+        expect(page.get_by_text("This looks like 4 accounts, one per row (key: Company).")).to_be_visible(
+            timeout=30_000)
         page.get_by_role("button", name="Load dataset").click()
         expect(page.get_by_text("Loaded 4 accounts from crm_export.csv")).to_be_visible(timeout=60_000)
         expect(page.get_by_role("heading", name="crm_export")).to_be_visible()

@@ -20,7 +20,9 @@ def test_order_lines_upload_is_rolled_up_to_customers(server, tmp_path):  # noqa
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         page = browser.new_page(viewport={"width": 1280, "height": 720})
-        page.goto(server + "/data", wait_until="networkidle")
+        page.goto(server, wait_until="networkidle")
+        expect(page.get_by_text("Tier A", exact=True)).to_be_visible(timeout=60_000)
+        page.get_by_role("link", name="Data").click()
         expect(page.get_by_role("heading", name="Data").first).to_be_visible(timeout=60_000)
         page.locator("input[type=file]").first.set_input_files(str(csv))
         # the proposal, before anything is loaded

@@ -154,6 +154,8 @@ def test_killing_the_server_mid_upload_and_restarting_loses_nothing(tmp_path):
         expect(page.get_by_role("button", name="Load dataset")).to_be_visible(timeout=30_000)
         page.locator("input[type=file]").first.set_input_files(str(big))
         expect(page.get_by_text("big.csv").first).to_be_visible(timeout=30_000)
+        # the upload has arrived and been read when its shape is proposed (issue 14)
+        expect(page.get_by_text("This looks like 120,000 accounts").first).to_be_visible(timeout=60_000)
         page.get_by_role("button", name="Load dataset").click()
         expect(page.get_by_text("Loading big.csv").first).to_be_visible(timeout=30_000)
         time.sleep(1.0)
