@@ -127,7 +127,9 @@ def apply_shape(con, info: SourceInfo, keys: list[str], headers: list[str], spec
     if opp_specs:
         _yield_rollup_roles(account_specs)
     report |= rollup
-    info.notes.append(guess.message)
+    noun = {"deals": "deals", "contacts": "leads / contacts", "lines": "lines"}[guess.shape]
+    info.notes.append(f"{guess.rows:,} {noun} rolled up to {guess.accounts:,} accounts by “{guess.key_header}” "
+                      f"({guess.reason}).")
     if guess.rows_without_key:
         info.notes.append(f"{guess.rows_without_key:,} row(s) have no {guess.key_header} and are left out.")
     for d in rollup["disagreements"][:5]:

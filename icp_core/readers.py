@@ -1023,7 +1023,7 @@ def _read_excel(con, path: Path, table: str, info: SourceInfo, options: ReadOpti
                 if len(sheets) > 1:
                     others = ", ".join(w.title for w in sheets if w is not ws)
                     how = "chosen" if options.sheet is not None else "the largest data table"
-                    info.notes.append(f"read sheet '{ws.title}' ({how}); other sheets not read: {others}")
+                    info.notes.append(f"Read sheet '{ws.title}' ({how}); other sheets not read: {others}")
                 ws.reset_dimensions()  # a declared size is not trusted: rows are as long as their cells
                 head = heads.get(ws.title) or _sheet_head(ws)
                 if options.header_row is not None:

@@ -32,7 +32,7 @@ from .roles import ROLES, ColumnSpec, normalise_header
 
 SHAPES = ("accounts", "deals", "contacts", "lines")
 SHAPE_LABELS = {"accounts": "accounts", "deals": "deals / opportunities", "contacts": "leads / contacts",
-                "lines": "lines (orders, invoices, subscriptions, events)"}
+                "lines": "lines (orders, invoices…)"}
 ROW_NOUNS = {"accounts": "accounts", "deals": "deals", "contacts": "contacts", "lines": "lines"}
 
 # a key repeating on more than this share of rows means the rows are not accounts

@@ -164,3 +164,43 @@ def test_a_one_row_per_account_file_stays_accounts(store):
     meta = ingest_dataset(store, ROOT / "sample_data" / "opportunities.csv").meta
     assert meta["shape"]["shape"] == "deals" and meta["shape"]["key_header"] == "Account"
     assert meta["rows"] == frame["Account"].str.lower().str.replace(r"\s+", "", regex=True).nunique()
+
+
+def test_cli_reading_overrides(tmp_path, capsys):
+    from tests.conftest import SHARED_DATA
+
+    data = ["--data-dir", str(tmp_path / "d")]
+    dos = tmp_path / "dos.csv"
+    dos.write_bytes("Company,City\nMartín Ltda,São Paulo\nMüller GmbH,Zürich\nÅsa AB,Malmö\n".encode("cp850"))
+    assert main(data + ["ingest", str(dos), "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["encoding"] == "cp850"
+    assert main(data + ["ingest", str(dos), "--encoding", "cp1252", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["encoding"] == "cp1252"
+    assert main(data + ["ingest", str(dos), "--encoding", "klingon"]) == 2
+    assert "unknown encoding 'klingon'" in capsys.readouterr().err
+    asx = SHARED_DATA / "real_asx_listed_companies.csv"
+    assert main(data + ["ingest", str(asx), "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert (out["header_row"], out["rows_skipped"], out["accounts"]) == (3, 2, 1985)
+    assert main(data + ["ingest", str(asx), "--header-row", "0"]) == 2
+    assert "--header-row is counted from 1" in capsys.readouterr().err
+    book = SHARED_DATA / "real_sdlv_invoices_workbook.xlsx"
+    assert main(data + ["ingest", str(book), "--sheet", "Nope"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "Nope" in err and "Data" in err
+
+
+def test_a_rolled_up_dataset_can_be_remapped(store, exports):
+    from icp_core.ingest import remap_dataset
+    from icp_core.roles import ColumnSpec
+
+    meta = ingest_dataset(store, exports["dir"] / "hubspot_deals.csv").meta
+    specs = [ColumnSpec.from_dict(c) for c in meta["columns"] if c["source"] == "accounts"]
+    for s in specs:
+        if s.header == "Industry":
+            s.role = "category"
+    after = remap_dataset(store, meta["id"], specs)
+    assert after["rows"] == 300 and {c["header"]: c["role"] for c in after["columns"]}["Industry"] == "category"
+    df = read_accounts(store, meta["id"])
+    assert int(df["opp_won_count"].sum()) == int(exports["deals_truth"]["won"].sum())  # deals kept and rolled up again
