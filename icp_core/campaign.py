@@ -153,8 +153,8 @@ def compare_results(frame: pd.DataFrame, group_col: str, response_col: str,
 def find_columns(columns: list[str]) -> tuple[str | None, str | None]:
     """Best guesses for the group and the response column of a results file."""
     low = {c: c.lower() for c in columns}
-    group = next((c for c, l in low.items() if any(w in l for w in ("group", "cohort", "arm", "variant", "segment"))),
-                 None) or next((c for c, l in low.items() if "sent" in l or "target" in l), None)
-    response = next((c for c, l in low.items() if any(w in l for w in ("respond", "response", "replied", "reply",
+    group = next((c for c, h in low.items() if any(w in h for w in ("group", "cohort", "arm", "variant", "segment"))),
+                 None) or next((c for c, h in low.items() if "sent" in h or "target" in h), None)
+    response = next((c for c, h in low.items() if any(w in h for w in ("respond", "response", "replied", "reply",
                                                                        "meeting", "opportunit", "converted"))), None)
     return group, response

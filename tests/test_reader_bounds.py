@@ -99,7 +99,8 @@ def test_the_real_workbooks_are_there():
 
 
 def _rows_xml(rows: int, cols: int) -> str:
-    cells = lambda r: "".join(f'<c t="inlineStr"><is><t>v{r}_{c}</t></is></c>' for c in range(cols))
+    def cells(r: int) -> str:
+        return "".join(f'<c t="inlineStr"><is><t>v{r}_{c}</t></is></c>' for c in range(cols))
     return "".join(f'<row r="{r + 1}">{cells(r)}</row>' for r in range(rows))
 
 
