@@ -1,9 +1,11 @@
 """Shared fixtures: a private data directory per test, paths to the shared real data files."""
 
+import shutil
 from pathlib import Path
 
 import duckdb
 import pytest
+from streamlit.testing.v1 import AppTest
 
 from icp_core.clean import install_cleaning_macros
 from icp_core.store import DatasetStore, new_token
@@ -12,11 +14,33 @@ ROOT = Path(__file__).resolve().parent.parent
 SHARED_DATA = ROOT.parent / "shared" / "data"
 
 
+@pytest.fixture(scope="session")
+def sample_template(tmp_path_factory) -> Path:
+    """A data directory holding the bundled sample dataset, loaded once per test session."""
+    from icp_core.ingest import ensure_sample_dataset
+
+    root = tmp_path_factory.mktemp("sample_template") / "icp_data"
+    ensure_sample_dataset(root)
+    return root
+
+
 @pytest.fixture
-def data_root(tmp_path, monkeypatch):
+def data_root(tmp_path, monkeypatch, sample_template):
+    """A private data directory per test, with the sample already loaded (a copy of the template)."""
     root = tmp_path / "icp_data"
+    shutil.copytree(sample_template, root)
     monkeypatch.setenv("ICP_DATA_DIR", str(root))
     return root
+
+
+def open_app(page: str | None = None, timeout: float = 180) -> AppTest:
+    """The app run once in AppTest (on the ICP_DATA_DIR of `data_root`), switched to `page`."""
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=timeout)
+    at.run()
+    if page:
+        at.switch_page(page).run()
+    assert not at.exception, at.exception
+    return at
 
 
 @pytest.fixture

@@ -44,8 +44,9 @@ def test_auc_by_hand_and_against_sklearn():
     s = rng.integers(0, 10, 500).astype(float)
     y = (rng.random(500) < 0.2 + s / 20).astype(int)
     assert auc_from_counts(s, y.astype(float), 1.0 - y) == pytest.approx(roc_auc_score(y, s))
+    # Hanley & McNeil by hand: Q1 = 0.8/1.2, Q2 = 2·0.64/1.8, SE = sqrt(4.951111/2500) = 0.044502
     lo, hi = auc_interval(0.8, 50, 50)
-    assert lo < 0.8 < hi and hi - lo < 0.2
+    assert (lo, hi) == (pytest.approx(0.8 - 1.96 * 0.0445022, abs=1e-5), pytest.approx(0.8 + 1.96 * 0.0445022, abs=1e-5))
 
 
 def test_backtest_lift_per_tier_by_hand():

@@ -3,7 +3,7 @@
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from tests.conftest import ROOT, SHARED_DATA
+from tests.conftest import ROOT, SHARED_DATA, open_app
 
 UPLOAD = (
     "Company,Sector,Employees,Revenue,Country,Stage\n"
@@ -15,11 +15,7 @@ UPLOAD = (
 
 @pytest.fixture
 def app(data_root):
-    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=120)
-    at.run()
-    at.switch_page("pages/data.py").run()
-    assert not at.exception, at.exception
-    return at
+    return open_app("pages/data.py", timeout=120)
 
 
 def quality_table(at):

@@ -8,17 +8,14 @@ from icp_core.profile import profile_from_json
 from icp_core.roles import ColumnSpec
 from icp_core.scoring import AccountMatrix, score_profile, tier_summary
 from icp_core.store import SAMPLE_WORKSPACE, DatasetStore, ProfileStore
-from tests.conftest import ROOT, score_widget, weight_sliders
+from tests.conftest import ROOT, open_app, score_widget, weight_sliders
 
 TIERS = ["A", "B", "C", "D", "Disqualified"]
 
 
 @pytest.fixture
 def app(data_root):
-    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=120)
-    at.run()
-    assert not at.exception, at.exception
-    return at
+    return open_app(timeout=120)
 
 
 def tier_counts(at) -> dict[str, int]:

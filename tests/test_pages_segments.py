@@ -3,15 +3,12 @@
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from tests.conftest import ROOT, SHARED_DATA
+from tests.conftest import ROOT, SHARED_DATA, open_app
 
 
 @pytest.fixture
 def app(data_root):
-    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=240)
-    at.run()
-    assert not at.exception, at.exception
-    return at
+    return open_app(timeout=240)
 
 
 def profiles(at):

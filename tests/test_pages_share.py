@@ -6,15 +6,12 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from icp_core.store import ShareStore
-from tests.conftest import ROOT, score_widget, weight_sliders
+from tests.conftest import ROOT, open_app, score_widget, weight_sliders
 
 
 @pytest.fixture
 def app(data_root):
-    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=180)
-    at.run()
-    assert not at.exception, at.exception
-    return at
+    return open_app(timeout=180)
 
 
 def tier_counts(at):

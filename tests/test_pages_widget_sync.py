@@ -6,18 +6,14 @@ Walks Evidence -> adopt all -> Score -> nudge a slider -> save, and checks the s
 import json
 
 import pytest
-from streamlit.testing.v1 import AppTest
 
 from icp_core.store import ProfileStore
-from tests.conftest import ROOT, score_widget, weight_sliders
+from tests.conftest import open_app, score_widget, weight_sliders
 
 
 @pytest.fixture
 def app(data_root):
-    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=180)
-    at.run()
-    assert not at.exception, at.exception
-    return at
+    return open_app(timeout=180)
 
 
 def work(at):

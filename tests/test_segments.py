@@ -9,7 +9,7 @@ from icp_core.ingest import ingest_dataset
 from icp_core.profile import Profile, TierRule, Trait
 from icp_core.roles import ColumnSpec
 from icp_core.scoring import AccountMatrix, score_profile
-from icp_core.segments import (Clustering, cluster_accounts, default_cluster_columns, profile_clusters,
+from icp_core.segments import (MAP_POINTS, Clustering, cluster_accounts, default_cluster_columns, profile_clusters,
                                traits_for_cluster, winning_low_scorers)
 from icp_core.tam import TamAssumptions, customer_mask, segment_values, serviceable_mask, tam_table
 from tests.conftest import ROOT, SHARED_DATA
@@ -35,7 +35,9 @@ def test_clusters_are_deterministic_and_cover_every_account(sample):
     sizes = np.bincount(a.labels)
     assert (np.diff(sizes) <= 0).all()  # cluster 0 is the largest
     assert 2 <= a.suggested_k <= 8 and a.suggested_k == max(a.silhouette, key=a.silhouette.get)
-    assert len(a.map_rows) == min(sample.n, len(a.map_rows)) and len(np.unique(a.labels[a.map_rows])) == 5
+    # every account is plotted below MAP_POINTS (3,000 here), each once, every cluster on the map
+    assert len(a.map_rows) == min(sample.n, MAP_POINTS) and len(np.unique(a.map_rows)) == len(a.map_rows)
+    assert len(np.unique(a.labels[a.map_rows])) == 5
 
 
 def test_cluster_profile_table_by_hand(tmp_path, store):
@@ -105,8 +107,12 @@ def test_tam_formulas_and_fallback_by_hand():
     t3, _ = tam_table(market, serviceable, cust_seg, customers, arr,
                       TamAssumptions(acv_override=1000, override_all=True))
     assert (t3["acv_used"] == 1000).all()
-    t4, _ = tam_table(market, serviceable, cust_seg, customers, arr, TamAssumptions(acv_stat="mean", min_customers=3))
-    assert t4.set_index("segment").loc["Fintech", "acv_used"] == 350  # mean of 100..600
+    skewed = arr.copy()
+    skewed[5] = 1600  # Fintech ARR 100..500 and 1,600: median 350, mean 516.67
+    t4, _ = tam_table(market, serviceable, cust_seg, customers, skewed, TamAssumptions(acv_stat="mean", min_customers=3))
+    assert t4.set_index("segment").loc["Fintech", "acv_used"] == pytest.approx(3100 / 6)
+    t5, _ = tam_table(market, serviceable, cust_seg, customers, skewed, TamAssumptions(acv_stat="median", min_customers=3))
+    assert t5.set_index("segment").loc["Fintech", "acv_used"] == 350
 
 
 def test_two_dimensions_and_serviceable_filters(sample):

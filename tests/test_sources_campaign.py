@@ -59,7 +59,10 @@ def test_ravenstack_three_tables_become_one_scored_dataset(raven):
     y = outcome_labels(am, Outcome("retained"))
     assert np.nansum(1 - y) == 110
     sug = suggest_traits(am, Outcome("arr_above", value=float(np.nanmedian(am.arr))))
-    assert sug.message  # runs on the joined columns
+    # runs on the joined columns: the latest plan and summed MRR (ARR above the median is the outcome)
+    joined = [t for t in sug.traits if "(ravenstack_subscriptions," in (t.column or "")]
+    assert sug.found and joined
+    assert any(t.column.startswith("plan_tier") and "Enterprise" in t.label and t.weight > 0 for t in joined)
     from icp_core.profile import Profile, Trait
     p = Profile(traits=[Trait("Enterprise plan", "in_set", column="plan_tier (ravenstack_subscriptions, latest)",
                               values=["Enterprise"], weight=3)])
@@ -237,7 +240,9 @@ def test_cli_campaign_and_ingest_join(tmp_path, capsys):
     assert rc == 0 and captured.err.count("joined ravenstack_") == 2 and "arr_amount" in captured.out
 
 
-def test_duckdb_available():
+def test_cleaning_macros_install_and_work():
     con = duckdb.connect()
     install_cleaning_macros(con)
+    assert con.execute("SELECT icp_nullify(' n/a '), icp_nullify(' Acme '), icp_parse_stage('Closed Won'), "
+                       "icp_parse_bool('Yes')").fetchall()[0] == (None, "Acme", "won", True)
     con.close()

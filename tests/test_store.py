@@ -55,10 +55,11 @@ def test_corrupt_sidecar_is_reported_and_skipped(store, tmp_path):
     assert [m["id"] for m in datasets] == [good] and len(problems) == 1
 
 
-def test_sample_is_loaded_once(data_root):
-    first = ensure_sample_dataset(data_root)
-    assert ensure_sample_dataset(data_root) == first
-    meta = DatasetStore(data_root, "sample").read_meta(first)
+def test_sample_is_loaded_once(tmp_path):
+    fresh = tmp_path / "fresh"  # not the data_root fixture: that one has the sample already
+    first = ensure_sample_dataset(fresh)
+    assert ensure_sample_dataset(fresh) == first
+    meta = DatasetStore(fresh, "sample").read_meta(first)
     assert meta["rows"] >= 2000 and meta["quality"]["rollup"]["accounts_with_opportunities"] > 1000
 
 
