@@ -1,9 +1,12 @@
 """Reading uploads into DuckDB and building a dataset's clean accounts table.
 
-Flow: `read_table` (CSV/TSV/TXT via DuckDB's CSV reader, Parquet via DuckDB, Excel via
-pandas) -> raw text table -> `detect_roles` -> `build_accounts_table` (clean value beside
-each raw value, opportunities rolled up and joined) -> `assess_quality` -> saved by
-`store.DatasetStore`. `ingest_dataset` runs the whole flow and reports progress.
+Flow: `read_table` (`readers.read_file`: CSV/TSV/TXT via DuckDB's CSV reader, Parquet via
+DuckDB, Excel as a bounded stream; header row, footer rows, sheet and encoding found or chosen)
+-> raw text table -> `detect_roles` -> `apply_shape` (`shape.py`: what one row is; deals,
+contacts and lines rolled up to one row per account) -> `build_accounts_table` (clean value
+beside each raw value, opportunities rolled up and joined) -> `assess_quality` -> saved by
+`store.DatasetStore`. `ingest_dataset` runs the whole flow and reports progress;
+`preview_upload` runs it up to the shape, for the Data page's confirm step.
 """
 
 from __future__ import annotations
