@@ -13,7 +13,6 @@ from streamlit.errors import StreamlitSecretNotFoundError
 from icp_core.ingest import ensure_sample_dataset
 from icp_core.store import (SAMPLE_WORKSPACE, DatasetStore, ShareStore, data_dir, is_workspace_id, new_token,
                             sweep_leftovers, workspace_for_identity)
-from ui.state import choose_dataset, escape_markdown, picker_key
 
 st.set_page_config(page_title="ICP Explorer", page_icon=":material/target:", layout="wide")
 
@@ -131,13 +130,8 @@ if share_token is not None:
 
 providers = auth_providers()
 workspace = session_workspace() if providers is None else signed_in_workspace(providers)
-labels, problems = dataset_choices(root, workspace)
-picked = st.session_state.get(picker_key())  # the user's choice in the sidebar, if any
-if picked in labels:
-    st.session_state["icp.dataset"] = picked
-elif st.session_state.get("icp.dataset") not in labels:
-    choose_dataset(next(iter(labels)))
-
+# the navigation goes out before the datasets are read (the sample loads on a fresh server), so the
+# first screen shows the app's pages at once, never Streamlit's listing of the pages/ folder
 nav = st.navigation([
     st.Page("pages/score.py", title="Score", icon=":material/leaderboard:", default=True),
     st.Page("pages/evidence.py", title="Evidence", icon=":material/query_stats:"),
@@ -146,6 +140,16 @@ nav = st.navigation([
     st.Page("pages/share.py", title="Share & export", icon=":material/ios_share:"),
     st.Page("pages/data.py", title="Data", icon=":material/upload_file:"),
 ])
+# imported after the navigation has gone out: ui.state pulls in the scoring and chart modules (~1 s)
+from ui.state import choose_dataset, escape_markdown, picker_key  # noqa: E402
+
+labels, problems = dataset_choices(root, workspace)
+picked = st.session_state.get(picker_key())  # the user's choice in the sidebar, if any
+if picked in labels:
+    st.session_state["icp.dataset"] = picked
+elif st.session_state.get("icp.dataset") not in labels:
+    choose_dataset(next(iter(labels)))
+
 # The sidebar is drawn before the page (so a page that stops early keeps it) and drawn again after
 # it when the page loaded or deleted a dataset, so the picker shows the change at once.
 sidebar = st.sidebar.empty()
