@@ -269,7 +269,7 @@ def show_dataset(store: DatasetStore, dataset_id: str) -> None:
     shape = meta.get("shape") or {}
     m1.metric("Accounts loaded", f"{q['rows_loaded']:,}",
               help="Rows in the clean accounts table" + (
-                  f", rolled up from {shape['rows']:,} {shape['shape']} by “{shape['key_header']}”"
+                  f", rolled up from {shape['rows']:,} {shape['shape']} by “{escape_markdown(shape['key_header'])}”"
                   if shape.get("shape", "accounts") != "accounts" else ""))
     m2.metric("Rows rejected", f"{q['rows_rejected']:,}", help="Lines the reader could not split into the header's columns")
     m3.metric("Columns", f"{sum(1 for c in columns if not c.get('derived')):,}",

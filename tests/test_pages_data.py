@@ -178,3 +178,19 @@ def test_user_text_is_shown_as_typed_never_as_markdown(app):
     assert not app.exception, app.exception
     captions = [c.value for c in app.caption]
     assert any("evil" in c for c in captions) and not any("](http" in c for c in captions)
+
+
+def test_order_lines_are_proposed_then_rolled_up_and_the_key_is_shown_as_typed(app):
+    """Issue 14 on the page: the proposal before loading, the roll-up after; the key's header is
+    user text and shows as typed in the metric's tooltip (no markdown)."""
+    rows = ["Order,**Customer** [id](https://x.example),Amount"] + [f"O{i},C{i % 7},{i}" for i in range(70)]
+    app.file_uploader(key="data.accounts_file").set_value(("orders.csv", "\n".join(rows).encode(), "text/csv"))
+    app.run()
+    assert not app.exception, app.exception
+    proposal = " ".join(m.value for m in app.markdown)
+    assert "This looks like 70 lines for 7 accounts" in proposal
+    app.button(key="data.load").click().run()
+    assert not app.exception and not app.error, [e.value for e in app.error]
+    loaded = next(m for m in app.metric if m.label == "Accounts loaded")
+    assert loaded.value == "7"
+    assert "rolled up from 70 lines" in loaded.help and "\\*\\*Customer\\*\\*" in loaded.help
