@@ -140,28 +140,33 @@ def test_killing_the_server_mid_upload_and_restarting_loses_nothing(tmp_path):
     big = tmp_path / "big.csv"
     generate_accounts(120_000, seed=5).to_csv(big, index=False)
     proc, url = start()
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        page = browser.new_page(viewport={"width": 1300, "height": 1000})
-        page.goto(url, wait_until="networkidle")
-        expect(page.get_by_text("Tier A", exact=True)).to_be_visible(timeout=60_000)
-        page.get_by_role("link", name="Share & export").click()
-        expect(page.get_by_role("button", name="Save version")).to_be_visible(timeout=30_000)
-        page.get_by_role("button", name="Save version").click()
-        page.get_by_text("Saved (UTC)").wait_for(state="attached", timeout=30_000)
-        workspace_url = page.url
-        page.get_by_role("link", name="Data").click()
-        expect(page.get_by_role("button", name="Load dataset")).to_be_visible(timeout=30_000)
-        page.locator("input[type=file]").first.set_input_files(str(big))
-        expect(page.get_by_text("big.csv").first).to_be_visible(timeout=30_000)
-        # the upload has arrived and been read when its shape is proposed (issue 14)
-        expect(page.get_by_text("This looks like 120,000 accounts").first).to_be_visible(timeout=60_000)
-        page.get_by_role("button", name="Load dataset").click()
-        expect(page.get_by_text("Loading big.csv").first).to_be_visible(timeout=30_000)
-        time.sleep(1.0)
-        os.kill(proc.pid, signal.SIGKILL)  # in the middle of the ingest
-        proc.wait()
-        browser.close()
+    try:  # a failing step must not leave the server running
+        with sync_playwright() as p:
+            browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+            page = browser.new_page(viewport={"width": 1300, "height": 1000})
+            page.goto(url, wait_until="networkidle")
+            expect(page.get_by_text("Tier A", exact=True)).to_be_visible(timeout=60_000)
+            page.get_by_role("link", name="Share & export").click()
+            expect(page.get_by_role("button", name="Save version")).to_be_visible(timeout=30_000)
+            page.get_by_role("button", name="Save version").click()
+            page.get_by_text("Saved (UTC)").wait_for(state="attached", timeout=30_000)
+            workspace_url = page.url
+            page.get_by_role("link", name="Data").click()
+            expect(page.get_by_role("button", name="Load dataset")).to_be_visible(timeout=30_000)
+            page.locator("input[type=file]").first.set_input_files(str(big))
+            expect(page.get_by_text("big.csv").first).to_be_visible(timeout=30_000)
+            # the upload has arrived and been read when its shape is proposed (issue 14)
+            expect(page.get_by_text("This looks like 120,000 accounts").first).to_be_visible(timeout=60_000)
+            page.get_by_role("button", name="Load dataset").click()
+            expect(page.get_by_text("Loading big.csv").first).to_be_visible(timeout=30_000)
+            time.sleep(1.0)
+            os.kill(proc.pid, signal.SIGKILL)  # in the middle of the ingest
+            proc.wait()
+            browser.close()
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
     ws = workspace_url.split("ws=")[1].split("&")[0]
     versions = [f for f in (data / "workspaces" / ws / "profiles").rglob("v*.json")]
     assert len(versions) == 1 and json.loads(versions[0].read_text())["version"] == 1
