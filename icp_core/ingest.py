@@ -353,8 +353,18 @@ def build_accounts_table(con: duckdb.DuckDBPyConnection, specs: list[ColumnSpec]
                 f"{account_key_sql('a.' + quote_ident(acc_key.key))}")
         report = _rollup_report(con, opp_specs, join_role, acc_key)
     con.execute("SET preserve_insertion_order = false")  # parallel write; row_id keeps the order
-    con.execute(f"CREATE OR REPLACE TABLE accounts AS SELECT {', '.join(select)} "
-                f"FROM {quote_ident(raw_table)} a{join}")
+    create = f"CREATE OR REPLACE TABLE accounts AS SELECT {', '.join(select)} FROM {quote_ident(raw_table)} a{join}"
+    try:
+        con.execute(create)
+    except duckdb.OutOfMemoryException:
+        # DuckDB reserves memory per column segment and join: a wide file (300 columns, 40 joins)
+        # reached the 640 MB limit on 20 rows while using ~300 MB. Once more with twice the room.
+        limit = con.execute("SELECT current_setting('memory_limit')").fetchall()[0][0]
+        con.execute(f"SET memory_limit = '{2 * ingest_memory_limit_mb()}MB'")
+        try:
+            con.execute(create)
+        finally:
+            con.execute(f"SET memory_limit = '{limit}'")
     return out_specs, report, dictionaries
 
 
