@@ -82,8 +82,7 @@ def _force_key_role(specs: list[ColumnSpec], key: str, role: str) -> None:
             s.role = "text" if role == "account_id" else "category"
 
 
-def apply_shape(con, info: SourceInfo, keys: list[str], headers: list[str], specs: list[ColumnSpec],
-                shape: str | None = None, key: str | None = None,
+def apply_shape(con, info: SourceInfo, specs: list[ColumnSpec], shape: str | None = None, key: str | None = None,
                 with_opportunities: bool = False) -> tuple[list[ColumnSpec], list[ColumnSpec] | None, dict]:
     """Decide what one row of raw_accounts is and, for deals, contacts and lines, roll the rows up
     to one row per account (raw_accounts replaced; deals kept as raw_opportunities).
@@ -455,7 +454,7 @@ def ingest_dataset(store, accounts: Path, opportunities: Path | None = None,
                 specs = detect_roles(con, "raw_accounts", keys, headers)
                 progress(0.35, "Detecting what one row is")
                 specs, shape_opp_specs, shape_report = apply_shape(
-                    con, info, keys, headers, specs, shape=shape, key=key,
+                    con, info, specs, shape=shape, key=key,
                     with_opportunities=opportunities is not None)
                 _limit_clean_columns(con, specs, info)
                 opp_specs = shape_opp_specs

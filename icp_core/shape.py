@@ -113,7 +113,7 @@ def _account_key(expr: str) -> str:
 def key_candidates(con: duckdb.DuckDBPyConnection, table: str, specs: list[ColumnSpec]) -> list[KeyCandidate]:
     """Columns that can name the account a row belongs to, best first, with their counts."""
     picked: list[tuple[int, ColumnSpec, bool]] = []
-    for pos, s in enumerate(specs):
+    for s in specs:
         h = normalise_header(s.header or "")
         id_like = s.role == "account_id" or bool(re.search(_ID_WORD, h))
         if s.role in ("account_id", "account_name"):
@@ -301,8 +301,7 @@ def _forced_row_level(s: ColumnSpec, guess: ShapeGuess) -> bool:
                                           and bool(re.search(_AMOUNT_HEADER, normalise_header(s.header or ""))))
 
 
-def plan_rollup(con, table: str, specs: list[ColumnSpec], guess: ShapeGuess,
-                ph: dict[str, list[str]]) -> RollupPlan:
+def plan_rollup(con, specs: list[ColumnSpec], guess: ShapeGuess, ph: dict[str, list[str]]) -> RollupPlan:
     """Decide, per column, attribute (most frequent value) or aggregate; icp_keyed must exist."""
     key = next(s for s in specs if s.key == guess.key)
     others = [s for s in specs if s.key != key.key]
@@ -364,7 +363,7 @@ def roll_up_rows(con: duckdb.DuckDBPyConnection, rows_table: str, out_table: str
     key = next(s for s in specs if s.key == guess.key)
     ph = _placeholders(con, rows_table, specs)
     _keyed_table(con, rows_table, key)
-    plan = plan_rollup(con, rows_table, specs, guess, ph)
+    plan = plan_rollup(con, specs, guess, ph)
     pair_cols = [plan.key] + plan.attributes + [s for s, src, _ in plan.aggregated if src == "pairs"]
     parts = " UNION ALL ".join(
         f"SELECT '{s.key}' AS c, icp_k, v, n FROM (SELECT icp_k, {_present(quote_ident(s.key), ph.get(s.key, []))} "
