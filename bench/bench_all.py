@@ -29,8 +29,8 @@ from icp_core.export import crm_export_bytes  # noqa: E402
 from icp_core.ingest import ingest_dataset  # noqa: E402
 from icp_core.profile import profile_from_json  # noqa: E402
 from icp_core.roles import ColumnSpec  # noqa: E402
-from icp_core.scoring import (AccountMatrix, ranked_rows, score_histogram, score_profile,  # noqa: E402
-                              scored_table, tier_summary)
+from icp_core.dataset import AccountMatrix
+from icp_core.scoring import ranked_rows, score_histogram, score_profile, scored_table, tier_summary
 from icp_core.segments import cluster_accounts, default_cluster_columns  # noqa: E402
 from icp_core.store import DatasetStore, new_token  # noqa: E402
 from icp_core.tam import TamAssumptions, customer_mask, segment_values, tam_table  # noqa: E402

@@ -26,7 +26,7 @@ sys.path.insert(0, str(ROOT))
 from icp_core.evidence import Outcome, reference_auc, score_auc, suggest_traits  # noqa: E402
 from icp_core.ingest import ingest_dataset  # noqa: E402
 from icp_core.roles import ColumnSpec  # noqa: E402
-from icp_core.scoring import AccountMatrix  # noqa: E402
+from icp_core.dataset import AccountMatrix  # noqa: E402
 from icp_core.store import DatasetStore, new_token  # noqa: E402
 from sample_data.generate_sample import generate_accounts  # noqa: E402
 

@@ -28,7 +28,8 @@ from icp_core.evidence import (REFERENCE_MAX_ROWS, default_outcome, live_backtes
 from icp_core.ingest import ingest_dataset  # noqa: E402
 from icp_core.profile import Profile  # noqa: E402
 from icp_core.roles import ColumnSpec  # noqa: E402
-from icp_core.scoring import AccountMatrix, score_profile  # noqa: E402
+from icp_core.dataset import AccountMatrix  # noqa: E402
+from icp_core.scoring import score_profile  # noqa: E402
 from icp_core.store import DatasetStore, new_token  # noqa: E402
 
 

@@ -32,7 +32,8 @@ def bench(n: int, tmp: Path) -> dict:
     from icp_core.ingest import ingest_dataset
     from icp_core.profile import profile_from_json
     from icp_core.roles import ColumnSpec
-    from icp_core.scoring import AccountMatrix, ranked_rows, score_histogram, score_profile, scored_table, tier_summary
+    from icp_core.dataset import AccountMatrix
+    from icp_core.scoring import ranked_rows, score_histogram, score_profile, scored_table, tier_summary
     from icp_core.store import DatasetStore, ProfileStore, new_token
 
     csv = HERE / "out" / f"accounts_{n}.csv"

@@ -21,7 +21,8 @@ from bench.generate_accounts import write_accounts_csv  # noqa: E402
 from icp_core.ingest import ingest_dataset  # noqa: E402
 from icp_core.profile import profile_from_json  # noqa: E402
 from icp_core.roles import ColumnSpec  # noqa: E402
-from icp_core.scoring import AccountMatrix, score_profile  # noqa: E402
+from icp_core.dataset import AccountMatrix  # noqa: E402
+from icp_core.scoring import score_profile  # noqa: E402
 from icp_core.segments import cluster_accounts, default_cluster_columns, feature_frame  # noqa: E402
 from icp_core.store import DatasetStore, new_token  # noqa: E402
 from icp_core.tam import TamAssumptions, customer_mask, segment_values, tam_table  # noqa: E402

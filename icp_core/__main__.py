@@ -152,7 +152,8 @@ def _cmd_score(args) -> int:
     import tempfile
 
     from .roles import ColumnSpec
-    from .scoring import AccountMatrix, score_accounts, scored_input_frame, tier_summary
+    from .dataset import AccountMatrix
+    from .scoring import score_accounts, scored_input_frame, tier_summary
 
     profile = _read_profile(args.profile)
     with tempfile.TemporaryDirectory(prefix="icp_score_") as tmp:
@@ -196,7 +197,7 @@ def _load_for_evidence(args, tmp: str):
     """Ingest FILE (and --opportunities) into a throwaway store; returns (accounts, outcome)."""
     from .evidence import Outcome
     from .roles import ColumnSpec
-    from .scoring import AccountMatrix
+    from .dataset import AccountMatrix
 
     store = DatasetStore(Path(tmp), new_token())
     opp = Path(args.opportunities) if getattr(args, "opportunities", None) else None
@@ -269,7 +270,8 @@ def _cmd_backtest(args) -> int:
 def _scored(path: Path, profile, tmp: str, skip_missing: bool, what: str):
     """Ingest a file and score it with `profile`; returns (accounts, result)."""
     from .roles import ColumnSpec
-    from .scoring import AccountMatrix, score_profile
+    from .dataset import AccountMatrix
+    from .scoring import score_profile
 
     store = DatasetStore(Path(tmp), new_token())
     res = ingest_dataset(store, path)

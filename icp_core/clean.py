@@ -26,6 +26,8 @@ from __future__ import annotations
 import duckdb
 import pycountry
 
+from .sql import quote_ident, sql_list, sql_literal
+
 # Values that mean "nothing here" in CRM exports and spreadsheets (compared case-folded,
 # accents stripped: "Non renseigné" = "non renseigne").
 PLACEHOLDERS = (
@@ -95,14 +97,6 @@ DATE_FORMATS = (
 )
 
 
-def _sql_str(value: str) -> str:
-    return "'" + value.replace("'", "''") + "'"
-
-
-def _sql_list(values) -> str:
-    return ", ".join(_sql_str(v) for v in values)
-
-
 def country_key(text: str) -> str:
     """The lookup key of a country spelling: case-folded ASCII letters only."""
     import unicodedata
@@ -132,9 +126,9 @@ _MACROS_INSTALLED_KEY = "icp_macros_v1"
 
 def install_cleaning_macros(con: duckdb.DuckDBPyConnection) -> None:
     """Define the icp_* parsing macros and the icp_countries lookup on `con` (idempotent)."""
-    placeholders = _sql_list(PLACEHOLDERS + NA_MARKERS)
+    placeholders = sql_list(PLACEHOLDERS + NA_MARKERS)
     suffix_cases = " ".join(
-        f"WHEN {_sql_str(k)} THEN {v!r}" for k, v in SUFFIX_MULTIPLIERS.items()
+        f"WHEN {sql_literal(k)} THEN {v!r}" for k, v in SUFFIX_MULTIPLIERS.items()
     )
     number_re = r"^([0-9][0-9.,]*(e[+-]?[0-9]+)?)([a-z%]*)$"
     con.execute(f"""
@@ -144,7 +138,7 @@ def install_cleaning_macros(con: duckdb.DuckDBPyConnection) -> None:
 
     -- category values keep a bare 'NA' (North America in a region column)
     CREATE OR REPLACE TEMP MACRO icp_nullify_keep_na(s) AS
-        CASE WHEN lower(trim(CAST(s AS VARCHAR), '{_WS}')) IN ({_sql_list(NA_MARKERS)})
+        CASE WHEN lower(trim(CAST(s AS VARCHAR), '{_WS}')) IN ({sql_list(NA_MARKERS)})
              THEN trim(CAST(s AS VARCHAR), '{_WS}') ELSE icp_nullify(s) END;
 
     -- date text without what a date does not need: a leading apostrophe, fractional
@@ -247,11 +241,6 @@ def install_cleaning_macros(con: duckdb.DuckDBPyConnection) -> None:
         rows = country_lookup_rows()
         con.execute("INSERT INTO icp_countries SELECT unnest(?::VARCHAR[]), unnest(?::VARCHAR[])",
                     [[k for k, _ in rows], [n for _, n in rows]])
-
-
-def quote_ident(name: str) -> str:
-    """Quote a column/table identifier for DuckDB (user-supplied names are never trusted)."""
-    return '"' + str(name).replace('"', '""') + '"'
 
 
 def clean_expression(kind: str, raw: str, scale: float = 1.0,
@@ -401,7 +390,7 @@ def date_expression(v: str, date_formats) -> str:
     # two-digit-year formats first: '%m/%d/%Y' reads '2/24/26' as the year 26, while
     # '%m/%d/%y' does not read '2/24/2026' at all
     fmts = sorted(list(date_formats) or ["%Y-%m-%d"], key=lambda f: "%y" not in f)
-    return f"CAST(try_strptime(icp_date_text({v}), [{_sql_list(fmts)}]) AS DATE)"
+    return f"CAST(try_strptime(icp_date_text({v}), [{sql_list(fmts)}]) AS DATE)"
 
 
 def date_format_counts(con: duckdb.DuckDBPyConnection, table: str, value_col: str,
@@ -413,7 +402,7 @@ def date_format_counts(con: duckdb.DuckDBPyConnection, table: str, value_col: st
     """
     v = quote_ident(value_col)
     # a four-digit-year format reading '26' as the year 26 does not count
-    aggregates = ", ".join(f"coalesce(sum(n) FILTER (WHERE year(try_strptime(d, {_sql_str(fmt)})) >= 1000), 0)"
+    aggregates = ", ".join(f"coalesce(sum(n) FILTER (WHERE year(try_strptime(d, {sql_literal(fmt)})) >= 1000), 0)"
                            for fmt in DATE_FORMATS)
     # each distinct value once, and only values shaped like a date (three numbers with separators,
     # a year-month, or a month name beside a number): amounts and ids are never tried 30 times

@@ -35,7 +35,8 @@ from .formatting import format_number
 from .profile import (Profile, TierRule, Trait, default_label, find_column,
                       new_trait_id, trait_ref_for, usable_columns)
 from .roles import ROLES, ColumnSpec
-from .scoring import AccountMatrix, Patterns, ScoreResult
+from .dataset import AccountMatrix, Patterns
+from .scoring import ScoreResult
 
 MIN_SAMPLE = 30  # fewer known outcomes than this in a tier or class: "too few to judge"
 HOLDOUT_SHARE = 0.3
@@ -984,19 +985,7 @@ def cohort_table(accounts: AccountMatrix, result: ScoreResult, y: np.ndarray, da
     """Outcome rate by quarter of `date_spec` for ICP (tiers A+B) vs other accounts.
 
     Columns: cohort, group (ICP / Not ICP), accounts (with a known outcome), rate."""
-    key = ("cohort", date_spec.key)
-    with accounts._lock:
-        cached = accounts._options.get(key)
-    if cached is None:
-        from .clean import quote_ident
-
-        with accounts._connect() as con:
-            q = con.execute(f"SELECT CAST(year({quote_ident(date_spec.key)}) * 10 + quarter({quote_ident(date_spec.key)}) "
-                            f"AS INTEGER) AS c FROM accounts ORDER BY row_id").fetchnumpy()["c"]
-        cached = np.asarray(q.filled(-1) if hasattr(q, "filled") else q, dtype=np.int64)
-        with accounts._lock:
-            accounts._options[key] = cached
-    cq = cached
+    cq = accounts.quarters(date_spec)
     icp = result.tier <= 1
     ok = (cq >= 0) & ~np.isnan(y)
     if not ok.any():

@@ -20,7 +20,8 @@ from typing import Callable
 
 import duckdb
 
-from .clean import clean_expression, detect_date_formats, install_cleaning_macros, number_lookup_sql, quote_ident
+from .clean import clean_expression, detect_date_formats, install_cleaning_macros, number_lookup_sql
+from .sql import quote_ident
 from .roles import ROLES, ColumnSpec, column_keys, detect_roles
 from .readers import (MAX_FILE_COLUMNS, SUPPORTED, IngestError, ReadOptions, SourceInfo, detect_encoding,  # noqa: F401
                       encoding_report, read_file, sniff_format)

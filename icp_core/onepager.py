@@ -14,7 +14,8 @@ import pandas as pd
 
 from .formatting import money as _money, pct as _pct
 from .profile import TRAIT_CLASSES, Profile
-from .scoring import TIER_COLORS, signed_weight
+from .scoring import TIER_COLORS
+from .traits import signed_weight
 
 CSS = """
 @page { size: A4 landscape; margin: 12mm; }

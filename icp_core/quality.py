@@ -15,7 +15,7 @@ from dataclasses import asdict
 
 import duckdb
 
-from .clean import quote_ident
+from .sql import quote_ident
 from .roles import ROLES, ColumnSpec, normalise_header
 
 _TYPO_KINDS = ("category", "category_folded")

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import duckdb
 
-from .clean import quote_ident
+from .sql import quote_ident
 
 MAX_FILE_COLUMNS = 300  # columns read per file
 

@@ -14,7 +14,8 @@ from dataclasses import asdict, dataclass, field
 
 import duckdb
 
-from .clean import date_format_counts, number_lookup_sql, quote_ident
+from .clean import date_format_counts, number_lookup_sql
+from .sql import quote_ident
 
 
 @dataclass(frozen=True)

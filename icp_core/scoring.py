@@ -1,7 +1,7 @@
 """Scoring: trait matrix -> score -> tiers -> reasons, vectorised.
 
 Each trait's match vector (one boolean per account) is computed once per trait *definition*
-in DuckDB (`trait_condition_sql`) and cached on the `AccountMatrix`; moving a weight slider only
+in DuckDB (`traits.condition_sql`) and cached by the dataset (`dataset.AccountMatrix`); moving a weight slider only
 recombines the cached vectors with numpy (`score_accounts`).
 
 Score formula (documented in the README): with weights w_i and match m_i ∈ {0, 1},
@@ -19,340 +19,22 @@ score ≥ the A line, B when ≥ the B line, C when ≥ the C line, else D.
 from __future__ import annotations
 
 import math
-import threading
-from collections import OrderedDict
 from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 
-from .clean import quote_ident
-from .export import FORMULA_PREFIXES
-from .profile import DISQUALIFIED, TIERS, Binding, Profile, Trait, TierRule, resolve_profile, trait_ref_for
+from .dataset import AccountMatrix, Patterns, group_patterns
+from .profile import DISQUALIFIED, TIERS, Binding, Profile, TierRule, Trait, resolve_profile
 from .roles import ColumnSpec
+from .sql import quote_ident
+from .traits import SEPARATOR, flag_piece, flag_raised_on_miss, reason_piece, reason_traits, signed_weight
 
 TIER_LABELS = TIERS + (DISQUALIFIED,)  # tier code 0..4
 TIER_COLORS = {"A": "#1b7f3b", "B": "#7cb342", "C": "#f2b701", "D": "#e07b39", DISQUALIFIED: "#8d8d8d"}
-MINUS = "\u2212"
-
-
-# --------------------------------------------------------------------------- SQL for one trait
-
-def sql_literal(value) -> str:
-    """A SQL literal for a user value: text quoted with '' escaping, numbers via repr."""
-    if isinstance(value, bool):
-        return "TRUE" if value else "FALSE"
-    if isinstance(value, (int, float)):
-        if not math.isfinite(float(value)):
-            raise ValueError("non-finite number in SQL")
-        return repr(float(value))
-    return "'" + str(value).replace("'", "''") + "'"
-
-
-def trait_condition_sql(trait: Trait, column: str, kind: str) -> str:
-    """A SQL boolean (never NULL) that is TRUE where an account matches `trait`.
-
-    `column` is the clean column's name in the accounts table; it is quoted here, and every
-    value from the profile goes in as an escaped literal.
-    """
-    col = quote_ident(column)
-    if trait.rule == "in_set":
-        values = ", ".join(sql_literal(str(v).strip().lower()) for v in trait.values)
-        expr = f"lower(trim(CAST({col} AS VARCHAR))) IN ({values})"
-    elif trait.rule == "contains_any":
-        values = ", ".join(sql_literal(str(v).strip().lower()) for v in trait.values)
-        expr = f"list_has_any(list_transform({col}, lambda x: lower(trim(x))), [{values}])"
-    elif trait.rule == "range":
-        parts = []
-        if trait.min is not None:
-            parts.append(f"{col} >= {sql_literal(trait.min)}")
-        if trait.max is not None:
-            parts.append(f"{col} <= {sql_literal(trait.max)}")
-        expr = " AND ".join(parts)
-    elif trait.rule == "is_true":
-        expr = f"{col} = TRUE"
-    elif trait.rule == "is_false":
-        expr = f"{col} = FALSE"
-    elif trait.rule == "missing":
-        expr = f"{col} IS NULL" + (f" OR len({col}) = 0" if kind == "list" else "")
-    else:  # validate_trait keeps this unreachable
-        raise ValueError(f"unknown rule {trait.rule!r}")
-    return f"coalesce(({expr}), FALSE)"
-
-
-# --------------------------------------------------------------------------- the account matrix
-
-def _outcome_columns(specs: list[ColumnSpec]) -> dict[str, ColumnSpec]:
-    """The columns that carry outcomes: won/lost, churned, ARR (first by role, then roll-up)."""
-    by_role = {s.role: s for s in specs}
-    by_key = {s.key: s for s in specs}
-    out = {}
-    if "deal_stage" in by_role:
-        out["won"] = by_role["deal_stage"]
-    elif "opp_outcome" in by_key:
-        out["won"] = by_key["opp_outcome"]
-    if "churned" in by_role:
-        out["churned"] = by_role["churned"]
-    if "arr" in by_role:
-        out["arr"] = by_role["arr"]
-    elif "opp_won_value" in by_key:
-        out["arr"] = by_key["opp_won_value"]
-    return out
-
-
-DISPLAY_ROLES = ("account_name", "account_id", "industry", "country", "employees", "annual_revenue", "arr")
-
-
-class AccountMatrix:
-    """One dataset's accounts in memory for scoring: outcomes, a few display columns, and the
-    cached match vector of every trait definition seen so far (bounded LRU).
-
-    Shared between sessions (st.cache_resource); thread-safe. The caches only speed things up:
-    a result never depends on an entry still being cached.
-    """
-
-    MAX_CACHED_TRAITS = 256  # trait vectors kept (a profile has at most profile.MAX_TRAITS traits)
-    MAX_CACHED_PATTERNS = 16
-
-    def __init__(self, connect, specs: list[ColumnSpec]):
-        """connect: a zero-argument callable returning a context manager that yields a DuckDB
-        connection on the dataset (e.g. lambda: store.open_dataset(id))."""
-        self._connect = connect
-        self.specs = specs
-        self.outcome_specs = _outcome_columns(specs)
-        self._lock = threading.Lock()
-        self._matches: OrderedDict[str, np.ndarray] = OrderedDict()
-        self._options: dict = {}
-        self._memo: OrderedDict = OrderedDict()
-        self._search_text: np.ndarray | None = None
-        self._patterns: OrderedDict[tuple, Patterns] = OrderedDict()
-        by_role = {s.role: s for s in specs}
-        display = [by_role[r] for r in DISPLAY_ROLES if r in by_role]
-        if "account_name" not in by_role and "account_id" not in by_role and specs:
-            display.insert(0, specs[0])
-        self.display_specs = display
-        sel = ["row_id"] + [quote_ident(s.key) for s in display]
-        o = self.outcome_specs
-        won_sql = (f"CASE {quote_ident(o['won'].key)} WHEN 'won' THEN 1 WHEN 'lost' THEN 0 WHEN 'open' THEN 2 ELSE -1 END"
-                   if "won" in o else "-1")
-        churn_sql = (f"CASE WHEN {quote_ident(o['churned'].key)} THEN 1 WHEN NOT {quote_ident(o['churned'].key)} "
-                     f"THEN 0 ELSE -1 END" if "churned" in o else "-1")
-        arr_sql = f"CAST({quote_ident(o['arr'].key)} AS DOUBLE)" if "arr" in o else "CAST(NULL AS DOUBLE)"
-        with connect() as con:
-            outcomes = con.execute(
-                f"SELECT CAST({won_sql} AS TINYINT) AS won, CAST({churn_sql} AS TINYINT) AS churned, "
-                f"{arr_sql} AS arr FROM accounts ORDER BY row_id").fetchnumpy()
-            self.display = con.execute(
-                f"SELECT {', '.join(dict.fromkeys(sel))} FROM accounts ORDER BY row_id").df()
-        self.won = np.asarray(outcomes["won"], dtype=np.int8)
-        self.churned = np.asarray(outcomes["churned"], dtype=np.int8)
-        arr = outcomes["arr"]
-        self.arr = np.asarray(arr.filled(np.nan) if hasattr(arr, "filled") else arr, dtype=np.float64)
-        self.n = len(self.won)
-        self.display.columns = ["row_id"] + [s.header for s in display][: len(self.display.columns) - 1]
-        self.has = {"won": "won" in o, "churned": "churned" in o, "arr": "arr" in o}
-        # won / lost deals per account: the account's own stage, or its rolled-up opportunities
-        keys = {s.key: s for s in specs}
-        if "won" in o and o["won"].source == "opportunities" and {"opp_won_count", "opp_lost_count"} <= set(keys):
-            self.won_deals = np.nan_to_num(self.column_array(keys["opp_won_count"]))
-            self.lost_deals = np.nan_to_num(self.column_array(keys["opp_lost_count"]))
-        else:
-            self.won_deals = (self.won == 1).astype(np.float64)
-            self.lost_deals = (self.won == 0).astype(np.float64)
-
-    def memo(self, key, compute):
-        """A small shared memo for derived per-dataset results (e.g. per-pattern outcome counts)."""
-        with self._lock:
-            if key in self._memo:
-                self._memo.move_to_end(key)
-                return self._memo[key]
-        value = compute()
-        with self._lock:
-            self._memo[key] = value
-            while len(self._memo) > 32:
-                self._memo.popitem(last=False)
-        return value
-
-    def column_array(self, spec: ColumnSpec) -> np.ndarray:
-        """A numeric column as float64 in row order (NaN where empty), cached."""
-        key = ("num", spec.key)
-        with self._lock:
-            if key in self._options:
-                return self._options[key]
-        with self._connect() as con:
-            arr = con.execute(f"SELECT CAST({quote_ident(spec.key)} AS DOUBLE) AS v FROM accounts "
-                              f"ORDER BY row_id").fetchnumpy()["v"]
-        arr = np.asarray(arr.filled(np.nan) if hasattr(arr, "filled") else arr, dtype=np.float64)
-        with self._lock:
-            self._options[key] = arr
-        return arr
-
-    def column_codes(self, spec: ColumnSpec) -> tuple[np.ndarray, list[str]]:
-        """A categorical column as (codes, values): codes[i] indexes values, -1 where empty.
-        Values are the clean text; cached."""
-        key = ("codes", spec.key)
-        with self._lock:
-            if key in self._options:
-                return self._options[key]
-        col = quote_ident(spec.key)
-        with self._connect() as con:
-            values = [r[0] for r in con.execute(
-                f"SELECT DISTINCT CAST({col} AS VARCHAR) AS v FROM accounts WHERE {col} IS NOT NULL ORDER BY v").fetchall()]
-            codes = con.execute(
-                f"SELECT coalesce(d.i, 0) - 1 AS c FROM accounts a LEFT JOIN "
-                f"(SELECT unnest(?::VARCHAR[]) AS v, unnest(range(1, len(?::VARCHAR[]) + 1)) AS i) d "
-                f"ON CAST(a.{col} AS VARCHAR) = d.v ORDER BY a.row_id", [values, values]).fetchnumpy()["c"]
-        out = (np.asarray(codes, dtype=np.int32), values)
-        with self._lock:
-            self._options[key] = out
-        return out
-
-    def search(self, text: str) -> np.ndarray:
-        """Accounts whose name or id contains `text` (case-insensitive), as a boolean mask."""
-        with self._lock:
-            if self._search_text is None:
-                cols = [self.display[s.header].astype("string").fillna("").str.lower()
-                        for s in self.display_specs[:2]]
-                joined = cols[0] if len(cols) == 1 else cols[0] + "\x1f" + cols[1]
-                self._search_text = joined.to_numpy(dtype=object) if cols else np.full(self.n, "", dtype=object)
-        needle = text.strip().lower()
-        if not needle:
-            return np.ones(self.n, dtype=bool)
-        return pd.Series(self._search_text).str.contains(needle, regex=False).to_numpy(dtype=bool)
-
-    def value_options(self, spec: ColumnSpec, limit: int = 200) -> dict:
-        """The column's real values, to offer when building a trait: {"values": [(value, count)],
-        most common first} for categories and technologies, {"quantiles": {...}} for numbers."""
-        key = ("options", spec.key, spec.kind)
-        with self._lock:
-            if key in self._options:
-                return self._options[key]
-        col = quote_ident(spec.key)
-        with self._connect() as con:
-            if spec.kind == "list":
-                rows = con.execute(f"SELECT v, count(*) AS n FROM (SELECT unnest({col}) AS v FROM accounts) "
-                                   f"WHERE v IS NOT NULL GROUP BY v ORDER BY n DESC, v LIMIT ?", [limit]).fetchall()
-                out = {"values": rows}
-            elif spec.kind in ("number", "year"):
-                q = con.execute(f"SELECT min({col}), quantile_cont({col}, [0.1, 0.25, 0.5, 0.75, 0.9]), max({col}), "
-                                f"count({col}) FROM accounts").fetchone()
-                out = {"quantiles": ({"min": q[0], "p10": q[1][0], "p25": q[1][1], "median": q[1][2],
-                                      "p75": q[1][3], "p90": q[1][4], "max": q[2]} if q[3] else {})}
-            elif spec.kind in ("boolean", "churn", "date"):
-                out = {}
-            else:
-                rows = con.execute(f"SELECT CAST({col} AS VARCHAR) AS v, count(*) AS n FROM accounts "
-                                   f"WHERE {col} IS NOT NULL GROUP BY 1 ORDER BY n DESC, v LIMIT ?", [limit]).fetchall()
-                out = {"values": rows}
-        with self._lock:
-            self._options[key] = out
-        return out
-
-    def patterns(self, bound: list[tuple[Trait, ColumnSpec]]) -> Patterns:
-        """The accounts grouped by match pattern for these traits (cached per set of trait
-        definitions, so a weight, class or tier change reuses it)."""
-        key = ("patterns",) + tuple(t.definition_key() for t, _ in bound)
-        with self._lock:
-            hit = self._patterns.get(key)
-            if hit is not None:
-                self._patterns.move_to_end(key)
-                return hit
-        patterns = group_patterns(self.matches(bound), self)
-        with self._lock:
-            self._patterns[key] = patterns
-            while len(self._patterns) > self.MAX_CACHED_PATTERNS:
-                self._patterns.popitem(last=False)
-        return patterns
-
-    def technology_flags(self, spec: ColumnSpec, limit: int) -> tuple[list[str], np.ndarray]:
-        """The `limit` most common values of a multi-valued column and an (n_accounts, len(values))
-        boolean matrix: does each account list each value (cached like any trait match)."""
-        values = [v for v, _ in self.value_options(spec, limit=limit)["values"]]
-        if not values:
-            return [], np.zeros((self.n, 0), dtype=bool)
-        ref = trait_ref_for(spec)
-        return values, self.matches([(Trait(label=v, rule="contains_any", values=[v], **ref), spec) for v in values])
-
-    def matches(self, bound: list[tuple[Trait, ColumnSpec]]) -> np.ndarray:
-        """An (n_accounts, n_traits) boolean matrix for the bound traits, in their order.
-        Definitions not seen before are computed together in one DuckDB query."""
-        keys = [t.definition_key() for t, _ in bound]
-        # Every vector needed is held in `found` (a local reference) before the matrix is built:
-        # the bounded cache is only an accelerator, so another session evicting an entry
-        # meanwhile (or more traits than the cache holds) can never make a lookup fail.
-        with self._lock:
-            found = {}
-            for k in keys:
-                v = self._matches.get(k)
-                if v is not None:
-                    self._matches.move_to_end(k)
-                    found[k] = v
-        todo = {k: (t, s) for k, (t, s) in zip(keys, bound) if k not in found}
-        if todo:
-            exprs = [f"{trait_condition_sql(t, s.key, s.kind)} AS m{i}" for i, (t, s) in enumerate(todo.values())]
-            with self._connect() as con:
-                cols = con.execute(f"SELECT {', '.join(exprs)} FROM accounts ORDER BY row_id").fetchnumpy()
-            new = {k: np.asarray(cols[f"m{i}"], dtype=bool) for i, k in enumerate(todo)}
-            found.update(new)
-            with self._lock:
-                for k, v in new.items():
-                    self._matches[k] = v
-                    self._matches.move_to_end(k)
-                while len(self._matches) > self.MAX_CACHED_TRAITS:
-                    self._matches.popitem(last=False)
-        vectors = [found[k] for k in keys]
-        if not vectors:
-            return np.zeros((self.n, 0), dtype=bool)
-        return np.column_stack(vectors)
 
 
 # --------------------------------------------------------------------------- score, tiers
-
-@dataclass
-class Patterns:
-    """Accounts grouped by which traits they match. A weight change only re-scores the distinct
-    match patterns (usually a few hundred, whatever the number of accounts); per-pattern sums
-    of the outcomes make tier summaries O(patterns) too."""
-
-    matrix: np.ndarray  # (U, k) bool: the distinct match patterns
-    inv: np.ndarray  # (n,) pattern of each account
-    count: np.ndarray  # (U,) accounts per pattern
-    order: np.ndarray  # (n,) account positions grouped by pattern, row order within a pattern
-    offsets: np.ndarray  # (U + 1,) start of each pattern's accounts in `order`
-    agg: dict[str, np.ndarray] | None = None  # per-pattern won, lost, churned, churn_known, arr
-
-    @property
-    def n(self) -> int:
-        return len(self.inv)
-
-
-def group_patterns(matrix: np.ndarray, accounts: "AccountMatrix | None" = None) -> Patterns:
-    """Group the rows of a boolean match matrix into distinct patterns (with outcome sums)."""
-    n, k = matrix.shape
-    if k == 0:
-        inv = np.zeros(n, dtype=np.int64)
-        uniq = np.zeros((1 if n else 0, 0), dtype=bool)
-    else:
-        packed = np.packbits(matrix, axis=1)
-        keys = np.ascontiguousarray(packed).view(np.dtype((np.void, packed.shape[1]))).ravel()
-        _, first, inv = np.unique(keys, return_index=True, return_inverse=True)
-        uniq = matrix[first]
-    inv = inv.astype(np.int64).ravel()
-    u = len(uniq)
-    count = np.bincount(inv, minlength=u)
-    order = np.argsort(inv, kind="stable")
-    offsets = np.concatenate([[0], np.cumsum(count)])
-    agg = None
-    if accounts is not None:
-        agg = {
-            "won": np.bincount(inv, weights=accounts.won_deals, minlength=u),
-            "lost": np.bincount(inv, weights=accounts.lost_deals, minlength=u),
-            "churned": np.bincount(inv, weights=(accounts.churned == 1), minlength=u),
-            "churn_known": np.bincount(inv, weights=(accounts.churned >= 0), minlength=u),
-            "arr": np.bincount(inv, weights=np.nan_to_num(accounts.arr), minlength=u),
-        }
-    return Patterns(uniq, inv, count, order, offsets, agg)
-
 
 @dataclass
 class ScoreResult:
@@ -486,49 +168,6 @@ def score_profile(accounts: AccountMatrix, profile: Profile) -> tuple[ScoreResul
 
 # --------------------------------------------------------------------------- reasons
 
-def signed_weight(w: int) -> str:
-    """A trait weight as shown in reasons: +5, −3 (a true minus sign), 0."""
-    return f"+{w}" if w > 0 else (f"{MINUS}{-w}" if w < 0 else "0")
-
-
-def lead_label(label: str) -> str:
-    """A trait label placed at the start of a reason: in quotes when it starts like a formula
-    (“-EMEA”), so reasons never begin with =, +, -, @, a tab or a CR."""
-    return f"“{label}”" if str(label).startswith(FORMULA_PREFIXES) else str(label)
-
-
-def reason_piece(t: Trait) -> str:
-    """One matched trait in the reasons: 'Industry in Fintech (+5)', 'Government (−5, stay away)'.
-    The label comes first, so the text never starts with a sign a spreadsheet would take for a
-    formula (and get an apostrophe in CRM exports). The warehouse SQL writes the same text."""
-    cls = {"caution": ", caution", "stay_away": ", stay away"}.get(t.trait_class, "")
-    return f"{lead_label(t.label)} ({signed_weight(t.weight)}{cls})"
-
-
-def flag_piece(t: Trait) -> str | None:
-    """The flag a trait raises ('Caution: …', 'Stay away: …', 'Disqualified: fails must-have “…”'),
-    or None for a nice-to-have. Raised when a caution / stay-away matches or a must-have fails."""
-    if t.trait_class == "must_have":
-        return f"Disqualified: fails must-have “{t.label}”"
-    if t.trait_class == "stay_away":
-        return f"{'Disqualified: ' if t.disqualify else ''}Stay away: {t.label}"
-    if t.trait_class == "caution":
-        return f"Caution: {t.label}"
-    return None
-
-
-def reason_traits(traits: list[Trait]) -> list[int]:
-    """The traits that appear in reasons when matched, in reason order (weight 0 only for
-    caution and stay-away)."""
-    return [i for i in _reason_order(traits)
-            if traits[i].weight != 0 or traits[i].trait_class in ("caution", "stay_away")]
-
-
-def _reason_order(traits: list[Trait]) -> list[int]:
-    """Largest absolute weight first; positive before negative on ties."""
-    return sorted(range(len(traits)), key=lambda i: (-abs(traits[i].weight), -traits[i].weight, i))
-
-
 def explain_accounts(result: ScoreResult, rows: np.ndarray) -> pd.DataFrame:
     """Reasons, flags and next-tier hints for the given row positions (vectorised per trait).
 
@@ -545,16 +184,15 @@ def explain_accounts(result: ScoreResult, rows: np.ndarray) -> pd.DataFrame:
     traits = result.traits
     reasons = np.full(n, "", dtype=object)
     flags = np.full(n, "", dtype=object)
-    sep = " · "
     for i in reason_traits(traits):
         piece = reason_piece(traits[i])
-        reasons = np.where(m[:, i], np.where(reasons == "", piece, reasons + sep + piece), reasons)
+        reasons = np.where(m[:, i], np.where(reasons == "", piece, reasons + SEPARATOR + piece), reasons)
     for i, t in enumerate(traits):
         piece = flag_piece(t)
         if piece is None:
             continue
-        on = ~m[:, i] if t.trait_class == "must_have" else m[:, i]
-        flags = np.where(on, np.where(flags == "", piece, flags + sep + piece), flags)
+        on = ~m[:, i] if flag_raised_on_miss(t) else m[:, i]
+        flags = np.where(on, np.where(flags == "", piece, flags + SEPARATOR + piece), flags)
     hints = _pattern_hints(result, pats)
     return pd.DataFrame({"reasons": reasons[back], "flags": flags[back], "next_step": hints[back]})
 

@@ -31,7 +31,8 @@ from .evidence import wilson
 from .formatting import MISSING, count, format_number, is_missing, money, pct
 from .profile import Trait, default_label, trait_ref_for, usable_columns
 from .roles import GENERIC_ROLES, ROLES, ColumnSpec, normalise_header
-from .scoring import AccountMatrix, ScoreResult
+from .dataset import AccountMatrix
+from .scoring import ScoreResult
 
 FIT_SAMPLE = 20_000
 MAP_POINTS = 5_000

@@ -27,7 +27,8 @@ from dataclasses import asdict, dataclass, field
 
 import duckdb
 
-from .clean import _WS, clean_expression, number_lookup_sql, quote_ident
+from .clean import _WS, clean_expression, number_lookup_sql
+from .sql import quote_ident
 from .roles import ROLES, ColumnSpec, normalise_header
 
 SHAPES = ("accounts", "deals", "contacts", "lines")

@@ -26,7 +26,8 @@ from pathlib import Path
 
 import duckdb
 
-from .clean import clean_expression, install_cleaning_macros, quote_ident
+from .clean import clean_expression, install_cleaning_macros
+from .sql import quote_ident
 from .ingest import IngestError, account_key_sql, mapped_account_specs, read_table, rebuild_clean_table
 from .roles import ROLES, ColumnSpec, detect_roles
 

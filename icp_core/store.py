@@ -26,6 +26,8 @@ from typing import Iterator
 
 import duckdb
 
+from .sql import quote_ident
+
 SAMPLE_WORKSPACE = "sample"
 _ID_RE = re.compile(r"[0-9a-f]{32}")
 _WORKSPACE_RE = re.compile(r"[0-9a-f]{32}|sample")
@@ -246,7 +248,7 @@ def read_accounts(store: DatasetStore, dataset_id: str, limit: int | None = None
     with store.open_dataset(dataset_id) as con:
         cols = [d[0] for d in con.execute("SELECT * FROM accounts LIMIT 0").description]
         keep = [c for c in cols if with_raw or not (c.endswith("__raw") or c.endswith("__band"))]
-        sql = "SELECT " + ", ".join('"' + c.replace('"', '""') + '"' for c in keep) + " FROM accounts ORDER BY row_id"
+        sql = "SELECT " + ", ".join(quote_ident(c) for c in keep) + " FROM accounts ORDER BY row_id"
         if limit is not None:
             sql += f" LIMIT {int(limit)}"
         return con.execute(sql).df()

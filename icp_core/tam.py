@@ -26,7 +26,8 @@ import pandas as pd
 
 from .formatting import MISSING, count, format_number, is_missing, money, pct
 from .profile import find_column, Trait
-from .scoring import TIER_LABELS, AccountMatrix, ScoreResult
+from .scoring import ScoreResult, TIER_LABELS
+from .dataset import AccountMatrix
 
 EMPLOYEE_BANDS = [(0, 10, "1–10"), (11, 50, "11–50"), (51, 200, "51–200"), (201, 1000, "201–1,000"),
                   (1001, 5000, "1,001–5,000"), (5001, math.inf, "5,001+")]

@@ -1,10 +1,11 @@
 """Warehouse SQL: a profile compiled to one query that scores a table where the CRM lives.
 
-The query is written once in DuckDB's dialect from portable pieces (CASE, COALESCE, LOWER,
-TRIM, STRPOS, ||, SUBSTR) and translated by sqlglot to Snowflake, BigQuery, PostgreSQL and
-Spark SQL. It gives exactly the app's scores and tiers: the same trait conditions, the same
-score arithmetic (an integer sum times the same double), the same tier lines (for a target mix,
-the lines solved on the dataset the profile was scored on).
+The query is built as one sqlglot expression from the trait compiler's conditions
+(`traits.condition`, the very expressions the app runs on DuckDB) and rendered for DuckDB,
+Snowflake, BigQuery, PostgreSQL and Spark SQL. It gives exactly the app's scores and tiers:
+the same trait conditions, the same score arithmetic (an integer sum times the same double),
+the same tier lines (for a target mix, the lines solved on the dataset the profile was scored
+on), and the reason and flag texts the app writes (`traits.reason_piece` / `flag_piece`).
 
 The input table has one column per trait column, named by the trait's role (`industry`,
 `employees`, `technologies`, ...) or, for other columns, by `column_name(header)`; numbers
@@ -16,15 +17,15 @@ from __future__ import annotations
 
 import re
 
-import sqlglot
+from sqlglot import exp
 
 from .profile import Profile, Trait, normalise_header
-from .clean import quote_ident
-from .scoring import flag_piece, reason_piece, reason_traits
+from .sql import column, ident, literal, quote_ident
+from .traits import (INPUT_KINDS, SEPARATOR, condition, flag_piece, flag_raised_on_miss, input_column, reason_piece,
+                     reason_traits)
 
 DIALECTS = {"duckdb": "duckdb", "snowflake": "snowflake", "bigquery": "bigquery", "postgres": "postgres",
             "spark": "spark"}
-SEPARATOR = " · "
 
 
 class SqlError(ValueError):
@@ -41,11 +42,9 @@ def column_name(trait: Trait) -> str:
 
 def input_columns(profile: Profile) -> dict[str, str]:
     """{warehouse column: what it must hold} for the profile's traits."""
-    out = {}
+    out: dict[str, str] = {}
     for t in profile.traits:
-        kind = {"in_set": "text", "range": "number", "contains_any": "';'-separated text",
-                "is_true": "boolean", "is_false": "boolean", "missing": "any"}[t.rule]
-        out.setdefault(column_name(t), kind)
+        out.setdefault(column_name(t), INPUT_KINDS[t.rule])
     return out
 
 
@@ -54,35 +53,55 @@ def _comment(text) -> str:
     return " ".join(str(text).split())
 
 
-def _lit(value) -> str:
-    if isinstance(value, float):
-        return f"CAST('{value!r}' AS DOUBLE)"
-    return "'" + str(value).replace("'", "''") + "'"
+def _when_text(pieces: list[tuple[exp.Expression, str]]) -> exp.Expression:
+    """The texts whose condition holds, joined by SEPARATOR ('' when none): CASE per piece,
+    concatenated, minus the leading separator."""
+    if not pieces:
+        return literal("")
+    parts = [exp.Case(ifs=[exp.If(this=when, true=literal(SEPARATOR + text))], default=literal(""))
+             for when, text in pieces]
+    joined = parts[0]
+    for part in parts[1:]:
+        joined = exp.DPipe(this=joined, expression=part)
+    return exp.Substring(this=joined, start=exp.Literal.number(len(SEPARATOR) + 1))
 
 
-def condition(trait: Trait) -> str:
-    """The trait's match as a portable boolean that is never NULL."""
-    col = quote_ident(column_name(trait))
-    if trait.rule == "in_set":
-        values = ", ".join(_lit(str(v).strip().lower()) for v in trait.values)
-        expr = f"LOWER(TRIM(CAST({col} AS VARCHAR))) IN ({values})"
-    elif trait.rule == "contains_any":
-        hay = f"(';' || LOWER(CAST({col} AS VARCHAR)) || ';')"
-        expr = " OR ".join(f"STRPOS({hay}, {_lit(';' + str(v).strip().lower() + ';')}) > 0" for v in trait.values)
-    elif trait.rule == "range":
-        parts = []
-        if trait.min is not None:
-            parts.append(f"{col} >= {_lit(float(trait.min))}")
-        if trait.max is not None:
-            parts.append(f"{col} <= {_lit(float(trait.max))}")
-        expr = " AND ".join(parts)
-    elif trait.rule == "is_true":
-        expr = f"{col} = TRUE"
-    elif trait.rule == "is_false":
-        expr = f"{col} = FALSE"
+def profile_query(profile: Profile, thresholds: dict[str, float], table: exp.Expression) -> exp.Select:
+    """The scoring query as one sqlglot expression over `table` (see profile_sql)."""
+    traits = profile.traits
+    low = sum(min(t.weight, 0) for t in traits)
+    high = sum(max(t.weight, 0) for t in traits)
+    m = [exp.column(f"m{i}") for i in range(len(traits))]
+    matched = exp.select(exp.Column(this=exp.Star(), table=exp.to_identifier("t"))).from_(
+        exp.alias_(table, "t", table=True))
+    for i, t in enumerate(traits):
+        matched = matched.select(exp.alias_(condition(t, column(column_name(t))), f"m{i}"))
+    cases = [exp.Case(ifs=[exp.If(this=mi.copy(), true=exp.Literal.number(t.weight))], default=exp.Literal.number(0))
+             for t, mi in zip(traits, m, strict=True) if t.weight]
+    total: exp.Expression = cases[0] if cases else exp.Literal.number(0)
+    for case in cases[1:]:
+        total = exp.Add(this=total, expression=case)
+    if high > low:
+        diff = exp.Sub(this=exp.Paren(this=total), expression=exp.Paren(this=exp.Literal.number(low)))
+        score: exp.Expression = exp.Mul(this=exp.Cast(this=exp.Paren(this=diff), to=exp.DataType.build("DOUBLE")),
+                                        expression=literal(100.0 / (high - low)))
     else:
-        expr = f"{col} IS NULL OR TRIM(CAST({col} AS VARCHAR)) = ''"
-    return f"COALESCE(({expr}), FALSE)"
+        score = exp.Cast(this=exp.Literal.number(0), to=exp.DataType.build("DOUBLE"))
+    disq = [exp.Not(this=mi.copy()) for t, mi in zip(traits, m, strict=True) if t.trait_class == "must_have"]
+    disq += [mi.copy() for t, mi in zip(traits, m, strict=True) if t.trait_class == "stay_away" and t.disqualify]
+    ifs = [exp.If(this=exp.or_(*disq), true=literal("Disqualified"))] if disq else []
+    ifs += [exp.If(this=exp.GTE(this=exp.column("icp_score"), expression=literal(float(thresholds[k]))),
+                   true=literal(k)) for k in ("A", "B", "C") if thresholds[k] != float("inf")]
+    tier = exp.Case(ifs=ifs, default=literal("D"))
+    reasons = _when_text([(m[i].copy(), reason_piece(traits[i])) for i in reason_traits(traits)])
+    flags = _when_text([((exp.Not(this=mi.copy()) if flag_raised_on_miss(t) else mi.copy()), text)
+                        for t, mi in zip(traits, m, strict=True) if (text := flag_piece(t)) is not None])
+    scored = exp.select(exp.Column(this=exp.Star(), table=exp.to_identifier("matched")),
+                        exp.alias_(score, "icp_score")).from_("matched")
+    return (exp.select(exp.Column(this=exp.Star(), table=exp.to_identifier("scored")),
+                       exp.alias_(tier, "icp_tier"), exp.alias_(reasons, "icp_reasons"),
+                       exp.alias_(flags, "icp_flags"))
+            .from_("scored").with_("matched", as_=matched).with_("scored", as_=scored))
 
 
 def profile_sql(profile: Profile, thresholds: dict[str, float], table: str = "accounts",
@@ -93,69 +112,25 @@ def profile_sql(profile: Profile, thresholds: dict[str, float], table: str = "ac
     """
     if dialect not in DIALECTS:
         raise SqlError(f"unknown dialect {dialect!r} (one of {', '.join(DIALECTS)})")
-    traits = profile.traits
-    low = sum(min(t.weight, 0) for t in traits)
-    high = sum(max(t.weight, 0) for t in traits)
-    ms = [f"m{i}" for i in range(len(traits))]
-    match_cols = "\n    ".join(
-        f"{condition(t)} AS {m}{',' if i < len(traits) - 1 else ''}  -- {_comment(t.label)}"
-        for i, (t, m) in enumerate(zip(traits, ms))) or "TRUE AS m_none"
-    total = " + ".join(f"(CASE WHEN {m} THEN {t.weight} ELSE 0 END)" for t, m in zip(traits, ms) if t.weight) or "0"
-    if high > low:
-        score = f"CAST(({total}) - ({low}) AS DOUBLE) * {_lit(100.0 / (high - low))}"
-    else:
-        score = "CAST(0 AS DOUBLE)"
-    disq = [f"NOT {m}" for t, m in zip(traits, ms) if t.trait_class == "must_have"]
-    disq += [m for t, m in zip(traits, ms) if t.trait_class == "stay_away" and t.disqualify]
-    tier_lines = []
-    for k in ("A", "B", "C"):
-        v = thresholds[k]
-        if v != float("inf"):
-            tier_lines.append(f"WHEN icp_score >= {_lit(float(v))} THEN '{k}'")
-    tier = ("CASE " + (f"WHEN {' OR '.join(disq)} THEN 'Disqualified' " if disq else "")
-            + " ".join(tier_lines) + " ELSE 'D' END")
-    # the reason and flag texts are the app's own (scoring.reason_piece / flag_piece), as literals
-    pieces = [f"CASE WHEN {ms[i]} THEN {_lit(SEPARATOR + reason_piece(traits[i]))} ELSE '' END"
-              for i in reason_traits(traits)]
-    reasons = f"SUBSTR({' || '.join(pieces)}, {len(SEPARATOR) + 1})" if pieces else "''"
-    flags = []
-    for t, m in zip(traits, ms):
-        text = flag_piece(t)
-        if text is not None:
-            when = f"NOT {m}" if t.trait_class == "must_have" else m
-            flags.append(f"CASE WHEN {when} THEN {_lit(SEPARATOR + text)} ELSE '' END")
-    flag_sql = f"SUBSTR({' || '.join(flags)}, {len(SEPARATOR) + 1})" if flags else "''"
-    sql = f"""WITH matched AS (
-  SELECT
-    t.*,
-    {match_cols}
-  FROM {_table(table)} AS t
-),
-scored AS (
-  SELECT matched.*, {score} AS icp_score FROM matched
-)
-SELECT
-  scored.*,
-  {tier} AS icp_tier,
-  {reasons} AS icp_reasons,
-  {flag_sql} AS icp_flags
-FROM scored"""
-    header = (f"-- ICP profile: {_comment(profile.name)}\n-- score = 100 * (sum of matched weights - ({low})) / ({high} - ({low}))\n"
-              f"-- tier lines: " + ", ".join(f"{k} >= {v:g}" for k, v in thresholds.items()) + "\n")
-    if dialect == "duckdb":
-        return header + sql
-    try:
-        out = sqlglot.transpile(sql, read="duckdb", write=DIALECTS[dialect], pretty=True)[0]
-    except sqlglot.errors.SqlglotError as exc:  # pragma: no cover - the generated SQL is fixed
-        raise SqlError(f"could not translate to {dialect}: {exc}") from None
-    return header + out
+    query = profile_query(profile, thresholds, _table(table))
+    low = sum(min(t.weight, 0) for t in profile.traits)
+    high = sum(max(t.weight, 0) for t in profile.traits)
+    header = [f"-- ICP profile: {_comment(profile.name)}",
+              f"-- score = 100 * (sum of matched weights - ({low})) / ({high} - ({low}))",
+              "-- tier lines: " + ", ".join(f"{k} >= {v:g}" for k, v in thresholds.items())]
+    header += [f"-- m{i}: {_comment(t.label)}" for i, t in enumerate(profile.traits)]
+    return "\n".join(header) + "\n" + query.sql(dialect=DIALECTS[dialect], pretty=True)
 
 
-def _table(name: str) -> str:
+def _table(name: str) -> exp.Table:
     """A table reference: dotted parts quoted one by one (db.schema.table)."""
     if not name or not re.fullmatch(r"[A-Za-z0-9_.\-$ ]+", name):
         raise SqlError(f"invalid table name {name!r}")
-    return ".".join(quote_ident(p) for p in name.split("."))
+    parts = [ident(p) for p in name.split(".")]
+    if len(parts) > 3:
+        raise SqlError(f"invalid table name {name!r} (at most catalog.schema.table)")
+    return exp.Table(this=parts[-1], db=parts[-2] if len(parts) > 1 else None,
+                     catalog=parts[-3] if len(parts) > 2 else None)
 
 
 def dbt_model(profile: Profile, thresholds: dict[str, float], source: str = "ref('accounts')") -> str:
@@ -169,7 +144,8 @@ def dbt_model(profile: Profile, thresholds: dict[str, float], source: str = "ref
 
 def warehouse_view_sql(profile: Profile, specs, source_table: str = "accounts") -> str:
     """A DuckDB SELECT over the app's clean accounts table shaped like the warehouse input
-    (one column per trait column; technologies joined with ';'): used to prove equality."""
+    (one column per trait column, read as the app's traits read it: `traits.input_column`):
+    used to prove equality."""
     from .profile import find_column
 
     cols = {}
@@ -177,8 +153,6 @@ def warehouse_view_sql(profile: Profile, specs, source_table: str = "accounts") 
         s = find_column(t, specs)
         if s is None:
             raise SqlError(f"no column for trait {t.label!r}")
-        expr = (f"array_to_string(list_transform({quote_ident(s.key)}, lambda x: trim(x)), ';')" if s.kind == "list"
-                else quote_ident(s.key))
-        cols[column_name(t)] = expr
+        cols[column_name(t)] = input_column(s.key, s.kind).sql("duckdb")
     select = ", ".join(f"{e} AS {quote_ident(n)}" for n, e in cols.items()) or "1 AS one"
     return f"SELECT row_id, {select} FROM {quote_ident(source_table)}"

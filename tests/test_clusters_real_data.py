@@ -13,7 +13,7 @@ from sklearn.metrics import silhouette_score
 from icp_core.formatting import MISSING, money, pct
 from icp_core.ingest import ingest_dataset
 from icp_core.roles import ColumnSpec
-from icp_core.scoring import AccountMatrix
+from icp_core.dataset import AccountMatrix
 from icp_core.segments import (Clustering, cluster_accounts, default_cluster_columns, profile_clusters,
                                profile_formats, sortable, traits_for_cluster)
 from icp_core.store import DatasetStore, new_token

@@ -6,7 +6,7 @@ import numpy as np
 from icp_core.evidence import Outcome, outcome_weights
 from icp_core.ingest import ingest_dataset
 from icp_core.roles import ColumnSpec
-from icp_core.scoring import AccountMatrix
+from icp_core.dataset import AccountMatrix
 from icp_core.store import read_accounts
 
 # --- (7) encodings --------------------------------------------------------------------------

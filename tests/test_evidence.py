@@ -16,7 +16,8 @@ from icp_core.evidence import (Outcome, auc_from_counts, auc_interval, backtest,
 from icp_core.ingest import ingest_dataset
 from icp_core.profile import TierRule, Trait
 from icp_core.roles import ColumnSpec
-from icp_core.scoring import AccountMatrix, group_patterns, score_accounts
+from icp_core.dataset import AccountMatrix, group_patterns
+from icp_core.scoring import score_accounts
 from sample_data.generate_sample import generate_accounts
 from tests.conftest import ROOT, SHARED_DATA
 

@@ -11,7 +11,7 @@ from icp_core.evidence import (REFERENCE_MAX_ROWS, EvidenceError, Outcome, Outco
                                outcome_labels, outcome_weights, reference_auc, reference_rows)
 from icp_core.ingest import ingest_dataset
 from icp_core.roles import ColumnSpec
-from icp_core.scoring import AccountMatrix
+from icp_core.dataset import AccountMatrix
 from tests.conftest import ROOT, SHARED_DATA
 
 TELCO = SHARED_DATA / "ibm_telco_customer_churn.csv"

@@ -6,7 +6,8 @@ from streamlit.testing.v1 import AppTest
 
 from icp_core.profile import profile_from_json
 from icp_core.roles import ColumnSpec
-from icp_core.scoring import AccountMatrix, score_profile, tier_summary
+from icp_core.dataset import AccountMatrix
+from icp_core.scoring import score_profile, tier_summary
 from icp_core.store import SAMPLE_WORKSPACE, DatasetStore, ProfileStore
 from tests.conftest import ROOT, open_app, score_widget, weight_sliders
 

@@ -166,7 +166,8 @@ def test_cli_bad_profile(tmp_path, capsys, content, message):
 
 def test_profile_scores_crunchbase(tmp_path, store):
     """A profile built for a firmographic universe (Crunchbase 2013) scores it end to end."""
-    from icp_core.scoring import AccountMatrix, score_profile, tier_summary
+    from icp_core.dataset import AccountMatrix
+    from icp_core.scoring import score_profile, tier_summary
 
     meta = ingest_dataset(store, SHARED_DATA / "crunchbase_2013_companies.csv").meta
     specs = [ColumnSpec.from_dict(c) for c in meta["columns"]]

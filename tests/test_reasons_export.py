@@ -17,8 +17,8 @@ from icp_core.export import FORMULA_PREFIXES, crm_export_bytes, to_csv_bytes
 from icp_core.ingest import ingest_dataset
 from icp_core.profile import Profile, TierRule, Trait
 from icp_core.roles import ColumnSpec
-from icp_core.scoring import (AccountMatrix, explain_accounts, next_tier_hints, score_accounts, score_profile,
-                              scored_table)
+from icp_core.dataset import AccountMatrix
+from icp_core.scoring import explain_accounts, next_tier_hints, score_accounts, score_profile, scored_table
 from icp_core.store import DatasetStore, new_token
 from icp_core.warehouse import profile_sql
 

@@ -8,8 +8,9 @@ import pytest
 
 from icp_core.profile import Profile, TierRule, Trait
 from icp_core.roles import ColumnSpec
-from icp_core.scoring import (AccountMatrix, explain_accounts, ranked_rows, score_accounts, score_formula,
-                              solve_mix_thresholds, tier_summary, trait_condition_sql)
+from icp_core.dataset import AccountMatrix
+from icp_core.scoring import explain_accounts, ranked_rows, score_accounts, score_formula, solve_mix_thresholds, tier_summary
+from icp_core.traits import condition_sql as trait_condition_sql
 
 M = "\u2212"
 
@@ -199,7 +200,8 @@ def test_pattern_path_equals_row_by_row(seed):
     """Scoring per match pattern gives exactly what a row-by-row computation gives."""
     from types import SimpleNamespace
 
-    from icp_core.scoring import count_rows, group_patterns
+    from icp_core.scoring import count_rows
+    from icp_core.dataset import group_patterns
 
     rng = np.random.default_rng(seed)
     n, k = 4000, 9
@@ -254,11 +256,11 @@ def _trait_matrix(tmp_path, n=40):
 
 def test_more_traits_than_the_cache_holds_score(tmp_path):
     am, specs = _trait_matrix(tmp_path)
-    am.MAX_CACHED_TRAITS = 16
+    am.cache_max_entries = 16
     bound = [(Trait(f"emp {i}", "range", role="employees", min=i, max=i), specs[1]) for i in range(40)]
     m = am.matches(bound)  # evicts while inserting: must still return every column
     assert m.shape == (40, 40) and (m == np.eye(40, dtype=bool)).all()
-    assert len(am._matches) <= 16
+    assert am.cache_info()["entries"] <= 16
 
 
 def test_shared_trait_cache_never_errors_under_concurrent_sessions(tmp_path):
@@ -268,7 +270,7 @@ def test_shared_trait_cache_never_errors_under_concurrent_sessions(tmp_path):
     import threading
 
     am, specs = _trait_matrix(tmp_path)
-    am.MAX_CACHED_TRAITS = 48
+    am.cache_max_entries = 48
     errors, barrier = [], threading.Barrier(12)
     switch = sys.getswitchinterval()
     sys.setswitchinterval(1e-6)  # switch threads often: races show up in a few rounds
@@ -294,3 +296,16 @@ def test_shared_trait_cache_never_errors_under_concurrent_sessions(tmp_path):
     finally:
         sys.setswitchinterval(switch)
     assert errors == []
+
+
+def test_dataset_cache_is_bounded_by_bytes(tmp_path):
+    """The one cache of a dataset evicts least-recently-used entries past its byte budget."""
+    am, specs = _trait_matrix(tmp_path, n=1000)
+    am.cache_max_bytes = 5_000  # five 1,000-account match vectors
+    bound = [(Trait(f"emp {i}", "range", role="employees", min=i, max=i), specs[1]) for i in range(20)]
+    m = am.matches(bound)
+    assert m.shape == (1000, 20) and (m.sum(axis=0) == 1).all()
+    info = am.cache_info()
+    assert info["bytes"] <= 5_000 and info["entries"] == 5
+    assert am.column_array(specs[1]).shape == (1000,)  # 8,000 bytes: alone over the budget, kept alone
+    assert am.cache_info()["entries"] == 1

@@ -15,7 +15,8 @@ from icp_core.ingest import ingest_dataset
 from icp_core.onepager import render_onepager
 from icp_core.profile import Profile, TierRule, Trait, diff_profiles, profile_from_json
 from icp_core.roles import ColumnSpec
-from icp_core.scoring import TIER_LABELS, AccountMatrix, explain_accounts, score_profile, tier_changes, tier_summary
+from icp_core.scoring import explain_accounts, score_profile, tier_changes, TIER_LABELS, tier_summary
+from icp_core.dataset import AccountMatrix
 from icp_core.store import ShareStore, new_token
 from icp_core.warehouse import DIALECTS, SqlError, dbt_model, profile_sql, warehouse_view_sql
 from tests.conftest import ROOT

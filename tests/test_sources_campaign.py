@@ -15,7 +15,8 @@ from icp_core.clean import install_cleaning_macros
 from icp_core.evidence import Outcome, live_backtest, outcome_labels, pmf_scores, suggest_traits
 from icp_core.ingest import IngestError, ingest_dataset
 from icp_core.roles import ColumnSpec
-from icp_core.scoring import AccountMatrix, score_profile
+from icp_core.dataset import AccountMatrix
+from icp_core.scoring import score_profile
 from icp_core.sources import add_source, domain_key_sql, preview_source
 from sample_data.generate_sample import generate_accounts
 from tests.conftest import ROOT, SHARED_DATA

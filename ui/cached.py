@@ -11,7 +11,8 @@ import streamlit as st
 from icp_core.formatting import VEGA_COUNT_LABEL, VEGA_MONEY_LABEL
 from icp_core.evidence import Outcome, Suggestion, reference_auc, suggest_traits
 from icp_core.roles import ColumnSpec
-from icp_core.scoring import TIER_COLORS, TIER_LABELS, AccountMatrix
+from icp_core.scoring import TIER_COLORS, TIER_LABELS
+from icp_core.dataset import AccountMatrix
 from icp_core.store import DatasetStore
 
 

@@ -17,7 +17,8 @@ import duckdb
 import streamlit as st
 
 from icp_core.profile import Profile, profile_from_dict, profile_from_json, validate_profile
-from icp_core.scoring import AccountMatrix, score_profile, tier_summary
+from icp_core.dataset import AccountMatrix
+from icp_core.scoring import score_profile, tier_summary
 from icp_core.store import SAMPLE_WORKSPACE, DatasetNotFound, DatasetStore, ProfileStore, data_dir
 from ui.cached import account_matrix
 

@@ -1,0 +1,336 @@
+"""One dataset's accounts in memory: the typed, cached API every analysis reads.
+
+`AccountMatrix` loads a dataset's outcomes and display columns once and serves, from one
+bounded LRU cache shared by every session (thread-safe):
+
+* `column_array(spec)`: a numeric column as float64 (NaN where empty);
+* `column_codes(spec)`: a categorical column as (codes, values);
+* `quarters(spec)`: a date column as year * 10 + quarter (-1 where empty);
+* `value_options(spec)`: the column's values with counts, or its quantiles;
+* `matches(bound)`: the match vector of each trait (compiled by `traits.condition_sql`);
+* `patterns(bound)`: the accounts grouped by which traits they match (`Patterns`);
+* `memo(key, compute)`: any other derived per-dataset result.
+
+The cache only speeds things up: a result never depends on an entry still being cached.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import OrderedDict
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from .profile import Trait, trait_ref_for
+from .roles import ColumnSpec
+from .sql import quote_ident
+from .traits import condition_sql
+
+def _outcome_columns(specs: list[ColumnSpec]) -> dict[str, ColumnSpec]:
+    """The columns that carry outcomes: won/lost, churned, ARR (first by role, then roll-up)."""
+    by_role = {s.role: s for s in specs}
+    by_key = {s.key: s for s in specs}
+    out = {}
+    if "deal_stage" in by_role:
+        out["won"] = by_role["deal_stage"]
+    elif "opp_outcome" in by_key:
+        out["won"] = by_key["opp_outcome"]
+    if "churned" in by_role:
+        out["churned"] = by_role["churned"]
+    if "arr" in by_role:
+        out["arr"] = by_role["arr"]
+    elif "opp_won_value" in by_key:
+        out["arr"] = by_key["opp_won_value"]
+    return out
+
+
+DISPLAY_ROLES = ("account_name", "account_id", "industry", "country", "employees", "annual_revenue", "arr")
+
+
+def _nbytes(value) -> int:
+    """Approximate memory held by a cached value (arrays, Patterns, tuples, dicts, frames)."""
+    if isinstance(value, np.ndarray):
+        return int(value.nbytes)
+    if isinstance(value, Patterns):
+        return sum(_nbytes(v) for v in (value.matrix, value.inv, value.count, value.order, value.offsets,
+                                         value.agg or {}))
+    if isinstance(value, pd.DataFrame):
+        return int(value.memory_usage(deep=False).sum())
+    if isinstance(value, dict):
+        return 64 + sum(_nbytes(v) for v in value.values())
+    if isinstance(value, (list, tuple)):
+        return 64 + sum(_nbytes(v) for v in value)
+    return 64
+
+
+class AccountMatrix:
+    """One dataset's accounts in memory for scoring: outcomes, a few display columns, and one
+    bounded LRU cache of everything derived from them (see the module docstring).
+
+    Shared between sessions (st.cache_resource); thread-safe.
+    """
+
+    cache_max_bytes = 768 * 2**20  # per dataset; a trait vector is 1 byte per account
+    cache_max_entries = 1024
+
+    def __init__(self, connect, specs: list[ColumnSpec]):
+        """connect: a zero-argument callable returning a context manager that yields a DuckDB
+        connection on the dataset (e.g. lambda: store.open_dataset(id))."""
+        self._connect = connect
+        self.specs = specs
+        self.outcome_specs = _outcome_columns(specs)
+        self._lock = threading.Lock()
+        self._cache: OrderedDict[tuple, tuple[object, int]] = OrderedDict()  # key -> (value, bytes)
+        self._cache_bytes = 0
+        by_role = {s.role: s for s in specs}
+        display = [by_role[r] for r in DISPLAY_ROLES if r in by_role]
+        if "account_name" not in by_role and "account_id" not in by_role and specs:
+            display.insert(0, specs[0])
+        self.display_specs = display
+        sel = ["row_id"] + [quote_ident(s.key) for s in display]
+        o = self.outcome_specs
+        won_sql = (f"CASE {quote_ident(o['won'].key)} WHEN 'won' THEN 1 WHEN 'lost' THEN 0 WHEN 'open' THEN 2 ELSE -1 END"
+                   if "won" in o else "-1")
+        churn_sql = (f"CASE WHEN {quote_ident(o['churned'].key)} THEN 1 WHEN NOT {quote_ident(o['churned'].key)} "
+                     f"THEN 0 ELSE -1 END" if "churned" in o else "-1")
+        arr_sql = f"CAST({quote_ident(o['arr'].key)} AS DOUBLE)" if "arr" in o else "CAST(NULL AS DOUBLE)"
+        with connect() as con:
+            outcomes = con.execute(
+                f"SELECT CAST({won_sql} AS TINYINT) AS won, CAST({churn_sql} AS TINYINT) AS churned, "
+                f"{arr_sql} AS arr FROM accounts ORDER BY row_id").fetchnumpy()
+            self.display = con.execute(
+                f"SELECT {', '.join(dict.fromkeys(sel))} FROM accounts ORDER BY row_id").df()
+        self.won = np.asarray(outcomes["won"], dtype=np.int8)
+        self.churned = np.asarray(outcomes["churned"], dtype=np.int8)
+        arr = outcomes["arr"]
+        self.arr = np.asarray(arr.filled(np.nan) if hasattr(arr, "filled") else arr, dtype=np.float64)
+        self.n = len(self.won)
+        self.display.columns = ["row_id"] + [s.header for s in display][: len(self.display.columns) - 1]
+        self.has = {"won": "won" in o, "churned": "churned" in o, "arr": "arr" in o}
+        # won / lost deals per account: the account's own stage, or its rolled-up opportunities
+        keys = {s.key: s for s in specs}
+        if "won" in o and o["won"].source == "opportunities" and {"opp_won_count", "opp_lost_count"} <= set(keys):
+            self.won_deals = np.nan_to_num(self.column_array(keys["opp_won_count"]))
+            self.lost_deals = np.nan_to_num(self.column_array(keys["opp_lost_count"]))
+        else:
+            self.won_deals = (self.won == 1).astype(np.float64)
+            self.lost_deals = (self.won == 0).astype(np.float64)
+
+    # ------------------------------------------------------------------ the one cache
+
+    def _get(self, key: tuple):
+        with self._lock:
+            hit = self._cache.get(key)
+            if hit is None:
+                return None
+            self._cache.move_to_end(key)
+            return hit[0]
+
+    def _put(self, key: tuple, value) -> None:
+        size = _nbytes(value)
+        with self._lock:
+            old = self._cache.pop(key, None)
+            if old is not None:
+                self._cache_bytes -= old[1]
+            self._cache[key] = (value, size)
+            self._cache_bytes += size
+            while len(self._cache) > 1 and (self._cache_bytes > self.cache_max_bytes
+                                            or len(self._cache) > self.cache_max_entries):
+                _, (_, freed) = self._cache.popitem(last=False)
+                self._cache_bytes -= freed
+
+    def cache_info(self) -> dict:
+        """{"entries", "bytes"} held by the cache now."""
+        with self._lock:
+            return {"entries": len(self._cache), "bytes": self._cache_bytes}
+
+    def memo(self, key, compute):
+        """A derived per-dataset result, computed once and kept in the shared cache."""
+        value = self._get(("memo", key))
+        if value is None:
+            value = compute()
+            self._put(("memo", key), value)
+        return value
+
+    def column_array(self, spec: ColumnSpec) -> np.ndarray:
+        """A numeric column as float64 in row order (NaN where empty), cached."""
+        key = ("num", spec.key)
+        hit = self._get(key)
+        if hit is not None:
+            return hit
+        with self._connect() as con:
+            arr = con.execute(f"SELECT CAST({quote_ident(spec.key)} AS DOUBLE) AS v FROM accounts "
+                              f"ORDER BY row_id").fetchnumpy()["v"]
+        arr = np.asarray(arr.filled(np.nan) if hasattr(arr, "filled") else arr, dtype=np.float64)
+        self._put(key, arr)
+        return arr
+
+    def quarters(self, spec: ColumnSpec) -> np.ndarray:
+        """A date column as year * 10 + quarter (20243 = 2024 Q3) in row order, -1 where empty."""
+        key = ("quarter", spec.key)
+        hit = self._get(key)
+        if hit is not None:
+            return hit
+        col = quote_ident(spec.key)
+        with self._connect() as con:
+            q = con.execute(f"SELECT CAST(year({col}) * 10 + quarter({col}) AS INTEGER) AS c FROM accounts "
+                            f"ORDER BY row_id").fetchnumpy()["c"]
+        out = np.asarray(q.filled(-1) if hasattr(q, "filled") else q, dtype=np.int64)
+        self._put(key, out)
+        return out
+
+    def column_codes(self, spec: ColumnSpec) -> tuple[np.ndarray, list[str]]:
+        """A categorical column as (codes, values): codes[i] indexes values, -1 where empty.
+        Values are the clean text; cached."""
+        key = ("codes", spec.key)
+        hit = self._get(key)
+        if hit is not None:
+            return hit
+        col = quote_ident(spec.key)
+        with self._connect() as con:
+            values = [r[0] for r in con.execute(
+                f"SELECT DISTINCT CAST({col} AS VARCHAR) AS v FROM accounts WHERE {col} IS NOT NULL ORDER BY v").fetchall()]
+            codes = con.execute(
+                f"SELECT coalesce(d.i, 0) - 1 AS c FROM accounts a LEFT JOIN "
+                f"(SELECT unnest(?::VARCHAR[]) AS v, unnest(range(1, len(?::VARCHAR[]) + 1)) AS i) d "
+                f"ON CAST(a.{col} AS VARCHAR) = d.v ORDER BY a.row_id", [values, values]).fetchnumpy()["c"]
+        out = (np.asarray(codes, dtype=np.int32), values)
+        self._put(key, out)
+        return out
+
+    def search(self, text: str) -> np.ndarray:
+        """Accounts whose name or id contains `text` (case-insensitive), as a boolean mask."""
+        needle = text.strip().lower()
+        if not needle:
+            return np.ones(self.n, dtype=bool)
+        haystack = self.memo("search_text", self._search_text)
+        return pd.Series(haystack).str.contains(needle, regex=False).to_numpy(dtype=bool)
+
+    def _search_text(self) -> np.ndarray:
+        cols = [self.display[s.header].astype("string").fillna("").str.lower() for s in self.display_specs[:2]]
+        if not cols:
+            return np.full(self.n, "", dtype=object)
+        joined = cols[0] if len(cols) == 1 else cols[0] + "\x1f" + cols[1]
+        return joined.to_numpy(dtype=object)
+
+    def value_options(self, spec: ColumnSpec, limit: int = 200) -> dict:
+        """The column's real values, to offer when building a trait: {"values": [(value, count)],
+        most common first} for categories and technologies, {"quantiles": {...}} for numbers."""
+        key = ("options", spec.key, spec.kind, limit)
+        hit = self._get(key)
+        if hit is not None:
+            return hit
+        col = quote_ident(spec.key)
+        with self._connect() as con:
+            if spec.kind == "list":
+                rows = con.execute(f"SELECT v, count(*) AS n FROM (SELECT unnest({col}) AS v FROM accounts) "
+                                   f"WHERE v IS NOT NULL GROUP BY v ORDER BY n DESC, v LIMIT ?", [limit]).fetchall()
+                out = {"values": rows}
+            elif spec.kind in ("number", "year"):
+                q = con.execute(f"SELECT min({col}), quantile_cont({col}, [0.1, 0.25, 0.5, 0.75, 0.9]), max({col}), "
+                                f"count({col}) FROM accounts").fetchone()
+                out = {"quantiles": ({"min": q[0], "p10": q[1][0], "p25": q[1][1], "median": q[1][2],
+                                      "p75": q[1][3], "p90": q[1][4], "max": q[2]} if q[3] else {})}
+            elif spec.kind in ("boolean", "churn", "date"):
+                out = {}
+            else:
+                rows = con.execute(f"SELECT CAST({col} AS VARCHAR) AS v, count(*) AS n FROM accounts "
+                                   f"WHERE {col} IS NOT NULL GROUP BY 1 ORDER BY n DESC, v LIMIT ?", [limit]).fetchall()
+                out = {"values": rows}
+        self._put(key, out)
+        return out
+
+    def patterns(self, bound: list[tuple[Trait, ColumnSpec]]) -> Patterns:
+        """The accounts grouped by match pattern for these traits (cached per set of trait
+        definitions, so a weight, class or tier change reuses it)."""
+        key = ("patterns",) + tuple(t.definition_key() for t, _ in bound)
+        hit = self._get(key)
+        if hit is not None:
+            return hit
+        patterns = group_patterns(self.matches(bound), self)
+        self._put(key, patterns)
+        return patterns
+
+    def technology_flags(self, spec: ColumnSpec, limit: int) -> tuple[list[str], np.ndarray]:
+        """The `limit` most common values of a multi-valued column and an (n_accounts, len(values))
+        boolean matrix: does each account list each value (cached like any trait match)."""
+        values = [v for v, _ in self.value_options(spec, limit=limit)["values"]]
+        if not values:
+            return [], np.zeros((self.n, 0), dtype=bool)
+        ref = trait_ref_for(spec)
+        return values, self.matches([(Trait(label=v, rule="contains_any", values=[v], **ref), spec) for v in values])
+
+    def matches(self, bound: list[tuple[Trait, ColumnSpec]]) -> np.ndarray:
+        """An (n_accounts, n_traits) boolean matrix for the bound traits, in their order.
+        Definitions not seen before are computed together in one DuckDB query."""
+        keys = [t.definition_key() for t, _ in bound]
+        # Every vector needed is held in `found` (a local reference) before the matrix is built:
+        # the bounded cache is only an accelerator, so another session evicting an entry
+        # meanwhile (or more traits than the cache holds) can never make a lookup fail.
+        found = {}
+        for k in keys:
+            v = self._get(("match", k))
+            if v is not None:
+                found[k] = v
+        todo = {k: (t, s) for k, (t, s) in zip(keys, bound, strict=True) if k not in found}
+        if todo:
+            exprs = [f"{condition_sql(t, s.key, s.kind)} AS m{i}" for i, (t, s) in enumerate(todo.values())]
+            with self._connect() as con:
+                cols = con.execute(f"SELECT {', '.join(exprs)} FROM accounts ORDER BY row_id").fetchnumpy()
+            for i, k in enumerate(todo):
+                found[k] = np.asarray(cols[f"m{i}"], dtype=bool)
+                self._put(("match", k), found[k])
+        vectors = [found[k] for k in keys]
+        if not vectors:
+            return np.zeros((self.n, 0), dtype=bool)
+        return np.column_stack(vectors)
+
+
+@dataclass
+class Patterns:
+    """Accounts grouped by which traits they match. A weight change only re-scores the distinct
+    match patterns (usually a few hundred, whatever the number of accounts); per-pattern sums
+    of the outcomes make tier summaries O(patterns) too."""
+
+    matrix: np.ndarray  # (U, k) bool: the distinct match patterns
+    inv: np.ndarray  # (n,) pattern of each account
+    count: np.ndarray  # (U,) accounts per pattern
+    order: np.ndarray  # (n,) account positions grouped by pattern, row order within a pattern
+    offsets: np.ndarray  # (U + 1,) start of each pattern's accounts in `order`
+    agg: dict[str, np.ndarray] | None = None  # per-pattern won, lost, churned, churn_known, arr
+
+    @property
+    def n(self) -> int:
+        return len(self.inv)
+
+
+def group_patterns(matrix: np.ndarray, accounts: "AccountMatrix | None" = None) -> Patterns:
+    """Group the rows of a boolean match matrix into distinct patterns (with outcome sums)."""
+    n, k = matrix.shape
+    if k == 0:
+        inv = np.zeros(n, dtype=np.int64)
+        uniq = np.zeros((1 if n else 0, 0), dtype=bool)
+    else:
+        packed = np.packbits(matrix, axis=1)
+        keys = np.ascontiguousarray(packed).view(np.dtype((np.void, packed.shape[1]))).ravel()
+        _, first, inv = np.unique(keys, return_index=True, return_inverse=True)
+        uniq = matrix[first]
+    inv = inv.astype(np.int64).ravel()
+    u = len(uniq)
+    count = np.bincount(inv, minlength=u)
+    order = np.argsort(inv, kind="stable")
+    offsets = np.concatenate([[0], np.cumsum(count)])
+    agg = None
+    if accounts is not None:
+        agg = {
+            "won": np.bincount(inv, weights=accounts.won_deals, minlength=u),
+            "lost": np.bincount(inv, weights=accounts.lost_deals, minlength=u),
+            "churned": np.bincount(inv, weights=(accounts.churned == 1), minlength=u),
+            "churn_known": np.bincount(inv, weights=(accounts.churned >= 0), minlength=u),
+            "arr": np.bincount(inv, weights=np.nan_to_num(accounts.arr), minlength=u),
+        }
+    return Patterns(uniq, inv, count, order, offsets, agg)
+
+
