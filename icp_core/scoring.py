@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import cast
 
 import numpy as np
 import pandas as pd
@@ -137,19 +138,20 @@ def score_accounts(matches: "np.ndarray | Patterns", traits: list[Trait], rule: 
     `matches` is the (accounts × traits) boolean matrix, or the same grouped into Patterns.
     """
     # duck-typed: a Patterns from a cached AccountMatrix may predate a module reload
-    patterns = matches if hasattr(matches, "inv") else group_patterns(np.asarray(matches, dtype=bool))
+    patterns = (cast(Patterns, matches) if hasattr(matches, "inv")
+                else group_patterns(np.asarray(matches, dtype=bool)))
     m = patterns.matrix
     weights = np.array([t.weight for t in traits], dtype=np.int64)
     score, low, high = score_formula(m, weights)
-    u = m.shape[0]
     cls = np.array([t.trait_class for t in traits]) if traits else np.array([], dtype=str)
     must = cls == "must_have"
     stay = cls == "stay_away"
     dq_stay = np.array([t.trait_class == "stay_away" and t.disqualify for t in traits], dtype=bool)
-    failed_must = ~m[:, must].all(axis=1) if must.any() else np.zeros(u, bool)
-    stay_hit = m[:, stay].any(axis=1) if stay.any() else np.zeros(u, bool)
-    caution_hit = m[:, cls == "caution"].any(axis=1) if (cls == "caution").any() else np.zeros(u, bool)
-    disq = failed_must | (m[:, dq_stay].any(axis=1) if dq_stay.any() else np.zeros(u, bool))
+    # over no columns, all() is True and any() is False: no must-have fails, nothing is hit
+    failed_must = ~np.asarray(m[:, must].all(axis=1), dtype=bool)
+    stay_hit = np.asarray(m[:, stay].any(axis=1), dtype=bool)
+    caution_hit = np.asarray(m[:, cls == "caution"].any(axis=1), dtype=bool)
+    disq = failed_must | np.asarray(m[:, dq_stay].any(axis=1), dtype=bool)
     if rule.mode == "mix":
         thresholds = solve_mix_thresholds(score, ~disq, rule.mix, patterns.count)
     else:
@@ -188,11 +190,11 @@ def explain_accounts(result: ScoreResult, rows: np.ndarray) -> pd.DataFrame:
         piece = reason_piece(traits[i])
         reasons = np.where(m[:, i], np.where(reasons == "", piece, reasons + SEPARATOR + piece), reasons)
     for i, t in enumerate(traits):
-        piece = flag_piece(t)
-        if piece is None:
+        flag = flag_piece(t)
+        if flag is None:
             continue
         on = ~m[:, i] if flag_raised_on_miss(t) else m[:, i]
-        flags = np.where(on, np.where(flags == "", piece, flags + SEPARATOR + piece), flags)
+        flags = np.where(on, np.where(flags == "", flag, flags + SEPARATOR + flag), flags)
     hints = _pattern_hints(result, pats)
     return pd.DataFrame({"reasons": reasons[back], "flags": flags[back], "next_step": hints[back]})
 

@@ -56,7 +56,7 @@ def workspace_for_identity(secret: str, issuer: str | None, subject: str | None,
 
 
 def is_workspace_id(text: str | None) -> bool:
-    return bool(text) and bool(_WORKSPACE_RE.fullmatch(text))
+    return bool(text) and bool(_WORKSPACE_RE.fullmatch(text or ""))
 
 
 def is_duckdb_file(path: Path) -> bool:
@@ -188,7 +188,8 @@ class DatasetStore:
 
     def list_datasets(self) -> tuple[list[dict], list[str]]:
         """(datasets newest first, problems): an unreadable dataset is reported and skipped."""
-        datasets, problems = [], []
+        datasets: list[dict] = []
+        problems: list[str] = []
         if not self.dir.exists():
             return datasets, problems
         for path in sorted(self.dir.glob("*.json")):

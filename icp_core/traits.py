@@ -16,6 +16,8 @@ explanations and the warehouse SQL both write them.
 
 from __future__ import annotations
 
+from typing import cast
+
 import sqlglot
 from sqlglot import exp
 
@@ -45,7 +47,7 @@ def _norm(value) -> str:
 def condition(trait: Trait, col: exp.Expression) -> exp.Expression:
     """The trait's match on input `col` as a portable boolean expression that is never NULL."""
     if trait.rule == "in_set":
-        expr: exp.Expression = exp.In(this=exp.Lower(this=exp.Trim(this=_text(col))),
+        expr: exp.Expression | exp.Condition = exp.In(this=exp.Lower(this=exp.Trim(this=_text(col))),
                                       expressions=[literal(_norm(v)) for v in trait.values])
     elif trait.rule == "contains_any":
         hay = exp.DPipe(this=exp.DPipe(this=literal(LIST_SEPARATOR), expression=exp.Lower(this=_text(col))),
@@ -70,15 +72,15 @@ def condition(trait: Trait, col: exp.Expression) -> exp.Expression:
                        exp.EQ(this=exp.Trim(this=_text(col.copy())), expression=literal("")))
     else:  # profile.validate_trait keeps this unreachable
         raise ValueError(f"unknown rule {trait.rule!r}")
-    return exp.Coalesce(this=exp.Paren(this=expr), expressions=[exp.false()])
+    return exp.Coalesce(this=exp.Paren(this=cast(exp.Expression, expr)), expressions=[exp.false()])
 
 
 def input_column(key: str, kind: str) -> exp.Expression:
     """A clean accounts-table column as a trait reads it: list columns joined with ';' (their
     items are split on ;,| and trimmed when cleaned, so no item holds a ';')."""
     if kind == "list":
-        return sqlglot.parse_one(f"array_to_string(list_transform({column(key).sql('duckdb')}, x -> trim(x)), ';')",
-                                 read="duckdb")
+        joined = f"array_to_string(list_transform({column(key).sql('duckdb')}, x -> trim(x)), ';')"
+        return cast(exp.Expression, sqlglot.parse_one(joined, read="duckdb"))
     return column(key)
 
 

@@ -60,7 +60,7 @@ def _when_text(pieces: list[tuple[exp.Expression, str]]) -> exp.Expression:
         return literal("")
     parts = [exp.Case(ifs=[exp.If(this=when, true=literal(SEPARATOR + text))], default=literal(""))
              for when, text in pieces]
-    joined = parts[0]
+    joined: exp.Expression = parts[0]
     for part in parts[1:]:
         joined = exp.DPipe(this=joined, expression=part)
     return exp.Substring(this=joined, start=exp.Literal.number(len(SEPARATOR) + 1))
@@ -87,7 +87,8 @@ def profile_query(profile: Profile, thresholds: dict[str, float], table: exp.Exp
                                         expression=literal(100.0 / (high - low)))
     else:
         score = exp.Cast(this=exp.Literal.number(0), to=exp.DataType.build("DOUBLE"))
-    disq = [exp.Not(this=mi.copy()) for t, mi in zip(traits, m, strict=True) if t.trait_class == "must_have"]
+    disq: list[exp.Expression] = [exp.Not(this=mi.copy()) for t, mi in zip(traits, m, strict=True)
+                                  if t.trait_class == "must_have"]
     disq += [mi.copy() for t, mi in zip(traits, m, strict=True) if t.trait_class == "stay_away" and t.disqualify]
     ifs = [exp.If(this=exp.or_(*disq), true=literal("Disqualified"))] if disq else []
     ifs += [exp.If(this=exp.GTE(this=exp.column("icp_score"), expression=literal(float(thresholds[k]))),
