@@ -35,12 +35,12 @@ test: $(VENV)/.installed-dev browser
 
 ## bench: ingest (time, memory) and scoring (slider rerun) benchmarks at 100k and 1M generated accounts
 bench: $(VENV)/.installed
-	$(PY) bench/bench_ingest.py
-	$(PY) bench/bench_score.py
-	$(PY) bench/bench_evidence.py
-	$(PY) bench/bench_segments.py
-	$(PY) bench/bench_shapes.py
-	$(PY) bench/bench_all.py
+	$(PY) -m bench.bench_ingest
+	$(PY) -m bench.bench_score
+	$(PY) -m bench.bench_evidence
+	$(PY) -m bench.bench_segments
+	$(PY) -m bench.bench_shapes
+	$(PY) -m bench.bench_all
 
 ## sample: regenerate sample_data/ from its seeded generator
 sample: $(VENV)/.installed

@@ -3,6 +3,11 @@
 Two modes: a private workspace (the ?ws= token in the URL; uploads, editing, saving), or a
 read-only share link (?share=<token>): exactly one saved profile version on its dataset, on
 the Score, Clusters and TAM pages, with nothing else listed.
+
+The sidebar lists the app's pages with st.page_link, drawn here: Streamlit's own page list is turned
+off (client.showSidebarNavigation = false in .streamlit/config.toml), because on a fresh server it
+shows a listing of the pages/ folder (file names) before this script has sent the navigation.
+Session state is kept through ui.state (AppState), the one owner of the app-wide `icp.*` values.
 """
 
 from collections.abc import Mapping
@@ -11,8 +16,17 @@ import streamlit as st
 from streamlit.errors import StreamlitSecretNotFoundError
 
 from icp_core.ingest import ensure_sample_dataset
-from icp_core.store import (SAMPLE_WORKSPACE, DatasetStore, ShareStore, data_dir, is_workspace_id, new_token,
-                            sweep_leftovers, workspace_for_identity)
+from icp_core.store import (
+    SAMPLE_WORKSPACE,
+    DatasetStore,
+    ShareStore,
+    data_dir,
+    is_workspace_id,
+    new_token,
+    sweep_leftovers,
+    workspace_for_identity,
+)
+from ui.state import app_state, choose_dataset, escape_markdown, picker_key  # only Streamlit at import
 
 st.set_page_config(page_title="ICP Explorer", page_icon=":material/target:", layout="wide")
 
@@ -53,8 +67,9 @@ def signed_in_workspace(providers: list[str]) -> str:
                                 st.user.get("sub"), st.user.get("email"))
     if "ws" in st.query_params:
         del st.query_params["ws"]
-    st.session_state["icp.workspace"] = ws
-    st.session_state["icp.signed_in"] = st.user.get("email") or st.user.get("name") or "your account"
+    state = app_state()
+    state.workspace = ws
+    state.signed_in = st.user.get("email") or st.user.get("name") or "your account"
     return ws
 
 
@@ -62,9 +77,9 @@ def session_workspace() -> str:
     """This browser's private workspace: a 128-bit token kept in the URL (?ws=…)."""
     ws = st.query_params.get("ws")
     if not is_workspace_id(ws) or ws == SAMPLE_WORKSPACE:
-        ws = st.session_state.get("icp.workspace") or new_token()
+        ws = app_state().workspace or new_token()
         st.query_params["ws"] = ws
-    st.session_state["icp.workspace"] = ws
+    app_state().workspace = ws
     return ws
 
 
@@ -75,29 +90,41 @@ def dataset_choices(root: str, workspace: str) -> tuple[dict, list[str]]:
     sample_id = sample_dataset_id(root)
     sample_name = DatasetStore(root, SAMPLE_WORKSPACE).read_meta(sample_id)["name"]
     labels[(SAMPLE_WORKSPACE, sample_id)] = f"{sample_name} (shared sample)"
-    st.session_state["icp.sample_dataset"] = (SAMPLE_WORKSPACE, sample_id)
+    app_state().sample_dataset = (SAMPLE_WORKSPACE, sample_id)
     return labels, problems
+
+
+def page_links(pages: list, query_params: dict | None = None) -> None:
+    """The app's own page list at the top of the sidebar, the current page highlighted (Streamlit's
+    page list is off: see the module docstring). `query_params` go into every link."""
+    with st.sidebar.container(key="app_nav"):
+        for page in pages:
+            st.page_link(page, query_params=query_params, width="stretch")
 
 
 def shared_view(root: str, token: str) -> None:
     """A read-only share link, or a plain "link not found" for anything else. The token stays in the
-    URL on every page: Streamlit's page links drop query parameters, so it is put back each run."""
+    URL on every page: the page links carry it, and it is put back each run (a page switch from code
+    drops query parameters)."""
+    state = app_state()
     record = ShareStore(root).resolve(token)
     if record is None or not DatasetStore(root, record["dataset_ws"]).exists(record["dataset_id"]):
-        st.session_state.pop("icp.share", None)
+        state.share = None
         st.title("Link not found")
         st.write("This ICP link does not exist or is no longer shared. Ask the person who sent it for a new link.")
         st.stop()
     if st.query_params.get("share") != token:
         st.query_params.clear()
         st.query_params["share"] = token
-    st.session_state["icp.share"] = record  # the author's workspace stays inside the record, never the session's
-    st.session_state["icp.dataset"] = (record["dataset_ws"], record["dataset_id"])
-    nav = st.navigation([
+    state.share = record  # the author's workspace stays inside the record, never the session's
+    state.dataset = (record["dataset_ws"], record["dataset_id"])
+    pages = [
         st.Page("pages/score.py", title="Score", icon=":material/leaderboard:", default=True),
         st.Page("pages/clusters.py", title="Clusters", icon=":material/scatter_plot:"),
         st.Page("pages/tam.py", title="TAM", icon=":material/public:"),
-    ])
+    ]
+    nav = st.navigation(pages, position="hidden")
+    page_links(pages, {"share": token})  # the links keep the token in the URL
     with st.sidebar:  # drawn before the page, so a page that stops early keeps it
         st.markdown("### :material/target: ICP Explorer")
         st.caption("Shared ICP, read-only: exactly the version that was shared.")
@@ -109,57 +136,57 @@ def draw_sidebar(slot, labels: dict, problems: list[str]) -> None:
     options = list(labels)
     with slot.container():
         st.markdown("### :material/target: ICP Explorer")
-        st.selectbox("Dataset", options, index=options.index(st.session_state["icp.dataset"]),
+        st.selectbox("Dataset", options, index=options.index(app_state().dataset),
                      format_func=labels.get, key=picker_key())
         for problem in problems:
             st.warning(escape_markdown(problem), icon=":material/warning:")
-        if st.session_state.get("icp.signed_in"):
-            st.caption(f"Signed in as {escape_markdown(st.session_state['icp.signed_in'])}.")
+        if app_state().signed_in:
+            st.caption(f"Signed in as {escape_markdown(app_state().signed_in)}.")
             st.button("Sign out", key="app.logout", icon=":material/logout:", on_click=st.logout)
         else:
             st.caption("Your uploads are private to this link. Bookmark it to come back to your data.")
 
 
 root = str(data_dir())
-# A share session stays one: page links drop ?share= from the URL, the session keeps the token.
+# A share session stays one: should ?share= go missing from the URL, the session keeps the token.
 share_token = st.query_params.get("share") if "share" in st.query_params else (
-    (st.session_state.get("icp.share") or {}).get("token"))
+    (app_state().share or {}).get("token"))
 if share_token is not None:
     shared_view(root, share_token)
     st.stop()
 
 providers = auth_providers()
 workspace = session_workspace() if providers is None else signed_in_workspace(providers)
-# the navigation goes out before the datasets are read (the sample loads on a fresh server), so the
-# first screen shows the app's pages at once, never Streamlit's listing of the pages/ folder
-nav = st.navigation([
+# the page links go out before the datasets are read (the sample loads on a fresh server), so the
+# first screen shows the app's pages at once
+pages = [
     st.Page("pages/score.py", title="Score", icon=":material/leaderboard:", default=True),
     st.Page("pages/evidence.py", title="Evidence", icon=":material/query_stats:"),
     st.Page("pages/clusters.py", title="Clusters", icon=":material/scatter_plot:"),
     st.Page("pages/tam.py", title="TAM", icon=":material/public:"),
     st.Page("pages/share.py", title="Share & export", icon=":material/ios_share:"),
     st.Page("pages/data.py", title="Data", icon=":material/upload_file:"),
-])
-# imported after the navigation has gone out: ui.state pulls in the scoring and chart modules (~1 s)
-from ui.state import choose_dataset, escape_markdown, picker_key  # noqa: E402
+]
+nav = st.navigation(pages, position="hidden")
+page_links(pages, {"ws": workspace} if providers is None else None)  # a link opened in a new tab keeps it
 
 labels, problems = dataset_choices(root, workspace)
-picked = st.session_state.get(picker_key())  # the user's choice in the sidebar, if any
+picked = st.session_state.get(picker_key())  # the user's choice in the sidebar (the picker's own widget key)
 if picked in labels:
-    st.session_state["icp.dataset"] = picked
-elif st.session_state.get("icp.dataset") not in labels:
+    app_state().dataset = picked
+elif app_state().dataset not in labels:
     choose_dataset(next(iter(labels)))
 
 # The sidebar is drawn before the page (so a page that stops early keeps it) and drawn again after
 # it when the page loaded or deleted a dataset, so the picker shows the change at once.
 sidebar = st.sidebar.empty()
-drawn = (list(labels), st.session_state["icp.dataset"], picker_key())
+drawn = (list(labels), app_state().dataset, picker_key())
 draw_sidebar(sidebar, labels, problems)
 nav.run()
 labels, problems = dataset_choices(root, workspace)
-if st.session_state.get("icp.dataset") not in labels:
+if app_state().dataset not in labels:
     choose_dataset(next(iter(labels)))
-if (list(labels), st.session_state["icp.dataset"], picker_key()) != drawn:
+if (list(labels), app_state().dataset, picker_key()) != drawn:
     if picker_key() == drawn[2]:  # a fresh key: the picker's widget is drawn a second time this run
-        st.session_state["icp.picker_gen"] = st.session_state.get("icp.picker_gen", 0) + 1
+        app_state().renew_picker()
     draw_sidebar(sidebar, labels, problems)

@@ -1,6 +1,6 @@
 """Suggestion quality: the data-suggested ICP against a gradient-boosting reference.
 
-    python bench/bench_evidence.py [--seeds 1 2 3 4 5] [--accounts 4000]
+    python -m bench.bench_evidence [--seeds 1 2 3 4 5] [--accounts 4000]
 
 On generated accounts with a planted ICP (the sample generator: messy formats, a logistic
 win model over industry, size, technologies, funding, lead source, region), for several seeds:
@@ -12,7 +12,6 @@ comparison on ../shared/data/ibm_telco_customer_churn.csv (outcome: retained, i.
 
 import argparse
 import statistics
-import sys
 import tempfile
 import time
 from pathlib import Path
@@ -21,14 +20,16 @@ import numpy as np
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
-sys.path.insert(0, str(ROOT))
 
-from icp_core.evidence import Outcome, reference_auc, score_auc, suggest_traits  # noqa: E402
-from icp_core.ingest import ingest_dataset  # noqa: E402
-from icp_core.roles import ColumnSpec  # noqa: E402
-from icp_core.dataset import AccountMatrix  # noqa: E402
-from icp_core.store import DatasetStore, new_token  # noqa: E402
-from sample_data.generate_sample import generate_accounts  # noqa: E402
+from icp_core.backtest import score_auc
+from icp_core.dataset import AccountMatrix
+from icp_core.ingest import ingest_dataset
+from icp_core.outcomes import Outcome
+from icp_core.reference import reference_auc
+from icp_core.roles import ColumnSpec
+from icp_core.store import DatasetStore, new_token
+from icp_core.suggest import suggest_traits
+from sample_data.generate_sample import generate_accounts
 
 
 def compare(csv: Path, outcome: Outcome, tmp: Path, split_seed: int = 0) -> dict:
@@ -68,7 +69,7 @@ def main() -> None:
         print(f"{'planted, median ratio':<28} {'':>8} {'':>6} {'':>8} {'':>7} {statistics.median(ratios):>6.3f}")
         telco = ROOT.parent / "shared" / "data" / "ibm_telco_customer_churn.csv"
         if telco.exists():
-            r = compare(telco, Outcome("column", column="Churn", positive="No"), tmp)
+            r = compare(telco, Outcome("column", column="Churn", good_when="No"), tmp)
             print(f"{'telco (retained)':<28} {r['n']:>8,} {r['traits']:>6} {r['ours']:>8.3f} {r['ref']:>7.3f} "
                   f"{r['ratio']:>6.3f} {r['suggest_s']:>9.2f} {r['ref_s']:>5.2f}")
 

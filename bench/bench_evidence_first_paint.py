@@ -1,6 +1,6 @@
 """Evidence page, first open: time to the first tier table, and the black-box reference's cost.
 
-    python bench/bench_evidence_first_paint.py [--repeats 3] [--file ../shared/data/ibm_telco_customer_churn.csv]
+    python -m bench.bench_evidence_first_paint [--repeats 3] [--file ../shared/data/ibm_telco_customer_churn.csv]
 
 The page draws the backtest (metrics, tier table, charts) first and fits the reference model
 after it, into the metric's placeholder. Before, it fitted the reference first: the tier table
@@ -14,23 +14,22 @@ than free cores, a 2 s fit can take 20-45 s.
 
 import argparse
 import statistics
-import sys
 import tempfile
 import time
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
-sys.path.insert(0, str(ROOT))
 
-from icp_core.evidence import (REFERENCE_MAX_ROWS, default_outcome, live_backtest, outcome_weights,  # noqa: E402
-                               reference_auc)
-from icp_core.ingest import ingest_dataset  # noqa: E402
-from icp_core.profile import Profile  # noqa: E402
-from icp_core.roles import ColumnSpec  # noqa: E402
-from icp_core.dataset import AccountMatrix  # noqa: E402
-from icp_core.scoring import score_profile  # noqa: E402
-from icp_core.store import DatasetStore, new_token  # noqa: E402
+from icp_core.backtest import live_backtest
+from icp_core.dataset import AccountMatrix
+from icp_core.ingest import ingest_dataset
+from icp_core.outcomes import default_outcome, outcome_weights
+from icp_core.profile import Profile
+from icp_core.reference import REFERENCE_MAX_ROWS, reference_auc
+from icp_core.roles import ColumnSpec
+from icp_core.scoring import score_profile
+from icp_core.store import DatasetStore, new_token
 
 
 def timed(fn):
@@ -67,9 +66,9 @@ def main() -> None:
 
             (outcome, am), s = timed(backtest_first)
             first.append(s)
-            auc_old, s = timed(lambda: reference_auc(fresh(), outcome, max_rows=10**9, threads=None))
+            auc_old, s = timed(lambda o=outcome: reference_auc(fresh(), o, max_rows=10**9, threads=None))
             old.append(s)
-            auc_new, s = timed(lambda: reference_auc(fresh(), outcome))
+            auc_new, s = timed(lambda o=outcome: reference_auc(fresh(), o))
             new.append(s)
     med = statistics.median
     print(f"{path.name}: {meta.get('rows', am.n):,} accounts, outcome {outcome.label()}, "

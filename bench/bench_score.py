@@ -1,6 +1,6 @@
 """Scoring benchmark: a slider move on the Score page at 100k and 1M accounts.
 
-    python bench/bench_score.py [N ...]      (default: 100000 1000000)
+    python -m bench.bench_score [N ...]      (default: 100000 1000000)
 
 For each size: ingest the generated accounts once, save the sample's default profile on it,
 then measure (median of 10)
@@ -19,9 +19,8 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
-sys.path.insert(0, str(ROOT))
 
-from bench.generate_accounts import write_accounts_csv  # noqa: E402
+from bench.generate_accounts import write_accounts_csv
 
 
 def median_ms(samples: list[float]) -> float:
@@ -29,10 +28,10 @@ def median_ms(samples: list[float]) -> float:
 
 
 def bench(n: int, tmp: Path) -> dict:
+    from icp_core.dataset import AccountMatrix
     from icp_core.ingest import ingest_dataset
     from icp_core.profile import profile_from_json
     from icp_core.roles import ColumnSpec
-    from icp_core.dataset import AccountMatrix
     from icp_core.scoring import ranked_rows, score_histogram, score_profile, scored_table, tier_summary
     from icp_core.store import DatasetStore, ProfileStore, new_token
 

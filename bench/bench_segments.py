@@ -1,6 +1,6 @@
 """Clustering and TAM benchmark at 100k and 1M generated accounts.
 
-    python bench/bench_segments.py [N ...]      (default: 100000 1000000)
+    python -m bench.bench_segments [N ...]      (default: 100000 1000000)
 
 Clustering fits the pipeline and k-means on a 20,000-account sample and assigns every account
 (target: ≤ 2 s for 1M accounts on 2 cores); TAM segments the accounts by tier × employee band.
@@ -15,17 +15,16 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
-sys.path.insert(0, str(ROOT))
 
-from bench.generate_accounts import write_accounts_csv  # noqa: E402
-from icp_core.ingest import ingest_dataset  # noqa: E402
-from icp_core.profile import profile_from_json  # noqa: E402
-from icp_core.roles import ColumnSpec  # noqa: E402
-from icp_core.dataset import AccountMatrix  # noqa: E402
-from icp_core.scoring import score_profile  # noqa: E402
-from icp_core.segments import cluster_accounts, default_cluster_columns, feature_frame  # noqa: E402
-from icp_core.store import DatasetStore, new_token  # noqa: E402
-from icp_core.tam import TamAssumptions, customer_mask, segment_values, tam_table  # noqa: E402
+from bench.generate_accounts import write_accounts_csv
+from icp_core.dataset import AccountMatrix
+from icp_core.ingest import ingest_dataset
+from icp_core.profile import profile_from_json
+from icp_core.roles import ColumnSpec
+from icp_core.scoring import score_profile
+from icp_core.segments import cluster_accounts, default_cluster_columns, feature_frame
+from icp_core.store import DatasetStore, new_token
+from icp_core.tam import TamAssumptions, customer_mask, segment_values, tam_table
 
 
 def bench(n: int, tmp: Path) -> dict:

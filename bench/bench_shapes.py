@@ -1,6 +1,6 @@
 """Shape benchmark (issue 14): load + shape detection + roll-up of order lines to customers.
 
-    python bench/bench_shapes.py [ROWS:CUSTOMERS ...]   (default: 10000:100 1000000:100000)
+    python -m bench.bench_shapes [ROWS:CUSTOMERS ...]   (default: 10000:100 1000000:100000)
 
 Each ingest runs in a fresh process so its peak RSS is its own; the steps' times come from the
 ingest's progress messages. Targets: 10,000 lines for 100 customers in <= 2 s (was 35-45 s);
@@ -8,9 +8,7 @@ ingest's progress messages. Targets: 10,000 lines for 100 customers in <= 2 s (w
 the same rows loaded as accounts (--shape accounts) as the reference in the same run.
 """
 
-import json
 import os
-import subprocess
 import sys
 import tempfile
 import time
@@ -18,34 +16,9 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
-sys.path.insert(0, str(ROOT))
 
-from sample_data.generate_exports import order_lines  # noqa: E402
-
-CHILD = r"""
-import json, resource, sys, time
-sys.path.insert(0, sys.argv[3])
-from pathlib import Path
-from icp_core.ingest import ingest_dataset
-from icp_core.store import DatasetStore, new_token
-steps = []
-t0 = time.perf_counter()
-def progress(fraction, message):
-    steps.append((round(time.perf_counter() - t0, 3), message))
-store = DatasetStore(Path(sys.argv[2]), new_token())
-shape = sys.argv[4] if sys.argv[4] != "-" else None
-result = ingest_dataset(store, Path(sys.argv[1]), progress=progress, shape=shape)
-elapsed = time.perf_counter() - t0
-print(json.dumps({"seconds": elapsed, "accounts": result.meta["rows"], "shape": result.meta["shape"]["shape"],
-                  "hints": len(result.meta["quality"]["hints"]), "steps": steps,
-                  "peak_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
-"""
-
-
-def run(csv: Path, workdir: Path, shape: str | None) -> dict:
-    out = subprocess.run([sys.executable, "-c", CHILD, str(csv), str(workdir), str(ROOT), shape or "-"],
-                         capture_output=True, text=True, check=True)
-    return json.loads(out.stdout.strip().splitlines()[-1])
+from bench.ingest_child import run
+from sample_data.generate_exports import order_lines
 
 
 def main(sizes: list[tuple[int, int]]) -> None:

@@ -1,4 +1,4 @@
-"""Write N synthetic accounts as a CRM-style CSV: `python bench/generate_accounts.py N OUT.csv`.
+"""Write N synthetic accounts as a CRM-style CSV: `python -m bench.generate_accounts N OUT.csv`.
 
 Uses the seeded sample generator (same columns, messiness and signal as the sample data).
 """
@@ -7,9 +7,7 @@ import sys
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-
-from sample_data.generate_sample import generate_accounts  # noqa: E402
+from sample_data.generate_sample import generate_accounts
 
 
 def write_accounts_csv(n: int, out: Path, seed: int = 11) -> Path:

@@ -5,6 +5,7 @@
     python -m icp_core suggest FILE --outcome COLUMN [--positive VALUE] [--max-traits 12] --out PROFILE.json
     python -m icp_core backtest FILE --profile PROFILE.json --outcome COLUMN [--positive VALUE]
     python -m icp_core tam FILE --profile PROFILE.json --by DIM [--by DIM2] [--market FILE] [--acv VALUE] [--out OUT.csv]
+    python -m icp_core onepager (FILE | --dataset ID|NAME|sample) --profile PROFILE.json [--outcome OUTCOME] [--out OUT.html]
 
 
 Thin over the same functions the app uses. Bad input exits non-zero with one line on
@@ -16,10 +17,11 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-
-import numpy as np
 from pathlib import Path
 
+import numpy as np
+
+from .formatting import pct
 from .ingest import IngestError, ingest_dataset
 from .store import DatasetStore, cli_workspace, data_dir, new_token
 
@@ -53,8 +55,8 @@ def format_quality(meta: dict) -> str:
     for c in q["columns"]:
         examples = ", ".join(repr(e["value"])[:30] for e in c["unparseable_examples"][:3])
         lines.append(
-            f"{c['header'][:28]:<28} {c['role_label'][:24]:<24} {c['parsed_share']:>7.1%} "
-            f"{c['null_share']:>7.1%} {c['unparseable_share']:>10.1%}  {examples}"
+            f"{c['header'][:28]:<28} {c['role_label'][:24]:<24} {pct(c['parsed_share'], 1):>7} "
+            f"{pct(c['null_share'], 1):>7} {pct(c['unparseable_share'], 1):>10}  {examples}"
         )
     r = q.get("rollup")
     if r:
@@ -92,7 +94,7 @@ def _cmd_ingest(args) -> int:
         for path, enrich in [(j, False) for j in (args.join or [])] + [(e, True) for e in (args.enrich or [])]:
             report = add_source(store, result.dataset_id, Path(path), enrich=enrich)
             line = (f"joined {report['file']} on {report['key']}: {report['matched_rows']:,} of {report['rows']:,} rows "
-                    f"matched ({report['match_rate']:.0%}), {report['accounts_matched']:,} accounts"
+                    f"matched ({pct(report['match_rate'])}), {report['accounts_matched']:,} accounts"
                     + ("; rolled up per account" if report["one_to_many"] else ""))
             if report["unmatched_keys"]:
                 line += f"; unmatched keys e.g. {', '.join(report['unmatched_keys'][:5])}"
@@ -151,11 +153,17 @@ def _read_profile(path: str):
 def _cmd_score(args) -> int:
     import tempfile
 
-    from .roles import ColumnSpec
     from .dataset import AccountMatrix
-    from .scoring import score_accounts, scored_input_frame, tier_summary
+    from .export import EXPORT_FORMATS, file_column_chunks, scored_export_bytes
+    from .roles import ColumnSpec
+    from .scoring import score_accounts, tier_summary
 
     profile = _read_profile(args.profile)
+    fmt = args.format or (Path(args.out).suffix.lower().lstrip(".") if args.out else "csv")
+    if fmt not in EXPORT_FORMATS:
+        raise CliError(f"unknown output format {fmt!r}: use --format csv, xlsx or parquet")
+    if fmt != "csv" and not args.out:
+        raise CliError(f"--format {fmt} needs --out FILE (binary output)")
     with tempfile.TemporaryDirectory(prefix="icp_score_") as tmp:
         store = DatasetStore(Path(tmp), new_token())
         result = ingest_dataset(store, Path(args.file))
@@ -171,21 +179,15 @@ def _cmd_score(args) -> int:
             print(f"warning: scoring without {len(binding.problems)} trait(s): {text}", file=sys.stderr)
         scored = score_accounts(accounts.matches(binding.traits), [t for t, _ in binding.traits],
                                 profile.tier_rule)
-        with store.open_dataset(result.dataset_id) as con:
-            frame = scored_input_frame(con, specs, scored)
-    from .export import export_bytes
-    fmt = args.format or (Path(args.out).suffix.lower().lstrip(".") if args.out else "csv")
-    if fmt not in ("csv", "xlsx", "parquet"):
-        raise CliError(f"unknown output format {fmt!r}: use --format csv, xlsx or parquet")
-    data = export_bytes(frame, fmt)
+        # the one export schema (icp_core.export), as the Score page download and the Share page's CRM export
+        data = scored_export_bytes(file_column_chunks(lambda: store.open_dataset(result.dataset_id), specs),
+                                   scored, profile.name, fmt)
     if args.out:
         from .store import write_atomic
         write_atomic(Path(args.out), data)
-    elif fmt == "csv":
+    else:
         sys.stdout.buffer.write(data.removeprefix("\ufeff".encode()))
         sys.stdout.flush()
-    else:
-        raise CliError(f"--format {fmt} needs --out FILE (binary output)")
     summary = tier_summary(scored, accounts)
     counts = ", ".join(f"{r.tier} {r.accounts:,}" for r in summary.itertuples())
     print(f"scored {accounts.n:,} accounts with {len(binding.traits)} trait(s) of “{profile.name}”: {counts}"
@@ -195,26 +197,31 @@ def _cmd_score(args) -> int:
 
 def _load_for_evidence(args, tmp: str):
     """Ingest FILE (and --opportunities) into a throwaway store; returns (accounts, outcome)."""
-    from .evidence import Outcome
-    from .roles import ColumnSpec
     from .dataset import AccountMatrix
+    from .roles import ColumnSpec
 
     store = DatasetStore(Path(tmp), new_token())
     opp = Path(args.opportunities) if getattr(args, "opportunities", None) else None
     result = ingest_dataset(store, Path(args.file), opp)
     specs = [ColumnSpec.from_dict(c) for c in result.meta["columns"]]
     accounts = AccountMatrix(lambda: store.open_dataset(result.dataset_id), specs)
-    name = args.outcome
-    kinds = {"won": "won", "retained": "retained", "nps_promoter": "nps_promoter"}
-    if name in kinds and not args.positive:
-        return accounts, Outcome(kinds[name])
-    return accounts, Outcome("column", column=name, positive=args.positive)
+    return accounts, _outcome_arg(args.outcome, args.positive)
+
+
+def _outcome_arg(name: str, positive: str | None):
+    """--outcome / --positive as an Outcome: won, retained, nps_promoter, or a column and its good value."""
+    from .outcomes import Outcome
+
+    if name in ("won", "retained", "nps_promoter") and not positive:
+        return Outcome(name)
+    return Outcome("column", column=name, good_when=positive)
 
 
 def _cmd_suggest(args) -> int:
     import tempfile
 
-    from .evidence import EvidenceError, OutcomeIncomplete, suggest_traits
+    from .outcomes import EvidenceError, OutcomeIncomplete
+    from .suggest import suggest_traits
 
     if not 1 <= args.max_traits <= 12:
         raise CliError("--max-traits must be between 1 and 12")
@@ -229,7 +236,7 @@ def _cmd_suggest(args) -> int:
     print(sug.message, file=sys.stderr)
     for c in sug.candidates:
         if c.data_weight:
-            print(f"  {c.data_weight:+d}  {c.trait.label}  (support {c.support:,}, rate {c.rate:.1%}, lift {c.lift:.2f})",
+            print(f"  {c.data_weight:+d}  {c.trait.label}  (support {c.support:,}, rate {pct(c.rate, 1)}, lift {c.lift:.2f})",
                   file=sys.stderr)
     if not sug.found:
         return 3
@@ -244,7 +251,9 @@ def _cmd_backtest(args) -> int:
     import json
     import tempfile
 
-    from .evidence import EvidenceError, OutcomeIncomplete, live_backtest, reference_auc
+    from .backtest import live_backtest
+    from .outcomes import EvidenceError, OutcomeIncomplete
+    from .reference import reference_auc
     from .scoring import score_profile
 
     profile = _read_profile(args.profile)
@@ -269,8 +278,8 @@ def _cmd_backtest(args) -> int:
 
 def _scored(path: Path, profile, tmp: str, skip_missing: bool, what: str):
     """Ingest a file and score it with `profile`; returns (accounts, result)."""
-    from .roles import ColumnSpec
     from .dataset import AccountMatrix
+    from .roles import ColumnSpec
     from .scoring import score_profile
 
     store = DatasetStore(Path(tmp), new_token())
@@ -290,7 +299,7 @@ def _scored(path: Path, profile, tmp: str, skip_missing: bool, what: str):
 def _cmd_tam(args) -> int:
     import tempfile
 
-    from .formatting import count, money, pct
+    from .formatting import count, money
     from .tam import DIMENSIONS, TamAssumptions, TamError, known_customers, segment_values, tam_table
 
     profile = _read_profile(args.profile)
@@ -339,6 +348,62 @@ def _cmd_tam(args) -> int:
     return 0
 
 
+def _stored_dataset(root: Path, name: str):
+    """(store, meta) of a dataset in the data directory: `sample` (the bundled sample, loaded on first
+    use), or the id or name of one loaded with `ingest`."""
+    from .ingest import ensure_sample_dataset
+    from .store import SAMPLE_WORKSPACE
+
+    if name == SAMPLE_WORKSPACE:
+        store = DatasetStore(root, SAMPLE_WORKSPACE)
+        return store, store.read_meta(ensure_sample_dataset(root))
+    store = DatasetStore(root, cli_workspace(root))
+    datasets, _ = store.list_datasets()
+    hits = [m for m in datasets if m["id"] == name] or [m for m in datasets if m["name"] == name]
+    if not hits:
+        raise CliError(f"no dataset {name!r} in {root} (load one with `ingest`, or use --dataset sample)")
+    if len(hits) > 1:
+        raise CliError(f"{len(hits)} datasets are named {name!r}: give its id ({', '.join(m['id'] for m in hits)})")
+    return store, hits[0]
+
+
+def _cmd_onepager(args) -> int:
+    import tempfile
+
+    from .dataset import AccountMatrix
+    from .onepager import build_onepager
+    from .roles import ColumnSpec
+    from .scoring import score_profile
+
+    if bool(args.file) == bool(args.dataset):
+        raise CliError("give the accounts FILE or --dataset (an id or name from `ingest`, or sample), not both")
+    if args.positive and not args.outcome:
+        raise CliError("--positive needs --outcome (the column it is the good value of)")
+    profile = _read_profile(args.profile)
+    root = Path(args.data_dir) if args.data_dir else data_dir()
+    with tempfile.TemporaryDirectory(prefix="icp_onepager_") as tmp:
+        if args.dataset:
+            store, meta = _stored_dataset(root, args.dataset)
+        else:
+            store = DatasetStore(Path(tmp), new_token())
+            meta = ingest_dataset(store, Path(args.file), Path(args.opportunities) if args.opportunities else None).meta
+        specs = [ColumnSpec.from_dict(c) for c in meta["columns"]]
+        accounts = AccountMatrix(lambda: store.open_dataset(meta["id"]), specs)
+        result, binding = score_profile(accounts, profile)
+        if binding.problems:
+            print("warning: scoring without " + "; ".join(binding.problems), file=sys.stderr)
+        outcome = _outcome_arg(args.outcome, args.positive) if args.outcome else None
+        page = build_onepager(accounts, result, profile, meta["name"], args.label or profile.name, outcome)
+    if args.out:
+        from .store import write_atomic
+        write_atomic(Path(args.out), page.encode())
+        print(f"wrote {args.out}", file=sys.stderr)
+    else:
+        sys.stdout.write(page)
+        sys.stdout.flush()
+    return 0
+
+
 def _cmd_sql(args) -> int:
     from .warehouse import SqlError, dbt_model, input_columns, profile_sql
 
@@ -366,18 +431,17 @@ def _cmd_campaign(args) -> int:
     import json
     import tempfile
 
-    import pandas as pd
-
-    from .campaign import CampaignError, compare_results, find_columns
+    from .campaign import CampaignError, compare_results, find_columns, read_campaign_results
 
     profile = _read_profile(args.profile)
+    try:
+        raw = read_campaign_results(Path(args.results), Path(args.results).name)  # CSV, Excel, any encoding
+    except CampaignError as exc:
+        raise CliError(str(exc)) from None
     with tempfile.TemporaryDirectory(prefix="icp_campaign_") as tmp:
         accounts, result = _scored(Path(args.results), profile, tmp, True, "results file")
-        store_rows = accounts.display  # row order = file order
-        raw = pd.read_csv(args.results, dtype=str, keep_default_na=False) if Path(args.results).suffix.lower() in (
-            ".csv", ".txt", ".tsv") else None
-    if raw is None or len(raw) != len(store_rows):
-        raise CliError("the results file must be a CSV whose rows are the campaign's accounts")
+    if len(raw) != accounts.n:  # row order = file order
+        raise CliError("the results file must have one row per account of the campaign")
     group, response = find_columns(list(raw.columns))
     group = args.group or group or "group"
     response = args.response or response
@@ -391,6 +455,21 @@ def _cmd_campaign(args) -> int:
           f"profile: {profile.name}\ngroups from: {group if group in raw else 'the profile (tiers A+B vs the rest)'}; "
           f"response: {response}\n{c.to_dict()['verdict']}")
     return 0
+
+
+def _add_onepager_parser(sub) -> None:
+    one = sub.add_parser("onepager", help="the ICP one-pager (HTML, prints to PDF), as the Share page makes it")
+    one.add_argument("file", nargs="?", help="accounts file: CSV/TSV, .xlsx or .parquet (or use --dataset)")
+    one.add_argument("--dataset", help="a dataset in the data directory: its id or name (loaded with `ingest`), "
+                                       "or sample")
+    one.add_argument("--opportunities", help="opportunities file to roll up to FILE's accounts")
+    one.add_argument("--profile", required=True, help="ICP profile JSON")
+    one.add_argument("--outcome", help="what a good customer is for the evidence: won, retained, nps_promoter or "
+                                       "a column (default: the dataset's default outcome, as in the app)")
+    one.add_argument("--positive", help="the good value of the --outcome column")
+    one.add_argument("--label", help="version label in the page header (default: the profile's name)")
+    one.add_argument("--out", help="where to write the HTML (default: standard output)")
+    one.set_defaults(func=_cmd_onepager)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -417,7 +496,7 @@ def build_parser() -> argparse.ArgumentParser:
     ingest.add_argument("--json", action="store_true",
                         help="print the dataset's meta as one JSON document on stdout instead of the report")
     ingest.set_defaults(func=_cmd_ingest)
-    score = sub.add_parser("score", help="score a file with an ICP profile; writes CSV with icp_score/tier/reasons")
+    score = sub.add_parser("score", help="score a file with an ICP profile; writes its columns plus ICP Score, Tier, Reasons, Flags, Next Step")
     score.add_argument("file", help="accounts file: CSV/TSV, .xlsx or .parquet (cleaned as on upload)")
     score.add_argument("--profile", required=True, help="ICP profile JSON (saved or downloaded from the app)")
     score.add_argument("--out", help="output file (default: CSV on standard output)")
@@ -456,6 +535,7 @@ def build_parser() -> argparse.ArgumentParser:
     tam.add_argument("--skip-missing-traits", action="store_true")
     tam.add_argument("--out", help="write the table as CSV")
     tam.set_defaults(func=_cmd_tam)
+    _add_onepager_parser(sub)
     for cmd, helptext in (("suggest", "suggest traits and weights from the data; writes a profile"),
                           ("backtest", "backtest a profile on held-out accounts; prints a JSON report")):
         sp = sub.add_parser(cmd, help=helptext)

@@ -17,7 +17,8 @@ import numpy as np
 import pandas as pd
 from scipy.stats import fisher_exact, norm
 
-from .evidence import wilson
+from .formatting import count, pct, points
+from .stats import wilson
 
 ICP_WORDS = {"icp", "target", "test", "treatment", "treated", "a+b", "in", "yes", "true", "1"}
 CONTROL_WORDS = {"control", "holdout", "hold-out", "hold out", "baseline", "out", "no", "false", "0"}
@@ -102,16 +103,16 @@ def compare_groups(icp_responded: int, icp_n: int, control_responded: int, contr
 
 def verdict(c: Comparison) -> str:
     """The comparison in one or two plain sentences."""
-    head = (f"ICP group responded {c.icp_rate:.1%} ({c.icp_responded:,} of {c.icp_n:,}) vs control "
-            f"{c.control_rate:.1%} ({c.control_responded:,} of {c.control_n:,}): a difference of "
-            f"{c.difference * 100:+.1f} points (95 % interval {c.diff_interval[0] * 100:+.1f} to "
-            f"{c.diff_interval[1] * 100:+.1f}), p = {c.p_value:.3g}.")
+    head = (f"ICP group responded {pct(c.icp_rate, 1)} ({count(c.icp_responded)} of {count(c.icp_n)}) vs control "
+            f"{pct(c.control_rate, 1)} ({count(c.control_responded)} of {count(c.control_n)}): a difference of "
+            f"{points(c.difference, unit=' points')} (95 % interval {points(c.diff_interval[0], unit='')} to "
+            f"{points(c.diff_interval[1], unit='')}), p = {c.p_value:.3g}.")
     if c.significant:
         better = "better" if c.difference > 0 else "worse"
         return head + f" The ICP group does {better} than the control, and at this sample size that is not chance."
     tail = " The difference is not distinguishable from chance at this sample size"
     if c.needed_per_group and c.needed_per_group > min(c.icp_n, c.control_n):
-        tail += f"; to confirm a gap this size you would need about {c.needed_per_group:,} accounts per group"
+        tail += f"; to confirm a gap this size you would need about {count(c.needed_per_group)} accounts per group"
     return head + tail + "."
 
 
@@ -148,6 +149,44 @@ def compare_results(frame: pd.DataFrame, group_col: str, response_col: str,
         raise CampaignError(f"no column “{group_col}” in the results and no profile to split them")
     icp, control = groups == "icp", groups == "control"
     return compare_groups(int(responded[icp].sum()), int(icp.sum()), int(responded[control].sum()), int(control.sum()))
+
+
+MAX_RESULTS_ROWS = 5_000_000  # rows of a results file held as text in memory
+
+
+def read_campaign_results(source, name: str = "results.csv") -> pd.DataFrame:
+    """A campaign results file as a table of text ('' for empty cells) under its own headers, read
+    like an upload (readers.read_file): CSV/TSV in any common encoding and delimiter, Excel .xlsx or
+    Parquet, every reading limit applied. source: a path, bytes or a binary file object (an upload);
+    `name` says what the file is called in messages. Raises CampaignError with the reader's message."""
+    import tempfile
+    from pathlib import Path
+
+    import duckdb
+
+    from .readers import IngestError, read_file
+    from .sql import fetch_one
+
+    with tempfile.TemporaryDirectory(prefix="icp_campaign_") as tmp:
+        path = Path(tmp) / (Path(name).name or "results.csv")
+        if isinstance(source, (str, Path)):
+            path = Path(source)
+        else:
+            path.write_bytes(source if isinstance(source, (bytes, bytearray)) else source.getvalue())
+        con = duckdb.connect()
+        try:
+            read_file(con, path, "results", Path(tmp))
+            rows = fetch_one(con, "SELECT count(*) FROM results")[0]
+            if rows > MAX_RESULTS_ROWS:
+                raise CampaignError(f"{path.name} has {rows:,} rows; at most {MAX_RESULTS_ROWS:,} are compared")
+            frame = con.execute("SELECT * FROM results").df()
+        except IngestError as exc:
+            raise CampaignError(str(exc)) from None
+        finally:
+            con.close()
+    if not len(frame):
+        raise CampaignError(f"{path.name} has a header row but no data rows.")
+    return frame.astype(object).where(frame.notna(), "").astype(str)
 
 
 def find_columns(columns: list[str]) -> tuple[str | None, str | None]:

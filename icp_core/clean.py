@@ -23,10 +23,12 @@ Rules (each has a test in tests/test_clean.py):
 
 from __future__ import annotations
 
+from typing import Any
+
 import duckdb
 import pycountry
 
-from .sql import quote_ident, sql_list, sql_literal
+from .sql import fetch_one, quote_ident, sql_list, sql_literal
 
 # Values that mean "nothing here" in CRM exports and spreadsheets (compared case-folded,
 # accents stripped: "Non renseigné" = "non renseigne").
@@ -115,8 +117,10 @@ def country_lookup_rows() -> list[tuple[str, str]]:
             if spelling:
                 rows.setdefault(country_key(spelling), display)
     for alias, code in COUNTRY_ALIASES.items():
-        c = pycountry.countries.get(alpha_2=code)
-        rows[alias] = COUNTRY_DISPLAY.get(code, getattr(c, "common_name", None) or c.name)
+        country = pycountry.countries.get(alpha_2=code)
+        if country is None:
+            raise ValueError(f"COUNTRY_ALIASES: unknown ISO code {code!r}")
+        rows[alias] = COUNTRY_DISPLAY.get(code, getattr(country, "common_name", None) or country.name)
     # "us"/"uk" etc. from aliases win over any accidental collisions above.
     return sorted(rows.items())
 
@@ -124,14 +128,10 @@ def country_lookup_rows() -> list[tuple[str, str]]:
 _MACROS_INSTALLED_KEY = "icp_macros_v1"
 
 
-def install_cleaning_macros(con: duckdb.DuckDBPyConnection) -> None:
-    """Define the icp_* parsing macros and the icp_countries lookup on `con` (idempotent)."""
+def _null_and_date_macros() -> str:
+    """icp_nullify, icp_nullify_keep_na and icp_date_text: placeholders to NULL, date text trimmed."""
     placeholders = sql_list(PLACEHOLDERS + NA_MARKERS)
-    suffix_cases = " ".join(
-        f"WHEN {sql_literal(k)} THEN {v!r}" for k, v in SUFFIX_MULTIPLIERS.items()
-    )
-    number_re = r"^([0-9][0-9.,]*(e[+-]?[0-9]+)?)([a-z%]*)$"
-    con.execute(f"""
+    return f"""
     CREATE OR REPLACE TEMP MACRO icp_nullify(s) AS
         CASE WHEN s IS NULL OR strip_accents(lower(trim(CAST(s AS VARCHAR), '{_WS}'))) IN ({placeholders})
              THEN NULL ELSE trim(CAST(s AS VARCHAR), '{_WS}') END;
@@ -146,7 +146,16 @@ def install_cleaning_macros(con: duckdb.DuckDBPyConnection) -> None:
     CREATE OR REPLACE TEMP MACRO icp_date_text(s) AS
         regexp_replace(regexp_replace(s, '^''', ''),
             '([0-9]:[0-9]{{2}}(:[0-9]{{2}})?)(\\.[0-9]+)?\\s*(Z|UTC|GMT|[+-][0-9]{{2}}:?[0-9]{{2}})?$', '\\1');
+"""
 
+
+def _amount_macros() -> str:
+    """icp_strip_amount ... icp_parse_amount: numbers as CRM exports write them."""
+    suffix_cases = " ".join(
+        f"WHEN {sql_literal(k)} THEN {v!r}" for k, v in SUFFIX_MULTIPLIERS.items()
+    )
+    number_re = r"^([0-9][0-9.,]*(e[+-]?[0-9]+)?)([a-z%]*)$"
+    return f"""
     -- lower-case, currency, spaces, signs and parentheses removed: '$ 2,5 M' -> '2,5m'
     CREATE OR REPLACE TEMP MACRO icp_strip_amount(s) AS
         regexp_replace(lower(s),
@@ -185,7 +194,12 @@ def install_cleaning_macros(con: duckdb.DuckDBPyConnection) -> None:
             THEN TRY_CAST(s AS DOUBLE)
           ELSE icp_parse_amount_text(s)
         END;
+"""
 
+
+def _flag_macros() -> str:
+    """icp_parse_bool, icp_parse_churn and icp_parse_stage: yes/no flags, churn words, deal stages."""
+    return """
     CREATE OR REPLACE TEMP MACRO icp_parse_bool(s) AS
         CASE
           WHEN lower(s) IN ('yes', 'y', 'true', 't', '1', '1.0', 'x', 'on', '✓', '✔', 'checked')
@@ -220,7 +234,12 @@ def install_cleaning_macros(con: duckdb.DuckDBPyConnection) -> None:
             THEN 'open'
           ELSE NULL
         END;
+"""
 
+
+def _text_shape_macros() -> str:
+    """icp_parse_category, icp_parse_list and icp_country_key."""
+    return """
     CREATE OR REPLACE TEMP MACRO icp_parse_category(s) AS
         regexp_replace(s, '\\s+', ' ', 'g');
 
@@ -232,15 +251,30 @@ def install_cleaning_macros(con: duckdb.DuckDBPyConnection) -> None:
 
     CREATE OR REPLACE TEMP MACRO icp_country_key(s) AS
         regexp_replace(lower(strip_accents(s)), '[^a-z]', '', 'g');
-    """)
-    existing = con.execute(
-        "SELECT count(*) FROM duckdb_tables() WHERE table_name = 'icp_countries' AND temporary"
-    ).fetchone()[0]
+"""
+
+
+# executed in this order: later macros call earlier ones
+_MACRO_GROUPS = (_null_and_date_macros, _amount_macros, _flag_macros, _text_shape_macros)
+
+
+def _install_country_lookup(con: duckdb.DuckDBPyConnection) -> None:
+    """Create the temp icp_countries (key, name) table once per connection."""
+    existing = fetch_one(
+        con, "SELECT count(*) FROM duckdb_tables() WHERE table_name = 'icp_countries' AND temporary"
+    )[0]
     if not existing:
         con.execute("CREATE TEMP TABLE icp_countries (key VARCHAR PRIMARY KEY, name VARCHAR)")
         rows = country_lookup_rows()
         con.execute("INSERT INTO icp_countries SELECT unnest(?::VARCHAR[]), unnest(?::VARCHAR[])",
                     [[k for k, _ in rows], [n for _, n in rows]])
+
+
+def install_cleaning_macros(con: duckdb.DuckDBPyConnection) -> None:
+    """Define the icp_* parsing macros and the icp_countries lookup on `con` (idempotent)."""
+    for macros in _MACRO_GROUPS:
+        con.execute(macros())
+    _install_country_lookup(con)
 
 
 def clean_expression(kind: str, raw: str, scale: float = 1.0,
@@ -394,7 +428,7 @@ def date_expression(v: str, date_formats) -> str:
 
 
 def date_format_counts(con: duckdb.DuckDBPyConnection, table: str, value_col: str,
-                       group_col: str) -> dict[str, list[tuple[int, str]]]:
+                       group_col: str) -> dict[Any, list[tuple[int, str]]]:
     """Per group, [(values parsed, format)] for the formats that parse any, best first.
 
     Ambiguous day/month orders are settled by which parses more values; on a tie the US
@@ -413,9 +447,9 @@ def date_format_counts(con: duckdb.DuckDBPyConnection, table: str, value_col: st
         f"icp_date_text({v}) AS d FROM {quote_ident(table)} WHERE regexp_matches({v}, '[0-9]')) "
         f"WHERE {shaped} GROUP BY ALL) GROUP BY 1"
     ).fetchall()
-    out = {}
+    out: dict[Any, list[tuple[int, str]]] = {}
     for group, *counts in rows:
-        found = [(n, fmt) for n, fmt in zip(counts, DATE_FORMATS) if n]
+        found = [(n, fmt) for n, fmt in zip(counts, DATE_FORMATS, strict=True) if n]
         found.sort(key=lambda t: -t[0])
         out[group] = found
     return out

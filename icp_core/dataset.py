@@ -28,6 +28,7 @@ from .roles import ColumnSpec
 from .sql import quote_ident
 from .traits import condition_sql
 
+
 def _outcome_columns(specs: list[ColumnSpec]) -> dict[str, ColumnSpec]:
     """The columns that carry outcomes: won/lost, churned, ARR (first by role, then roll-up)."""
     by_role = {s.role: s for s in specs}

@@ -107,46 +107,84 @@ def export_bytes(df: pd.DataFrame, fmt: str) -> bytes:
     raise ValueError(f"unknown export format {fmt!r}")
 
 
-def crm_frame(display: pd.DataFrame, id_header: str | None, name_header: str | None, score, tier, reasons,
-              flags, version_label: str) -> pd.DataFrame:
-    """CRM-ready columns: the account id and name, then ICP Score, ICP Tier, ICP Reasons, ICP Flags
-    and ICP Profile Version."""
-    out = pd.DataFrame()
-    if id_header:
-        out["Account ID"] = display[id_header].to_numpy()
-    if name_header:
-        out["Account Name"] = display[name_header].to_numpy()
-    out["ICP Score"] = score
-    out["ICP Tier"] = tier
-    out["ICP Reasons"] = reasons
-    out["ICP Flags"] = flags
-    out["ICP Profile Version"] = version_label
-    return out
+# --------------------------------------------------------------------------- scored accounts
+
+# The one schema scored accounts leave the app in (Score page download, Share page CRM export,
+# `python -m icp_core score`): every column of the accounts file as it was read (original headers,
+# text as in the file, file order), then these.
+ICP_COLUMNS = ("ICP Score", "ICP Tier", "ICP Reasons", "ICP Flags", "ICP Next Step", "ICP Profile Version")
 
 
-def crm_export_bytes(display: pd.DataFrame, id_header: str | None, name_header: str | None, result,
-                     version_label: str, fmt: str, chunk: int = 100_000) -> bytes:
-    """Every scored account in CRM-ready columns (see crm_frame) as CSV, Excel or Parquet.
-    CSV is built in chunks of accounts, so a million-row export does not hold every reason
-    string twice in memory."""
+def profile_version_label(name: str, version: int | None) -> str:
+    """'Enterprise ICP v3', or 'Enterprise ICP (unsaved)' for a profile with no saved version."""
+    return f"{name} v{version}" if version else f"{name} (unsaved)"
+
+
+def scored_frame(columns: pd.DataFrame, result, rows, version_label: str) -> pd.DataFrame:
+    """The accounts at positions `rows` (`columns`: their file columns, one row each, same order)
+    with ICP Score (1 decimal), ICP Tier, ICP Reasons, ICP Flags, ICP Next Step and ICP Profile
+    Version after them. A file column named like one of those (a re-scored export) is replaced."""
     import numpy as np
 
     from .scoring import TIER_LABELS, explain_accounts
 
-    def frame_for(rows) -> pd.DataFrame:
-        expl = explain_accounts(result, rows)
-        pat = result.patterns.inv[rows]
-        return crm_frame(display.iloc[rows], id_header, name_header, np.round(result.pattern_score[pat], 1),
-                         np.array(TIER_LABELS, dtype=object)[result.pattern_tier[pat]], expl["reasons"].to_numpy(),
-                         expl["flags"].to_numpy(), version_label)
+    rows = np.asarray(rows, dtype=np.int64)
+    expl = explain_accounts(result, rows)
+    pat = result.patterns.inv[rows]
+    out = columns.drop(columns=[c for c in columns.columns if c in ICP_COLUMNS]).reset_index(drop=True)
+    out["ICP Score"] = np.round(result.pattern_score[pat], 1)
+    out["ICP Tier"] = np.array(TIER_LABELS, dtype=object)[result.pattern_tier[pat]]
+    out["ICP Reasons"] = expl["reasons"].to_numpy()
+    out["ICP Flags"] = expl["flags"].to_numpy()
+    out["ICP Next Step"] = expl["next_step"].to_numpy()
+    out["ICP Profile Version"] = version_label
+    return out
 
-    n = len(display)
-    if fmt != "csv":
-        return export_bytes(frame_for(np.arange(n)), fmt)
+
+def file_column_chunks(connect, specs, chunk: int = 100_000):
+    """The accounts file's own columns (original headers, raw text, file order) in frames of at
+    most `chunk` rows. connect: a zero-argument callable giving a context manager that yields a
+    DuckDB connection on the dataset (e.g. lambda: store.open_dataset(id))."""
+    from .sql import quote_ident
+
+    own = [s for s in specs if s.source == "accounts"]
+    cols = ", ".join(f"{quote_ident(s.key + '__raw')} AS {quote_ident(s.header)}" for s in own) or "row_id"
+    with connect() as con:
+        cur = con.execute(f"SELECT {cols} FROM accounts ORDER BY row_id")
+        vectors = max(1, chunk // 2048)
+        while True:
+            frame = cur.fetch_df_chunk(vectors)
+            if not len(frame):
+                return
+            yield frame if own else frame.drop(columns=["row_id"])
+
+
+def scored_export_bytes(chunks, result, version_label: str, fmt: str) -> bytes:
+    """Every scored account in the one schema (see scored_frame) as CSV, Excel or Parquet.
+    chunks: the accounts' file columns as consecutive frames in file order (file_column_chunks,
+    or a list holding one frame). CSV is written chunk by chunk, so a million-row export does
+    not hold every reason string twice in memory."""
+    import numpy as np
+
+    if fmt not in EXPORT_FORMATS:
+        raise ValueError(f"unknown export format {fmt!r}")
+    start, parts = 0, []
     out = io.BytesIO()
     out.write("\ufeff".encode("utf-8"))
-    for start in range(0, max(n, 1), chunk):
-        rows = np.arange(start, min(start + chunk, n))
-        text = neutralise_formulas(frame_for(rows)).to_csv(index=False, header=start == 0, lineterminator="\r\n")
-        out.write(text.encode("utf-8"))
-    return out.getvalue()
+    for columns in chunks:
+        frame = scored_frame(columns, result, np.arange(start, start + len(columns)), version_label)
+        if fmt == "csv":
+            text = neutralise_formulas(frame).to_csv(index=False, header=start == 0, lineterminator="\r\n")
+            out.write(text.encode("utf-8"))
+        else:
+            parts.append(frame)
+        start += len(columns)
+    if start != result.n:
+        raise ValueError(f"the file has {start:,} accounts but {result.n:,} were scored")
+    if fmt == "csv":
+        if start == 0:
+            out.write(neutralise_formulas(scored_frame(pd.DataFrame(), result, [], version_label))
+                      .to_csv(index=False, lineterminator="\r\n").encode("utf-8"))
+        return out.getvalue()
+    return export_bytes(pd.concat(parts, ignore_index=True) if parts
+                        else scored_frame(pd.DataFrame(), result, [], version_label), fmt)

@@ -83,6 +83,13 @@ def pct(x, digits: int = 0) -> str:
     return f"{float(x) * 100:.{digits}f}%"
 
 
+def points(diff, digits: int = 1, unit: str = " pt") -> str:
+    """A difference of two shares in percentage points, signed: 0.152 -> '+15.2 pt' ('–' when missing)."""
+    if is_missing(diff):
+        return MISSING
+    return f"{float(diff) * 100:+.{digits}f}{unit}"
+
+
 def pt_change(now, then) -> str:
     """'+4 pt' for a rate that moved since a baseline; '' when unchanged or unknown."""
     if is_missing(now) or is_missing(then) or round((float(now) - float(then)) * 100) == 0:

@@ -21,11 +21,20 @@ from typing import Callable
 import duckdb
 
 from .clean import clean_expression, detect_date_formats, install_cleaning_macros, number_lookup_sql
-from .sql import quote_ident
+from .readers import (  # noqa: F401
+    MAX_FILE_COLUMNS,
+    SUPPORTED,
+    IngestError,
+    ReadOptions,
+    SourceInfo,
+    detect_encoding,
+    encoding_report,
+    read_file,
+    sniff_format,
+)
 from .roles import ROLES, ColumnSpec, column_keys, detect_roles
-from .readers import (MAX_FILE_COLUMNS, SUPPORTED, IngestError, ReadOptions, SourceInfo, detect_encoding,  # noqa: F401
-                      encoding_report, read_file, sniff_format)
 from .shape import detect_shape, roll_up_rows
+from .sql import fetch_one, quote_ident
 from .store import sweep_temp_workdirs
 
 Progress = Callable[[float, str], None]
@@ -42,7 +51,7 @@ def read_table(con: duckdb.DuckDBPyConnection, path: Path, table: str,
     info = read_file(con, path, table, workdir, options)
     fmt = info.format
     headers = [d[0] for d in con.execute(f"SELECT * FROM {quote_ident(table)} LIMIT 0").description]
-    rows = con.execute(f"SELECT count(*) FROM {quote_ident(table)}").fetchone()[0]
+    rows = fetch_one(con, f"SELECT count(*) FROM {quote_ident(table)}")[0]
     info.rows_read = rows + info.rows_rejected
     if fmt == "csv" and len(headers) == 1 and rows == 0 and not headers[0].strip():
         raise IngestError(f"{path.name} has no header row.")
@@ -61,7 +70,7 @@ def read_table(con: duckdb.DuckDBPyConnection, path: Path, table: str,
 def _rename_columns(con, table: str, names: list[str], keys: list[str]) -> None:
     """Rename `table`'s columns `names` to `keys` (same order)."""
     if len(names) > 200:  # wide files: one statement instead of thousands of catalog changes
-        cols = ", ".join(f"{quote_ident(h)} AS {quote_ident(k)}" for h, k in zip(names, keys))
+        cols = ", ".join(f"{quote_ident(h)} AS {quote_ident(k)}" for h, k in zip(names, keys, strict=True))
         con.execute(f"CREATE OR REPLACE TEMP TABLE icp_renamed AS SELECT {cols} FROM {quote_ident(table)}")
         con.execute(f"DROP TABLE {quote_ident(table)}")
         con.execute(f"CREATE TEMP TABLE {quote_ident(table)} AS SELECT * FROM icp_renamed")
@@ -100,10 +109,10 @@ def apply_shape(con, info: SourceInfo, specs: list[ColumnSpec], shape: str | Non
         roles = {s.role for s in specs}
         cand = next((c for c in guess.candidates if c["key"] == guess.key), None)
         if cand and not {"account_id", "account_name"} & roles:
-            _force_key_role(specs, guess.key, "account_id" if cand["id_like"] else "account_name")
+            _force_key_role(specs, cand["key"], "account_id" if cand["id_like"] else "account_name")
         elif cand and cand["id_like"] and "account_id" not in roles and \
                 next(s for s in specs if s.key == guess.key).role != "account_name":
-            _force_key_role(specs, guess.key, "account_id")
+            _force_key_role(specs, cand["key"], "account_id")
         return specs, None, report
     if guess.shape == "deals" and with_opportunities:
         raise IngestError(f"{info.file_name} looks like deals itself ({guess.reason}); load it alone, or choose the "
@@ -119,7 +128,7 @@ def apply_shape(con, info: SourceInfo, specs: list[ColumnSpec], shape: str | Non
     if guess.shape == "deals":  # the deals themselves, kept for the opportunities roll-up
         con.execute("CREATE TABLE raw_opportunities AS SELECT * FROM raw_rows")
         opp_specs = [ColumnSpec.from_dict(s.to_dict()) for s in specs]
-        _force_key_role(opp_specs, guess.key, key_role)
+        _force_key_role(opp_specs, key_spec.key, key_role)
         for s in opp_specs:
             s.source = "opportunities_raw"
     names, new_headers, rollup = roll_up_rows(con, "raw_rows", "raw_accounts", specs, guess)  # drops raw_rows
@@ -147,7 +156,7 @@ def _unreserved_keys(keys: list[str], headers: list[str], info: SourceInfo) -> l
     reserved = {key for key, _, _ in ROLLUP_COLUMNS}
     taken = set(keys)
     out = []
-    for key, header in zip(keys, headers):
+    for key, header in zip(keys, headers, strict=True):
         if key in reserved:
             new, n = f"{key}_col", 2
             while new in taken or new in reserved:
@@ -415,6 +424,36 @@ def _noop(fraction: float, message: str) -> None:  # pragma: no cover - default 
     pass
 
 
+def _check_upload_sizes(uploads, max_mb: int | None) -> None:
+    """Refuse an upload (path, name shown) over the size limit before anything is read."""
+    limit = default_upload_limit_mb() if max_mb is None else max_mb
+    for path, shown in uploads:
+        if path is not None and Path(path).is_file():
+            problem = file_size_problem(Path(path).stat().st_size, limit)
+            if problem:
+                raise IngestError(f"{shown or Path(path).name}: {problem} (ICP_UPLOAD_LIMIT_MB sets the limit)")
+
+
+def _load_opportunities(con, path: Path, shown: str | None, workdir: Path, specs: list[ColumnSpec],
+                        progress: Progress) -> tuple[SourceInfo, list[ColumnSpec]]:
+    """Read the opportunities file into raw_opportunities and detect its roles; refuse it when it
+    cannot be rolled up (no account key or stage). The accounts file's own roll-up roles give way."""
+    progress(0.45, f"Reading {shown or path.name}")
+    opp_info, okeys, oheaders = read_table(con, path, "raw_opp_t", workdir)
+    if shown:
+        opp_info.file_name = shown
+    con.execute("CREATE TABLE raw_opportunities AS SELECT * FROM raw_opp_t")
+    con.execute("DROP TABLE raw_opp_t")
+    opp_specs = detect_roles(con, "raw_opportunities", okeys, oheaders)
+    for s in opp_specs:
+        s.source = "opportunities_raw"
+    problem = opportunity_specs_problem(opp_specs)
+    if problem:
+        raise IngestError(problem + ".")
+    _yield_rollup_roles(specs)
+    return opp_info, opp_specs
+
+
 def ingest_dataset(store, accounts: Path, opportunities: Path | None = None,
                    name: str | None = None, progress: Progress = _noop,
                    display_names: tuple[str | None, str | None] = (None, None),
@@ -430,12 +469,7 @@ def ingest_dataset(store, accounts: Path, opportunities: Path | None = None,
     """
     from .quality import assess_quality
 
-    limit = default_upload_limit_mb() if max_mb is None else max_mb
-    for path, shown in ((accounts, display_names[0]), (opportunities, display_names[1])):
-        if path is not None and Path(path).is_file():
-            problem = file_size_problem(Path(path).stat().st_size, limit)
-            if problem:
-                raise IngestError(f"{shown or Path(path).name}: {problem} (ICP_UPLOAD_LIMIT_MB sets the limit)")
+    _check_upload_sizes(((accounts, display_names[0]), (opportunities, display_names[1])), max_mb)
     sweep_temp_workdirs()  # spill folders of ingests killed earlier
     t0 = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix="icp_ingest_") as tmp:
@@ -461,19 +495,8 @@ def ingest_dataset(store, accounts: Path, opportunities: Path | None = None,
                 opp_specs = shape_opp_specs
                 opp_info = None
                 if opportunities is not None:
-                    progress(0.45, f"Reading {display_names[1] or Path(opportunities).name}")
-                    opp_info, okeys, oheaders = read_table(con, Path(opportunities), "raw_opp_t", workdir)
-                    if display_names[1]:
-                        opp_info.file_name = display_names[1]
-                    con.execute("CREATE TABLE raw_opportunities AS SELECT * FROM raw_opp_t")
-                    con.execute("DROP TABLE raw_opp_t")
-                    opp_specs = detect_roles(con, "raw_opportunities", okeys, oheaders)
-                    for s in opp_specs:
-                        s.source = "opportunities_raw"
-                    problem = opportunity_specs_problem(opp_specs)
-                    if problem:
-                        raise IngestError(problem + ".")
-                    _yield_rollup_roles(specs)
+                    opp_info, opp_specs = _load_opportunities(con, Path(opportunities), display_names[1],
+                                                              workdir, specs, progress)
                 progress(0.6, "Cleaning values")
                 all_specs, rollup, dictionaries = build_accounts_table(con, specs, opp_specs)
                 progress(0.85, "Checking data quality")
@@ -546,13 +569,13 @@ def _limit_clean_columns(con, specs: list[ColumnSpec], info: SourceInfo) -> None
     # is checked in full (on its distinct values: a column of placeholders is empty too)
     sample = con.execute("SELECT " + ", ".join(f"count(icp_nullify({quote_ident(s.key)}))" for s in mapped)
                          + " FROM (SELECT * FROM raw_accounts LIMIT 20000)").fetchall()[0]
-    fill = {s.key: n for s, n in zip(mapped, sample)}
+    fill = {s.key: n for s, n in zip(mapped, sample, strict=True)}
     unsure = [s for s in mapped if fill[s.key] == 0]
     if unsure:
         full = con.execute("SELECT " + ", ".join(
             f"len(list_filter(list(DISTINCT {quote_ident(s.key)}), lambda x: icp_nullify(x) IS NOT NULL))"
             for s in unsure) + " FROM raw_accounts").fetchall()[0]
-        fill |= {s.key: n for s, n in zip(unsure, full)}
+        fill |= {s.key: n for s, n in zip(unsure, full, strict=True)}
     empty = [s for s in mapped if fill[s.key] == 0]
     for s in empty:  # kept as uploaded; the mapping can still give one a role
         s.role = "ignore"

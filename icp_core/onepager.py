@@ -3,18 +3,31 @@
 Who we sell to (must-haves, nice-to-haves, proceed with caution, stay away), how the accounts
 split into tiers and how each tier wins and stays, the evidence (AUC, lift), and the market
 size. Self-contained (inline CSS, no scripts), every user text escaped.
+
+`build_onepager` makes the whole page from a scored dataset (the Share page and
+`python -m icp_core onepager` both call it); `onepager_inputs` assembles what it shows and
+`render_onepager` draws it.
 """
 
 from __future__ import annotations
 
 import html
 import math
+from datetime import datetime, timezone
+from typing import Callable
 
+import numpy as np
 import pandas as pd
 
-from .formatting import money as _money, pct as _pct
+from .backtest import live_backtest
+from .dataset import AccountMatrix
+from .formatting import count as _count
+from .formatting import money as _money
+from .formatting import pct as _pct
+from .outcomes import EvidenceError, default_outcome
 from .profile import TRAIT_CLASSES, Profile
-from .scoring import TIER_COLORS
+from .reference import reference_auc as compute_reference
+from .scoring import TIER_COLORS, ScoreResult, tier_summary
 from .traits import signed_weight
 
 CSS = """
@@ -59,8 +72,8 @@ def render_onepager(profile: Profile, summary: pd.DataFrame, dataset_name: str, 
     summary: scoring.tier_summary; evidence: {"outcome", "auc", "lift": {tier: lift},
     "captured_good", "reference_auc"}; tam: {"tam", "sam", "som", "by": text, "segments": [(name, tam)]}.
     """
-    groups = {"must_have": ("must", []), "nice_to_have": ("nice", []), "caution": ("caution", []),
-              "stay_away": ("stay", [])}
+    groups: dict[str, tuple[str, list[str]]] = {
+        "must_have": ("must", []), "nice_to_have": ("nice", []), "caution": ("caution", []), "stay_away": ("stay", [])}
     for t in sorted(profile.traits, key=lambda t: -abs(t.weight)):
         w = signed_weight(t.weight)
         extra = " · disqualifies" if (t.trait_class == "stay_away" and t.disqualify) else ""
@@ -84,7 +97,7 @@ def render_onepager(profile: Profile, summary: pd.DataFrame, dataset_name: str, 
             lines.append(f"lift {lift[r.tier]:.1f}×")
         tiers.append(f'<div class="tier" style="background:{TIER_COLORS[r.tier]};color:{fg}">'
                      f'<div class="name">{"Tier " + r.tier if r.tier != "Disqualified" else "Disqualified"}</div>'
-                     f'<div class="big">{r.accounts:,}</div>'
+                     f'<div class="big">{_count(r.accounts)}</div>'
                      + "".join(f'<div class="line">{_e(x)}</div>' for x in lines) + "</div>")
     ev = ""
     if evidence:
@@ -118,3 +131,60 @@ def render_onepager(profile: Profile, summary: pd.DataFrame, dataset_name: str, 
 <footer>Score = 100 × (sum of matched trait weights − lowest possible) / (highest − lowest possible). Failing a
 must-have, or matching a disqualifying stay-away, makes an account Disqualified. Made with ICP Explorer.</footer>
 </div></body></html>"""
+
+
+def onepager_evidence(accounts: AccountMatrix, result: ScoreResult, outcome,
+                      reference_auc: "float | Callable | None" = None) -> dict | None:
+    """The Evidence card: the live backtest of `result` on `outcome` (None when the outcome cannot be
+    evaluated or gives no AUC). reference_auc: the black-box reference AUC, or a function of the
+    outcome that gives it (the app passes its cache), or None to compute it here."""
+    if outcome is None:
+        return None
+    try:
+        bt = live_backtest(accounts, result, outcome)
+        if math.isnan(bt.auc):
+            return None
+        ref = reference_auc(outcome) if callable(reference_auc) else reference_auc
+        if ref is None:
+            ref = compute_reference(accounts, outcome)
+    except EvidenceError:
+        return None
+    return {"outcome": outcome.label(), "auc": bt.auc, "captured_good": bt.captured_good,
+            "lift": dict(zip(bt.tiers["tier"], bt.tiers["lift"], strict=True)), "reference_auc": ref}
+
+
+def onepager_market(accounts: AccountMatrix, result: ScoreResult) -> dict | None:
+    """The Market card: TAM / SAM / SOM by ICP tier with default assumptions (None when there is
+    no market size, e.g. no ARR to take an ACV from)."""
+    from .tam import TamAssumptions, TamError, customer_mask, segment_values, tam_table
+
+    try:
+        seg = segment_values(accounts, result, "tier")
+        table, totals = tam_table([seg], np.ones(accounts.n, bool), [seg], customer_mask(accounts), accounts.arr,
+                                  TamAssumptions())
+    except TamError:
+        return None
+    if not (math.isfinite(totals["tam"]) and totals["tam"] > 0):
+        return None
+    return {**totals, "by": "ICP tier", "segments": list(zip(table["segment"], table["tam"], strict=True))}
+
+
+def onepager_inputs(accounts: AccountMatrix, result: ScoreResult, outcome=None,
+                    reference_auc: "float | Callable | None" = None) -> tuple[pd.DataFrame, dict | None, dict | None]:
+    """(tier summary, evidence, market) for render_onepager. outcome: what a good customer is
+    (None: the dataset's default outcome, outcomes.default_outcome)."""
+    if outcome is None:
+        outcome = default_outcome(accounts)
+    return (tier_summary(result, accounts), onepager_evidence(accounts, result, outcome, reference_auc),
+            onepager_market(accounts, result))
+
+
+def build_onepager(accounts: AccountMatrix, result: ScoreResult, profile: Profile, dataset_name: str,
+                   version_label: str, outcome=None, reference_auc: "float | Callable | None" = None,
+                   generated: str | None = None) -> str:
+    """The one-pager of `profile` scored on a dataset (`result`), as a complete HTML document.
+    generated: the date line (default: today, UTC)."""
+    summary, evidence, market = onepager_inputs(accounts, result, outcome, reference_auc)
+    if generated is None:
+        generated = datetime.now(timezone.utc).strftime("%Y-%m-%d")
+    return render_onepager(profile, summary, dataset_name, version_label, evidence, market, generated=generated)

@@ -25,6 +25,7 @@ import math
 import secrets
 from dataclasses import asdict, dataclass, field, replace
 from datetime import datetime, timezone
+from typing import Any, overload
 
 from .formatting import format_number
 from .roles import GENERIC_ROLES, ROLES, ColumnSpec, normalise_header
@@ -241,6 +242,14 @@ def _field(where: str, name: str) -> str:
     return f"{where}.{name}" if where.endswith("]") else f"{where} {name}"
 
 
+@overload
+def _text(value, where: str, limit: int, *, required: bool = False, default: str = "") -> str: ...
+
+
+@overload
+def _text(value, where: str, limit: int, *, required: bool = False, default: None) -> str | None: ...
+
+
 def _text(value, where: str, limit: int, *, required: bool = False, default: str | None = "") -> str | None:
     """Check a text field: a string of at most `limit` characters (None/"" → default)."""
     if value is None or value == "":
@@ -266,29 +275,26 @@ def _number_or_none(value, where: str) -> float | None:
     return _finite(value, where, "a finite number or null")
 
 
-def validate_trait(t: Trait, where: str | None = None) -> Trait:
-    """Check one trait (type, range and length of every field); raise ProfileError naming
-    the field. Normalises in place (weight to int, values to text) and returns the trait."""
+def _validate_trait_label(t: Trait, where: str | None) -> None:
     if not isinstance(t.label, str) or not t.label.strip():
         raise ProfileError(f"{_field(where or 'trait', 'label')}: a label is required")
     if len(t.label) > MAX_LABEL_CHARS:
         raise ProfileError(f"{_field(where or 'trait', 'label')}: at most {MAX_LABEL_CHARS:,} characters, "
                            f"got {len(t.label):,}")
-    where = where or f"trait {t.label!r}"
-    if t.id is None:
-        t.id = new_trait_id()
-    t.id = _text(t.id, _field(where, "id"), MAX_ID_CHARS, required=True)
-    if not isinstance(t.rule, str) or t.rule not in RULES:
-        raise ProfileError(f"{_field(where, 'rule')}: unknown rule {_show(t.rule)} (expected one of {', '.join(RULES)})")
+
+
+def _validate_trait_column(t: Trait, where: str) -> None:
+    """The column a trait reads: a known role, a column name or both (normalised to text)."""
     t.role = _text(t.role, _field(where, "role"), 100, default=None)
     t.column = _text(t.column, _field(where, "column"), MAX_COLUMN_CHARS, default=None)
     if not (t.role or t.column):
         raise ProfileError(f"{where}: names no column (give 'role' or 'column')")
     if t.role and t.role not in ROLES:
         raise ProfileError(f"{_field(where, 'role')}: unknown role {_show(t.role)}")
-    if not isinstance(t.trait_class, str) or t.trait_class not in TRAIT_CLASSES:
-        raise ProfileError(f"{_field(where, 'trait_class')}: unknown class {_show(t.trait_class)} "
-                           f"(expected one of {', '.join(TRAIT_CLASSES)})")
+
+
+def _validate_trait_weight(t: Trait, where: str) -> None:
+    """A whole weight from -5 to +5 (made an int), never positive on a stay-away trait."""
     w = t.weight
     if isinstance(w, bool) or not isinstance(w, (int, float)) or not math.isfinite(w) or w != int(w):
         raise ProfileError(f"{_field(where, 'weight')}: must be a whole number from -5 to +5, got {_show(w)}")
@@ -297,6 +303,11 @@ def validate_trait(t: Trait, where: str | None = None) -> Trait:
         raise ProfileError(f"{_field(where, 'weight')}: weight {t.weight} is outside -5..+5")
     if t.trait_class == "stay_away" and t.weight > 0:
         raise ProfileError(f"{where}: a stay-away trait cannot have a positive weight")
+
+
+def _validate_trait_values(t: Trait, where: str) -> None:
+    """At most MAX_VALUES values, each text or a finite number (made text) of at most
+    MAX_VALUE_CHARS characters; set rules need one."""
     if t.values is None:
         t.values = []
     if not isinstance(t.values, list):
@@ -315,6 +326,10 @@ def validate_trait(t: Trait, where: str | None = None) -> Trait:
     t.values = values
     if t.rule in ("in_set", "contains_any") and not t.values:
         raise ProfileError(f"{where}: needs at least one value")
+
+
+def _validate_trait_bounds(t: Trait, where: str) -> None:
+    """min / max finite numbers or None; a range rule needs one, minimum not above maximum."""
     t.min = _number_or_none(t.min, _field(where, "min"))
     t.max = _number_or_none(t.max, _field(where, "max"))
     if t.rule == "range":
@@ -322,6 +337,25 @@ def validate_trait(t: Trait, where: str | None = None) -> Trait:
             raise ProfileError(f"{where}: a range needs a minimum, a maximum or both")
         if t.min is not None and t.max is not None and t.min > t.max:
             raise ProfileError(f"{where}: minimum {t.min:g} is above maximum {t.max:g}")
+
+
+def validate_trait(t: Trait, where: str | None = None) -> Trait:
+    """Check one trait (type, range and length of every field); raise ProfileError naming
+    the field. Normalises in place (weight to int, values to text) and returns the trait."""
+    _validate_trait_label(t, where)
+    where = where or f"trait {t.label!r}"
+    if t.id is None:
+        t.id = new_trait_id()
+    t.id = _text(t.id, _field(where, "id"), MAX_ID_CHARS, required=True)
+    if not isinstance(t.rule, str) or t.rule not in RULES:
+        raise ProfileError(f"{_field(where, 'rule')}: unknown rule {_show(t.rule)} (expected one of {', '.join(RULES)})")
+    _validate_trait_column(t, where)
+    if not isinstance(t.trait_class, str) or t.trait_class not in TRAIT_CLASSES:
+        raise ProfileError(f"{_field(where, 'trait_class')}: unknown class {_show(t.trait_class)} "
+                           f"(expected one of {', '.join(TRAIT_CLASSES)})")
+    _validate_trait_weight(t, where)
+    _validate_trait_values(t, where)
+    _validate_trait_bounds(t, where)
     if t.disqualify is None:
         t.disqualify = False
     if not isinstance(t.disqualify, bool):
@@ -409,11 +443,13 @@ def profile_from_dict(d: dict) -> Profile:
     if not isinstance(tr, dict):
         raise ProfileError(f"tier_rule: must be an object, got {_show(tr)}")
     defaults = TierRule()
-    rule = TierRule(mode=tr.get("mode") if tr.get("mode") is not None else "thresholds",
-                    thresholds=tr.get("thresholds") if tr.get("thresholds") is not None else defaults.thresholds,
-                    mix=tr.get("mix") if tr.get("mix") is not None else defaults.mix)
-    p = Profile(name=d.get("name"), description=d.get("description"), traits=traits, tier_rule=rule,
-                created_at=d.get("created_at"), updated_at=d.get("updated_at"))
+    mode, thresholds, mix = tr.get("mode"), tr.get("thresholds"), tr.get("mix")
+    rule = TierRule(mode=mode if mode is not None else "thresholds",
+                    thresholds=thresholds if thresholds is not None else defaults.thresholds,
+                    mix=mix if mix is not None else defaults.mix)
+    # unchecked input (may be None or any type): validate_profile below checks and fills each field
+    unchecked: dict[str, Any] = {key: d.get(key) for key in ("name", "description", "created_at", "updated_at")}
+    p = Profile(traits=traits, tier_rule=rule, **unchecked)
     p = validate_profile(p)
     # the dicts came from the caller: keep copies only
     p.tier_rule.thresholds, p.tier_rule.mix = dict(p.tier_rule.thresholds), dict(p.tier_rule.mix)
@@ -497,12 +533,9 @@ def resolve_profile(profile: Profile, specs: list[ColumnSpec]) -> Binding:
 
 # --------------------------------------------------------------------------- versions
 
-def diff_profiles(old: Profile, new: Profile) -> dict:
-    """What changed between two versions: traits added / removed (matched by id, else by
-    definition), weight, class, rule and label changes, and tier rule changes.
-
-    Returns {"added": [Trait], "removed": [Trait], "changed": [(old, new, [what changed])],
-    "tier_rule": [text]}."""
+def _paired_traits(old: Profile, new: Profile) -> tuple[list[tuple[Trait, Trait]], list[Trait], list[Trait]]:
+    """(old and new versions of the same trait, matched by id, else by definition; traits only
+    in old; traits only in new)."""
     old_by_id = {t.id: t for t in old.traits}
     new_by_id = {t.id: t for t in new.traits}
     pairs = [(old_by_id[i], new_by_id[i]) for i in old_by_id if i in new_by_id]
@@ -515,23 +548,28 @@ def diff_profiles(old: Profile, new: Profile) -> dict:
             pairs.append((t, twin))
             rest_old.remove(t)
             rest_new.remove(twin)
-    changed = []
-    for a, b in pairs:
-        what = []
-        if a.weight != b.weight:
-            what.append(f"weight {a.weight:+d} → {b.weight:+d}")
-        if a.trait_class != b.trait_class:
-            what.append(f"class {TRAIT_CLASSES[a.trait_class]} → {TRAIT_CLASSES[b.trait_class]}")
-        if a.disqualify != b.disqualify:
-            what.append("now disqualifies" if b.disqualify else "no longer disqualifies")
-        if a.definition_key() != b.definition_key():
-            what.append("rule changed")
-        if a.label != b.label:
-            what.append(f"renamed from “{a.label}”")
-        if what:
-            changed.append((a, b, what))
+    return pairs, rest_old, rest_new
+
+
+def _trait_changes(a: Trait, b: Trait) -> list[str]:
+    """What changed from trait version `a` to `b`: weight, class, disqualify, rule, label."""
+    what = []
+    if a.weight != b.weight:
+        what.append(f"weight {a.weight:+d} → {b.weight:+d}")
+    if a.trait_class != b.trait_class:
+        what.append(f"class {TRAIT_CLASSES[a.trait_class]} → {TRAIT_CLASSES[b.trait_class]}")
+    if a.disqualify != b.disqualify:
+        what.append("now disqualifies" if b.disqualify else "no longer disqualifies")
+    if a.definition_key() != b.definition_key():
+        what.append("rule changed")
+    if a.label != b.label:
+        what.append(f"renamed from “{a.label}”")
+    return what
+
+
+def _tier_rule_changes(ra: TierRule, rb: TierRule) -> list[str]:
+    """What changed from tier rule `ra` to `rb`: the mode, and the new mode's lines or targets."""
     rules = []
-    ra, rb = old.tier_rule, new.tier_rule
     if ra.mode != rb.mode:
         rules.append(f"tiers from {'a target mix' if rb.mode == 'mix' else 'score thresholds'} "
                      f"(was {'a target mix' if ra.mode == 'mix' else 'score thresholds'})")
@@ -543,4 +581,35 @@ def diff_profiles(old: Profile, new: Profile) -> dict:
         for k in TIERS:
             if ra.mix[k] != rb.mix[k]:
                 rules.append(f"tier {k} target {ra.mix[k]:g} % → {rb.mix[k]:g} %")
+    return rules
+
+
+def diff_profiles(old: Profile, new: Profile) -> dict:
+    """What changed between two versions: traits added / removed (matched by id, else by
+    definition), weight, class, rule and label changes, and tier rule changes.
+
+    Returns {"added": [Trait], "removed": [Trait], "changed": [(old, new, [what changed])],
+    "tier_rule": [text]}."""
+    pairs, rest_old, rest_new = _paired_traits(old, new)
+    changed = []
+    for a, b in pairs:
+        what = _trait_changes(a, b)
+        if what:
+            changed.append((a, b, what))
+    rules = _tier_rule_changes(old.tier_rule, new.tier_rule)
     return {"added": rest_new, "removed": rest_old, "changed": changed, "tier_rule": rules}
+
+
+def adopt_traits(profile: Profile, traits: list[Trait]) -> Profile:
+    """Put suggested traits into a profile: a trait with the same definition (column, rule,
+    values, range) takes the suggested weight and class; others are added."""
+    p = profile.copy()
+    by_def = {t.definition_key(): t for t in p.traits}
+    for s in traits:
+        existing = by_def.get(s.definition_key())
+        if existing is not None:
+            existing.weight, existing.trait_class = s.weight, s.trait_class
+            existing.disqualify = existing.disqualify and s.trait_class == "stay_away"
+        else:
+            p.traits.append(Trait(**{**s.to_dict(), "id": new_trait_id()}))
+    return p

@@ -15,8 +15,8 @@ from dataclasses import asdict
 
 import duckdb
 
-from .sql import quote_ident
 from .roles import ROLES, ColumnSpec, normalise_header
+from .sql import fetch_one, quote_ident
 
 _TYPO_KINDS = ("category", "category_folded")
 
@@ -77,7 +77,7 @@ def assess_quality(con: duckdb.DuckDBPyConnection, specs: list[ColumnSpec], info
     while cleaning; counts come from there. Other columns are counted on `accounts`.
     """
     dictionaries = dictionaries or {}
-    rows = con.execute("SELECT count(*) FROM accounts").fetchone()[0]
+    rows = fetch_one(con, "SELECT count(*) FROM accounts")[0]
     direct = [s for s in specs if s.role != "ignore" and s.key not in dictionaries]
     cols = {c[0] for c in con.execute("SELECT * FROM accounts LIMIT 0").description}
     exprs = []
@@ -88,7 +88,7 @@ def assess_quality(con: duckdb.DuckDBPyConnection, specs: list[ColumnSpec], info
             exprs.append(f"count(icp_nullify({quote_ident(raw)}))")
         else:  # ids and free text: the clean value is the non-blank raw text, so the counts agree
             exprs.append(f"count({quote_ident(s.key)})")
-    values = con.execute("SELECT " + (", ".join(exprs) or "0") + " FROM accounts").fetchone() if exprs else ()
+    values = fetch_one(con, "SELECT " + (", ".join(exprs) or "0") + " FROM accounts") if exprs else ()
     counted = {s.key: (values[2 * i], values[2 * i + 1]) for i, s in enumerate(direct)}
     columns = []
     hints: list[dict] = []
@@ -197,7 +197,7 @@ def _typo_hints(con, s: ColumnSpec, dictionary: str, max_values: int = MAX_TYPO_
               AND NOT regexp_matches(b.value, '[0-9]')))
         ORDER BY b.n DESC, a.n DESC, a.value LIMIT 40""").fetchall()
     seen: set[str] = set()
-    hints = []
+    hints: list[dict] = []
     for rare, rare_n, common, common_n, norm in pairs:
         if rare in seen or len(hints) >= 20:
             continue
@@ -222,7 +222,7 @@ def _differ_in_a_short_token(a: str, b: str) -> bool:
     ta, tb = re.findall(r"\w+", a.lower()), re.findall(r"\w+", b.lower())
     if len(ta) != len(tb):
         return False
-    diff = [(x, y) for x, y in zip(ta, tb) if x != y]
+    diff = [(x, y) for x, y in zip(ta, tb, strict=True) if x != y]
     return len(diff) == 1 and min(len(diff[0][0]), len(diff[0][1])) <= 2
 
 

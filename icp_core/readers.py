@@ -192,13 +192,8 @@ def _legacy_encoding(path: Path) -> str:
     return "latin-1"  # decodes any bytes
 
 
-def _utf8_line_fit(path: Path) -> tuple[int, int, list[int], list[int]]:
-    """(lines that are valid UTF-8 and hold non-ASCII characters, lines with bytes that are not
-    UTF-8, line numbers of the first of each): lines counted from 1 (the header)."""
-    good = bad = 0
-    good_at: list[int] = []
-    bad_at: list[int] = []
-    line_no = 1
+def _whole_line_chunks(path: Path):
+    """The file in chunks of about 1 MiB that end at a line end (the last one where the file ends)."""
     rest = b""
     with open(path, "rb") as fh:
         while True:
@@ -214,31 +209,54 @@ def _utf8_line_fit(path: Path) -> tuple[int, int, list[int], list[int]]:
                 break
             else:
                 rest = b""
-            try:
-                data.decode("utf-8")
-                if not data.isascii():
-                    lines = data.split(b"\n")
-                    for i, line in enumerate(lines):
-                        if not line.isascii():
-                            good += 1
-                            if len(good_at) < ENCODING_EXAMPLES:
-                                good_at.append(line_no + i)
-            except UnicodeDecodeError:
-                for i, line in enumerate(data.split(b"\n")):
-                    if line.isascii():
-                        continue
-                    try:
-                        line.decode("utf-8")
-                        good += 1
-                        if len(good_at) < ENCODING_EXAMPLES:
-                            good_at.append(line_no + i)
-                    except UnicodeDecodeError:
-                        bad += 1
-                        if len(bad_at) < ENCODING_EXAMPLES:
-                            bad_at.append(line_no + i)
-            line_no += data.count(b"\n")
+            yield data
             if not chunk:
                 break
+
+
+def _note_line(at: list[int], line_no: int) -> None:
+    if len(at) < ENCODING_EXAMPLES:
+        at.append(line_no)
+
+
+def _utf8_chunk_fit(data: bytes, line_no: int, good_at: list[int], bad_at: list[int]) -> tuple[int, int]:
+    """(non-ASCII lines of `data` that are valid UTF-8, lines that are not), `data` being whole
+    lines from line `line_no` on; the first line numbers of each go to good_at / bad_at."""
+    good = bad = 0
+    try:
+        data.decode("utf-8")
+        if not data.isascii():
+            lines = data.split(b"\n")
+            for i, line in enumerate(lines):
+                if not line.isascii():
+                    good += 1
+                    _note_line(good_at, line_no + i)
+    except UnicodeDecodeError:
+        for i, line in enumerate(data.split(b"\n")):
+            if line.isascii():
+                continue
+            try:
+                line.decode("utf-8")
+                good += 1
+                _note_line(good_at, line_no + i)
+            except UnicodeDecodeError:
+                bad += 1
+                _note_line(bad_at, line_no + i)
+    return good, bad
+
+
+def _utf8_line_fit(path: Path) -> tuple[int, int, list[int], list[int]]:
+    """(lines that are valid UTF-8 and hold non-ASCII characters, lines with bytes that are not
+    UTF-8, line numbers of the first of each): lines counted from 1 (the header)."""
+    good = bad = 0
+    good_at: list[int] = []
+    bad_at: list[int] = []
+    line_no = 1
+    for data in _whole_line_chunks(path):
+        chunk_good, chunk_bad = _utf8_chunk_fit(data, line_no, good_at, bad_at)
+        good += chunk_good
+        bad += chunk_bad
+        line_no += data.count(b"\n")
     return good, bad, good_at, bad_at
 
 
@@ -436,7 +454,7 @@ def _find_header(rows: list[list], widths: list[int]) -> int | None:
     narrower than the table (its width is not the table's usual width) and holds at most a third of
     the table's cells (one, usually). None when the rows are all blank."""
     filled = [len(_filled(r)) for r in rows]
-    body = [w for w, f in zip(widths, filled) if f]
+    body = [w for w, f in zip(widths, filled, strict=True) if f]
     if not body:
         return None
     counts: dict[int, int] = {}
@@ -444,7 +462,7 @@ def _find_header(rows: list[list], widths: list[int]) -> int | None:
         counts[w] = counts.get(w, 0) + 1
     table = max(counts, key=lambda w: (counts[w], w))  # the usual width
     first = next(i for i, f in enumerate(filled) if f)
-    for i, (w, f) in enumerate(zip(widths, filled)):
+    for i, (w, f) in enumerate(zip(widths, filled, strict=True)):
         if i >= HEADER_SCAN_ROWS:
             break
         if f and not (w != table and f <= max(1, table // 3)):
@@ -598,25 +616,28 @@ def _chosen_encoding(path: Path, name: str) -> str:
                           "utf-8, cp1252, latin-1 or cp850.") from None
 
 
-def _read_csv(con, path: Path, table: str, info: SourceInfo, workdir: Path,
-              options: ReadOptions | None = None) -> None:
-    options = options or ReadOptions()
+def _csv_utf8_source(path: Path, info: SourceInfo, workdir: Path, options: ReadOptions) -> Path:
+    """The file as UTF-8 for DuckDB (the upload itself when it already is): encoding chosen, else
+    scanned; sets info.encoding (and the scan's report) and notes it."""
     if options.encoding:
         info.encoding = _chosen_encoding(path, options.encoding)
         info.notes.append(f"Read as {info.encoding} (chosen).")
         if info.encoding == "utf-8" and _decodes(path, "utf-8"):
-            src = path
-        else:  # bytes the chosen encoding lacks show as \ufffd, never a failed upload
-            src = _transcode_to_utf8(path, info.encoding, workdir, "replace")
-    else:
-        info.encoding, info.encoding_report = scan_encoding(path)
-        if info.encoding_report and info.encoding_report.get("hint"):
-            info.notes.append(info.encoding_report["hint"])
-        if info.encoding == "utf-8":
-            src = _transcode_to_utf8(path, "utf-8", workdir, "replace") if info.encoding_report else path
-        else:
-            src = _transcode_to_utf8(path, info.encoding, workdir)
-    rows, split_by, _head, _whole = _csv_head(src)
+            return path
+        # bytes the chosen encoding lacks show as \ufffd, never a failed upload
+        return _transcode_to_utf8(path, info.encoding, workdir, "replace")
+    info.encoding, info.encoding_report = scan_encoding(path)
+    if info.encoding_report and info.encoding_report.get("hint"):
+        info.notes.append(info.encoding_report["hint"])
+    if info.encoding == "utf-8":
+        return _transcode_to_utf8(path, "utf-8", workdir, "replace") if info.encoding_report else path
+    return _transcode_to_utf8(path, info.encoding, workdir)
+
+
+def _csv_header_row(path: Path, src: Path, rows: list[tuple[int, list[str]]], options: ReadOptions,
+                    info: SourceInfo) -> tuple[int, int]:
+    """(1-based header line, its byte offset in `src`): chosen, else found in the first lines;
+    notes the lines skipped above it."""
     if options.header_row is not None:
         header_row = int(options.header_row)
         if header_row < 1:
@@ -636,6 +657,55 @@ def _read_csv(con, path: Path, table: str, info: SourceInfo, workdir: Path,
         if header_row > 1:
             titles = [" ".join(_filled(c)) for n, c in rows if n < header_row and _filled(c)]
             info.notes.append(_skipped_note(header_row - 1, header_row, titles))
+    return header_row, offset
+
+
+def _load_csv_table(con, path: Path, src: Path, table: str, info: SourceInfo, skip: int, split_by: str) -> None:
+    """DuckDB's CSV reader into `table`, every column as text, rows of the wrong width rejected
+    into icp_reject_errors; sets info.delimiter."""
+    # every column as text: the raw value is kept and parsing is ours
+    # rows with more or fewer values than the header are rejected and reported, not padded
+    csv_options = dict(header=True, all_varchar=True, ignore_errors=True, store_rejects=True,
+                       sample_size=20480, max_line_size=10 * CSV_MAX_LINE_BYTES, skiprows=skip,
+                       rejects_table="icp_reject_errors", rejects_scan="icp_reject_scans")
+    try:
+        rel = con.read_csv(str(src), **csv_options)
+        _materialise(con, rel, table)
+        delim = con.execute(
+            "SELECT delimiter FROM icp_reject_scans ORDER BY scan_id DESC LIMIT 1").fetchone()
+        if not delim and skip:  # DuckDB's sniffer misreads short files below skipped lines
+            delim = (split_by,)
+        if not delim:  # the scans table is only filled when some row was rejected
+            delim = con.execute("SELECT Delimiter FROM sniff_csv(?, sample_size = 20480)",
+                                [str(src)]).fetchone()
+        info.delimiter = delim[0] if delim else None
+    except duckdb.Error as exc:  # the sniffer found no table at all
+        first = str(exc).strip().splitlines()[0]
+        raise IngestError(f"{path.name} could not be read as a CSV table: {first}") from None
+
+
+def _report_csv_rejects(con, info: SourceInfo, long_lines: list[tuple[int, str]]) -> None:
+    """Count the rejected rows (and lines set aside as too long), keep the first five as examples
+    with line numbers of the upload, and drop DuckDB's reject tables."""
+    rejects = con.execute("""
+        SELECT line, error_type, error_message, csv_line FROM icp_reject_errors
+        ORDER BY line LIMIT 1000""").fetchall()
+    info.rows_rejected = con.execute(
+        "SELECT count(DISTINCT line) FROM icp_reject_errors").fetchone()[0] + len(long_lines)
+    found = [(_line_in_original(int(line), long_lines), _reject_reason(str(etype), str(message)), (text or "")[:200])
+             for line, etype, message, text in rejects]
+    found += [(n, f"line too long (over {CSV_MAX_LINE_BYTES:,} bytes)", text) for n, text in long_lines]
+    for line, reason, text in sorted(found, key=lambda r: r[0])[:5]:
+        info.rejected_examples.append({"line": line, "reason": reason, "text": text})
+    con.execute("DROP TABLE IF EXISTS icp_reject_errors; DROP TABLE IF EXISTS icp_reject_scans")
+
+
+def _read_csv(con, path: Path, table: str, info: SourceInfo, workdir: Path,
+              options: ReadOptions | None = None) -> None:
+    options = options or ReadOptions()
+    src = _csv_utf8_source(path, info, workdir, options)
+    rows, split_by, _head, _whole = _csv_head(src)
+    header_row, offset = _csv_header_row(path, src, rows, options, info)
     info.header_row = header_row
     info.rows_skipped = header_row - 1
     width = _header_width(path, src, offset)
@@ -657,36 +727,8 @@ def _read_csv(con, path: Path, table: str, info: SourceInfo, workdir: Path,
         src = _truncated_copy(src, workdir, cut)
         info.rows_skipped += count
         info.notes.append(_footer_note(count, texts))
-    # every column as text: the raw value is kept and parsing is ours
-    # rows with more or fewer values than the header are rejected and reported, not padded
-    csv_options = dict(header=True, all_varchar=True, ignore_errors=True, store_rejects=True,
-                       sample_size=20480, max_line_size=10 * CSV_MAX_LINE_BYTES, skiprows=skip,
-                       rejects_table="icp_reject_errors", rejects_scan="icp_reject_scans")
-    try:
-        rel = con.read_csv(str(src), **csv_options)
-        _materialise(con, rel, table)
-        delim = con.execute(
-            "SELECT delimiter FROM icp_reject_scans ORDER BY scan_id DESC LIMIT 1").fetchone()
-        if not delim and skip:  # DuckDB's sniffer misreads short files below skipped lines
-            delim = (split_by,)
-        if not delim:  # the scans table is only filled when some row was rejected
-            delim = con.execute("SELECT Delimiter FROM sniff_csv(?, sample_size = 20480)",
-                                [str(src)]).fetchone()
-        info.delimiter = delim[0] if delim else None
-    except duckdb.Error as exc:  # the sniffer found no table at all
-        first = str(exc).strip().splitlines()[0]
-        raise IngestError(f"{path.name} could not be read as a CSV table: {first}") from None
-    rejects = con.execute("""
-        SELECT line, error_type, error_message, csv_line FROM icp_reject_errors
-        ORDER BY line LIMIT 1000""").fetchall()
-    info.rows_rejected = con.execute(
-        "SELECT count(DISTINCT line) FROM icp_reject_errors").fetchone()[0] + len(long_lines)
-    found = [(_line_in_original(int(line), long_lines), _reject_reason(str(etype), str(message)), (text or "")[:200])
-             for line, etype, message, text in rejects]
-    found += [(n, f"line too long (over {CSV_MAX_LINE_BYTES:,} bytes)", text) for n, text in long_lines]
-    for line, reason, text in sorted(found, key=lambda r: r[0])[:5]:
-        info.rejected_examples.append({"line": line, "reason": reason, "text": text})
-    con.execute("DROP TABLE IF EXISTS icp_reject_errors; DROP TABLE IF EXISTS icp_reject_scans")
+    _load_csv_table(con, path, src, table, info, skip, split_by)
+    _report_csv_rejects(con, info, long_lines)
 
 
 def _line_in_original(line: int, removed: list[tuple[int, str]]) -> int:
@@ -764,8 +806,9 @@ def _xlsx_parts(path: Path, zf) -> tuple[str | None, list[str]]:
     try:
         root = fromstring(_checked_xml(path, zf.read(ct)))
         for el in root:
-            if el.tag.endswith("Override") and el.get("PartName"):
-                types[el.get("PartName").lstrip("/")] = el.get("ContentType")
+            part = el.get("PartName")
+            if el.tag.endswith("Override") and part:
+                types[part.lstrip("/")] = el.get("ContentType")
     except IngestError:
         raise
     except Exception:
@@ -792,6 +835,98 @@ def _checked_xml(path: Path, data: bytes) -> bytes:
     return data
 
 
+def _local_tag(tag: str) -> str:
+    return tag.rpartition(":")[2]
+
+
+class _XmlPartScan:
+    """expat handlers counting one .xlsx part as it streams and refusing it at a limit: for a sheet
+    rows, cells per row, cells and text per cell; for the shared strings the strings and their text."""
+
+    def __init__(self, path: Path, sheet: bool, widths: dict[int, int] | None) -> None:
+        self.path = path
+        self.sheet = sheet
+        self.widths = widths
+        self.rows = self.value_rows = self.row_cells = self.cells = 0
+        self.strings = self.chars = self.in_text = self.row_values = 0
+        self.has_value = False
+        self.cell_value = False
+
+    def row_done(self) -> None:
+        if self.widths is not None and self.has_value:
+            self.widths[self.row_values] = self.widths.get(self.row_values, 0) + 1
+
+    def start(self, tag, attrs) -> None:
+        tag = _local_tag(tag)
+        if not self.sheet:
+            self._start_strings_tag(tag)
+        elif tag == "c":
+            self._start_cell()
+        elif tag == "row":
+            self._start_row()
+        elif tag in ("v", "t"):
+            self.in_text += 1
+            self.has_value = True
+            if not self.cell_value:
+                self.cell_value = True
+                self.row_values += 1
+
+    def _start_cell(self) -> None:
+        self.row_cells += 1
+        self.cells += 1
+        if self.row_cells > MAX_FILE_COLUMNS:
+            raise IngestError(f"{self.path.name} has a row of more than {MAX_FILE_COLUMNS:,} cells; at most "
+                              f"{MAX_FILE_COLUMNS:,} columns are read per file. Export only the columns "
+                              "you need and upload again.")
+        if self.cells > EXCEL_MAX_CELLS:
+            raise _excel_limit(self.path, f"the sheet has more than {EXCEL_MAX_CELLS:,} cells; "
+                                          f"at most {EXCEL_MAX_CELLS:,} (rows x columns)")
+        self.chars = 0
+        self.cell_value = False
+
+    def _start_row(self) -> None:
+        if self.has_value:
+            self.value_rows += 1
+        self.row_done()
+        self.rows += 1
+        self.row_cells = 0
+        self.row_values = 0
+        self.has_value = False
+        if self.rows > EXCEL_MAX_ROWS:
+            raise _excel_limit(self.path, f"the sheet has more than {EXCEL_MAX_ROWS:,} rows; "
+                                          f"at most {EXCEL_MAX_ROWS:,}")
+
+    def _start_strings_tag(self, tag: str) -> None:
+        if tag == "si":
+            self.strings += 1
+            self.chars = 0
+            if self.strings > EXCEL_MAX_CELLS:
+                raise _excel_limit(self.path, f"more than {EXCEL_MAX_CELLS:,} shared strings")
+        elif tag == "t":
+            self.in_text += 1
+
+    def end(self, tag) -> None:
+        if _local_tag(tag) in (("v", "t") if self.sheet else ("t",)):
+            self.in_text -= 1
+
+    def text(self, data) -> None:
+        if self.in_text:
+            self.chars += len(data)
+            if self.chars > EXCEL_MAX_CELL_CHARS:
+                raise _excel_limit(self.path, f"a cell holds more than {EXCEL_MAX_CELL_CHARS:,} characters; "
+                                              f"at most {EXCEL_MAX_CELL_CHARS:,} per cell (Excel's own limit)")
+
+    def doctype(self, *_args) -> None:
+        raise _excel_limit(self.path, "XML with a DOCTYPE or entities is not read")
+
+    def result(self) -> int:
+        """Rows holding a value (a sheet; the last row closed first) or strings."""
+        if self.sheet:
+            self.row_done()
+            return self.value_rows + (1 if self.has_value else 0)
+        return self.strings
+
+
 def _scan_xml(path: Path, zf, name: str, sheet: bool, widths: dict[int, int] | None = None) -> int:
     """Stream one part through expat without keeping it; refuse it when a limit is passed.
 
@@ -801,79 +936,15 @@ def _scan_xml(path: Path, zf, name: str, sheet: bool, widths: dict[int, int] | N
     """
     import xml.parsers.expat
 
-    state = {"rows": 0, "value_rows": 0, "row_cells": 0, "cells": 0, "has_value": False,
-             "strings": 0, "chars": 0, "in_text": 0, "row_values": 0, "cell_value": False}
-
-    def row_done():
-        if widths is not None and state["has_value"]:
-            widths[state["row_values"]] = widths.get(state["row_values"], 0) + 1
-
-    def local(tag: str) -> str:
-        return tag.rpartition(":")[2]
-
-    def start(tag, attrs):
-        tag = local(tag)
-        if sheet:
-            if tag == "c":
-                state["row_cells"] += 1
-                state["cells"] += 1
-                if state["row_cells"] > MAX_FILE_COLUMNS:
-                    raise IngestError(f"{path.name} has a row of more than {MAX_FILE_COLUMNS:,} cells; at most "
-                                      f"{MAX_FILE_COLUMNS:,} columns are read per file. Export only the columns "
-                                      "you need and upload again.")
-                if state["cells"] > EXCEL_MAX_CELLS:
-                    raise _excel_limit(path, f"the sheet has more than {EXCEL_MAX_CELLS:,} cells; "
-                                             f"at most {EXCEL_MAX_CELLS:,} (rows x columns)")
-                state["chars"] = 0
-                state["cell_value"] = False
-            elif tag == "row":
-                if state["has_value"]:
-                    state["value_rows"] += 1
-                row_done()
-                state["rows"] += 1
-                state["row_cells"] = 0
-                state["row_values"] = 0
-                state["has_value"] = False
-                if state["rows"] > EXCEL_MAX_ROWS:
-                    raise _excel_limit(path, f"the sheet has more than {EXCEL_MAX_ROWS:,} rows; "
-                                             f"at most {EXCEL_MAX_ROWS:,}")
-            elif tag in ("v", "t"):
-                state["in_text"] += 1
-                state["has_value"] = True
-                if not state["cell_value"]:
-                    state["cell_value"] = True
-                    state["row_values"] += 1
-        else:
-            if tag == "si":
-                state["strings"] += 1
-                state["chars"] = 0
-                if state["strings"] > EXCEL_MAX_CELLS:
-                    raise _excel_limit(path, f"more than {EXCEL_MAX_CELLS:,} shared strings")
-            elif tag == "t":
-                state["in_text"] += 1
-
-    def end(tag):
-        if local(tag) in (("v", "t") if sheet else ("t",)):
-            state["in_text"] -= 1
-
-    def text(data):
-        if state["in_text"]:
-            state["chars"] += len(data)
-            if state["chars"] > EXCEL_MAX_CELL_CHARS:
-                raise _excel_limit(path, f"a cell holds more than {EXCEL_MAX_CELL_CHARS:,} characters; "
-                                         f"at most {EXCEL_MAX_CELL_CHARS:,} per cell (Excel's own limit)")
-
-    def doctype(*_args):
-        raise _excel_limit(path, "XML with a DOCTYPE or entities is not read")
-
+    scan = _XmlPartScan(path, sheet, widths)
     parser = xml.parsers.expat.ParserCreate()
     parser.buffer_text = True
     parser.buffer_size = 1 << 16
-    parser.StartElementHandler = start
-    parser.EndElementHandler = end
-    parser.CharacterDataHandler = text
-    parser.StartDoctypeDeclHandler = doctype
-    parser.EntityDeclHandler = doctype
+    parser.StartElementHandler = scan.start
+    parser.EndElementHandler = scan.end
+    parser.CharacterDataHandler = scan.text
+    parser.StartDoctypeDeclHandler = scan.doctype
+    parser.EntityDeclHandler = scan.doctype
     try:
         with zf.open(name) as src:
             for chunk in iter(lambda: src.read(1 << 20), b""):
@@ -884,10 +955,7 @@ def _scan_xml(path: Path, zf, name: str, sheet: bool, widths: dict[int, int] | N
     except Exception as exc:  # broken XML or ZIP data
         raise IngestError(f"{path.name} is a ZIP archive but not a readable Excel workbook ({type(exc).__name__}); "
                           "upload CSV/TSV, .xlsx or Parquet.") from None
-    if sheet:
-        row_done()
-        return state["value_rows"] + (1 if state["has_value"] else 0)
-    return state["strings"]
+    return scan.result()
 
 
 def _excel_text(value) -> str | None:
@@ -961,6 +1029,105 @@ def list_sheets(path: Path) -> list[str]:
                           "upload CSV/TSV, .xlsx or Parquet.") from None
 
 
+def _unreadable_workbook(path: Path, exc: Exception) -> IngestError:
+    return IngestError(f"{path.name} is a ZIP archive but not a readable Excel workbook ({type(exc).__name__}); "
+                       "upload CSV/TSV, .xlsx or Parquet.")
+
+
+def _scan_workbook_parts(path: Path, zf) -> tuple[dict[str, dict[int, int]], dict[str, int]]:
+    """Check the parts against the limits and stream the shared strings and every sheet through
+    _scan_xml: (rows per row width, rows holding a value) per sheet part."""
+    widths: dict[str, dict[int, int]] = {}
+    strings, sheet_parts = _xlsx_parts(path, zf)
+    if strings and strings in zf.NameToInfo:
+        _scan_xml(path, zf, strings, sheet=False)
+    value_rows = {}
+    for p in sheet_parts:
+        if p in zf.NameToInfo:
+            widths[p] = {}
+            value_rows[p] = _scan_xml(path, zf, p, sheet=True, widths=widths[p])
+    return widths, value_rows
+
+
+def _named_sheet(path: Path, sheets: list, usable: list, name: str, info: SourceInfo):
+    """The sheet chosen by name (exact, else ignoring case and spaces); refused when missing or
+    without a header row and data rows."""
+    ws = next((w for w in sheets if w.title == name), None) or next(
+        (w for w in sheets if w.title.strip().lower() == str(name).strip().lower()), None)
+    if ws is None:
+        raise IngestError(f"{path.name} has no sheet '{name}'; its sheets: "
+                          f"{', '.join(info.sheets)}.")
+    if ws not in usable:
+        raise IngestError(f"{path.name}: sheet '{ws.title}' has no header row and data rows.")
+    return ws
+
+
+def _largest_table_sheet(path: Path, zf, usable: list, widths: dict[str, dict[int, int]],
+                         heads: dict[str, list]):
+    """The sheet read when none is chosen: not a pivot table, then the largest table, then the
+    first. `heads` receives each ranked sheet's first rows."""
+    if not usable:
+        raise IngestError(f"{path.name} has no sheet with a header row and data rows.")
+    ranked = []
+    for order, w in enumerate(usable):
+        w.reset_dimensions()
+        heads[w.title] = _sheet_head(w)
+        part = w._worksheet_path
+        ranked.append((_is_pivot(zf, part, heads[w.title]), -_table_area(widths[part]), order, w))
+    return min(ranked, key=lambda r: r[:3])[3]
+
+
+def _excel_header_row(path: Path, head: list[list], options: ReadOptions, info: SourceInfo) -> int:
+    """The sheet's 1-based header row: chosen, else found in its first rows; notes rows skipped."""
+    if options.header_row is not None:
+        header_row = int(options.header_row)
+        if header_row < 1:
+            raise IngestError(f"{path.name}: the header row is counted from 1; got {header_row}.")
+        if header_row > 1:
+            info.notes.append(f"Header read from row {header_row:,} (chosen); {header_row - 1:,} "
+                              "row(s) above it skipped.")
+    else:
+        found = _find_header(head, [_extent(r) for r in head])
+        header_row = (found or 0) + 1
+        if header_row > 1:
+            titles = [" ".join(_filled(r)) for r in head[:header_row - 1] if _filled(r)]
+            info.notes.append(_skipped_note(header_row - 1, header_row, titles, "row"))
+    return header_row
+
+
+def _read_workbook_sheet(con, path: Path, zf, wb, table: str, info: SourceInfo, options: ReadOptions,
+                         widths: dict[str, dict[int, int]], value_rows: dict[str, int],
+                         pd) -> tuple[int, list[str], int]:
+    """Pick the sheet (chosen or the largest data table) and its header row, and stream it into
+    `table`; returns what _stream_sheet does."""
+    sheets = [ws for ws in wb.worksheets if getattr(ws, "_worksheet_path", None) is not None]
+    if any(ws._worksheet_path not in value_rows for ws in sheets):
+        raise _unreadable_workbook(path, ValueError("worksheet not listed"))
+    info.sheets = [ws.title for ws in sheets]
+    usable = [ws for ws in sheets if value_rows[ws._worksheet_path] >= 2]
+    heads: dict[str, list] = {}
+    try:
+        if options.sheet is not None:
+            ws = _named_sheet(path, sheets, usable, options.sheet, info)
+        else:
+            ws = _largest_table_sheet(path, zf, usable, widths, heads)
+        info.sheet = ws.title
+        if len(sheets) > 1:
+            others = ", ".join(w.title for w in sheets if w is not ws)
+            how = "chosen" if options.sheet is not None else "the largest data table"
+            info.notes.append(f"Read sheet '{ws.title}' ({how}); other sheets not read: {others}")
+        ws.reset_dimensions()  # a declared size is not trusted: rows are as long as their cells
+        head = heads.get(ws.title) or _sheet_head(ws)
+        header_row = _excel_header_row(path, head, options, info)
+        info.header_row = header_row
+        info.rows_skipped = header_row - 1
+        return _stream_sheet(con, path, ws, table, pd, header_row)
+    except (IngestError, duckdb.Error):
+        raise
+    except Exception as exc:
+        raise _unreadable_workbook(path, exc) from None
+
+
 def _read_excel(con, path: Path, table: str, info: SourceInfo, options: ReadOptions | None = None) -> None:
     import zipfile
 
@@ -968,84 +1135,21 @@ def _read_excel(con, path: Path, table: str, info: SourceInfo, options: ReadOpti
     import pandas as pd
 
     options = options or ReadOptions()
-
-    def unreadable(exc: Exception) -> IngestError:
-        return IngestError(f"{path.name} is a ZIP archive but not a readable Excel workbook ({type(exc).__name__}); "
-                           "upload CSV/TSV, .xlsx or Parquet.")
-
     try:
         zf = zipfile.ZipFile(path)
     except Exception as exc:
-        raise unreadable(exc) from None
-    widths: dict[str, dict[int, int]] = {}
+        raise _unreadable_workbook(path, exc) from None
     with zf:
-        strings, sheet_parts = _xlsx_parts(path, zf)
-        if strings and strings in zf.NameToInfo:
-            _scan_xml(path, zf, strings, sheet=False)
-        value_rows = {}
-        for p in sheet_parts:
-            if p in zf.NameToInfo:
-                widths[p] = {}
-                value_rows[p] = _scan_xml(path, zf, p, sheet=True, widths=widths[p])
+        widths, value_rows = _scan_workbook_parts(path, zf)
         fh = open(path, "rb")  # a file object: openpyxl refuses names not ending in .xlsx
         try:
             wb = openpyxl.load_workbook(fh, read_only=True, data_only=True)
         except Exception as exc:  # openpyxl raises many types for broken workbooks
             fh.close()
-            raise unreadable(exc) from None
+            raise _unreadable_workbook(path, exc) from None
         try:
-            sheets = [ws for ws in wb.worksheets if getattr(ws, "_worksheet_path", None) is not None]
-            if any(ws._worksheet_path not in value_rows for ws in sheets):
-                raise unreadable(ValueError("worksheet not listed"))
-            info.sheets = [ws.title for ws in sheets]
-            usable = [ws for ws in sheets if value_rows[ws._worksheet_path] >= 2]
-            heads: dict[str, list] = {}
-            try:
-                if options.sheet is not None:
-                    ws = next((w for w in sheets if w.title == options.sheet), None) or next(
-                        (w for w in sheets if w.title.strip().lower() == str(options.sheet).strip().lower()), None)
-                    if ws is None:
-                        raise IngestError(f"{path.name} has no sheet '{options.sheet}'; its sheets: "
-                                          f"{', '.join(info.sheets)}.")
-                    if ws not in usable:
-                        raise IngestError(f"{path.name}: sheet '{ws.title}' has no header row and data rows.")
-                else:
-                    if not usable:
-                        raise IngestError(f"{path.name} has no sheet with a header row and data rows.")
-                    ranked = []
-                    for order, w in enumerate(usable):
-                        w.reset_dimensions()
-                        heads[w.title] = _sheet_head(w)
-                        part = w._worksheet_path
-                        ranked.append((_is_pivot(zf, part, heads[w.title]), -_table_area(widths[part]), order, w))
-                    ws = min(ranked, key=lambda r: r[:3])[3]
-                info.sheet = ws.title
-                if len(sheets) > 1:
-                    others = ", ".join(w.title for w in sheets if w is not ws)
-                    how = "chosen" if options.sheet is not None else "the largest data table"
-                    info.notes.append(f"Read sheet '{ws.title}' ({how}); other sheets not read: {others}")
-                ws.reset_dimensions()  # a declared size is not trusted: rows are as long as their cells
-                head = heads.get(ws.title) or _sheet_head(ws)
-                if options.header_row is not None:
-                    header_row = int(options.header_row)
-                    if header_row < 1:
-                        raise IngestError(f"{path.name}: the header row is counted from 1; got {header_row}.")
-                    if header_row > 1:
-                        info.notes.append(f"Header read from row {header_row:,} (chosen); {header_row - 1:,} "
-                                          "row(s) above it skipped.")
-                else:
-                    found = _find_header(head, [_extent(r) for r in head])
-                    header_row = (found or 0) + 1
-                    if header_row > 1:
-                        titles = [" ".join(_filled(r)) for r in head[:header_row - 1] if _filled(r)]
-                        info.notes.append(_skipped_note(header_row - 1, header_row, titles, "row"))
-                info.header_row = header_row
-                info.rows_skipped = header_row - 1
-                footer, texts, dropped = _stream_sheet(con, path, ws, table, pd, header_row)
-            except (IngestError, duckdb.Error):
-                raise
-            except Exception as exc:
-                raise unreadable(exc) from None
+            footer, texts, dropped = _read_workbook_sheet(con, path, zf, wb, table, info, options,
+                                                          widths, value_rows, pd)
         finally:
             wb.close()
             fh.close()
@@ -1056,121 +1160,167 @@ def _read_excel(con, path: Path, table: str, info: SourceInfo, options: ReadOpti
         info.notes.append(_footer_note(footer, texts, "row"))
 
 
+class _SheetTable:
+    """The temp table a sheet streams into: created from the header row, widened when a row is
+    longer than the header, filled in chunks of _EXCEL_CHUNK_ROWS rows."""
+
+    def __init__(self, con, table: str, pd) -> None:
+        self.con = con
+        self.t = quote_ident(table)
+        self.pd = pd
+        self.names: list[str] = []
+        self.unnamed: set[int] = set()  # columns whose header cell is empty
+        self.chunk: list[list] = []
+
+    def create(self, header: list) -> None:
+        """Name the columns from the header row (empty cells 'columnN', repeats 'name.1') and
+        create the table."""
+        seen: dict[str, int] = {}
+        for i, v in enumerate(header):
+            name = f"column{i}" if v is None or not v.strip() else v
+            if v is None or not v.strip():
+                self.unnamed.add(i)
+            if name in seen:
+                seen[name] += 1
+                name = f"{name}.{seen[name]}"
+            seen.setdefault(name, 0)
+            self.names.append(name)
+        cols = ", ".join(f"{quote_ident(n)} VARCHAR" for n in self.names)
+        self.con.execute(f"CREATE OR REPLACE TEMP TABLE {self.t} ({cols})")
+
+    def add_columns(self, width: int) -> None:
+        for i in range(len(self.names), width):
+            self.names.append(f"column{i}")
+            self.unnamed.add(i)
+            self.con.execute(f"ALTER TABLE {self.t} ADD COLUMN {quote_ident(self.names[-1])} VARCHAR")
+
+    def flush(self) -> None:
+        if not self.chunk:
+            return
+        names = self.names
+        df = self.pd.DataFrame([r + [None] * (len(names) - len(r)) for r in self.chunk],
+                               columns=range(len(names)), dtype=object)
+        self.con.register("icp_excel_chunk", df)
+        try:
+            self.con.execute(f"INSERT INTO {self.t} SELECT * FROM icp_excel_chunk")
+        finally:
+            self.con.unregister("icp_excel_chunk")
+        self.chunk.clear()
+
+    def keep(self, values: list) -> None:
+        if len(values) > len(self.names):
+            self.flush()
+            self.add_columns(len(values))
+        self.chunk.append(values)
+        if len(self.chunk) >= _EXCEL_CHUNK_ROWS:
+            self.flush()
+
+    def keep_held(self, held: list[tuple[str, list]]) -> None:
+        """Keep rows that were held back as a possible summary, and forget them."""
+        for _kind, v in held:
+            self.keep(v)
+        held.clear()
+
+    def hold_or_keep(self, held: list[tuple[str, list]], values: list) -> None:
+        """A data row: held back while it may belong to a summary ending the sheet (a summary
+        row, or a near-empty row after one), else kept with the rows held before it."""
+        filled = _filled(values)
+        if _is_summary_row(filled):
+            held.append(("summary", values))
+        elif held and len(filled) <= 1 and len(self.names) >= 3:
+            held.append(("sparse", values))
+        else:
+            self.keep_held(held)
+            self.keep(values)
+        if len(held) > _FOOTER_MAX_ROWS:  # too long for a summary: data
+            self.keep_held(held)
+
+    def drop_empty_left_columns(self) -> int:
+        """Drop unnamed empty columns left of the table (a margin column A); how many."""
+        gone = 0
+        for i in range(len(self.names)):
+            if i not in self.unnamed:
+                break
+            col = quote_ident(self.names[i])
+            if self.con.execute(f"SELECT count({col}) FROM {self.t}").fetchone()[0] or i == len(self.names) - 1:
+                break
+            self.con.execute(f"ALTER TABLE {self.t} DROP COLUMN {col}")
+            gone += 1
+        return gone
+
+
+def _check_sheet_size(path: Path, rows: int, cells: int) -> None:
+    """Refuse a sheet once it has streamed more than EXCEL_MAX_ROWS rows or EXCEL_MAX_CELLS cells."""
+    if rows > EXCEL_MAX_ROWS:
+        raise _excel_limit(path, f"the sheet has more than {EXCEL_MAX_ROWS:,} rows; at most {EXCEL_MAX_ROWS:,}")
+    if cells > EXCEL_MAX_CELLS:
+        raise _excel_limit(path, f"the sheet has more than {EXCEL_MAX_CELLS:,} cells; "
+                                 f"at most {EXCEL_MAX_CELLS:,} (rows x columns)")
+
+
+def _row_texts(raw) -> list:
+    """A sheet row's values as text, without the empty cells that end it ([] for a blank row)."""
+    values = [_excel_text(v) for v in raw]
+    while values and values[-1] is None:
+        values.pop()
+    return values
+
+
+def _row_chars(path: Path, values: list) -> int:
+    """Characters in a row's values; refuse a row over MAX_FILE_COLUMNS or a cell over
+    EXCEL_MAX_CELL_CHARS."""
+    if len(values) > MAX_FILE_COLUMNS:
+        raise IngestError(f"{path.name} has {len(values):,} columns; at most {MAX_FILE_COLUMNS:,} are read per "
+                          "file. Export only the columns you need (an ICP uses tens, not thousands) "
+                          "and upload again.")
+    chars = 0
+    for v in values:
+        if v is not None:
+            if len(v) > EXCEL_MAX_CELL_CHARS:
+                raise _excel_limit(path, f"a cell holds {len(v):,} characters; at most "
+                                         f"{EXCEL_MAX_CELL_CHARS:,} per cell (Excel's own limit)")
+            chars += len(v)
+    return chars
+
+
 def _stream_sheet(con, path: Path, ws, table: str, pd, header_row: int = 1) -> tuple[int, list[str], int]:
     """Rows from `header_row` (the header) on into `table`, in chunks. Summary rows ending the sheet
     ('Grand Total', 'Confidential ...') are held back and dropped; empty columns left of the table
     are dropped. Returns (summary rows dropped, their first values, empty columns dropped)."""
-    t = quote_ident(table)
-    names: list[str] = []
-    unnamed: set[int] = set()  # columns whose header cell is empty
-    chunk: list[list] = []
+    sheet = _SheetTable(con, table, pd)
     held: list[tuple[str, list]] = []  # rows that may be a summary at the end: (kind, values)
     rows = cells = chars = 0
     blank_header = False
-
-    def add_columns(width: int) -> None:
-        for i in range(len(names), width):
-            names.append(f"column{i}")
-            unnamed.add(i)
-            con.execute(f"ALTER TABLE {t} ADD COLUMN {quote_ident(names[-1])} VARCHAR")
-
-    def flush() -> None:
-        if not chunk:
-            return
-        df = pd.DataFrame([r + [None] * (len(names) - len(r)) for r in chunk], columns=range(len(names)),
-                          dtype=object)
-        con.register("icp_excel_chunk", df)
-        try:
-            con.execute(f"INSERT INTO {t} SELECT * FROM icp_excel_chunk")
-        finally:
-            con.unregister("icp_excel_chunk")
-        chunk.clear()
-
-    def keep(values: list) -> None:
-        if len(values) > len(names):
-            flush()
-            add_columns(len(values))
-        chunk.append(values)
-        if len(chunk) >= _EXCEL_CHUNK_ROWS:
-            flush()
-
     for raw in ws.iter_rows(min_row=header_row, values_only=True):
         rows += 1
         cells += len(raw)
-        if rows > EXCEL_MAX_ROWS:
-            raise _excel_limit(path, f"the sheet has more than {EXCEL_MAX_ROWS:,} rows; at most {EXCEL_MAX_ROWS:,}")
-        if cells > EXCEL_MAX_CELLS:
-            raise _excel_limit(path, f"the sheet has more than {EXCEL_MAX_CELLS:,} cells; "
-                                     f"at most {EXCEL_MAX_CELLS:,} (rows x columns)")
-        values = [_excel_text(v) for v in raw]
-        while values and values[-1] is None:
-            values.pop()
+        _check_sheet_size(path, rows, cells)
+        values = _row_texts(raw)
         if not values:
             if rows == 1:
                 blank_header = True
             continue  # blank rows are skipped, as pandas did
-        if len(values) > MAX_FILE_COLUMNS:
-            raise IngestError(f"{path.name} has {len(values):,} columns; at most {MAX_FILE_COLUMNS:,} are read per "
-                              "file. Export only the columns you need (an ICP uses tens, not thousands) "
-                              "and upload again.")
-        for v in values:
-            if v is not None:
-                if len(v) > EXCEL_MAX_CELL_CHARS:
-                    raise _excel_limit(path, f"a cell holds {len(v):,} characters; at most "
-                                             f"{EXCEL_MAX_CELL_CHARS:,} per cell (Excel's own limit)")
-                chars += len(v)
+        chars += _row_chars(path, values)
         if chars > EXCEL_MAX_CHARS:
             raise _excel_limit(path, f"the sheet holds more than {EXCEL_MAX_CHARS:,} characters; "
                                      f"at most {EXCEL_MAX_CHARS:,}")
         if blank_header:
             raise IngestError(f"{path.name}: row {header_row:,} of sheet '{ws.title}' is empty; "
                               "choose the row that holds the column names.")
-        if not names:  # the header row
-            seen: dict[str, int] = {}
-            for i, v in enumerate(values):
-                name = f"column{i}" if v is None or not v.strip() else v
-                if v is None or not v.strip():
-                    unnamed.add(i)
-                if name in seen:
-                    seen[name] += 1
-                    name = f"{name}.{seen[name]}"
-                seen.setdefault(name, 0)
-                names.append(name)
-            cols = ", ".join(f"{quote_ident(n)} VARCHAR" for n in names)
-            con.execute(f"CREATE OR REPLACE TEMP TABLE {t} ({cols})")
+        if not sheet.names:  # the header row
+            sheet.create(values)
             continue
-        filled = _filled(values)
-        if _is_summary_row(filled):
-            held.append(("summary", values))
-        elif held and len(filled) <= 1 and len(names) >= 3:
-            held.append(("sparse", values))
-        else:
-            for _kind, v in held:
-                keep(v)
-            held.clear()
-            keep(values)
-        if len(held) > _FOOTER_MAX_ROWS:  # too long for a summary: data
-            for _kind, v in held:
-                keep(v)
-            held.clear()
-    if not names:
+        sheet.hold_or_keep(held, values)
+    if not sheet.names:
         if header_row > 1:
             raise IngestError(f"{path.name}: header row {header_row:,} is beyond the data of sheet '{ws.title}'.")
         raise IngestError(f"{path.name} has no sheet with a header row and data rows.")
     first = next((i for i, (k, _v) in enumerate(held) if k == "summary"), len(held))
     for _kind, v in held[:first]:
-        keep(v)
+        sheet.keep(v)
     dropped = held[first:]
-    flush()
-    gone = 0
-    for i in range(len(names)):  # empty columns left of the table (a margin column A)
-        if i not in unnamed:
-            break
-        col = quote_ident(names[i])
-        if con.execute(f"SELECT count({col}) FROM {t}").fetchone()[0] or i == len(names) - 1:
-            break
-        con.execute(f"ALTER TABLE {t} DROP COLUMN {col}")
-        gone += 1
+    sheet.flush()
+    gone = sheet.drop_empty_left_columns()
     return len(dropped), [" ".join(_filled(v)) for k, v in dropped if k == "summary"], gone
 
 
@@ -1198,7 +1348,7 @@ def _read_parquet(con, path: Path, table: str) -> None:
                               f"{PARQUET_MAX_CELLS:,} cells are read. Export fewer rows or columns and upload again.")
         casts, sizes, longest = [], [], []
         cap = EXCEL_MAX_CELL_CHARS
-        for name, dtype in zip(rel.columns, rel.dtypes):
+        for name, dtype in zip(rel.columns, rel.dtypes, strict=True):
             col = quote_ident(name)
             text = f"array_to_string({col}, '; ')" if str(dtype).endswith("[]") else f"CAST({col} AS VARCHAR)"
             casts.append(f"CASE WHEN strlen({text}) > {cap} AND length({text}) > {cap} "

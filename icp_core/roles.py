@@ -335,7 +335,7 @@ def detect_roles(con: duckdb.DuckDBPyConnection, table: str, keys: list[str],
     profiles = _value_profiles(con, table, keys)
     # (lost-less stage, rank, -share of country names, position, role, key)
     candidates: list[tuple[int, int, float, int, str, str]] = []
-    for pos, (key, header) in enumerate(zip(keys, headers)):
+    for pos, (key, header) in enumerate(zip(keys, headers, strict=True)):
         match = match_header_role(header)
         if match and _fits(match[0], profiles[key]):
             # a stage column that names a lost stage beats a won flag (IsWon = 1 or blank
@@ -359,7 +359,7 @@ def detect_roles(con: duckdb.DuckDBPyConnection, table: str, keys: list[str],
                 assigned[key] = "country"
                 break
     specs = []
-    for key, header in zip(keys, headers):
+    for key, header in zip(keys, headers, strict=True):
         p = profiles[key]
         role = assigned.get(key) or _generic_role(p)
         formats = p["date_formats"] if ROLES[role].kind in ("date", "year") else []

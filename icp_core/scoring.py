@@ -27,8 +27,6 @@ import pandas as pd
 
 from .dataset import AccountMatrix, Patterns, group_patterns
 from .profile import DISQUALIFIED, TIERS, Binding, Profile, TierRule, Trait, resolve_profile
-from .roles import ColumnSpec
-from .sql import quote_ident
 from .traits import SEPARATOR, flag_piece, flag_raised_on_miss, reason_piece, reason_traits, signed_weight
 
 TIER_LABELS = TIERS + (DISQUALIFIED,)  # tier code 0..4
@@ -336,7 +334,8 @@ def count_rows(result: ScoreResult, tiers: list[int]) -> int:
 
 
 def scored_table(result: ScoreResult, accounts: AccountMatrix, rows: np.ndarray) -> pd.DataFrame:
-    """The accounts at `rows` with score, tier, reasons, flags and next step."""
+    """The accounts at `rows` with score, tier, reasons, flags and next step: the Score page's table on
+    screen. Scored accounts leave the app in one schema, icp_core.export.scored_frame."""
     base = accounts.display.iloc[rows].reset_index(drop=True)
     expl = explain_accounts(result, rows)
     pat = result.patterns.inv[rows]
@@ -344,21 +343,6 @@ def scored_table(result: ScoreResult, accounts: AccountMatrix, rows: np.ndarray)
                         "ICP Tier": np.array(TIER_LABELS, dtype=object)[result.pattern_tier[pat]]})
     return pd.concat([base, out, expl.rename(columns={"reasons": "Reasons", "flags": "Flags",
                                                       "next_step": "Next step"})], axis=1)
-
-
-def scored_input_frame(con, specs: list[ColumnSpec], result: ScoreResult) -> pd.DataFrame:
-    """Every column of the accounts file as it was read (original headers, raw text), plus
-    icp_score, icp_tier, icp_reasons and icp_flags, in file order."""
-    own = [s for s in specs if s.source == "accounts"]
-    cols = ", ".join(f"{quote_ident(s.key + '__raw')} AS {quote_ident(s.header)}" for s in own)
-    frame = con.execute(f"SELECT {cols} FROM accounts ORDER BY row_id").df() if own else pd.DataFrame()
-    rows = np.arange(len(result.score))
-    expl = explain_accounts(result, rows)
-    frame["icp_score"] = np.round(result.score, 2)
-    frame["icp_tier"] = np.array(TIER_LABELS, dtype=object)[result.tier]
-    frame["icp_reasons"] = expl["reasons"].to_numpy()
-    frame["icp_flags"] = expl["flags"].to_numpy()
-    return frame
 
 
 def tier_changes(before: ScoreResult, after: ScoreResult) -> tuple[pd.DataFrame, np.ndarray]:

@@ -27,16 +27,17 @@ from sklearn.metrics import silhouette_score
 from sklearn.pipeline import Pipeline, make_pipeline
 from sklearn.preprocessing import FunctionTransformer, OneHotEncoder, StandardScaler
 
-from .evidence import wilson
+from .dataset import AccountMatrix
 from .formatting import MISSING, count, format_number, is_missing, money, pct
 from .profile import Trait, default_label, trait_ref_for, usable_columns
 from .roles import GENERIC_ROLES, ROLES, ColumnSpec, normalise_header
-from .dataset import AccountMatrix
 from .scoring import ScoreResult
+from .stats import wilson
 
 FIT_SAMPLE = 20_000
 MAP_POINTS = 5_000
 SEED = 0
+SUGGEST_KS = range(2, 9)  # the k values suggest_k tries by default
 CLUSTER_KINDS = ("number", "year", "category", "category_folded", "country", "list", "boolean")
 
 
@@ -127,6 +128,16 @@ def cramers_v(a: np.ndarray, b: np.ndarray) -> float:
     return float(math.sqrt(phi2 / denom)) if denom > 0 else 0.0
 
 
+def _sampled_outcomes(accounts: AccountMatrix, rows: np.ndarray) -> list[tuple[np.ndarray, np.ndarray]]:
+    """(values, known mask) on the sampled rows of each outcome the data has: won/lost, churned."""
+    outcomes = []
+    if accounts.has["won"]:
+        outcomes.append((accounts.won[rows], np.isin(accounts.won[rows], (0, 1))))
+    if accounts.has["churned"]:
+        outcomes.append((accounts.churned[rows], accounts.churned[rows] >= 0))
+    return outcomes
+
+
 def default_cluster_columns(accounts: AccountMatrix, sample: int = 5000) -> list[ColumnSpec]:
     """The columns the Clusters page starts with (at most six).
 
@@ -182,11 +193,7 @@ def default_cluster_columns(accounts: AccountMatrix, sample: int = 5000) -> list
     def v(a: str, b: str) -> float:
         return assoc.get((a, b), assoc.get((b, a), 0.0))
 
-    outcomes = []
-    if accounts.has["won"]:
-        outcomes.append((accounts.won[rows], np.isin(accounts.won[rows], (0, 1))))
-    if accounts.has["churned"]:
-        outcomes.append((accounts.churned[rows], accounts.churned[rows] >= 0))
+    outcomes = _sampled_outcomes(accounts, rows)
     base = {}
     for s in pool:
         others = sorted((v(s.key, o) for o in keys if o != s.key), reverse=True)
@@ -198,9 +205,9 @@ def default_cluster_columns(accounts: AccountMatrix, sample: int = 5000) -> list
     while len(chosen) < MAX_DEFAULT_COLUMNS and pool:
         chosen_keys = [c.key for c in chosen if c.key in codes]
         overlap = [max((v(s.key, c) for c in chosen_keys), default=0.0) for s in pool]
-        useful = [base[s.key] * (1 - r) if r < NEAR_DUPLICATE else 0.0 for s, r in zip(pool, overlap)]
+        useful = [base[s.key] * (1 - r) if r < NEAR_DUPLICATE else 0.0 for s, r in zip(pool, overlap, strict=True)]
         keep = [u >= MIN_USEFULNESS or (s.key in named and r < NEAR_DUPLICATE) or not chosen
-                for s, u, r in zip(pool, useful, overlap)]
+                for s, u, r in zip(pool, useful, overlap, strict=True)]
         if not any(keep):
             break
         best = max((i for i in range(len(pool)) if keep[i]), key=lambda i: useful[i])
@@ -216,7 +223,8 @@ def clusterable_columns(accounts: AccountMatrix) -> list[ColumnSpec]:
 
 def feature_frame(accounts: AccountMatrix, columns: list[ColumnSpec], max_tech: int = 20) -> tuple[pd.DataFrame, dict]:
     """The chosen columns as a frame for the pipeline; returns (frame, {numeric, categorical, flags})."""
-    data, groups = {}, {"numeric": [], "categorical": [], "flags": []}
+    data: dict[str, np.ndarray | pd.Series] = {}
+    groups: dict[str, list[str]] = {"numeric": [], "categorical": [], "flags": []}
     for s in columns:
         if s.kind in ("number", "year"):
             data[s.header] = accounts.column_array(s).astype(np.float32)
@@ -276,7 +284,7 @@ class Clustering:
     explained: float  # share of the variance between cluster centres the 2-D map shows
 
 
-def suggest_k(X: np.ndarray, ks=range(2, 9), sample: int = 3000) -> dict[int, float]:
+def suggest_k(X: np.ndarray, ks=SUGGEST_KS, sample: int = 3000) -> dict[int, float]:
     """Silhouette of KMeans on a sample for each k."""
     rng = np.random.default_rng(SEED)
     Xs = X[rng.choice(len(X), min(sample, len(X)), replace=False)]
@@ -309,7 +317,7 @@ def cluster_accounts(accounts: AccountMatrix, columns: list[ColumnSpec], k: int 
     X_fit = pre.fit_transform(frame.iloc[fit_rows]).astype(np.float32)
     progress(0.35, "Choosing k (silhouette on a sample)")
     sil = suggest_k(X_fit, ks=range(2, min(9, len(fit_rows))))
-    best = max(sil, key=sil.get) if sil else 2
+    best = max(sil, key=lambda kk: sil[kk]) if sil else 2
     k = int(k or best)
     k = max(1, min(k, len(fit_rows)))
     progress(0.55, f"Fitting k-means with k = {k}")
@@ -464,8 +472,8 @@ def profile_clusters(accounts: AccountMatrix, clustering: Clustering, columns: l
                     rows[c][s.header] = "–"
                     continue
                 cnt = np.bincount(cc, minlength=len(values))
-                top = int(np.argmax(cnt))
-                rows[c][s.header] = f"{values[top]} ({pct(cnt[top] / size[c])})"
+                top_i = int(np.argmax(cnt))
+                rows[c][s.header] = f"{values[top_i]} ({pct(cnt[top_i] / size[c])})"
     won, lost = accounts.won_deals, accounts.lost_deals
     for c in range(k):
         m = labels == c
@@ -746,7 +754,7 @@ def traits_for_cluster(accounts: AccountMatrix, clustering: Clustering, columns:
             lo, hi = np.quantile(inside, [0.25, 0.75])
             glo, ghi = np.quantile(everyone, [0.25, 0.75])
             if hi - lo < 0.6 * (ghi - glo) or lo > ghi or hi < glo:
-                from .evidence import nice_bound
+                from .suggest import nice_bound
                 lo, hi = nice_bound(float(lo), s.kind), nice_bound(float(hi), s.kind)
                 share_in = ((inside >= lo) & (inside <= hi)).mean()
                 share_all = ((everyone >= lo) & (everyone <= hi)).mean()

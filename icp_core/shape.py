@@ -28,8 +28,8 @@ from dataclasses import asdict, dataclass, field
 import duckdb
 
 from .clean import _WS, clean_expression, number_lookup_sql
-from .sql import quote_ident
 from .roles import ROLES, ColumnSpec, normalise_header
+from .sql import quote_ident
 
 SHAPES = ("accounts", "deals", "contacts", "lines")
 SHAPE_LABELS = {"accounts": "accounts", "deals": "deals / opportunities", "contacts": "leads / contacts",
@@ -261,7 +261,7 @@ def _placeholders(con, table: str, specs: list[ColumnSpec]) -> dict[str, list[st
     lists = ", ".join(f"list_filter(list(DISTINCT {quote_ident(s.key)}), lambda x: x IS NOT NULL AND icp_nullify(x) IS NULL)"
                       for s in specs)
     found = con.execute(f"SELECT {lists} FROM {quote_ident(table)}").fetchall()[0]
-    return {s.key: list(values) for s, values in zip(specs, found) if values}
+    return {s.key: list(values) for s, values in zip(specs, found, strict=True) if values}
 
 
 def _present(col: str, placeholders: list[str]) -> str:
@@ -308,10 +308,10 @@ def plan_rollup(con, specs: list[ColumnSpec], guess: ShapeGuess, ph: dict[str, l
     others = [s for s in specs if s.key != key.key]
     checked = [s for s in others if not _forced_row_level(s, guess)]
     multi, counts = _disagreement_counts(con, checked, ph)
-    differ = [dict(zip([c.key for c in checked], counts)).get(s.key, 0) for s in others]
+    differ = [dict(zip([c.key for c in checked], counts, strict=True)).get(s.key, 0) for s in others]
     attributes, aggregated, disagreements = [], [], []
     noun = ROW_NOUNS[guess.shape]
-    for s, d in zip(others, differ):
+    for s, d in zip(others, differ, strict=True):
         kind = ROLES[s.role].kind
         header = s.header or s.key
         present = _present(quote_ident(s.key), ph.get(s.key, []))
@@ -356,51 +356,60 @@ def plan_rollup(con, specs: list[ColumnSpec], guess: ShapeGuess, ph: dict[str, l
                       multi=multi)
 
 
-def roll_up_rows(con: duckdb.DuckDBPyConnection, rows_table: str, out_table: str, specs: list[ColumnSpec],
-                 guess: ShapeGuess) -> tuple[list[str], list[str], dict]:
-    """Create raw text table `out_table` with one row per account key of `rows_table`, which is
-    consumed (dropped). Returns (column names of out_table, their headers, report); the first
-    column is the key."""
-    key = next(s for s in specs if s.key == guess.key)
-    ph = _placeholders(con, rows_table, specs)
-    _keyed_table(con, rows_table, key)
-    plan = plan_rollup(con, specs, guess, ph)
+class _RollupSelect:
+    """The output columns of the roll-up: a SELECT list over the accounts `b` and the LEFT JOINs
+    (aliases j0, j1 ...) that compute them per account key."""
+
+    def __init__(self) -> None:
+        self.names: list[str] = []
+        self.headers: list[str] = []
+        self.select: list[str] = []
+        self.joins: list[str] = []
+
+    def add(self, header: str, sql: str) -> None:
+        name = f"icp_c{len(self.names)}"
+        self.names.append(name)
+        self.headers.append(header)
+        self.select.append(f"CAST({sql} AS VARCHAR) AS {quote_ident(name)}")
+
+    def join(self, sql: str, outputs: list[tuple[str, str]]) -> None:
+        """Join subquery `sql` (icp_k, a0, a1 ...): one output column per (header, _) of `outputs`."""
+        alias = f"j{len(self.joins)}"
+        self.joins.append(f"LEFT JOIN ({sql}) {alias} ON {alias}.icp_k = b.icp_k")
+        for i, (header, _sql) in enumerate(outputs):
+            self.add(header, f"{alias}.a{i}")
+
+    def from_pairs(self, s: ColumnSpec, outputs: list[tuple[str, str]]) -> None:
+        """Aggregates of column `s`'s (value, count) pairs per account, from icp_pairs."""
+        aggs = ", ".join(f"{sql} AS a{i}" for i, (_h, sql) in enumerate(outputs))
+        self.join(f"SELECT icp_k, {aggs} FROM icp_pairs WHERE c = '{s.key}' GROUP BY icp_k", outputs)
+
+
+def _pairs_table(con, plan: RollupPlan, ph: dict[str, list[str]]) -> None:
+    """icp_pairs (c, icp_k, v, n): per column read as values, each account's present values and
+    how many rows hold each."""
     pair_cols = [plan.key] + plan.attributes + [s for s, src, _ in plan.aggregated if src == "pairs"]
     parts = " UNION ALL ".join(
         f"SELECT '{s.key}' AS c, icp_k, v, n FROM (SELECT icp_k, {_present(quote_ident(s.key), ph.get(s.key, []))} "
         f"AS v, count(*) AS n FROM icp_keyed GROUP BY ALL)" for s in pair_cols)  # keys: safe (roles.column_keys)
     con.execute(f"CREATE OR REPLACE TEMP TABLE icp_pairs AS SELECT c, icp_k, v, n FROM ({parts}) WHERE v IS NOT NULL")
-    names, headers, select, joins = [], [], [], []
 
-    def add(header: str, sql: str) -> None:
-        name = f"icp_c{len(names)}"
-        names.append(name)
-        headers.append(header)
-        select.append(f"CAST({sql} AS VARCHAR) AS {quote_ident(name)}")
 
-    def join(sql: str, outputs: list[tuple[str, str]]) -> None:
-        alias = f"j{len(joins)}"
-        joins.append(f"LEFT JOIN ({sql}) {alias} ON {alias}.icp_k = b.icp_k")
-        for i, (header, _sql) in enumerate(outputs):
-            add(header, f"{alias}.a{i}")
-
-    def from_pairs(s: ColumnSpec, outputs: list[tuple[str, str]]) -> None:
-        aggs = ", ".join(f"{sql} AS a{i}" for i, (_h, sql) in enumerate(outputs))
-        join(f"SELECT icp_k, {aggs} FROM icp_pairs WHERE c = '{s.key}' GROUP BY icp_k", outputs)
-
-    from_pairs(plan.key, [(plan.key.header, _MODE)])
-    for s in plan.attributes:
-        from_pairs(s, [(s.header, _MODE)])
-    add(f"{ROW_NOUNS[guess.shape].capitalize()} (count)", "b.rows")
-    if guess.shape == "deals":
-        stage = next((s for s in specs if s.role == "deal_stage"), None)
-        close = next((s for s in specs if s.role == "close_date"), None)
-        if stage is not None:
-            raw = _present(quote_ident(stage.key), ph.get(stage.key, []))
-            order = (clean_expression("date", quote_ident(close.key), 1.0, close.date_formats) if close
-                     else "icp_rollup_row")
-            join(f"SELECT icp_k, arg_max({raw}, {order}) FILTER (WHERE {raw} IS NOT NULL) AS a0 "
+def _add_latest_stage(out: _RollupSelect, specs: list[ColumnSpec], ph: dict[str, list[str]]) -> None:
+    """Deals: each account's latest stage (by close date, else by file order)."""
+    stage = next((s for s in specs if s.role == "deal_stage"), None)
+    close = next((s for s in specs if s.role == "close_date"), None)
+    if stage is not None:
+        raw = _present(quote_ident(stage.key), ph.get(stage.key, []))
+        order = (clean_expression("date", quote_ident(close.key), 1.0, close.date_formats) if close
+                 else "icp_rollup_row")
+        out.join(f"SELECT icp_k, arg_max({raw}, {order}) FILTER (WHERE {raw} IS NOT NULL) AS a0 "
                  f"FROM icp_keyed GROUP BY icp_k", [("Latest stage", "")])
+
+
+def _rollup_number_lookup(con, plan: RollupPlan) -> None:
+    """icp_rollup_lookup (g, key, value): the parsed value of each distinct text of every number
+    column aggregated over rows, each with its own convention."""
     numbers = [s for s, src, _ in plan.aggregated if src == "rows" and ROLES[s.role].kind == "number"]
     if numbers:  # every number column's distinct values parsed at once, each with its own convention
         values = " UNION ALL ".join(f"SELECT DISTINCT '{s.key}' AS g, {quote_ident(s.key)} AS s FROM icp_keyed"
@@ -409,12 +418,18 @@ def roll_up_rows(con: duckdb.DuckDBPyConnection, rows_table: str, out_table: str
                     f"({number_lookup_sql(values, group='g')})")
     else:
         con.execute("CREATE OR REPLACE TEMP TABLE icp_rollup_lookup (g VARCHAR, key VARCHAR, value DOUBLE)")
-    # every row-level aggregate in one pass over the rows, each number or date column joined to
-    # the lookup of its distinct values
-    row_aggs, row_joins, row_outputs = [], [], []
+
+
+def _add_aggregates(out: _RollupSelect, plan: RollupPlan) -> None:
+    """The aggregated columns, in plan order: from the pairs, or (sums, means, first and last
+    dates, distinct counts) in one pass over the rows, each number or date column joined to the
+    lookup of its distinct values."""
+    row_aggs: list[str] = []
+    row_joins: list[str] = []
+    row_outputs: list[tuple[str, str]] = []
     for s, src, outputs in plan.aggregated:
         if src == "pairs":
-            from_pairs(s, outputs)
+            out.from_pairs(s, outputs)
             continue
         col, kind, x = quote_ident(s.key), ROLES[s.role].kind, f"x{len(row_joins)}"
         if kind == "number":
@@ -427,14 +442,35 @@ def roll_up_rows(con: duckdb.DuckDBPyConnection, rows_table: str, out_table: str
             row_aggs.append(f"{sql.replace('x.value', f'{x}.value')} AS a{len(row_outputs)}")
             row_outputs.append((header, sql))
     if row_outputs:
-        join(f"SELECT r.icp_k, {', '.join(row_aggs)} FROM icp_keyed r {' '.join(row_joins)} GROUP BY r.icp_k",
-             row_outputs)
+        out.join(f"SELECT r.icp_k, {', '.join(row_aggs)} FROM icp_keyed r {' '.join(row_joins)} GROUP BY r.icp_k",
+                 row_outputs)
+
+
+def roll_up_rows(con: duckdb.DuckDBPyConnection, rows_table: str, out_table: str, specs: list[ColumnSpec],
+                 guess: ShapeGuess) -> tuple[list[str], list[str], dict]:
+    """Create raw text table `out_table` with one row per account key of `rows_table`, which is
+    consumed (dropped). Returns (column names of out_table, their headers, report); the first
+    column is the key."""
+    key = next(s for s in specs if s.key == guess.key)
+    ph = _placeholders(con, rows_table, specs)
+    _keyed_table(con, rows_table, key)
+    plan = plan_rollup(con, specs, guess, ph)
+    _pairs_table(con, plan, ph)
+    out = _RollupSelect()
+    out.from_pairs(plan.key, [(plan.key.header, _MODE)])
+    for s in plan.attributes:
+        out.from_pairs(s, [(s.header, _MODE)])
+    out.add(f"{ROW_NOUNS[guess.shape].capitalize()} (count)", "b.rows")
+    if guess.shape == "deals":
+        _add_latest_stage(out, specs, ph)
+    _rollup_number_lookup(con, plan)
+    _add_aggregates(out, plan)
     con.execute(f"CREATE OR REPLACE TEMP TABLE {quote_ident(out_table)} AS "
-                f"SELECT {', '.join(select)} FROM (SELECT icp_k, count(*) AS rows, min(icp_rollup_row) AS first_row "
-                f"FROM icp_keyed GROUP BY icp_k) b {' '.join(joins)} ORDER BY b.first_row")
+                f"SELECT {', '.join(out.select)} FROM (SELECT icp_k, count(*) AS rows, min(icp_rollup_row) AS first_row "
+                f"FROM icp_keyed GROUP BY icp_k) b {' '.join(out.joins)} ORDER BY b.first_row")
     for t in ("icp_rollup_lookup", "icp_pairs", "icp_keyed"):
         con.execute(f"DROP TABLE IF EXISTS {t}")
     report = {"disagreements": plan.disagreements,
               "attributes": [s.header for s in plan.attributes],
               "aggregated": [h for _s, _src, outs in plan.aggregated for h, _ in outs]}
-    return names, headers, report
+    return out.names, out.headers, report

@@ -27,9 +27,9 @@ from pathlib import Path
 import duckdb
 
 from .clean import clean_expression, install_cleaning_macros
-from .sql import quote_ident
 from .ingest import IngestError, account_key_sql, mapped_account_specs, read_table, rebuild_clean_table
 from .roles import ROLES, ColumnSpec, detect_roles
+from .sql import quote_ident
 
 AGGREGATES = ("sum", "mean", "latest", "count", "max")
 KEY_ROLES = ("account_id", "domain", "account_name")
@@ -71,7 +71,7 @@ def _default_aggregate(kind: str) -> str:
 
 def _read(con, path: Path, workdir: Path) -> tuple[list[ColumnSpec], int, str]:
     info, keys, headers = read_table(con, path, "src_raw", workdir)
-    specs = detect_roles(con, "src_raw", keys, [h or k for h, k in zip(headers, keys)])
+    specs = detect_roles(con, "src_raw", keys, [h or k for h, k in zip(headers, keys, strict=True)])
     rows = con.execute("SELECT count(*) FROM src_raw").fetchone()[0]
     return specs, rows, info.file_name
 
@@ -167,6 +167,136 @@ def _agg_sql(agg: str, clean: str, order: str | None) -> str:
     raise IngestError(f"unknown aggregate {agg!r} (one of {', '.join(AGGREGATES)})")
 
 
+def _source_column_specs(con, p: SourcePreview) -> tuple[dict[str, ColumnSpec], str | None]:
+    """The file's columns (and key) with their roles and date formats, keyed by column key, and
+    the SQL of the first date column's clean value (what "latest" follows; None without one).
+    Creates src: src_raw with each row's position in the file."""
+    specs = {s.key: s for s in detect_roles(con, "src_raw", [c["key"] for c in p.columns] + [p.key_column],
+                                            [c["header"] for c in p.columns] + [p.key_header])}
+    date_col = next((c["key"] for c in p.columns if c["kind"] == "date"), None)
+    con.execute("CREATE TEMP TABLE src AS SELECT *, row_number() OVER () AS src_pos FROM src_raw")
+    for c in p.columns:
+        s = specs[c["key"]]
+        if s.kind in ("date", "year"):
+            from .clean import detect_date_formats
+            s.date_formats = detect_date_formats(con, "src", s.key)
+    order = (clean_expression("date", quote_ident(date_col), 1.0, specs[date_col].date_formats)
+             if date_col else None)
+    return specs, order
+
+
+def _joined_column_role(s: ColumnSpec, agg: str, used_roles: set[str]) -> str:
+    """The role of a joined column: a count is a number; a semantic role the dataset already has
+    (or an account key role) falls back to the generic role of its kind. Marks the role used."""
+    role = s.role
+    if agg == "count":
+        role = "number"
+    elif ROLES[role].group != "generic" and role in used_roles | {"account_id", "account_name", "domain"}:
+        role = {"number": "number", "year": "number", "date": "date", "boolean": "boolean",
+                "churn": "boolean", "list": "category"}.get(s.kind, "category")
+    if ROLES[role].group != "generic":
+        used_roles.add(role)
+    return role
+
+
+def _new_column_selects(p: SourcePreview, specs: dict[str, ColumnSpec], aggs: dict[str, str], order: str | None,
+                        existing: list[ColumnSpec], stem: str) -> tuple[list[str], list[ColumnSpec], list]:
+    """Per file column its aggregate: (SELECT items of the new columns, their specs, (column,
+    aggregate SQL) of the enrichment columns that fill an existing column instead)."""
+    taken = {s.key for s in existing} | {s.key + "__raw" for s in existing}
+    used_roles = {s.role for s in existing if ROLES[s.role].group != "generic"}
+    selects, new_specs, fills = [], [], []
+    for c in p.columns:
+        s = specs[c["key"]]
+        agg = aggs[c["key"]]
+        clean = clean_expression(s.kind, quote_ident(s.key), s.scale, s.date_formats)
+        value = _agg_sql(agg, clean, order)
+        if c["fills"]:
+            fills.append((c, value))
+            continue
+        new_key = f"{stem}_{s.key}"
+        while new_key in taken:
+            new_key += "_2"
+        taken |= {new_key, new_key + "__raw"}
+        role = _joined_column_role(s, agg, used_roles)
+        header = f"{c['header']} ({stem}" + (f", {agg})" if p.one_to_many else ")")
+        selects.append(f"CAST({value} AS VARCHAR) AS {quote_ident(new_key + '__raw')}")
+        new_specs.append(ColumnSpec(new_key, header, role, source="accounts"))
+    return selects, new_specs, fills
+
+
+def _check_usable_columns(p: SourcePreview, existing: list[ColumnSpec], new_specs: list[ColumnSpec]) -> None:
+    """Refuse a join that would take the dataset over MAX_CLEAN_COLUMNS cleaned columns."""
+    from .ingest import _DIRECT_KINDS, MAX_CLEAN_COLUMNS
+    cleaned = [x for x in existing + new_specs if x.role != "ignore" and x.kind not in _DIRECT_KINDS]
+    if len(cleaned) + 1 > MAX_CLEAN_COLUMNS:
+        raise IngestError(f"joining {p.file_name} would give {len(cleaned) + 1:,} usable columns; at most "
+                          f"{MAX_CLEAN_COLUMNS:,} can be used. Remove columns from the file (or set some of "
+                          "the dataset's columns to Ignore) and try again.")
+
+
+def _fill_blanks(con, fills: list, acc_key: str) -> tuple[list[str], dict]:
+    """Enrichment: per filled column, the REPLACE expression that fills the accounts' blanks (never
+    their values) from src_agg, and how many blanks it fills (by header)."""
+    fill_exprs, filled = [], {}
+    for c, _ in fills:
+        target = c["fills"]
+        raw = quote_ident(target + "__raw")
+        n = con.execute(f"SELECT count(*) FROM accounts a JOIN src_agg j ON {acc_key} = j.icp_join_key "
+                        f"WHERE icp_nullify(a.{raw}) IS NULL AND j.{quote_ident('fill_' + c['key'])} IS NOT NULL"
+                        ).fetchone()[0]
+        filled[c["header"]] = {"column": target, "filled": int(n)}
+        fill_exprs.append(f"CASE WHEN icp_nullify(a.{raw}) IS NULL THEN j.{quote_ident('fill_' + c['key'])} "
+                          f"ELSE a.{raw} END AS {raw}")
+    return fill_exprs, filled
+
+
+def _replace_accounts(con, new_specs: list[ColumnSpec], fill_exprs: list[str], acc_key: str) -> None:
+    """accounts := accounts (blanks filled) LEFT JOIN src_agg's new raw columns, in row order, with
+    an empty clean column beside each new raw one; src_raw dropped."""
+    replace = f" REPLACE ({', '.join(fill_exprs)})" if fill_exprs else ""
+    new_cols = ", ".join(f"j.{quote_ident(s.key + '__raw')}" for s in new_specs)
+    con.execute(f"CREATE TABLE accounts_joined AS SELECT a.*{replace}, {new_cols} FROM accounts a "
+                f"LEFT JOIN src_agg j ON {acc_key} = j.icp_join_key ORDER BY a.row_id")
+    # the new columns need clean counterparts for remap to rebuild from raw: placeholders
+    con.execute("DROP TABLE accounts")
+    con.execute("ALTER TABLE accounts_joined RENAME TO accounts")
+    for s in new_specs:
+        con.execute(f"ALTER TABLE accounts ADD COLUMN {quote_ident(s.key)} VARCHAR")
+    con.execute("DROP TABLE IF EXISTS src_raw")
+
+
+def _join_on_copy(con, meta: dict, path: Path, workdir: Path, key_column: str | None,
+                  aggregates: dict[str, str] | None, enrich: bool,
+                  stem: str) -> tuple[SourcePreview, dict[str, str], list[ColumnSpec], dict]:
+    """Join the file onto the accounts of the dataset copy open on `con` and rebuild its clean
+    table; updates meta["columns"]. Returns (preview, aggregate per column, new specs, filled)."""
+    install_cleaning_macros(con)
+    p = _preview(con, meta, path, workdir, key_column, enrich)
+    aggs = {c["key"]: (aggregates or {}).get(c["key"], c["aggregate"]) for c in p.columns}
+    specs, order = _source_column_specs(con, p)
+    acc = _account_specs(meta)
+    existing = [ColumnSpec.from_dict(d) for d in meta["columns"]]
+    selects, new_specs, fills = _new_column_selects(p, specs, aggs, order, existing, stem)
+    _check_usable_columns(p, existing, new_specs)
+    selects.append(f"CAST(count(*) AS VARCHAR) AS {quote_ident(f'{stem}_rows__raw')}")
+    new_specs.append(ColumnSpec(f"{stem}_rows", f"{p.file_name} rows", "number", source="accounts"))
+    for c, value in fills:
+        selects.append(f"CAST({value} AS VARCHAR) AS {quote_ident('fill_' + c['key'])}")
+    src_key = key_sql(p.key_role, quote_ident(p.key_column))
+    con.execute(f"CREATE TEMP TABLE src_agg AS SELECT {src_key} AS icp_join_key, {', '.join(selects)} "
+                f"FROM src WHERE {src_key} IS NOT NULL GROUP BY 1")
+    acc_key = key_sql(p.key_role, quote_ident(acc[p.key_role].key + "__raw"))
+    fill_exprs, filled = _fill_blanks(con, fills, acc_key)
+    _replace_accounts(con, new_specs, fill_exprs, acc_key)
+    # clean columns and quality for the whole table, on the copy: the live dataset changes
+    # only by the rename in add_source, and only once everything has been built
+    meta["columns"] = meta["columns"] + [s.to_dict() for s in new_specs]
+    rebuild_clean_table(con, meta, mapped_account_specs(meta, [ColumnSpec.from_dict(d) for d in meta["columns"]]))
+    con.execute("CHECKPOINT")
+    return p, aggs, new_specs, filled
+
+
 def add_source(store, dataset_id: str, path: Path, key_column: str | None = None,
                aggregates: dict[str, str] | None = None, enrich: bool = False, name: str | None = None) -> dict:
     """Join a file onto the dataset's accounts (see module docstring). Returns the join report,
@@ -181,87 +311,8 @@ def add_source(store, dataset_id: str, path: Path, key_column: str | None = None
         shutil.copyfile(src_path, work_db)
         con = duckdb.connect(str(work_db))
         try:
-            install_cleaning_macros(con)
-            p = _preview(con, meta, Path(path), Path(tmp), key_column, enrich)
-            aggs = {c["key"]: (aggregates or {}).get(c["key"], c["aggregate"]) for c in p.columns}
-            specs = {s.key: s for s in detect_roles(con, "src_raw", [c["key"] for c in p.columns] + [p.key_column],
-                                                    [c["header"] for c in p.columns] + [p.key_header])}
-            date_col = next((c["key"] for c in p.columns if c["kind"] == "date"), None)
-            con.execute("CREATE TEMP TABLE src AS SELECT *, row_number() OVER () AS src_pos FROM src_raw")
-            for c in p.columns:
-                s = specs[c["key"]]
-                if s.kind in ("date", "year"):
-                    from .clean import detect_date_formats
-                    s.date_formats = detect_date_formats(con, "src", s.key)
-            order = (clean_expression("date", quote_ident(date_col), 1.0, specs[date_col].date_formats)
-                     if date_col else None)
-            acc = _account_specs(meta)
-            existing = [ColumnSpec.from_dict(d) for d in meta["columns"]]
-            taken = {s.key for s in existing} | {s.key + "__raw" for s in existing}
-            used_roles = {s.role for s in existing if ROLES[s.role].group != "generic"}
-            selects, new_specs, fills = [], [], []
-            for c in p.columns:
-                s = specs[c["key"]]
-                agg = aggs[c["key"]]
-                clean = clean_expression(s.kind, quote_ident(s.key), s.scale, s.date_formats)
-                value = _agg_sql(agg, clean, order)
-                if c["fills"]:
-                    fills.append((c, value))
-                    continue
-                new_key = f"{stem}_{s.key}"
-                while new_key in taken:
-                    new_key += "_2"
-                taken |= {new_key, new_key + "__raw"}
-                role = s.role
-                if agg == "count":
-                    role = "number"
-                elif ROLES[role].group != "generic" and role in used_roles | {"account_id", "account_name", "domain"}:
-                    role = {"number": "number", "year": "number", "date": "date", "boolean": "boolean",
-                            "churn": "boolean", "list": "category"}.get(s.kind, "category")
-                if ROLES[role].group != "generic":
-                    used_roles.add(role)
-                header = f"{c['header']} ({stem}" + (f", {agg})" if p.one_to_many else ")")
-                selects.append(f"CAST({value} AS VARCHAR) AS {quote_ident(new_key + '__raw')}")
-                new_specs.append(ColumnSpec(new_key, header, role, source="accounts"))
-            from .ingest import _DIRECT_KINDS, MAX_CLEAN_COLUMNS
-            cleaned = [x for x in existing + new_specs if x.role != "ignore" and x.kind not in _DIRECT_KINDS]
-            if len(cleaned) + 1 > MAX_CLEAN_COLUMNS:
-                raise IngestError(f"joining {p.file_name} would give {len(cleaned) + 1:,} usable columns; at most "
-                                  f"{MAX_CLEAN_COLUMNS:,} can be used. Remove columns from the file (or set some of "
-                                  "the dataset's columns to Ignore) and try again.")
-            selects.append(f"CAST(count(*) AS VARCHAR) AS {quote_ident(f'{stem}_rows__raw')}")
-            new_specs.append(ColumnSpec(f"{stem}_rows", f"{p.file_name} rows", "number", source="accounts"))
-            for c, value in fills:
-                selects.append(f"CAST({value} AS VARCHAR) AS {quote_ident('fill_' + c['key'])}")
-            src_key = key_sql(p.key_role, quote_ident(p.key_column))
-            con.execute(f"CREATE TEMP TABLE src_agg AS SELECT {src_key} AS icp_join_key, {', '.join(selects)} "
-                        f"FROM src WHERE {src_key} IS NOT NULL GROUP BY 1")
-            acc_key = key_sql(p.key_role, quote_ident(acc[p.key_role].key + "__raw"))
-            fill_exprs, filled = [], {}
-            for c, _ in fills:
-                target = c["fills"]
-                raw = quote_ident(target + "__raw")
-                n = con.execute(f"SELECT count(*) FROM accounts a JOIN src_agg j ON {acc_key} = j.icp_join_key "
-                                f"WHERE icp_nullify(a.{raw}) IS NULL AND j.{quote_ident('fill_' + c['key'])} IS NOT NULL"
-                                ).fetchone()[0]
-                filled[c["header"]] = {"column": target, "filled": int(n)}
-                fill_exprs.append(f"CASE WHEN icp_nullify(a.{raw}) IS NULL THEN j.{quote_ident('fill_' + c['key'])} "
-                                  f"ELSE a.{raw} END AS {raw}")
-            replace = f" REPLACE ({', '.join(fill_exprs)})" if fill_exprs else ""
-            new_cols = ", ".join(f"j.{quote_ident(s.key + '__raw')}" for s in new_specs)
-            con.execute(f"CREATE TABLE accounts_joined AS SELECT a.*{replace}, {new_cols} FROM accounts a "
-                        f"LEFT JOIN src_agg j ON {acc_key} = j.icp_join_key ORDER BY a.row_id")
-            # the new columns need clean counterparts for remap to rebuild from raw: placeholders
-            con.execute("DROP TABLE accounts")
-            con.execute("ALTER TABLE accounts_joined RENAME TO accounts")
-            for s in new_specs:
-                con.execute(f"ALTER TABLE accounts ADD COLUMN {quote_ident(s.key)} VARCHAR")
-            con.execute("DROP TABLE IF EXISTS src_raw")
-            # clean columns and quality for the whole table, on the copy: the live dataset changes
-            # only by the rename below, and only once everything has been built
-            meta["columns"] = meta["columns"] + [s.to_dict() for s in new_specs]
-            rebuild_clean_table(con, meta, mapped_account_specs(meta, [ColumnSpec.from_dict(d) for d in meta["columns"]]))
-            con.execute("CHECKPOINT")
+            p, aggs, new_specs, filled = _join_on_copy(con, meta, Path(path), Path(tmp), key_column, aggregates,
+                                                       enrich, stem)
         except BaseException:
             for leftover in (work_db, Path(str(work_db) + ".wal")):
                 leftover.unlink(missing_ok=True)

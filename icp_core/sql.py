@@ -8,8 +8,12 @@ is rendered for several dialects). Values that vary per call are bound as parame
 from __future__ import annotations
 
 import math
+from typing import TYPE_CHECKING, Any
 
 from sqlglot import exp
+
+if TYPE_CHECKING:
+    import duckdb
 
 
 def quote_ident(name: str) -> str:
@@ -54,3 +58,13 @@ def literal(value) -> exp.Expression:
             raise ValueError("non-finite number in SQL")
         return exp.Cast(this=exp.Literal.string(repr(float(value))), to=exp.DataType.build("DOUBLE"))
     return exp.Literal.string(str(value))
+
+
+def fetch_one(con: duckdb.DuckDBPyConnection, sql: str, params: object = None) -> tuple[Any, ...]:
+    """The one row of a query that always returns a row (count(*), aggregates without GROUP BY).
+
+    DuckDB types `fetchone()` as `tuple | None`; a missing row here is a bug, so it raises."""
+    row = con.execute(sql, params).fetchone()
+    if row is None:
+        raise RuntimeError(f"query returned no row: {sql[:200]}")
+    return row

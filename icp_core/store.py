@@ -21,6 +21,7 @@ import json
 import os
 import re
 import secrets
+import threading
 from pathlib import Path
 from typing import Iterator
 
@@ -29,6 +30,16 @@ import duckdb
 from .sql import quote_ident
 
 SAMPLE_WORKSPACE = "sample"
+_FILE_LOCKS: dict[str, threading.Lock] = {}
+_FILE_LOCKS_GUARD = threading.Lock()
+
+
+def _file_lock(path: Path) -> threading.Lock:
+    """The lock that serialises opening and closing one database file within this process
+    (connections already open run their queries concurrently)."""
+    with _FILE_LOCKS_GUARD:
+        return _FILE_LOCKS.setdefault(str(path), threading.Lock())
+
 _ID_RE = re.compile(r"[0-9a-f]{32}")
 _WORKSPACE_RE = re.compile(r"[0-9a-f]{32}|sample")
 
@@ -220,11 +231,13 @@ class DatasetStore:
         path = self.db_path(dataset_id)
         if not path.exists():
             raise DatasetNotFound("dataset not found")
-        con = duckdb.connect(str(path))
+        with _file_lock(path):  # DuckDB refuses two threads attaching or detaching one file at once
+            con = duckdb.connect(str(path))
         try:
             yield con
         finally:
-            con.close()
+            with _file_lock(path):
+                con.close()
 
     def delete_dataset(self, dataset_id: str) -> None:
         self.meta_path(dataset_id).unlink(missing_ok=True)

@@ -24,10 +24,10 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from .formatting import MISSING, count, format_number, is_missing, money, pct
-from .profile import find_column, Trait
-from .scoring import ScoreResult, TIER_LABELS
 from .dataset import AccountMatrix
+from .formatting import MISSING, count, format_number, is_missing, money, pct
+from .profile import Trait, find_column
+from .scoring import TIER_LABELS, ScoreResult
 
 EMPLOYEE_BANDS = [(0, 10, "1–10"), (11, 50, "11–50"), (51, 200, "51–200"), (201, 1000, "201–1,000"),
                   (1001, 5000, "1,001–5,000"), (5001, math.inf, "5,001+")]
@@ -147,6 +147,8 @@ def tam_table(market_segments: list[np.ndarray], serviceable: np.ndarray,
     seg = market.groupby("segment").agg(market_accounts=("segment", "size"), serviceable_accounts=("serviceable", "sum"))
     if customers is None:
         return _tam_without_customers(seg, a)
+    if customer_segments is None or customer_arr is None:
+        raise TamError("customers need their segments and ARR")
     c_key = _segment_key(customer_segments)
     cust = pd.DataFrame({"segment": c_key[customers].to_numpy(), "arr": customer_arr[customers]})
     overall_acv = _acv(cust["arr"].to_numpy(dtype=float), a.acv_stat)

@@ -6,17 +6,25 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-from icp_core.evidence import adopt_traits, wilson
 from icp_core.formatting import count, format_number, pct
+from icp_core.profile import adopt_traits
 from icp_core.roles import ROLES
 from icp_core.scoring import TIER_COLORS, TIER_LABELS, score_profile
-from icp_core.segments import (FIT_SAMPLE, account_formats, clusterable_columns, cluster_accounts,
-                               default_cluster_columns, profile_formats, share_in_ab, sortable, traits_for_cluster,
-                               winning_low_scorers)
+from icp_core.segments import (
+    FIT_SAMPLE,
+    account_formats,
+    cluster_accounts,
+    clusterable_columns,
+    default_cluster_columns,
+    profile_formats,
+    share_in_ab,
+    sortable,
+    traits_for_cluster,
+    winning_low_scorers,
+)
+from icp_core.stats import wilson
 from ui.cached import cluster_profile, cluster_results
-from ui.state import current_dataset, escape_markdown, read_only, replace_profile, working
-
-MAX_CACHED = 12
+from ui.state import app_state, current_dataset, escape_markdown, read_only, replace_profile, working
 
 cur = current_dataset()
 accounts = cur.accounts
@@ -49,7 +57,7 @@ if not columns:
 
 store = cluster_results()
 base_key = (cur.dataset_ws, cur.dataset_id, cur.stamp, tuple(chosen))
-suggested = next((v.suggested_k for k, v in store.items() if k[:4] == base_key), None)
+suggested = getattr(store.find(base_key), "suggested_k", None)  # of any k already computed on these columns
 k = c2.slider("Clusters (k)", 2, 12, value=suggested or 4, key="clusters.k")
 colour_by = c3.radio("Colour by", ["Cluster", "Tier", "Outcome"], key="clusters.colour", horizontal=True)
 
@@ -64,15 +72,12 @@ if clustering is None:
             status.update(label=f"Could not cluster: {escape_markdown(exc)}", state="error")
             st.stop()
         status.update(label=f"{k} clusters over {count(accounts.n)} accounts", state="complete", expanded=False)
-    store[key] = clustering
-    while len(store) > MAX_CACHED:
-        store.popitem(last=False)
-st.session_state[f"clusters.last.{cur.dataset_id}"] = key
+    store.put(key, clustering)
 
 prof = cluster_profile(key, accounts, clustering, columns).copy()  # cached per clustering
 prof["share_ab"] = share_in_ab(clustering, result)  # the part that moves with the weights
 names = prof["name"].tolist()
-st.session_state[f"clusters.names.{cur.dataset_id}"] = names
+app_state().set_last_clustering(cur.dataset_id, key, names)  # the TAM page segments by it
 sil = clustering.silhouette
 if clustering.suggested_k != k:
     st.button(f"Use the suggested k = {clustering.suggested_k}", key="clusters.use_suggested",

@@ -8,20 +8,20 @@ import streamlit as st
 
 from icp_core.formatting import count, pct
 from icp_core.ingest import IngestError, default_upload_limit_mb, file_size_problem, ingest_dataset, remap_dataset
-from icp_core.roles import ROLES, ColumnSpec
-from icp_core.sources import AGGREGATES, add_source
 from icp_core.readers import ReadOptions
+from icp_core.roles import ROLES, ColumnSpec
 from icp_core.shape import SHAPE_LABELS, SHAPES
-from ui.cached import source_preview, upload_preview
-from ui.state import choose_dataset, escape_markdown, require_app
+from icp_core.sources import AGGREGATES, add_source
 from icp_core.store import SAMPLE_WORKSPACE, DatasetNotFound, DatasetStore, data_dir, read_accounts
+from ui.cached import source_preview, upload_preview
+from ui.state import app_state, choose_dataset, escape_markdown, require_app
 
 FILE_TYPES = ["csv", "tsv", "txt", "xlsx", "parquet"]
 SCALES = {1.0: "× 1", 1e3: "× 1,000 (thousands)", 1e6: "× 1,000,000 (millions)", 1e9: "× 1,000,000,000 (billions)"}
 
 require_app()
 root = data_dir()
-own_store = DatasetStore(root, st.session_state["icp.workspace"])
+own_store = DatasetStore(root, app_state().workspace)
 limit_mb = default_upload_limit_mb()
 
 st.title("Data")
@@ -83,7 +83,7 @@ def show_sources(store, dataset_id: str, meta: dict, read_only: bool) -> None:
             with st.status(f"Joining {escape_markdown(up.name)}…") as status:
                 try:
                     report = add_source(store, dataset_id, path, key_column=preview.key_column,
-                                        aggregates=dict(zip(edited["key"], edited["Aggregate"])), enrich=enrich,
+                                        aggregates=dict(zip(edited["key"], edited["Aggregate"], strict=True)), enrich=enrich,
                                         name=Path(up.name).stem)
                 except IngestError as exc:
                     status.update(label=f"Could not join: {escape_markdown(exc)}", state="error")
@@ -215,7 +215,7 @@ def upload_choices(accounts_file, with_opportunities: bool) -> dict | None:
     return {k: v for k, v in overrides.items() if v is not None}
 
 
-with st.expander("Load a new dataset", expanded=(st.session_state["icp.dataset"][0] == SAMPLE_WORKSPACE),
+with st.expander("Load a new dataset", expanded=(app_state().dataset[0] == SAMPLE_WORKSPACE),
                  icon=":material/upload_file:"):
     c1, c2 = st.columns(2)
     accounts_file = c1.file_uploader(
@@ -374,7 +374,7 @@ def show_dataset(store: DatasetStore, dataset_id: str) -> None:
             new_specs = [ColumnSpec(key=row["key"], header=s.header, role=label_to_role[row["Role"]],
                                     scale=scale_of.get(row["Scale"], s.scale),
                                     date_formats=s.date_formats if label_to_role[row["Role"]] == s.role else [])
-                         for s, (_, row) in zip(specs, edited.iterrows())]
+                         for s, (_, row) in zip(specs, edited.iterrows(), strict=True)]
             try:
                 with st.spinner("Re-cleaning with the new mapping…"):
                     remap_dataset(store, dataset_id, new_specs)
@@ -390,10 +390,10 @@ def show_dataset(store: DatasetStore, dataset_id: str) -> None:
         st.caption(f"First {len(preview):,} of {meta['rows']:,} accounts.")
 
 
-workspace, dataset_id = st.session_state["icp.dataset"]
+workspace, dataset_id = app_state().dataset
 if not DatasetStore(root, workspace).exists(dataset_id):  # deleted a moment ago
-    choose_dataset(st.session_state["icp.sample_dataset"])
-    workspace, dataset_id = st.session_state["icp.dataset"]
+    choose_dataset(app_state().sample_dataset)
+    workspace, dataset_id = app_state().dataset
 show_dataset(DatasetStore(root, workspace), dataset_id)
 
 own, _ = own_store.list_datasets()

@@ -8,16 +8,37 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-from icp_core.campaign import CampaignError, classify_groups, compare_results, draw_control, find_columns
-from icp_core.evidence import (OUTCOME_KINDS, PMF_METHODS, REFERENCE_FOLDS, REFERENCE_MAX_ROWS, EvidenceError,
-                               Outcome, OutcomeIncomplete, adopt_traits, available_outcomes, cohort_table,
-                               date_columns, default_outcome, live_backtest, nice_bound, outcome_weights, pmf_inputs,
-                               pmf_scores)
+from icp_core.backtest import live_backtest
+from icp_core.campaign import (
+    CampaignError,
+    classify_groups,
+    compare_results,
+    draw_control,
+    find_columns,
+    read_campaign_results,
+)
+from icp_core.cohorts import cohort_table, date_columns
 from icp_core.export import to_csv_bytes
-from icp_core.formatting import count, format_number, pct
+from icp_core.formatting import count, format_number, pct, points
+from icp_core.outcomes import (
+    OUTCOME_KINDS,
+    PMF_METHODS,
+    EvidenceError,
+    Outcome,
+    OutcomeIncomplete,
+    account_labels,
+    available_outcomes,
+    default_outcome,
+    outcome_weights,
+    pmf_inputs,
+    pmf_scores,
+)
+from icp_core.profile import adopt_traits
+from icp_core.reference import REFERENCE_FOLDS, REFERENCE_MAX_ROWS
 from icp_core.scoring import TIER_COLORS, TIER_LABELS, score_profile
+from icp_core.suggest import nice_bound
 from ui.cached import reference_auc_cached, suggestion_cached
-from ui.state import current_dataset, escape_markdown, replace_profile, working
+from ui.state import app_state, current_dataset, escape_markdown, replace_profile, working
 
 cur = current_dataset()
 accounts = cur.accounts
@@ -59,13 +80,13 @@ def outcome_inputs(prefix: str, kind: str) -> tuple[Outcome, str | None]:
         median = float(np.nanmedian(accounts.arr)) if np.isfinite(accounts.arr).any() else 0.0
         v = st.number_input("ARR at least", min_value=0.0, value=round(median, -2), step=1000.0,
                             key=f"{prefix}.arr")
-        return Outcome("arr_above", value=v), None
+        return Outcome("arr_above", arr_floor=v), None
     if kind == "short_cycle":
         spec = next(s for s in accounts.specs if s.role == "sales_cycle_days")
         x = accounts.column_array(spec)
         v = st.number_input("Sales cycle at most (days)", min_value=0.0, value=float(np.nanmedian(x)), step=5.0,
                             key=f"{prefix}.cycle")
-        return Outcome("short_cycle", value=v), None
+        return Outcome("short_cycle", max_cycle_days=v), None
     if kind == "column":
         labels = {s.header: s for s in outcome_cols}
         names = list(labels)
@@ -84,7 +105,7 @@ def outcome_inputs(prefix: str, kind: str) -> tuple[Outcome, str | None]:
             for k in [k for k in st.session_state if str(k).startswith(f"{prefix}.rule.")]:
                 del st.session_state[k]
             st.session_state[f"{prefix}.picked"] = (cur.dataset_id, col)
-        preset = default.positive if default.kind == "column" and default.column == col else None
+        preset = default.good_when if default.kind == "column" and default.column == col else None
         key = f"{prefix}.rule.{spec.key}"  # one key per column: each kind of input has its own widget
         if spec.kind in ("number", "year"):
             median = accounts.value_options(spec).get("quantiles", {}).get("median")
@@ -105,7 +126,7 @@ def outcome_inputs(prefix: str, kind: str) -> tuple[Outcome, str | None]:
                 return Outcome("column", column=col), (f"Pick the values of **{escape_markdown(col)}** that make a "
                                                        "good customer in *Good values*.")
             pos = "|".join(chosen)
-        return Outcome("column", column=col, positive=pos), None
+        return Outcome("column", column=col, good_when=pos), None
     return Outcome(kind), None
 
 
@@ -116,7 +137,7 @@ def pmf_inputs_ui() -> Outcome:
     chosen = st.multiselect("Inputs", list(specs), default=preferred[:4], key="evidence.pmf.inputs")
     cols = st.columns(max(len(chosen), 1))
     raw = []
-    for col, h in zip(cols, chosen):
+    for col, h in zip(cols, chosen, strict=False):
         raw.append((h, col.slider(escape_markdown(h), 0, 100, 100 // max(len(chosen), 1), step=5, key=f"evidence.pmf.w.{h}")))
     total = sum(w for _, w in raw)
     comps = [(h, w / total) for h, w in raw if w > 0] if total else []
@@ -126,7 +147,7 @@ def pmf_inputs_ui() -> Outcome:
     method = n1.radio("Normalise each input by", list(PMF_METHODS), format_func=PMF_METHODS.get, horizontal=True,
                       key="evidence.pmf.method")
     top = n2.slider("Good customers: the top … % by PMF score", 5, 80, 50, step=5, key="evidence.pmf.top")
-    return Outcome("pmf", components=comps, positive=method, value=100 - top)
+    return Outcome("pmf", pmf_columns=comps, pmf_method=method, pmf_top_percent=top)
 
 
 ask = None
@@ -143,7 +164,7 @@ with st.container(border=True):
             defaults = {"won": 50, "retained": 20, "nps_promoter": 15, "arr_above": 15, "short_cycle": 0}
             cols = st.columns(max(len(parts), 1))
             comps = []
-            for col, k in zip(cols, parts):
+            for col, k in zip(cols, parts, strict=False):
                 with col:
                     wgt = st.slider(OUTCOME_KINDS[k], 0, 100, defaults.get(k, 0), step=5, key=f"evidence.w.{k}")
                     if k in ("arr_above", "short_cycle"):
@@ -159,7 +180,7 @@ with st.container(border=True):
             outcome = Outcome("composite", components=comps)
         else:
             outcome, ask = outcome_inputs("evidence.o", kind)
-st.session_state["evidence.outcome"] = outcome
+app_state().set_chosen_outcome(cur.dataset_id, outcome)  # the Score and Share pages use it
 
 if ask:
     st.info(ask, icon=":material/arrow_upward:")
@@ -211,8 +232,8 @@ with tab_bt:
     with left:
         t = bt.tiers.copy()
         t["Rate"] = [f"{pct(r)} ({pct(lo)}–{pct(hi)})" if k else "–"
-                     for r, lo, hi, k in zip(t["rate"], t["rate_low"], t["rate_high"], t["known"])]
-        t["Lift"] = [("–" if math.isnan(x) else f"{x:.2f}×") + (" ⚠" if few else "") for x, few in zip(t["lift"], t["too_few"])]
+                     for r, lo, hi, k in zip(t["rate"], t["rate_low"], t["rate_high"], t["known"], strict=True)]
+        t["Lift"] = [("–" if math.isnan(x) else f"{x:.2f}×") + (" ⚠" if few else "") for x, few in zip(t["lift"], t["too_few"], strict=True)]
         st.dataframe(t[["tier", "accounts", "known", "good", "Rate", "Lift"]].rename(
             columns={"tier": "Tier", "accounts": "Accounts", "known": "Held-out known", "good": "Good"}),
             hide_index=True, width="stretch", key="evidence.tiers",
@@ -236,7 +257,7 @@ with tab_bt:
                                                                                     y="share_captured:Q")
         st.altair_chart((gains + chance).properties(height=340, title="Cumulative gains (held out)"), width="stretch")
     if outcome.kind == "pmf":
-        pmf = pmf_scores(accounts, [(str(c), w) for c, w in outcome.components], outcome.positive or "percentile")
+        pmf = pmf_scores(accounts, outcome.pmf_columns, outcome.pmf_method)
         per_tier = pd.DataFrame({"Tier": np.array(TIER_LABELS, dtype=object)[result.tier], "PMF": pmf}).groupby(
             "Tier", sort=False)["PMF"].agg(["mean", "count"]).reindex(list(TIER_LABELS)).reset_index()
         p1, p2 = st.columns([1, 2])
@@ -317,7 +338,7 @@ with tab_cohort:
     else:
         names = {s.header: s for s in dates}
         pick = st.selectbox("Cohort by", list(names), key="evidence.cohort_date")
-        table = cohort_table(accounts, result, y if w.max() <= 1 else np.where(w > 0, (y >= 0.5).astype(float), np.nan),
+        table = cohort_table(accounts, result, account_labels(y, w),
                              names[pick])
         if table.empty:
             st.info("Too few accounts with both a date and a known outcome for cohorts.")
@@ -362,12 +383,12 @@ with tab_campaign:
         st.warning(escape_markdown(exc))
     st.markdown("**After the campaign**: upload the results (the lists above with the `responded` column filled, "
                 "or any file with a group and a response column).")
-    res = st.file_uploader("Campaign results", type=["csv"], key="evidence.camp.results")
+    res = st.file_uploader("Campaign results", type=["csv", "tsv", "txt", "xlsx"], key="evidence.camp.results")
     if res is not None:
-        try:
-            frame = pd.read_csv(res, dtype=str, keep_default_na=False)
-        except (ValueError, UnicodeDecodeError) as exc:
-            st.error(escape_markdown(f"Could not read {res.name}: {exc}"))
+        try:  # read like an upload: any encoding and delimiter, Excel, the reading limits
+            frame = read_campaign_results(res, res.name)
+        except CampaignError as exc:
+            st.error(escape_markdown(f"Could not read the campaign results: {exc}"))
             frame = None
         if frame is not None:
             g_guess, r_guess = find_columns(list(frame.columns))
@@ -386,8 +407,8 @@ with tab_campaign:
                 m = st.columns(4)
                 m[0].metric("ICP response", pct(c.icp_rate, 1), help=f"{count(c.icp_responded)} of {count(c.icp_n)}")
                 m[1].metric("Control response", pct(c.control_rate, 1), help=f"{count(c.control_responded)} of {count(c.control_n)}")
-                m[2].metric("Difference", f"{c.difference * 100:+.1f} pt",
-                            help=f"95 % interval {c.diff_interval[0] * 100:+.1f} to {c.diff_interval[1] * 100:+.1f} pt")
+                m[2].metric("Difference", points(c.difference),
+                            help=f"95 % interval {points(c.diff_interval[0], unit='')} to {points(c.diff_interval[1])}")
                 m[3].metric("p (Fisher exact)", f"{c.p_value:.3g}")
                 (st.success if c.significant else st.info)(c.to_dict()["verdict"])
                 unknown = int((groups == "").sum())

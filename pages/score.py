@@ -4,19 +4,57 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-from icp_core.evidence import EvidenceError, adopt_traits, default_outcome, live_backtest
-from icp_core.export import to_csv_bytes
+from icp_core.backtest import live_backtest
+from icp_core.export import file_column_chunks, profile_version_label, scored_export_bytes
 from icp_core.formatting import count, format_number, money, pct, pt_change
-from icp_core.profile import (DISQUALIFIED, MAX_DESCRIPTION_CHARS, MAX_LABEL_CHARS, MAX_NAME_CHARS, MAX_NOTE_CHARS, RULES, RULES_FOR_KIND, TRAIT_CLASSES, Profile, ProfileError, Trait,
-                              default_label, profile_from_dict, profile_from_json, trait_ref_for,
-                              usable_columns, validate_trait, now_iso)
+from icp_core.outcomes import EvidenceError, default_outcome
+from icp_core.profile import (
+    DISQUALIFIED,
+    MAX_DESCRIPTION_CHARS,
+    MAX_LABEL_CHARS,
+    MAX_NAME_CHARS,
+    MAX_NOTE_CHARS,
+    RULES,
+    RULES_FOR_KIND,
+    TRAIT_CLASSES,
+    Profile,
+    ProfileError,
+    Trait,
+    adopt_traits,
+    default_label,
+    now_iso,
+    profile_from_dict,
+    profile_from_json,
+    trait_ref_for,
+    usable_columns,
+    validate_trait,
+)
 from icp_core.roles import ROLES, ColumnSpec
-from icp_core.scoring import (TIER_COLORS, TIER_LABELS, count_rows, ranked_rows, score_histogram, score_profile,
-                              scored_table, tier_summary)
+from icp_core.scoring import (
+    TIER_COLORS,
+    TIER_LABELS,
+    count_rows,
+    ranked_rows,
+    score_histogram,
+    score_profile,
+    scored_table,
+    tier_summary,
+)
 from icp_core.store import SAMPLE_WORKSPACE, DatasetStore
 from ui.cached import histogram_spec, suggestion_cached, tier_bar_spec
-from ui.state import (DEFAULT_PROFILE, current_dataset, escape_markdown, read_only, renew_widgets, replace_profile,
-                      save_working, set_working, widget_key, working)
+from ui.state import (
+    DEFAULT_PROFILE,
+    app_state,
+    current_dataset,
+    escape_markdown,
+    read_only,
+    renew_widgets,
+    replace_profile,
+    save_and_report,
+    set_working,
+    widget_key,
+    working,
+)
 
 TABLE_ROWS = 1000
 
@@ -175,14 +213,11 @@ with head_r:
                 profile.name = st.session_state["score.save_name"].strip() or profile.name
                 profile.description = st.session_state["score.save_description"].strip()
                 profile.updated_at = now_iso()
-                try:
-                    rec = save_working(cur, work, note=st.session_state["score.save_note"].strip())
-                except ProfileError as exc:
-                    profile.name, profile.description, profile.updated_at = before  # a refused save changes nothing
-                    st.error(f"Not saved: {escape_markdown(exc)}")
-                else:
-                    st.toast(f"Saved “{escape_markdown(profile.name)}” as version {rec['version']}", icon=":material/check:")
-                    st.rerun()
+
+                def undo(before=before):  # a refused save changes nothing
+                    profile.name, profile.description, profile.updated_at = before
+
+                save_and_report(cur, work, note=st.session_state["score.save_note"].strip(), undo=undo)
 
         with c_load.popover("Load", icon=":material/folder_open:", width="stretch"):
             options = {}
@@ -361,7 +396,7 @@ with panel, st.container(height=520, border=False, key="score-controls"):
     else:
         mc = st.columns(4)
         mix_shown = {}
-        for col, k in zip(mc, ("A", "B", "C", "D")):
+        for col, k in zip(mc, ("A", "B", "C", "D"), strict=True):
             mix_shown[k] = col.number_input(f"{k} %", 0, 100, value=int(round(rule.mix[k])), step=5,
                                             key=wkey(f"mix.{k}"), on_change=on_tier_rule, disabled=readonly)
         total = sum(mix_shown.values())
@@ -391,7 +426,7 @@ def tier_badge(tier: str, big: bool = False) -> str:
 def live_evidence_line() -> str:
     """One line of backtest for the outcome chosen on the Evidence page (won vs lost, or
     retained, by default), recomputed on every slider move."""
-    outcome = st.session_state.get("evidence.outcome") or default_outcome(accounts)
+    outcome = app_state().chosen_outcome(cur.dataset_id) or default_outcome(accounts)
     try:
         bt = live_backtest(accounts, result, outcome)
     except EvidenceError:
@@ -423,7 +458,7 @@ def card_lines(row, b) -> str:
 with main:
     base = work["baseline"]
     cards = st.columns(5, gap="small")
-    for i, (col, row) in enumerate(zip(cards, summary.itertuples())):
+    for i, (col, row) in enumerate(zip(cards, summary.itertuples(), strict=True)):
         b = base.iloc[i]
         with col.container(border=True, key=f"score-card-{i}"):  # the key is the CSS hook in PAGE_CSS
             st.html(tier_badge(row.tier, big=True))
@@ -480,10 +515,9 @@ with main:
         },
     )
 
-    def full_export() -> bytes:
-        everything = scored_table(result, accounts, ranked_rows(result))
-        everything.insert(len(everything.columns) - 3, "ICP Profile", profile.name)
-        return to_csv_bytes(everything.drop(columns=["row_id"]))
+    def full_export() -> bytes:  # the one export schema (icp_core.export), as the Share page and the CLI
+        chunks = file_column_chunks(lambda: DatasetStore(root, dataset_ws).open_dataset(dataset_id), accounts.specs)
+        return scored_export_bytes(chunks, result, profile_version_label(profile.name, work["version"]), "csv")
 
     st.download_button(f"Download all {accounts.n:,} scored accounts (CSV)", full_export,
                        file_name=f"{meta['name']} - ICP scores.csv", mime="text/csv", icon=":material/download:",

@@ -2,7 +2,6 @@
 warehouse SQL (DuckDB, Snowflake, BigQuery, PostgreSQL, Spark, dbt) and the ICP one-pager."""
 
 import math
-from datetime import datetime, timezone
 from urllib.parse import urlsplit
 
 import numpy as np
@@ -10,16 +9,15 @@ import pandas as pd
 import streamlit as st
 import streamlit.components.v1 as components
 
-from icp_core.evidence import EvidenceError, Outcome, available_outcomes, live_backtest
-from icp_core.export import EXPORT_FORMATS, crm_export_bytes
-from icp_core.onepager import render_onepager
-from icp_core.profile import MAX_AUTHOR_CHARS, MAX_NOTE_CHARS, ProfileError, diff_profiles, profile_from_dict
-from icp_core.scoring import TIER_LABELS, score_profile, tier_changes, tier_summary
-from icp_core.store import ShareStore
-from icp_core.tam import TamAssumptions, TamError, customer_mask, segment_values, tam_table
+from icp_core.export import EXPORT_FORMATS, ICP_COLUMNS, file_column_chunks, profile_version_label, scored_export_bytes
+from icp_core.onepager import build_onepager
+from icp_core.outcomes import default_outcome
+from icp_core.profile import MAX_AUTHOR_CHARS, MAX_NOTE_CHARS, diff_profiles, profile_from_dict
+from icp_core.scoring import TIER_LABELS, score_profile, tier_changes
+from icp_core.store import DatasetStore, ShareStore
 from icp_core.warehouse import DIALECTS, SqlError, dbt_model, input_columns, profile_sql
 from ui.cached import reference_auc_cached
-from ui.state import current_dataset, escape_markdown, save_working, working
+from ui.state import app_state, current_dataset, escape_markdown, save_and_report, working
 
 cur = current_dataset()
 accounts = cur.accounts
@@ -40,21 +38,15 @@ tab_versions, tab_share, tab_export, tab_sql, tab_page = st.tabs(
 with tab_versions:
     c1, c2, c3 = st.columns([2, 3, 1.6], vertical_alignment="bottom")
     if "share.author" not in st.session_state:  # widget state ends with the page; the name is kept
-        st.session_state["share.author"] = st.session_state.get("icp.author", "")
+        st.session_state["share.author"] = st.session_state.get("share.author_kept", "")
     author = c1.text_input("Your name", key="share.author", placeholder="shown in the version list",
                            max_chars=MAX_AUTHOR_CHARS)
-    st.session_state["icp.author"] = author
+    st.session_state["share.author_kept"] = author
     note = c2.text_input("Note for a new version", key="share.note", placeholder="what changed and why",
                          max_chars=MAX_NOTE_CHARS)
     if c3.button("Save version", type="primary", key="share.save", icon=":material/save:", width="stretch",
                  help="Save the working profile as a new version"):
-        try:
-            rec = save_working(cur, work, note=note.strip(), author=author.strip())
-        except ProfileError as exc:
-            st.error(f"Not saved: {escape_markdown(exc)}")
-        else:
-            st.toast(f"Saved version {rec['version']}", icon=":material/check:")
-            st.rerun()
+        save_and_report(cur, work, note=note.strip(), author=author.strip())
     if not work["profile_id"]:
         st.info("This profile has no saved version yet. Save one to compare versions and share it.")
         versions = []
@@ -123,18 +115,18 @@ with tab_share:
 
 # ------------------------------------------------------------------ CRM export
 
-version_label = f"{profile.name} v{work['version']}" if work["version"] else f"{profile.name} (unsaved)"
-by_role = {s.role: s.header for s in accounts.display_specs}
+version_label = profile_version_label(profile.name, work["version"])
 
 
-def crm_export(fmt: str) -> bytes:
-    return crm_export_bytes(accounts.display, by_role.get("account_id"), by_role.get("account_name"), result,
-                            version_label, fmt)
+def crm_export(fmt: str) -> bytes:  # the one export schema (icp_core.export), as the Score page and the CLI
+    chunks = file_column_chunks(lambda: DatasetStore(cur.root, cur.dataset_ws).open_dataset(cur.dataset_id),
+                                accounts.specs)
+    return scored_export_bytes(chunks, result, version_label, fmt)
 
 
 with tab_export:
-    st.markdown("One row per account with CRM-friendly columns: `Account ID`, `Account Name`, `ICP Score`, "
-                "`ICP Tier`, `ICP Reasons`, `ICP Flags`, `ICP Profile Version`. Text a spreadsheet could read as a "
+    st.markdown("One row per account: the columns of the accounts file as loaded, then "
+                + ", ".join(f"`{c}`" for c in ICP_COLUMNS) + ". Text a spreadsheet could read as a "
                 "formula is neutralised in CSV and Excel.")
     fmt = st.radio("Format", list(EXPORT_FORMATS), horizontal=True, key="share.format",
                    format_func={"csv": "CSV", "xlsx": "Excel", "parquet": "Parquet"}.get)
@@ -174,31 +166,11 @@ with tab_sql:
 
 
 def onepager_html() -> str:
-    summary = tier_summary(result, accounts)
-    evidence = None
-    kinds = [k for k in available_outcomes(accounts) if k in ("won", "retained")]
-    outcome = st.session_state.get("evidence.outcome") or (Outcome(kinds[0]) if kinds else None)
-    if outcome is not None:
-        try:
-            bt = live_backtest(accounts, result, outcome)
-            if not math.isnan(bt.auc):
-                evidence = {"outcome": outcome.label(), "auc": bt.auc, "captured_good": bt.captured_good,
-                            "lift": dict(zip(bt.tiers["tier"], bt.tiers["lift"])),
-                            "reference_auc": reference_auc_cached(str(cur.root), cur.dataset_ws, cur.dataset_id,
-                                                                  cur.stamp, outcome)}
-        except EvidenceError:
-            evidence = None
-    tam = None
-    try:
-        seg = segment_values(accounts, result, "tier")
-        table, totals = tam_table([seg], np.ones(accounts.n, bool), [seg], customer_mask(accounts), accounts.arr,
-                                  TamAssumptions())
-        if math.isfinite(totals["tam"]) and totals["tam"] > 0:
-            tam = {**totals, "by": "ICP tier", "segments": list(zip(table["segment"], table["tam"]))}
-    except TamError:
-        tam = None
-    return render_onepager(profile, summary, cur.meta["name"], version_label, evidence, tam,
-                           generated=datetime.now(timezone.utc).strftime("%Y-%m-%d"))
+    """Drawn by icp_core.onepager (as `python -m icp_core onepager`); the page passes the outcome chosen
+    on the Evidence page (else the dataset's default) and its cached reference AUC."""
+    outcome = app_state().chosen_outcome(cur.dataset_id) or default_outcome(accounts)
+    return build_onepager(accounts, result, profile, cur.meta["name"], version_label, outcome,
+                          lambda o: reference_auc_cached(str(cur.root), cur.dataset_ws, cur.dataset_id, cur.stamp, o))
 
 
 with tab_page:

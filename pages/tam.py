@@ -9,14 +9,24 @@ import numpy as np
 import streamlit as st
 
 from icp_core.export import to_csv_bytes
-from icp_core.ingest import IngestError, ingest_dataset
 from icp_core.formatting import VEGA_MONEY_FORMAT, VEGA_MONEY_LABEL, count, money, pct
+from icp_core.ingest import IngestError, ingest_dataset
 from icp_core.scoring import TIER_LABELS, score_profile
 from icp_core.store import SAMPLE_WORKSPACE, DatasetStore
-from icp_core.tam import (DIMENSIONS, DISPLAY_FORMATS, NO_CUSTOMER_DATA, TamAssumptions, TamError, known_customers,
-                          segment_values, serviceable_mask, tam_sortable, tam_table)
+from icp_core.tam import (
+    DIMENSIONS,
+    DISPLAY_FORMATS,
+    NO_CUSTOMER_DATA,
+    TamAssumptions,
+    TamError,
+    known_customers,
+    segment_values,
+    serviceable_mask,
+    tam_sortable,
+    tam_table,
+)
 from ui.cached import account_matrix, cluster_results
-from ui.state import current_dataset, escape_markdown, read_only, working
+from ui.state import app_state, current_dataset, escape_markdown, read_only, working
 
 
 def md_money(x) -> str:
@@ -43,7 +53,7 @@ choices = {("self", cur.dataset_id): f"This dataset's accounts ({cur.meta['name'
 for m in datasets:
     if m["id"] != cur.dataset_id:
         choices[(cur.workspace, m["id"])] = f"Market list: {m['name']} ({count(m['rows'])} accounts)"
-sample_id = st.session_state.get("icp.sample_dataset", (None, None))[1]
+sample_id = (app_state().sample_dataset or (None, None))[1]
 if sample_id and sample_id != cur.dataset_id and not readonly:
     choices[(SAMPLE_WORKSPACE, sample_id)] = "Market list: the sample accounts"
 
@@ -84,10 +94,10 @@ else:
 # ------------------------------------------------------------------ segments and assumptions
 
 clusters = names = None
-last = st.session_state.get(f"clusters.last.{cur.dataset_id}")
-if market_key[0] == "self" and last in cluster_results():
-    clusters = cluster_results()[last].labels
-    names = st.session_state.get(f"clusters.names.{cur.dataset_id}")
+last = app_state().last_clustering(cur.dataset_id)  # shown on the Clusters page, while still in the shared store
+clustering = cluster_results().get(last.key) if last is not None and market_key[0] == "self" else None
+if clustering is not None:
+    clusters, names = clustering.labels, list(last.names)
 dims = {k: v for k, v in DIMENSIONS.items() if k != "cluster" or clusters is not None}
 c1, c2 = st.columns([2, 3])
 by = c1.multiselect("Segment by (one or two)", list(dims), default=["tier"], max_selections=2,

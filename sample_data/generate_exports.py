@@ -145,7 +145,7 @@ def salesforce_leads(rows: int, companies: int, seed: int = 10) -> pd.DataFrame:
         "First Name": first, "Last Name": last,
         "Title": rng.choice(["VP Sales", "CFO", "Head of IT", "Analyst", "CEO"], rows),
         "Company": c["name"].to_numpy()[who],
-        "Email": [f"{f.lower()}.{la.lower()}{i}@customer.example" for i, (f, la) in enumerate(zip(first, last))],
+        "Email": [f"{f.lower()}.{la.lower()}{i}@customer.example" for i, (f, la) in enumerate(zip(first, last, strict=True))],
         "Phone": [f"'+1 208-555-{i % 10000:04d}" for i in range(rows)],
         "Industry": c["industry"].to_numpy()[who],
         "Country": c["country"].to_numpy()[who],

@@ -256,7 +256,7 @@ EMPLOYEE_BANDS = np.array(
 )
 EMPLOYEE_BAND_UPPER = np.array([10, 50, 200, 500, 1000, 5000, 10000])  # searchsorted(side="left")
 # Value used for a band when only the band is known (by generate_opportunities).
-EMPLOYEE_BAND_VALUE = dict(zip(EMPLOYEE_BANDS.tolist(), [5, 30, 110, 330, 720, 2400, 7000, 20000]))
+EMPLOYEE_BAND_VALUE = dict(zip(EMPLOYEE_BANDS.tolist(), [5, 30, 110, 330, 720, 2400, 7000, 20000], strict=True))
 
 PLACEHOLDERS = np.array(["", "N/A", "-", "Select"])
 PLACEHOLDER_P = np.array([0.55, 0.20, 0.15, 0.10])
@@ -714,8 +714,8 @@ def _fit_from_export(accounts: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
     Returns ``(fit, employees)``. Unknown values add nothing to ``fit``.
     ``employees`` is NaN when the size is unknown.
     """
-    ind_coef = {s.lower(): c for s, c in zip(INDUSTRIES.tolist(), INDUSTRY_WIN_COEF.tolist())}
-    ind_coef.update({s.lower(): c for s, c in zip(INDUSTRY_TYPOS.tolist(), INDUSTRY_WIN_COEF.tolist())})
+    ind_coef = {s.lower(): c for s, c in zip(INDUSTRIES.tolist(), INDUSTRY_WIN_COEF.tolist(), strict=True)}
+    ind_coef.update({s.lower(): c for s, c in zip(INDUSTRY_TYPOS.tolist(), INDUSTRY_WIN_COEF.tolist(), strict=True)})
     fit = _column(accounts, "Industry").map(ind_coef).fillna(0.0).to_numpy(dtype=float, copy=True)
 
     raw = _column(accounts, "Employees", lower=False)

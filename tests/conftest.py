@@ -14,6 +14,15 @@ ROOT = Path(__file__).resolve().parent.parent
 SHARED_DATA = ROOT.parent / "shared" / "data"
 
 
+def pytest_collection_modifyitems(items):
+    """The suite runs on two pytest-xdist workers (pyproject.toml: --dist=loadgroup). The browser
+    tests (a Streamlit server and Chromium each) run one after another on one worker, while the
+    other worker runs the in-process tests: two browsers at once on a 2-core machine only wait."""
+    for item in items:
+        if item.get_closest_marker("browser"):
+            item.add_marker(pytest.mark.xdist_group("browser"))
+
+
 @pytest.fixture(scope="session")
 def sample_template(tmp_path_factory) -> Path:
     """A data directory holding the bundled sample dataset, loaded once per test session."""

@@ -180,15 +180,15 @@ def test_share_link_in_a_second_browser_context(server, tmp_path):
         viewer.screenshot(path=str(tmp_path / "shared.png"), full_page=True)
         # every navigation link of the share session keeps the token and the read-only view
         token = link.split("?share=")[1]
-        nav_links = viewer.locator("[data-testid='stSidebarNav'] a")
+        nav_links = viewer.locator("[data-testid='stSidebar'] [data-testid='stPageLink-NavLink']")
         names = [n.split("\n")[-1].strip() for n in nav_links.all_inner_texts()]
         assert names == ["Score", "Clusters", "TAM"], names
         for name in ["Clusters", "TAM", "Score", "TAM", "Clusters", "Score"]:
-            viewer.locator("[data-testid='stSidebarNav'] a").filter(has_text=name).click()
+            viewer.locator("[data-testid='stSidebar'] [data-testid='stPageLink-NavLink']").filter(has_text=name).click()
             expect(viewer.get_by_role("heading", name=name).first).to_be_visible(timeout=60_000)
             viewer.wait_for_timeout(500)
             assert f"share={token}" in viewer.url, (name, viewer.url)
-            names = [n.split("\n")[-1].strip() for n in viewer.locator("[data-testid='stSidebarNav'] a").all_inner_texts()]
+            names = [n.split("\n")[-1].strip() for n in viewer.locator("[data-testid='stSidebar'] [data-testid='stPageLink-NavLink']").all_inner_texts()]
             assert names == ["Score", "Clusters", "TAM"], (name, names)
             expect(viewer.get_by_text("Shared ICP, read-only").first).to_be_visible()
             assert viewer.get_by_role("combobox", name="Dataset").count() == 0, name

@@ -126,7 +126,7 @@ def test_every_page_screenshot_without_errors_or_cut_buttons(server, tmp_path, s
         page.goto(server, wait_until="networkidle")
         tier_counts(page)
         for name in PAGES:
-            page.locator("[data-testid='stSidebarNav'] a").filter(has_text=name).click()
+            page.locator("[data-testid='stSidebar'] [data-testid='stPageLink-NavLink']").filter(has_text=name).click()
             expect(page.get_by_role("heading", name=name).first).to_be_visible(timeout=90_000)
             page.wait_for_timeout(4000)
             shot = tmp_path / f"{name.split()[0].lower()}_{w}x{h}.png"
@@ -147,7 +147,7 @@ def test_sidebar_picker_stays_when_a_page_stops(server, tmp_path):  # noqa: F811
         page = browser.new_page(viewport={"width": 1280, "height": 720})
         page.goto(server, wait_until="networkidle")
         tier_counts(page)
-        page.locator("[data-testid='stSidebarNav'] a").filter(has_text="Evidence").click()
+        page.locator("[data-testid='stSidebar'] [data-testid='stPageLink-NavLink']").filter(has_text="Evidence").click()
         expect(page.get_by_role("heading", name="Evidence").first).to_be_visible(timeout=60_000)
         page.get_by_role("combobox", name="A good customer is").click()
         page.get_by_role("option", name="Another column").click()

@@ -3,7 +3,7 @@ never collide with the user's headers."""
 
 import numpy as np
 
-from icp_core.evidence import Outcome, outcome_weights
+from icp_core.outcomes import Outcome, outcome_weights
 from icp_core.ingest import ingest_dataset
 from icp_core.roles import ColumnSpec
 from icp_core.dataset import AccountMatrix

@@ -10,9 +10,11 @@ import pytest
 from sklearn.metrics import roc_auc_score
 
 from icp_core.__main__ import main
-from icp_core.evidence import (Outcome, auc_from_counts, auc_interval, backtest, expand_outcomes, holdout_mask,
-                               outcome_labels, outcome_weights, pattern_outcomes, reference_auc, score_auc,
-                               suggest_traits, wilson)
+from icp_core.backtest import backtest, pattern_outcomes, score_auc
+from icp_core.outcomes import Outcome, expand_outcomes, outcome_labels, outcome_weights
+from icp_core.reference import reference_auc
+from icp_core.stats import auc_from_counts, auc_interval, holdout_mask, wilson
+from icp_core.suggest import suggest_traits
 from icp_core.ingest import ingest_dataset
 from icp_core.profile import TierRule, Trait
 from icp_core.roles import ColumnSpec
@@ -143,13 +145,13 @@ def test_column_outcomes_understand_crm_values(tmp_path, store):
     am = load(store, tmp_path / "o.csv")
     y = outcome_labels(am, Outcome("column", column="Stage"))
     assert [None if math.isnan(v) else v for v in y] == [1, 1, 0, None, None, 0]
-    assert outcome_labels(am, Outcome("column", column="Stage", positive="Closed Lost"))[2] == 1
-    y = outcome_labels(am, Outcome("column", column="Churn", positive="Yes"))
+    assert outcome_labels(am, Outcome("column", column="Stage", good_when="Closed Lost"))[2] == 1
+    y = outcome_labels(am, Outcome("column", column="Churn", good_when="Yes"))
     assert [None if math.isnan(v) else v for v in y] == [1, 0, 1, 0, None, 0]
     assert outcome_labels(am, Outcome("nps_promoter")).tolist()[:3] == [1, 1, 0]
-    y = outcome_labels(am, Outcome("column", column="NPS", positive=">=8"))
+    y = outcome_labels(am, Outcome("column", column="NPS", good_when=">=8"))
     assert [None if math.isnan(v) else v for v in y] == [1, 1, 0, 0, None, 1]
-    y = outcome_labels(am, Outcome("column", column="Plan", positive="pro"))
+    y = outcome_labels(am, Outcome("column", column="Plan", good_when="pro"))
     assert [None if math.isnan(v) else v for v in y] == [1, 0, 1, 0, 1, None]
     comp = Outcome("composite", components=[(Outcome("won"), 0.5), (Outcome("nps_promoter"), 0.5)])
     y = outcome_labels(am, comp)
@@ -193,3 +195,4 @@ def test_cli_bad_outcome(tmp_path, capsys, args, message):
     rc = main(["suggest", str(ROOT / "sample_data" / "accounts.csv"), *args, "--out", str(tmp_path / "p.json")])
     err = capsys.readouterr().err
     assert rc == 2 and message in err and "Traceback" not in err
+

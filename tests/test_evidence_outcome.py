@@ -7,8 +7,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from icp_core.evidence import (REFERENCE_MAX_ROWS, EvidenceError, Outcome, OutcomeIncomplete, default_outcome,
-                               outcome_labels, outcome_weights, reference_auc, reference_rows)
+from icp_core.outcomes import (EvidenceError, Outcome, OutcomeIncomplete, default_outcome, outcome_labels,
+                               outcome_weights)
+from icp_core.reference import REFERENCE_MAX_ROWS, reference_auc, reference_rows
 from icp_core.ingest import ingest_dataset
 from icp_core.roles import ColumnSpec
 from icp_core.dataset import AccountMatrix
@@ -148,14 +149,14 @@ def test_incomplete_and_invalid_rules_are_typed_and_free_of_cli_flags(tmp_path, 
             outcome_labels(am, outcome)
         assert "--" not in str(exc.value)
     with pytest.raises(EvidenceError) as exc:
-        outcome_labels(am, Outcome("column", column="TotalVisits", positive=">="))
+        outcome_labels(am, Outcome("column", column="TotalVisits", good_when=">="))
     assert not isinstance(exc.value, OutcomeIncomplete)
     assert str(exc.value) == "cannot read '>=' as a comparison; write e.g. >= 9 or < 30"
     # the example a page shows for big numbers is readable back
     # (Lead Number is a record id since issue 14, not a number to compare)
-    y = outcome_labels(am, Outcome("column", column="Total Time Spent on Website", positive=">= 1.5M"))
+    y = outcome_labels(am, Outcome("column", column="Total Time Spent on Website", good_when=">= 1.5M"))
     assert np.nansum(y) == 0 and not np.isnan(y).all()
-    y = outcome_labels(am, Outcome("column", column="Total Time Spent on Website", positive="≥ 1.2K"))
+    y = outcome_labels(am, Outcome("column", column="Total Time Spent on Website", good_when="≥ 1.2K"))
     assert np.nansum(y) == (x_education_leads(300)["Total Time Spent on Website"] >= 1200).sum() > 0
 
 

@@ -11,7 +11,7 @@ import pandas as pd
 import pytest
 
 from icp_core.__main__ import main
-from icp_core.export import XLSX_PLACEHOLDER, crm_export_bytes, export_bytes, to_csv_bytes
+from icp_core.export import XLSX_PLACEHOLDER, export_bytes, scored_export_bytes, to_csv_bytes
 from tests.conftest import ROOT
 
 ILLEGAL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f]")
@@ -80,15 +80,15 @@ def test_crm_xlsx_export_with_control_characters(monkeypatch):
     import icp_core.scoring as scoring
 
     display = frame()[["Account ID", "Account Name"]]
-    res = type("Result", (), {})()  # the minimum crm_export_bytes reads, so no scoring is needed
+    res = type("Result", (), {})()  # the minimum scored_export_bytes reads, so no scoring is needed
     res.patterns = type("Patterns", (), {"inv": np.zeros(len(display), dtype=int)})()
-    res.pattern_score, res.pattern_tier = np.array([50.0]), np.array([1])
+    res.pattern_score, res.pattern_tier, res.n = np.array([50.0]), np.array([1]), len(display)
     monkeypatch.setattr(scoring, "explain_accounts", lambda result, rows: pd.DataFrame(
-        {"reasons": [f"Label\x01{r}" for r in rows], "flags": ["\x1b"] * len(rows)}))
-    data = crm_export_bytes(display, "Account ID", "Account Name", res, "v\x0b1", "xlsx")
+        {"reasons": [f"Label\x01{r}" for r in rows], "flags": ["\x1b"] * len(rows), "next_step": [""] * len(rows)}))
+    data = scored_export_bytes([display], res, "v\x0b1", "xlsx")
     rows = read_xlsx(data)
     assert [r[1] for r in rows[1:]] == [expected_xlsx(n) for n in NAMES]
-    assert rows[1][4:] == [f"Label{XLSX_PLACEHOLDER}0", XLSX_PLACEHOLDER, f"v{XLSX_PLACEHOLDER}1"]
+    assert rows[1][4:] == [f"Label{XLSX_PLACEHOLDER}0", XLSX_PLACEHOLDER, None, f"v{XLSX_PLACEHOLDER}1"]
 
 
 @pytest.mark.parametrize("kind", ["csv", "parquet"])

@@ -30,10 +30,10 @@ def test_adopting_the_suggestion_changes_the_profile_and_the_score_page(app):
     suggested = (candidates["Status"] == "suggested").sum()
     assert suggested >= 3
     dataset_id = app.session_state["icp.dataset"][1]
-    before = len(app.session_state["score.work"][dataset_id]["profile"].traits)
+    before = len(app.session_state["icp.work"][dataset_id]["profile"].traits)
     app.button(key="evidence.adopt_all").click().run()
     assert not app.exception, app.exception
-    profile = app.session_state["score.work"][dataset_id]["profile"]
+    profile = app.session_state["icp.work"][dataset_id]["profile"]
     shared = (candidates["You"] != "—") & (candidates["Status"] == "suggested")
     assert len(profile.traits) == before + suggested - shared.sum()
     candidates = next(d.value for d in app.dataframe if "Status" in d.value.columns)

@@ -171,7 +171,7 @@ def test_build_an_icp_on_crunchbase_from_the_ui(app, data_root):
     add_trait(app, "founded_year", "range", weight=2, lo=2005.0)
     add_trait(app, "category_code", "in_set", "caution", -2, values=["biotech"])
     add_trait(app, "status", "in_set", "stay_away", -5, values=["closed"], disqualify=True)
-    work = app.session_state["score.work"][app.session_state["icp.dataset"][1]]
+    work = app.session_state["icp.work"][app.session_state["icp.dataset"][1]]
     assert len(work["profile"].traits) == 8
     counts = tier_counts(app)
     assert sum(counts.values()) == 19374 and counts["A"] > 0 and counts["Disqualified"] > 0
@@ -214,7 +214,7 @@ def test_empty_profile_offers_suggested_traits_from_the_data(app):
     assert "Retained" in button.label or "retained" in button.label.lower()
     button.click().run()
     assert not app.exception, app.exception
-    work = app.session_state["score.work"][app.session_state["icp.dataset"][1]]
+    work = app.session_state["icp.work"][app.session_state["icp.dataset"][1]]
     assert len(work["profile"].traits) >= 3
     assert len(weight_sliders(app)) == len(work["profile"].traits)
     counts = tier_counts(app)

@@ -29,10 +29,10 @@ def test_clusters_page(app):
     app.slider(key="clusters.k").set_value(4).run()
     assert profiles(app).equals(table)  # same input, same clusters
     dataset_id = app.session_state["icp.dataset"][1]
-    before = len(app.session_state["score.work"][dataset_id]["profile"].traits)
+    before = len(app.session_state["icp.work"][dataset_id]["profile"].traits)
     app.button(key="clusters.adopt").click().run()
     assert not app.exception, app.exception
-    assert len(app.session_state["score.work"][dataset_id]["profile"].traits) > before
+    assert len(app.session_state["icp.work"][dataset_id]["profile"].traits) > before
     app.selectbox(key="clusters.show").set_value(table["Name"].iloc[0]).run()
     accounts = next(d.value for d in app.dataframe if "Cluster" in d.value.columns and "Score" in d.value.columns)
     assert (accounts["Cluster"] == table["Name"].iloc[0]).all()

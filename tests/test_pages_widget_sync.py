@@ -17,7 +17,7 @@ def app(data_root):
 
 
 def work(at):
-    return at.session_state["score.work"][at.session_state["icp.dataset"][1]]
+    return at.session_state["icp.work"][at.session_state["icp.dataset"][1]]
 
 
 def assert_widgets_show_profile(at):

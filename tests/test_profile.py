@@ -122,11 +122,12 @@ def test_cli_scores_a_file(tmp_path, capsys):
     src = pd.read_csv(ROOT / "sample_data" / "accounts.csv", dtype=str, keep_default_na=False)
     assert list(df.columns[:len(src.columns)]) == list(src.columns)
     assert (df["Account ID"] == src["Account ID"]).all()
-    assert {"icp_score", "icp_tier", "icp_reasons", "icp_flags"} <= set(df.columns)
-    assert set(df["icp_tier"]) == {"A", "B", "C", "D", "Disqualified"}
-    assert not df["icp_reasons"].str.startswith("'").any()  # reasons start with the label: no apostrophe
-    assert df["icp_reasons"].str.contains(r"\(\+\d").any()
-    assert not df["icp_reasons"].str.match(r"^[=+\-@]").any()
+    assert list(df.columns[len(src.columns):]) == ["ICP Score", "ICP Tier", "ICP Reasons", "ICP Flags", "ICP Next Step",
+                                                   "ICP Profile Version"]
+    assert set(df["ICP Tier"]) == {"A", "B", "C", "D", "Disqualified"}
+    assert not df["ICP Reasons"].str.startswith("'").any()  # reasons start with the label: no apostrophe
+    assert df["ICP Reasons"].str.contains(r"\(\+\d").any()
+    assert not df["ICP Reasons"].str.match(r"^[=+\-@]").any()
 
 
 def test_cli_names_missing_traits_and_can_skip_them(tmp_path, capsys):
@@ -145,7 +146,7 @@ def test_cli_names_missing_traits_and_can_skip_them(tmp_path, capsys):
     err = capsys.readouterr().err
     assert rc == 0 and "warning: scoring without 1 trait(s)" in err
     df = pd.read_csv(tmp_path / "o.csv", encoding="utf-8-sig")
-    assert (df["icp_tier"] == "A").sum() == (df["Contract"] == "Two year").sum() > 0
+    assert (df["ICP Tier"] == "A").sum() == (df["Contract"] == "Two year").sum() > 0
 
 
 @pytest.mark.parametrize("content, message", [

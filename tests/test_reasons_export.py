@@ -13,12 +13,12 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from icp_core.export import FORMULA_PREFIXES, crm_export_bytes, to_csv_bytes
+from icp_core.export import FORMULA_PREFIXES, scored_export_bytes
 from icp_core.ingest import ingest_dataset
 from icp_core.profile import Profile, TierRule, Trait
 from icp_core.roles import ColumnSpec
 from icp_core.dataset import AccountMatrix
-from icp_core.scoring import explain_accounts, next_tier_hints, score_accounts, score_profile, scored_table
+from icp_core.scoring import explain_accounts, next_tier_hints, score_accounts, score_profile
 from icp_core.store import DatasetStore, new_token
 from icp_core.warehouse import profile_sql
 
@@ -80,7 +80,7 @@ def _read_csv(data: bytes) -> pd.DataFrame:
 @pytest.mark.parametrize("fmt", ["csv", "xlsx"])
 def test_crm_export_reasons_have_no_apostrophe_and_names_are_neutralised(hostile, fmt):
     am, result = hostile
-    data = crm_export_bytes(am.display, "Account ID", "Account Name", result, "=v1", fmt)
+    data = scored_export_bytes([am.display.drop(columns=["row_id"])], result, "=v1", fmt)
     if fmt == "csv":
         back = _read_csv(data)
     else:
@@ -96,12 +96,13 @@ def test_crm_export_reasons_have_no_apostrophe_and_names_are_neutralised(hostile
 
 
 def test_score_page_csv_keeps_reasons_and_hints_as_built(hostile):
-    """The Score page's table download (scored_table through to_csv_bytes)."""
+    """The Score page's download (the one export schema, as CSV) in chunks of one account."""
     am, result = hostile
-    table = scored_table(result, am, np.arange(am.n))
-    back = _read_csv(to_csv_bytes(table))
-    for col in ("Reasons", "Flags", "Next step"):
-        assert back[col].tolist() == table[col].tolist()
+    chunks = [am.display.drop(columns=["row_id"]).iloc[[i]] for i in range(am.n)]
+    back = _read_csv(scored_export_bytes(chunks, result, "v1", "csv"))
+    expl = explain_accounts(result, np.arange(am.n))
+    for col, key in (("ICP Reasons", "reasons"), ("ICP Flags", "flags"), ("ICP Next Step", "next_step")):
+        assert back[col].tolist() == expl[key].tolist()
     assert back["Account Name"].iloc[0] == "'" + HOSTILE_NAMES[0] and back["Account Name"].iloc[1] == "'+1 555 0100"
 
 

@@ -10,12 +10,12 @@ import pytest
 import sqlglot
 
 from icp_core.__main__ import main
-from icp_core.export import crm_frame, export_bytes, neutralise_formulas
+from icp_core.export import ICP_COLUMNS, export_bytes, neutralise_formulas, scored_frame
 from icp_core.ingest import ingest_dataset
 from icp_core.onepager import render_onepager
 from icp_core.profile import Profile, TierRule, Trait, diff_profiles, profile_from_json
 from icp_core.roles import ColumnSpec
-from icp_core.scoring import explain_accounts, score_profile, tier_changes, TIER_LABELS, tier_summary
+from icp_core.scoring import explain_accounts, score_accounts, score_profile, tier_changes, TIER_LABELS, tier_summary
 from icp_core.dataset import AccountMatrix
 from icp_core.store import ShareStore, new_token
 from icp_core.warehouse import DIALECTS, SqlError, dbt_model, profile_sql, warehouse_view_sql
@@ -167,10 +167,11 @@ HOSTILE = ["=HYPERLINK(\"http://evil\")", "+1+1", "-2", "@SUM(A1)", "\tTab", "\r
 
 @pytest.mark.parametrize("fmt", ["csv", "xlsx", "parquet"])
 def test_exports_open_and_are_neutralised(fmt):
-    display = pd.DataFrame({"Account ID": [f"id{i}" for i in range(len(HOSTILE))], "Account Name": HOSTILE})
-    frame = crm_frame(display, "Account ID", "Account Name", np.arange(len(HOSTILE), dtype=float),
-                      np.array(["A"] * len(HOSTILE), dtype=object), np.array(["Industry (+5)"] * len(HOSTILE), dtype=object),
-                      np.array([""] * len(HOSTILE), dtype=object), "=v1")
+    n = len(HOSTILE)
+    display = pd.DataFrame({"Account ID": [f"id{i}" for i in range(n)], "Account Name": HOSTILE})
+    result = score_accounts(np.ones((n, 1), dtype=bool), [Trait("Industry", "is_true", column="x", weight=5)],
+                            TierRule())
+    frame = scored_frame(display, result, np.arange(n), "=v1")
     data = export_bytes(frame, fmt)
     if fmt == "csv":
         import csv
@@ -186,8 +187,8 @@ def test_exports_open_and_are_neutralised(fmt):
         back = pd.read_parquet(io.BytesIO(data))
         assert back["Account Name"].tolist() == HOSTILE and back["ICP Score"].dtype == float
         return
-    assert list(back.columns) == ["Account ID", "Account Name", "ICP Score", "ICP Tier", "ICP Reasons", "ICP Flags",
-                                  "ICP Profile Version"]
+    assert list(back.columns) == ["Account ID", "Account Name", *ICP_COLUMNS]
+    assert ICP_COLUMNS == ("ICP Score", "ICP Tier", "ICP Reasons", "ICP Flags", "ICP Next Step", "ICP Profile Version")
     names = back["Account Name"].tolist()
     for raw, got in zip(HOSTILE, names):
         got = got.replace("\r\n", "\r").replace("\n", "\r")  # spreadsheets may store CR as LF
@@ -236,7 +237,7 @@ def test_cli_sql_and_score_formats(tmp_path, capsys):
         assert main(["--data-dir", str(tmp_path / "d"), "score", str(ROOT / "sample_data" / "accounts.csv"),
                      "--profile", str(DEFAULT), "--format", fmt, "--out", str(out_file)]) == 0
         df = pd.read_excel(out_file) if fmt == "xlsx" else pd.read_parquet(out_file)
-        assert len(df) == 3000 and "icp_tier" in df.columns
+        assert len(df) == 3000 and list(df.columns[-len(ICP_COLUMNS):]) == list(ICP_COLUMNS)
     assert main(["--data-dir", str(tmp_path / "d"), "score", str(ROOT / "sample_data" / "accounts.csv"),
                  "--profile", str(DEFAULT), "--format", "xlsx"]) == 2
     assert "needs --out" in capsys.readouterr().err

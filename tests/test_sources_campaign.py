@@ -12,7 +12,9 @@ from icp_core.__main__ import main
 from icp_core.campaign import (classify_groups, compare_groups, compare_results, draw_control, needed_sample,
                                newcombe_interval)
 from icp_core.clean import install_cleaning_macros
-from icp_core.evidence import Outcome, live_backtest, outcome_labels, pmf_scores, suggest_traits
+from icp_core.backtest import live_backtest
+from icp_core.outcomes import Outcome, outcome_labels, pmf_scores
+from icp_core.suggest import suggest_traits
 from icp_core.ingest import IngestError, ingest_dataset
 from icp_core.roles import ColumnSpec
 from icp_core.dataset import AccountMatrix
@@ -59,7 +61,7 @@ def test_ravenstack_three_tables_become_one_scored_dataset(raven):
     # the joined columns are traits and outcomes like any other
     y = outcome_labels(am, Outcome("retained"))
     assert np.nansum(1 - y) == 110
-    sug = suggest_traits(am, Outcome("arr_above", value=float(np.nanmedian(am.arr))))
+    sug = suggest_traits(am, Outcome("arr_above", arr_floor=float(np.nanmedian(am.arr))))
     # runs on the joined columns: the latest plan and summed MRR (ARR above the median is the outcome)
     joined = [t for t in sug.traits if "(ravenstack_subscriptions," in (t.column or "")]
     assert sug.found and joined
@@ -170,14 +172,14 @@ def test_pmf_score_by_hand(tmp_path, store):
     # NPS percentile ranks (3 values): 1, 2/3, 1/3; retained ranks over 4: retained (3 ties) = 3/4, churned = 1/4
     assert pr.tolist() == pytest.approx([0.75 * 1 + 0.25 * 0.75, 0.75 * 2 / 3 + 0.25 * 0.25,
                                          0.75 * 1 / 3 + 0.25 * 0.75, 0.75])
-    y = outcome_labels(am, Outcome("pmf", components=[("NPS", 0.5), ("Usage", 0.5)], positive="minmax", value=50))
+    y = outcome_labels(am, Outcome("pmf", pmf_columns=[("NPS", 0.5), ("Usage", 0.5)], pmf_method="minmax", pmf_top_percent=50))
     assert y.tolist() == [1.0, 0.0, 0.0, 1.0]
 
 
 def test_pmf_drives_suggestion_and_backtest(store):
     am = matrix(store, ingest_dataset(store, ROOT / "sample_data" / "accounts.csv").dataset_id)
-    outcome = Outcome("pmf", components=[("Deal Stage", 0.5), ("Churned", 0.2), ("NPS", 0.15), ("ARR", 0.15)],
-                      positive="percentile", value=50)
+    outcome = Outcome("pmf", pmf_columns=[("Deal Stage", 0.5), ("Churned", 0.2), ("NPS", 0.15), ("ARR", 0.15)],
+                      pmf_method="percentile", pmf_top_percent=50)
     sug = suggest_traits(am, outcome)
     assert sug.found and any(t.role == "industry" and t.weight > 0 for t in sug.traits)
     result, _ = score_profile(am, sug.profile())

@@ -78,3 +78,37 @@ def test_version_note_and_author_are_capped(tmp_path):
     assert ps.list_profiles(ds) == []  # nothing written
     rec = ps.save_version(ds, body, note="n" * MAX_NOTE_CHARS, author="a" * MAX_AUTHOR_CHARS)
     assert rec["version"] == 1
+
+
+def test_many_threads_open_one_dataset_at_once(tmp_path):
+    """Sessions open the same dataset file from many threads: DuckDB refuses two attaches of one
+    file racing ("Unique file handle conflict"), so opening and closing are serialised per file."""
+    import threading
+
+    import duckdb
+
+    from icp_core.store import DatasetStore, new_token
+
+    store = DatasetStore(tmp_path, new_token())
+    store.dir.mkdir(parents=True, exist_ok=True)
+    dataset_id = "0" * 32
+    con = duckdb.connect(str(store.db_path(dataset_id)))
+    con.execute("CREATE TABLE accounts AS SELECT range AS row_id FROM range(1000)")
+    con.close()
+    errors, barrier = [], threading.Barrier(12)
+
+    def session():
+        barrier.wait()
+        for _ in range(100):
+            try:
+                with store.open_dataset(dataset_id) as c:
+                    assert c.execute("SELECT count(*) FROM accounts").fetchone()[0] == 1000
+            except Exception as exc:  # noqa: BLE001 - any error is the failure
+                errors.append(repr(exc))
+
+    threads = [threading.Thread(target=session) for _ in range(12)]
+    for th in threads:
+        th.start()
+    for th in threads:
+        th.join()
+    assert not errors, errors[:3]

@@ -1,19 +1,26 @@
 """Cached resources shared by the pages, defined once (not re-decorated on every rerun).
 
-Caches wrap pure icp_core functions and never read widgets. `account_matrix` holds one
-dataset's accounts for scoring (shared by sessions, not copied per rerun); the chart specs are
-built once with Altair and get their data per rerun.
+Caches wrap pure icp_core functions and never read widgets. What they return is shared by
+every session (threads) and never changed in place: callers copy it (cluster_profile) or build new
+objects around it (the chart specs get their data per rerun in a new dict). `account_matrix` holds
+one dataset's accounts for scoring (shared, not copied per rerun; its own cache is locked); the one
+mutable store, `cluster_results`, is a SharedLRU that locks every access.
 """
+
+import threading
+from collections import OrderedDict
 
 import altair as alt
 import streamlit as st
 
+from icp_core.dataset import AccountMatrix
 from icp_core.formatting import VEGA_COUNT_LABEL, VEGA_MONEY_LABEL
-from icp_core.evidence import Outcome, Suggestion, reference_auc, suggest_traits
+from icp_core.outcomes import Outcome
+from icp_core.reference import reference_auc
 from icp_core.roles import ColumnSpec
 from icp_core.scoring import TIER_COLORS, TIER_LABELS
-from icp_core.dataset import AccountMatrix
 from icp_core.store import DatasetStore
+from icp_core.suggest import Suggestion, suggest_traits
 
 
 @st.cache_resource(max_entries=8, show_spinner="Reading accounts…")
@@ -76,13 +83,57 @@ def reference_auc_cached(root: str, ws: str, dataset_id: str, stamp: int, outcom
     return reference_auc(account_matrix(root, ws, dataset_id, stamp), outcome)
 
 
-@st.cache_resource(max_entries=1, show_spinner=False)
-def cluster_results() -> dict:
-    """Shared store of computed clusterings: {(dataset key, columns, k): Clustering}, bounded by the
-    caller. Kept outside st.cache_* keys so the page can show progress while computing."""
-    from collections import OrderedDict
+class SharedLRU:
+    """A small bounded LRU map shared by every session (threads): each get, put and lookup holds a
+    lock, so a session evicting entries never changes the map under another one iterating it."""
 
-    return OrderedDict()
+    def __init__(self, max_entries: int):
+        self.max_entries = max_entries
+        self._lock = threading.Lock()
+        self._items: OrderedDict = OrderedDict()
+
+    def get(self, key, default=None):
+        """The value under `key` (now the most recently used), or `default`."""
+        with self._lock:
+            if key not in self._items:
+                return default
+            self._items.move_to_end(key)
+            return self._items[key]
+
+    def put(self, key, value) -> None:
+        """Keep `value` under `key`, evicting the least recently used entries beyond max_entries."""
+        with self._lock:
+            self._items[key] = value
+            self._items.move_to_end(key)
+            while len(self._items) > self.max_entries:
+                self._items.popitem(last=False)
+
+    def find(self, prefix: tuple, default=None):
+        """The most recently used value whose key (a tuple) starts with `prefix`, or `default`."""
+        with self._lock:
+            for key in reversed(self._items):
+                if key[:len(prefix)] == prefix:
+                    return self._items[key]
+        return default
+
+    def __contains__(self, key) -> bool:
+        with self._lock:
+            return key in self._items
+
+    def __len__(self) -> int:
+        with self._lock:
+            return len(self._items)
+
+
+MAX_CLUSTERINGS = 12
+
+
+@st.cache_resource(max_entries=1, show_spinner=False)
+def cluster_results() -> SharedLRU:
+    """Shared store of computed clusterings: {(dataset ws, id, stamp, columns, k): Clustering}, the
+    MAX_CLUSTERINGS most recently used. Kept outside st.cache_* keys so the page can show progress
+    while computing."""
+    return SharedLRU(MAX_CLUSTERINGS)
 
 
 @st.cache_data(max_entries=8, show_spinner="Matching the file to the accounts…")

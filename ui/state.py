@@ -1,28 +1,197 @@
-"""Session state shared by the pages: the current dataset and its working ICP profile.
+"""The one owner of session state: everything a session keeps across reruns and pages.
 
-The working profile of each dataset lives in st.session_state["score.work"][dataset_id]
+Keys are prefixed by their owner. A page keeps only its own widget keys (`score.*`, `evidence.*`,
+`clusters.*`, `tam.*`, `share.*`, `data.*`) and never reads another page's; every value that is
+shared between pages or with app.py is app-wide (`icp.*`) and goes through `AppState` below (typed,
+named accessors), never through st.session_state directly:
+
+  icp.workspace        this browser's workspace (app.py)
+  icp.signed_in        who is signed in, when sign-in is configured (app.py)
+  icp.share            the share record of a read-only share link (app.py)
+  icp.dataset          (workspace, dataset id) picked in the sidebar or by the app
+  icp.sample_dataset   (workspace, dataset id) of the shared sample
+  icp.picker_gen       generation of the sidebar dataset picker's widget key
+  icp.outcome          {dataset id: Outcome} chosen on the Evidence page (used by Score and Share)
+  icp.clustering       {dataset id: LastClustering} last clustering of the Clusters page (used by TAM)
+  icp.work             {dataset id | ("share", token): working profile entry} (below)
+  icp.widget_gen       session-wide counter of the Score page's profile widget generations
+
+The working profile of each dataset lives in st.session_state["icp.work"][dataset_id]
 ({profile, profile_id, version, baseline, baseline_label, widget_gen}). The profile is the only
 truth: the Score page's sliders and tier widgets are created with the profile's values and write
 back through callbacks. Their keys carry the entry's widget generation (`widget_key`), which
 changes whenever the profile is changed from outside the widgets (adopt, load, import, a trait
 edited in the form, another dataset): Streamlit then makes fresh widgets from the profile's values
 instead of showing a value the browser or a dropped widget state still holds.
+
+This module imports only Streamlit at load (app.py draws the navigation before the scoring
+modules are imported); the dataset, scoring and cache modules are imported where they are used.
 """
 
+from __future__ import annotations
+
 import re
+from collections.abc import MutableMapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
-import duckdb
 import streamlit as st
 
-from icp_core.profile import Profile, profile_from_dict, profile_from_json, validate_profile
-from icp_core.dataset import AccountMatrix
-from icp_core.scoring import score_profile, tier_summary
-from icp_core.store import SAMPLE_WORKSPACE, DatasetNotFound, DatasetStore, ProfileStore, data_dir
-from ui.cached import account_matrix
+if TYPE_CHECKING:
+    from icp_core.dataset import AccountMatrix
+    from icp_core.outcomes import Outcome
+    from icp_core.profile import Profile
+    from icp_core.store import ProfileStore
 
 DEFAULT_PROFILE = Path(__file__).resolve().parent.parent / "sample_data" / "default_profile.json"
+
+Choice = tuple[str, str]  # (workspace, dataset id)
+
+
+@dataclass(frozen=True)
+class LastClustering:
+    """The clustering last shown on the Clusters page for one dataset: its key in the shared
+    store of clusterings (ui.cached.cluster_results) and its cluster names, in label order."""
+    key: tuple
+    names: tuple[str, ...]
+
+
+class AppState:
+    """Typed access to the app-wide (`icp.*`) values of one session state (st.session_state, or
+    any dict in tests). Pages and app.py read and write these only through here."""
+
+    def __init__(self, ss: MutableMapping[str, Any]):
+        self._ss = ss
+
+    # ---------------------------------------------------------------- workspace and share link
+
+    @property
+    def workspace(self) -> str | None:
+        """This browser's workspace (a ?ws= token or the signed-in identity's)."""
+        return self._ss.get("icp.workspace")
+
+    @workspace.setter
+    def workspace(self, ws: str) -> None:
+        self._ss["icp.workspace"] = ws
+
+    @property
+    def signed_in(self) -> str | None:
+        """Who is signed in (shown in the sidebar); None without sign-in."""
+        return self._ss.get("icp.signed_in")
+
+    @signed_in.setter
+    def signed_in(self, who: str | None) -> None:
+        self._ss["icp.signed_in"] = who
+
+    @property
+    def share(self) -> dict | None:
+        """The share record when this session is a read-only share link, else None."""
+        return self._ss.get("icp.share")
+
+    @share.setter
+    def share(self, record: dict | None) -> None:
+        if record is None:
+            self._ss.pop("icp.share", None)
+        else:
+            self._ss["icp.share"] = record
+
+    # ---------------------------------------------------------------- datasets
+
+    @property
+    def dataset(self) -> Choice | None:
+        """(workspace, dataset id) of the current dataset."""
+        return self._ss.get("icp.dataset")
+
+    @dataset.setter
+    def dataset(self, choice: Choice) -> None:
+        """The user's pick (through the picker); the app's own picks go through choose_dataset."""
+        self._ss["icp.dataset"] = tuple(choice)
+
+    @property
+    def sample_dataset(self) -> Choice | None:
+        """(workspace, dataset id) of the shared sample dataset, once app.py has loaded it."""
+        value = self._ss.get("icp.sample_dataset")
+        return tuple(value) if value else None
+
+    @sample_dataset.setter
+    def sample_dataset(self, choice: Choice) -> None:
+        self._ss["icp.sample_dataset"] = tuple(choice)
+
+    def picker_key(self) -> str:
+        """The sidebar dataset picker's widget key. It changes whenever the app itself picks a dataset
+        (an upload, a deletion), so a widget value the browser sends from before that change (a click
+        on another page while the load was finishing) can never switch the user back to the old one."""
+        return f"app.dataset_picker.{self._ss.get('icp.picker_gen', 0)}"
+
+    def renew_picker(self) -> None:
+        """Give the picker a fresh widget key (the app changed the dataset)."""
+        self._ss["icp.picker_gen"] = self._ss.get("icp.picker_gen", 0) + 1
+
+    def choose_dataset(self, choice: Choice) -> None:
+        """The app picks the current dataset (not the user through the picker)."""
+        if self._ss.get("icp.dataset") != tuple(choice):
+            self._ss["icp.dataset"] = tuple(choice)
+            self.renew_picker()
+
+    # ---------------------------------------------------------------- values pages share
+
+    def chosen_outcome(self, dataset_id: str) -> Outcome | None:
+        """The outcome ("a good customer is …") chosen on the Evidence page for this dataset; None
+        until the Evidence page has been opened on it (Score and Share then use the default)."""
+        return self._ss.get("icp.outcome", {}).get(dataset_id)
+
+    def set_chosen_outcome(self, dataset_id: str, outcome: Outcome | None) -> None:
+        """The Evidence page's outcome for this dataset (None: nothing usable chosen yet)."""
+        outcomes = dict(self._ss.get("icp.outcome", {}))
+        outcomes[dataset_id] = outcome
+        self._ss["icp.outcome"] = outcomes
+
+    def last_clustering(self, dataset_id: str) -> LastClustering | None:
+        """The clustering last shown on the Clusters page for this dataset (the TAM page segments by
+        it while it is still in the shared store), or None."""
+        return self._ss.get("icp.clustering", {}).get(dataset_id)
+
+    def set_last_clustering(self, dataset_id: str, key: tuple, names) -> None:
+        clusterings = dict(self._ss.get("icp.clustering", {}))
+        clusterings[dataset_id] = LastClustering(tuple(key), tuple(names))
+        self._ss["icp.clustering"] = clusterings
+
+    # ---------------------------------------------------------------- working profiles
+
+    def work_entries(self) -> dict:
+        """{dataset id | ("share", token): working profile entry}, the session's working profiles."""
+        entries = self._ss.get("icp.work")
+        if entries is None:
+            entries = self._ss["icp.work"] = {}
+        return entries
+
+    def next_widget_gen(self) -> int:
+        """A fresh generation for the Score page's profile widgets (session-wide, so two working
+        profiles never share widget keys)."""
+        gen = self._ss.get("icp.widget_gen", 0) + 1
+        self._ss["icp.widget_gen"] = gen
+        return gen
+
+
+def app_state() -> AppState:
+    """The app-wide values of this session (st.session_state)."""
+    return AppState(st.session_state)
+
+
+def read_only() -> dict | None:
+    """The share record when this session is a read-only share link, else None."""
+    return app_state().share
+
+
+def picker_key() -> str:
+    """The sidebar dataset picker's widget key (see AppState.picker_key)."""
+    return app_state().picker_key()
+
+
+def choose_dataset(choice: Choice) -> None:
+    """The app picks the current dataset (not the user through the picker)."""
+    app_state().choose_dataset(choice)
 
 
 @dataclass
@@ -35,11 +204,6 @@ class Current:
     accounts: AccountMatrix
     pstore: ProfileStore
     stamp: int  # changes when the dataset is re-mapped
-
-
-def read_only() -> dict | None:
-    """The share record when this session is a read-only share link, else None."""
-    return st.session_state.get("icp.share")
 
 
 # Where Streamlit's markdown would turn plain text into a link (https://…, www.…, a@b.c, mailto:):
@@ -55,32 +219,25 @@ def escape_markdown(text) -> str:
     return "".join("\\" + c if c in "\\`*_{}[]()#+-.!|<>~$:" else c for c in text)
 
 
-def picker_key() -> str:
-    """The sidebar dataset picker's widget key. It changes whenever the app itself picks a dataset
-    (an upload, a deletion), so a widget value the browser sends from before that change (a click on
-    another page while the load was finishing) can never switch the user back to the old dataset."""
-    return f"app.dataset_picker.{st.session_state.get('icp.picker_gen', 0)}"
-
-
-def choose_dataset(choice: tuple[str, str]) -> None:
-    """The app picks the current dataset (not the user through the picker)."""
-    if st.session_state.get("icp.dataset") != choice:
-        st.session_state["icp.dataset"] = choice
-        st.session_state["icp.picker_gen"] = st.session_state.get("icp.picker_gen", 0) + 1
-
-
 def require_app() -> None:
     """Pages run inside app.py (workspace, dataset picker). A deep link that reaches a page
     file directly (Streamlit's pages/ folder convention on a fresh server) goes through app.py."""
-    if "icp.dataset" not in st.session_state or not ("icp.workspace" in st.session_state or read_only()):
+    state = app_state()
+    if state.dataset is None or not (state.workspace or state.share):
         st.switch_page("app.py")
 
 
 def current_dataset() -> Current:
     """The dataset picked in the sidebar, loaded for scoring (stops the page if it is gone)."""
+    import duckdb
+
+    from icp_core.store import DatasetNotFound, DatasetStore, ProfileStore, data_dir
+    from ui.cached import account_matrix
+
     require_app()
+    state = app_state()
     root = data_dir()
-    dataset_ws, dataset_id = st.session_state["icp.dataset"]
+    dataset_ws, dataset_id = state.dataset
     dstore = DatasetStore(root, dataset_ws)
     try:
         meta = dstore.read_meta(dataset_id)
@@ -89,26 +246,26 @@ def current_dataset() -> Current:
     except (DatasetNotFound, OSError, duckdb.Error):
         st.error("This dataset is no longer available or its file is damaged. Pick another one in the sidebar.")
         st.stop()
-    share = read_only()
-    workspace = share["workspace"] if share else st.session_state["icp.workspace"]
+    share = state.share
+    workspace = share["workspace"] if share else state.workspace
     return Current(root, workspace, dataset_ws, dataset_id, meta, accounts, ProfileStore(root, workspace), stamp)
 
 
 def set_working(cur: Current, profile: Profile, profile_id=None, version=None, baseline_label="as loaded") -> None:
     """Make `profile` the working profile of the current dataset; its tiers become the baseline."""
+    from icp_core.scoring import score_profile, tier_summary
+
     result, _ = score_profile(cur.accounts, profile)
     work = {"profile": profile, "profile_id": profile_id, "version": version,
             "baseline": tier_summary(result, cur.accounts), "baseline_label": baseline_label}
     renew_widgets(work)
-    st.session_state.setdefault("score.work", {})[cur.dataset_id] = work
+    app_state().work_entries()[cur.dataset_id] = work
 
 
 def renew_widgets(work: dict) -> None:
     """The profile in `work` changed outside the Score page's widgets: give them fresh keys so they
     are drawn from the profile's values (a session-wide counter, so two entries never share keys)."""
-    gen = st.session_state.get("score.widget_gen", 0) + 1
-    st.session_state["score.widget_gen"] = gen
-    work["widget_gen"] = gen
+    work["widget_gen"] = app_state().next_widget_gen()
 
 
 def widget_key(work: dict, name: str) -> str:
@@ -121,19 +278,24 @@ def working(cur: Current) -> dict:
     """The working profile of the current dataset, set up on first open: the latest saved
     profile, else (on the sample) the default profile, else an empty one. Through a share link:
     exactly the shared version."""
+    from icp_core.profile import Profile, profile_from_dict, profile_from_json
+    from icp_core.scoring import score_profile, tier_summary
+    from icp_core.store import SAMPLE_WORKSPACE
+
+    entries = app_state().work_entries()
     share = read_only()
     if share is not None:
         key = ("share", share["token"])
-        if key not in st.session_state.get("score.work", {}):
+        if key not in entries:
             rec = cur.pstore.load_version(share["dataset_id"], share["profile_id"], share["version"])
             profile = profile_from_dict(rec["profile"])
             result, _ = score_profile(cur.accounts, profile)
             entry = {"profile": profile, "profile_id": share["profile_id"], "version": share["version"],
                      "baseline": tier_summary(result, cur.accounts), "baseline_label": f"shared v{share['version']}"}
             renew_widgets(entry)
-            st.session_state.setdefault("score.work", {})[key] = entry
-        return st.session_state["score.work"][key]
-    if cur.dataset_id not in st.session_state.get("score.work", {}):
+            entries[key] = entry
+        return entries[key]
+    if cur.dataset_id not in entries:
         saved = cur.pstore.list_profiles(cur.dataset_id)
         if saved:
             rec = cur.pstore.load_version(cur.dataset_id, saved[0]["profile_id"])
@@ -143,12 +305,15 @@ def working(cur: Current) -> dict:
             set_working(cur, profile_from_json(DEFAULT_PROFILE.read_text()), baseline_label="the default profile")
         else:
             set_working(cur, Profile(name=f"ICP for {cur.meta['name']}"), baseline_label="the empty profile")
-    return st.session_state["score.work"][cur.dataset_id]
+    return entries[cur.dataset_id]
 
 
 def save_working(cur: Current, work: dict, note: str = "", author: str = "") -> dict:
     """Save the working profile as a new version (raises ProfileError when it is not valid);
     its tiers become the baseline that changes are shown against. Returns the version record."""
+    from icp_core.profile import validate_profile
+    from icp_core.scoring import score_profile, tier_summary
+
     profile = work["profile"]
     validate_profile(profile)
     rec = cur.pstore.save_version(cur.dataset_id, profile.to_dict(), work["profile_id"], note=note, author=author)
@@ -156,6 +321,23 @@ def save_working(cur: Current, work: dict, note: str = "", author: str = "") -> 
     work.update(profile_id=rec["profile_id"], version=rec["version"], baseline=tier_summary(result, cur.accounts),
                 baseline_label=f"saved v{rec['version']}")
     return rec
+
+
+def save_and_report(cur: Current, work: dict, note: str = "", author: str = "", undo=None) -> None:
+    """The pages' Save button: save the working profile as a new version, then toast the version
+    and rerun; a refused save shows why, runs `undo` (to put back what the page changed just
+    before saving) and changes nothing."""
+    from icp_core.profile import ProfileError
+
+    try:
+        rec = save_working(cur, work, note=note, author=author)
+    except ProfileError as exc:
+        if undo is not None:
+            undo()
+        st.error(f"Not saved: {escape_markdown(exc)}")
+    else:
+        st.toast(f"Saved “{escape_markdown(work['profile'].name)}” as version {rec['version']}", icon=":material/check:")
+        st.rerun()
 
 
 def replace_profile(cur: Current, profile: Profile) -> None:

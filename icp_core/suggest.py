@@ -1,0 +1,408 @@
+"""Data-suggested traits and weights for an outcome.
+
+`find_candidates` finds, per usable column, the value set or range that best separates the
+outcome (categories merged into one "in {A, B}" trait per direction, numeric bins merged into one
+range, each technology as a flag, yes/no columns as a flag, missing values as a trait), and marks
+candidates whose rate differs from the base rate beyond a Bonferroni-corrected Wilson interval.
+`suggest_traits` fits an L1-regularised logistic regression (scikit-learn) on the strong ones on
+a training split and maps its coefficients to -5..+5, keeping at most `max_traits` traits. No
+significant candidate -> "no strong traits found".
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from .dataset import AccountMatrix
+from .outcomes import EvidenceError, Outcome, expand_outcomes, outcome_column_spec, outcome_weights
+from .profile import Profile, TierRule, Trait, default_label, trait_ref_for, usable_columns
+from .roles import ColumnSpec
+from .stats import MIN_SAMPLE, bonferroni_z, holdout_mask, wilson
+
+
+@dataclass
+class Candidate:
+    """A possible trait with its evidence (on the training accounts)."""
+
+    trait: Trait
+    column: str  # header
+    support: int  # accounts with a known outcome that match
+    rate: float
+    lift: float
+    low: float  # Wilson interval of the rate (Bonferroni-corrected)
+    high: float
+    strong: bool  # distinguishable from the base rate
+    data_weight: int = 0  # after the regression; 0 = not suggested
+    coef: float = 0.0
+
+
+OUTCOME_ROLES = {"deal_stage", "arr", "churned", "nps", "sales_cycle_days", "signup_date", "close_date"}
+
+
+def candidate_columns(accounts: AccountMatrix, outcome: Outcome) -> list[ColumnSpec]:
+    """Columns that may describe an account before the outcome: no outcomes, no roll-ups of the
+    opportunities (they are the outcome), no dates, no identifiers."""
+    used = set()
+    if outcome.kind == "column" and outcome.column:
+        try:
+            used.add(outcome_column_spec(accounts, outcome.column).key)
+        except EvidenceError:
+            pass
+    return [s for s in usable_columns(accounts.specs)
+            if not (s.role in OUTCOME_ROLES or s.source != "accounts" or s.key in used
+                    or s.kind in ("date", "text", "id"))]
+
+
+def nice_bound(x: float, kind: str) -> float:
+    """A range bound rounded to two significant figures (years and small integers kept)."""
+    if kind == "year" or x == 0 or abs(x) < 100:
+        return float(round(x)) if kind == "year" or abs(x) >= 10 else float(f"{x:.2g}")
+    return float(f"{x:.2g}")
+
+
+def _min_support(n_known: int) -> int:
+    return max(15, int(0.02 * n_known))
+
+
+def _stat(pos: float, n_obs: float, n_accounts: float, base: float, z: float) -> tuple[float, float, float, float, bool]:
+    """Rate (good / observations), lift, and a Wilson interval on the number of accounts."""
+    rate = pos / n_obs if n_obs else math.nan
+    if not n_obs:
+        return rate, math.nan, math.nan, math.nan, False
+    lo, hi = wilson(rate * n_accounts, n_accounts, z)
+    strong = bool(n_accounts > 0 and (lo > base or hi < base))
+    return rate, (rate / base if base > 0 else math.nan), lo, hi, strong
+
+
+# --------------------------------------------------------------------------- candidates
+
+@dataclass
+class _Split:
+    """The training accounts with a known outcome, and the candidates found on them."""
+
+    known: np.ndarray  # training accounts with a known outcome
+    good: np.ndarray  # good observations per account (0 outside `known`)
+    obs: np.ndarray  # all observations per account (0 outside `known`)
+    n_known: int
+    base: float  # base rate: good / all observations
+    min_support: int
+    z: float = 1.96  # Bonferroni-corrected, set once every column's comparisons are counted
+    out: list[Candidate] = field(default_factory=list)
+
+    def add(self, trait: Trait, spec: ColumnSpec, match: np.ndarray) -> None:
+        """Add `trait` as a candidate unless too few (or too many) known accounts match it."""
+        hit = match & self.known
+        n = float(hit.sum())
+        if n < self.min_support or n > self.n_known - self.min_support:
+            return
+        rate, lift, lo, hi, strong = _stat(float(self.good[hit].sum()), float(self.obs[hit].sum()), n,
+                                           self.base, self.z)
+        self.out.append(Candidate(trait, spec.header, int(n), rate, lift, lo, hi, strong))
+
+    def add_missing(self, spec: ColumnSpec, miss: np.ndarray) -> None:
+        """The "value missing" trait of a column, when some accounts miss it."""
+        if miss.any():
+            self.add(Trait(label=default_label(spec.header, "missing"), rule="missing", weight=1,
+                           **trait_ref_for(spec)), spec, miss)
+
+
+# A column kind's candidates come in two steps: `prepare` reads the column and says how many
+# comparisons it makes (None: skip the column), `build` adds its candidates once the
+# Bonferroni-corrected z is known.
+_Prepare = Callable[[AccountMatrix, ColumnSpec, _Split], tuple[int, Any] | None]
+_Build = Callable[[AccountMatrix, ColumnSpec, Any, _Split], None]
+
+
+def _prepare_category(accounts: AccountMatrix, spec: ColumnSpec, split: _Split) -> tuple[int, Any]:
+    codes, values = accounts.column_codes(spec)
+    n_v = np.bincount(codes[split.known & (codes >= 0)], minlength=len(values))
+    return int((n_v >= split.min_support).sum()), (codes, values, n_v)
+
+
+def _build_category(accounts: AccountMatrix, spec: ColumnSpec, data: Any, split: _Split) -> None:
+    """One "in {A, B}" trait per direction (values above / below the base rate), plus the
+    strongest single value of each, plus "missing"."""
+    codes, values, n_v = data
+    sel = split.known & (codes >= 0)
+    pos_v = np.bincount(codes[sel], weights=split.good[sel], minlength=len(values))
+    obs_v = np.bincount(codes[sel], weights=split.obs[sel], minlength=len(values))
+    above, below = [], []
+    for i, v in enumerate(values):
+        if n_v[i] < split.min_support:
+            continue
+        rate, lift, _, _, strong = _stat(pos_v[i], obs_v[i], n_v[i], split.base, split.z)
+        if strong and rate > split.base:
+            above.append((lift, v))
+        elif strong and rate < split.base:
+            below.append((lift, v))
+    ref = trait_ref_for(spec)
+    for group, sign in ((sorted(above, reverse=True), 1), (sorted(below), -1)):
+        if not group:
+            continue
+        vals = [v for _, v in group]
+        idx = np.flatnonzero(np.isin(np.array(values, dtype=object), vals))
+        split.add(Trait(label=default_label(spec.header, "in_set", vals), rule="in_set", values=vals,
+                        weight=sign, **ref), spec, np.isin(codes, idx))
+        if len(vals) > 1:  # the strongest single value too, in case it deserves its own weight
+            v0 = vals[0]
+            split.add(Trait(label=default_label(spec.header, "in_set", [v0]), rule="in_set", values=[v0],
+                            weight=sign, **ref), spec, codes == values.index(v0))
+    split.add_missing(spec, codes < 0)
+
+
+def _prepare_range(accounts: AccountMatrix, spec: ColumnSpec, split: _Split) -> tuple[int, Any] | None:
+    x = accounts.column_array(spec)
+    ok = split.known & ~np.isnan(x)
+    if ok.sum() < 2 * split.min_support:
+        return None
+    edges = np.unique(np.quantile(x[ok], np.linspace(0, 1, 11)))
+    if len(edges) < 3:
+        return None
+    return len(edges) * (len(edges) - 1) // 2, (x, edges)
+
+
+def _best_bins(cnt: np.ndarray, obs: np.ndarray, pos: np.ndarray, split: _Split) -> dict[int, tuple[int, int] | None]:
+    """Per direction (+1 above the base rate, -1 below), the run of bins i..j with the largest
+    z statistic, or None."""
+    best: dict[int, tuple[float, tuple[int, int] | None]] = {1: (0.0, None), -1: (0.0, None)}
+    n_ok = cnt.sum()
+    base = split.base
+    for i in range(len(cnt)):
+        for j in range(i, len(cnt)):
+            n = cnt[i:j + 1].sum()
+            if n < split.min_support or n > n_ok - split.min_support:
+                continue
+            rate = pos[i:j + 1].sum() / obs[i:j + 1].sum()
+            zstat = (rate - base) * math.sqrt(n / (base * (1 - base)))
+            sign = 1 if zstat > 0 else -1
+            if abs(zstat) > best[sign][0]:
+                best[sign] = (abs(zstat), (i, j))
+    return {sign: ij for sign, (_, ij) in best.items()}
+
+
+def _range_bounds(x: np.ndarray, edges: np.ndarray, i: int, j: int, kind: str) -> tuple[float | None, float | None]:
+    """Readable bounds of bins i..j (None = open): bins are [edge_i, edge_i+1), so the range ends
+    at the largest value below the next edge."""
+    lo = None if i == 0 else nice_bound(float(edges[i]), kind)
+    hi = None
+    if j < len(edges) - 2:
+        below = x[~np.isnan(x) & (x < edges[j + 1]) & ((x >= lo) if lo is not None else True)]
+        hi = nice_bound(float(below.max()), kind) if len(below) else None
+    if hi is not None and lo is not None and hi < lo:
+        hi = lo
+    return lo, hi
+
+
+def _build_range(accounts: AccountMatrix, spec: ColumnSpec, data: Any, split: _Split) -> None:
+    """The best range of deciles per direction, plus "missing"."""
+    x, edges = data
+    ok = split.known & ~np.isnan(x)
+    nb = len(edges) - 1
+    bins = np.clip(np.searchsorted(edges, x, side="right") - 1, 0, nb - 1)
+    cnt = np.bincount(bins[ok], minlength=nb).astype(float)
+    obs = np.bincount(bins[ok], weights=split.obs[ok], minlength=nb)
+    pos = np.bincount(bins[ok], weights=split.good[ok], minlength=nb)
+    for sign, ij in _best_bins(cnt, obs, pos, split).items():
+        if ij is None:
+            continue
+        lo, hi = _range_bounds(x, edges, ij[0], ij[1], spec.kind)
+        inside = ~np.isnan(x) & ((x >= lo) if lo is not None else True) & ((x <= hi) if hi is not None else True)
+        split.add(Trait(label=default_label(spec.header, "range", lo=lo, hi=hi, kind=spec.kind), rule="range",
+                        min=lo, max=hi, weight=sign, **trait_ref_for(spec)), spec, inside)
+    split.add_missing(spec, np.isnan(x))
+
+
+def _prepare_list(accounts: AccountMatrix, spec: ColumnSpec, split: _Split) -> tuple[int, Any]:
+    opts = accounts.value_options(spec, limit=30)["values"]
+    return len(opts), [v for v, c in opts if c >= split.min_support]
+
+
+def _build_list(accounts: AccountMatrix, spec: ColumnSpec, data: Any, split: _Split) -> None:
+    """One "has X" flag per technology (or other list value) common enough."""
+    if not data:
+        return
+    ref = trait_ref_for(spec)
+    probe = [Trait(label=f"{spec.header} has {v}", rule="contains_any", values=[v], weight=1, **ref) for v in data]
+    mat = accounts.matches([(t, spec) for t in probe])
+    for k, t in enumerate(probe):
+        split.add(t, spec, mat[:, k])
+
+
+def _prepare_flag(accounts: AccountMatrix, spec: ColumnSpec, split: _Split) -> tuple[int, Any]:
+    return 1, None
+
+
+def _build_flag(accounts: AccountMatrix, spec: ColumnSpec, data: Any, split: _Split) -> None:
+    """A yes/no column as "is true"."""
+    t = Trait(label=default_label(spec.header, "is_true"), rule="is_true", weight=1, **trait_ref_for(spec))
+    split.add(t, spec, accounts.matches([(t, spec)])[:, 0])
+
+
+_BUILDERS: dict[str, tuple[_Prepare, _Build]] = {
+    "range": (_prepare_range, _build_range),
+    "list": (_prepare_list, _build_list),
+    "flag": (_prepare_flag, _build_flag),
+    "category": (_prepare_category, _build_category),
+}
+
+
+def _builder_kind(spec: ColumnSpec) -> str:
+    if spec.kind in ("number", "year"):
+        return "range"
+    if spec.kind == "list":
+        return "list"
+    if spec.kind in ("boolean", "churn"):
+        return "flag"
+    return "category"
+
+
+def _training_split(y: np.ndarray, train: np.ndarray, w: np.ndarray) -> _Split | None:
+    """The known training accounts, or None when there are none or all share one outcome."""
+    known = train & ~np.isnan(y) & (w > 0)
+    n_known = int(known.sum())
+    if n_known == 0:
+        return None
+    good = np.where(known, y * w, 0.0)
+    obs = np.where(known, w, 0.0)
+    base = float(good.sum() / obs.sum())
+    if base in (0.0, 1.0):
+        return None
+    return _Split(known, good, obs, n_known, base, _min_support(n_known))
+
+
+def find_candidates(accounts: AccountMatrix, y: np.ndarray, train: np.ndarray, outcome: Outcome,
+                    w: np.ndarray | None = None) -> list[Candidate]:
+    """Candidate traits per column, with support, rate, lift and a significance flag, computed
+    on the training accounts with a known outcome. `w`: observations per account (see
+    `outcome_weights`); intervals use the number of accounts, so many deals of one account do
+    not count as independent evidence. Significance is Bonferroni-corrected over roughly the
+    number of comparisons made (value groups, bin ranges, flags, and one "missing" per column)."""
+    split = _training_split(y, train, np.where(np.isnan(y), 0.0, 1.0) if w is None else w)
+    if split is None:
+        return []
+    tests = 0
+    planned: list[tuple[ColumnSpec, _Build, Any]] = []
+    for spec in candidate_columns(accounts, outcome):
+        prepare, build = _BUILDERS[_builder_kind(spec)]
+        plan = prepare(accounts, spec, split)
+        if plan is None:
+            continue
+        n_tests, data = plan
+        tests += n_tests + 1  # + the "missing" trait
+        planned.append((spec, build, data))
+    split.z = bonferroni_z(tests)
+    for spec, build, data in planned:
+        build(accounts, spec, data, split)
+    return split.out
+
+
+# --------------------------------------------------------------------------- suggestion
+
+@dataclass
+class Suggestion:
+    outcome: Outcome
+    base_rate: float
+    n_train: int
+    candidates: list[Candidate]  # strong ones first, then weak
+    traits: list[Trait]  # the suggested traits (weights -5..+5), at most max_traits
+    cv_auc: float  # cross-validated AUC of the regression on the training split
+    message: str  # "n strong traits found" / "no strong traits found" / why not
+
+    @property
+    def found(self) -> bool:
+        return bool(self.traits)
+
+    def profile(self, name: str = "Data-suggested ICP") -> Profile:
+        return Profile(name=name, description=f"Suggested from the data for outcome: {self.outcome.label()}. "
+                                             f"Training accounts: {self.n_train:,}; base rate {self.base_rate:.1%}.",
+                       traits=[Trait(**{**t.to_dict()}) for t in self.traits],
+                       tier_rule=TierRule(mode="mix"))
+
+
+def _class_for(weight: int) -> str:
+    if weight > 0:
+        return "nice_to_have"
+    return "stay_away" if weight <= -4 else "caution"
+
+
+def _fit_coefficients(X: np.ndarray, yy: np.ndarray, groups: np.ndarray,
+                      max_traits: int) -> tuple[float, np.ndarray] | None:
+    """The L1 logistic regression along a path of C values: the coefficients of the C with the
+    best cross-validated AUC (by more than 0.002) that keeps 1..max_traits traits, or None."""
+    from sklearn.base import clone
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.model_selection import StratifiedGroupKFold, cross_val_score
+
+    folds = list(StratifiedGroupKFold(n_splits=5, shuffle=True, random_state=0).split(X, yy, groups=groups))
+    best: tuple[float, np.ndarray] | None = None
+    for C in np.logspace(-2.5, 1, 12):
+        # random_state fixes liblinear's coordinate order: the same data gives the same suggestion
+        model = LogisticRegression(l1_ratio=1.0, C=C, solver="liblinear", max_iter=500, random_state=0)
+        model.fit(X, yy)
+        nz = int((np.abs(model.coef_[0]) > 1e-6).sum())
+        if nz == 0:
+            continue
+        if nz > max_traits:
+            break
+        auc = float(cross_val_score(clone(model), X, yy, cv=folds, scoring="roc_auc").mean())
+        if best is None or auc > best[0] + 0.002:
+            best = (auc, model.coef_[0].copy())
+    return best
+
+
+def _weighted_traits(strong: list[Candidate], coef: np.ndarray, max_traits: int) -> list[Trait]:
+    """Coefficients scaled to -5..+5 (the largest to ±5) as traits, largest first; sets each
+    candidate's `coef` and `data_weight`."""
+    scale = 5.0 / np.abs(coef).max()
+    traits = []
+    for c, b in sorted(zip(strong, coef, strict=True), key=lambda cb: -abs(cb[1])):
+        weight = int(np.clip(round(b * scale), -5, 5))
+        c.coef = float(b)
+        if weight == 0:
+            continue
+        c.data_weight = weight
+        traits.append(Trait(**{**c.trait.to_dict(), "weight": weight, "trait_class": _class_for(weight)}))
+    return traits[:max_traits]
+
+
+def suggest_traits(accounts: AccountMatrix, outcome: Outcome, max_traits: int = 12,
+                   train: np.ndarray | None = None, max_fit_rows: int = 50_000) -> Suggestion:
+    """Suggest up to `max_traits` traits with -5..+5 weights for `outcome` (see module doc)."""
+    y, w = outcome_weights(accounts, outcome)
+    train = ~holdout_mask(accounts.n) if train is None else train
+    known = train & ~np.isnan(y) & (w > 0)
+    n_known = int(known.sum())
+    obs = float(w[known].sum())
+    n_pos = float((y * w)[known].sum())
+    base = n_pos / obs if obs else math.nan
+    if n_known < 2 * MIN_SAMPLE or n_pos < 10 or obs - n_pos < 10:
+        return Suggestion(outcome, base, n_known, [], [], math.nan,
+                          f"too few accounts with a known outcome to learn from ({n_known:,} in the training split, "
+                          f"{n_pos:,.0f} good of {obs:,.0f}); no traits suggested")
+    cands = find_candidates(accounts, y, train, outcome, w)
+    strong = [c for c in cands if c.strong]
+    weak = [c for c in cands if not c.strong]
+    if not strong:
+        return Suggestion(outcome, base, n_known, weak, [], math.nan,
+                          "no strong traits found: no column separates good from other accounts beyond chance")
+    spec_by_header = {s.header: s for s in accounts.specs}
+    X_all = accounts.matches([(c.trait, spec_by_header[c.column]) for c in strong])
+    rows = np.flatnonzero(known)
+    if len(rows) > max_fit_rows:
+        rows = np.sort(np.random.default_rng(7).choice(rows, max_fit_rows, replace=False))
+    idx, yy = expand_outcomes(rows, y, w)
+    best = _fit_coefficients(X_all[idx].astype(np.float64), yy, idx, max_traits)
+    if best is None:
+        return Suggestion(outcome, base, n_known, strong + weak, [], math.nan,
+                          "no strong traits found: the regression kept no trait")
+    auc, coef = best
+    traits = _weighted_traits(strong, coef, max_traits)
+    ordered = sorted(strong, key=lambda c: -abs(c.data_weight)) + weak
+    return Suggestion(outcome, base, n_known, ordered, traits, auc,
+                      f"{len(traits)} strong trait{'s' if len(traits) != 1 else ''} found "
+                      f"(cross-validated AUC {auc:.2f} on {n_known:,} training accounts)")

@@ -1,0 +1,76 @@
+"""Scored accounts leave the app in one schema (icp_core.export): the Score page download, the Share
+page's CRM export and `python -m icp_core score` give the same columns: the accounts file's columns as
+in the file, then ICP Score, ICP Tier, ICP Reasons, ICP Flags, ICP Next Step, ICP Profile Version."""
+
+import csv
+import io
+
+import pandas as pd
+import pytest
+
+from icp_core.__main__ import main
+from icp_core.export import ICP_COLUMNS
+from tests.conftest import ROOT, open_app
+
+ACCOUNTS = ROOT / "sample_data" / "accounts.csv"
+DEFAULT = ROOT / "sample_data" / "default_profile.json"
+
+
+@pytest.fixture
+def media(monkeypatch):
+    """Every MediaFileManager AppTest makes, so a deferred download (data=callable) can be run."""
+    import streamlit.testing.v1.app_test as app_test
+
+    made = []
+
+    class Recording(app_test.MediaFileManager):
+        def __init__(self, *args, **kwargs):
+            super().__init__(*args, **kwargs)
+            made.append(self)
+
+    monkeypatch.setattr(app_test, "MediaFileManager", Recording)
+    return made
+
+
+def download(at, media, label_start: str) -> bytes:
+    """The bytes a deferred download button of the last run gives when clicked."""
+    button = next(b for b in at.get("download_button") if b.proto.label.startswith(label_start))
+    file_id = button.proto.deferred_file_id
+    assert file_id, "downloads are built on click"
+    entry = next(m._deferred_callables[file_id] for m in reversed(media) if file_id in m._deferred_callables)
+    return entry["callable"]()
+
+
+def read_csv(data: bytes) -> pd.DataFrame:
+    rows = list(csv.reader(io.StringIO(data.decode("utf-8-sig"), newline="")))
+    return pd.DataFrame(rows[1:], columns=rows[0])
+
+
+def test_score_page_share_page_and_cli_give_the_same_columns(data_root, media, tmp_path, capsys):
+    file_columns = list(pd.read_csv(ACCOUNTS, nrows=0).columns)
+    schema = file_columns + list(ICP_COLUMNS)
+
+    at = open_app("pages/score.py", timeout=300)
+    score_page = download(at, media, "Download all")
+    at.switch_page("pages/share.py").run()
+    assert not at.exception, at.exception
+    share_page = download(at, media, "Download 3,000 scored accounts")
+    assert list(read_csv(score_page).columns) == schema
+    assert score_page == share_page  # one function, one profile: the same file
+
+    at.radio(key="share.format").set_value("xlsx").run()
+    xlsx = pd.read_excel(io.BytesIO(download(at, media, "Download 3,000 scored accounts")), dtype=str)
+    assert list(xlsx.columns) == schema
+
+    app = read_csv(score_page)
+    for fmt in ("csv", "xlsx", "parquet"):
+        out = tmp_path / f"scored.{fmt}"
+        assert main(["--data-dir", str(tmp_path / "d"), "score", str(ACCOUNTS), "--profile", str(DEFAULT),
+                     "--out", str(out)]) == 0, capsys.readouterr().err
+        cli = (read_csv(out.read_bytes()) if fmt == "csv" else pd.read_excel(out, dtype=str, keep_default_na=False)
+               if fmt == "xlsx" else pd.read_parquet(out))
+        assert list(cli.columns) == schema, fmt
+        assert cli["Account ID"].tolist() == app["Account ID"].tolist()  # file order, every account
+    cli = read_csv((tmp_path / "scored.csv").read_bytes())
+    for col in ("ICP Score", "ICP Tier", "ICP Reasons", "ICP Flags", "ICP Next Step"):
+        assert cli[col].tolist() == app[col].tolist(), col
