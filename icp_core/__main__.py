@@ -472,10 +472,8 @@ def _add_onepager_parser(sub) -> None:
     one.set_defaults(func=_cmd_onepager)
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m icp_core", description="ICP Explorer command line")
-    parser.add_argument("--data-dir", help="data directory (default: $ICP_DATA_DIR or ./.icp_data)")
-    sub = parser.add_subparsers(dest="command", required=True)
+def _add_ingest_parser(sub) -> None:
+    """The `ingest` subcommand: load files as a dataset."""
     ingest = sub.add_parser("ingest", help="load an accounts file (and opportunities) as a dataset")
     ingest.add_argument("file", help="accounts file: CSV/TSV, .xlsx or .parquet")
     ingest.add_argument("--opportunities", help="opportunities/deals file to roll up to accounts")
@@ -496,6 +494,10 @@ def build_parser() -> argparse.ArgumentParser:
     ingest.add_argument("--json", action="store_true",
                         help="print the dataset's meta as one JSON document on stdout instead of the report")
     ingest.set_defaults(func=_cmd_ingest)
+
+
+def _add_score_parser(sub) -> None:
+    """The `score` subcommand: score a file with a profile."""
     score = sub.add_parser("score", help="score a file with an ICP profile; writes its columns plus ICP Score, Tier, Reasons, Flags, Next Step")
     score.add_argument("file", help="accounts file: CSV/TSV, .xlsx or .parquet (cleaned as on upload)")
     score.add_argument("--profile", required=True, help="ICP profile JSON (saved or downloaded from the app)")
@@ -505,6 +507,10 @@ def build_parser() -> argparse.ArgumentParser:
     score.add_argument("--skip-missing-traits", action="store_true",
                        help="score with the traits whose column exists, warn about the others")
     score.set_defaults(func=_cmd_score)
+
+
+def _add_sql_parser(sub) -> None:
+    """The `sql` subcommand: the profile as warehouse SQL."""
     sql = sub.add_parser("sql", help="print the profile as one SQL query for a warehouse")
     sql.add_argument("--profile", required=True, help="ICP profile JSON")
     sql.add_argument("--dialect", default="duckdb", choices=["duckdb", "snowflake", "bigquery", "postgres", "spark"])
@@ -512,6 +518,10 @@ def build_parser() -> argparse.ArgumentParser:
     sql.add_argument("--data", dest="file", help="accounts file to solve target-mix tier lines on")
     sql.add_argument("--dbt", action="store_true", help="print a dbt model (reads {{ ref('accounts') }})")
     sql.set_defaults(func=_cmd_sql)
+
+
+def _add_campaign_parser(sub) -> None:
+    """The `campaign` subcommand: ICP group vs control response."""
     camp = sub.add_parser("campaign", help="compare a campaign's response in the ICP group and the control")
     camp.add_argument("results", help="results CSV: one row per account with its columns, a group column "
                                       "(ICP/target vs control) or a sent flag, and a response column")
@@ -521,6 +531,10 @@ def build_parser() -> argparse.ArgumentParser:
     camp.add_argument("--response", help="response column (default: guessed, e.g. 'responded')")
     camp.add_argument("--json", action="store_true", help="print the comparison as JSON")
     camp.set_defaults(func=_cmd_campaign)
+
+
+def _add_tam_parser(sub) -> None:
+    """The `tam` subcommand: TAM / SAM / SOM per segment."""
     tam = sub.add_parser("tam", help="TAM / SAM / SOM per segment, the market scored by the profile")
     tam.add_argument("file", help="customer accounts file (won accounts and ARR give penetration and ACV)")
     tam.add_argument("--profile", required=True, help="ICP profile JSON")
@@ -535,7 +549,10 @@ def build_parser() -> argparse.ArgumentParser:
     tam.add_argument("--skip-missing-traits", action="store_true")
     tam.add_argument("--out", help="write the table as CSV")
     tam.set_defaults(func=_cmd_tam)
-    _add_onepager_parser(sub)
+
+
+def _add_suggest_backtest_parsers(sub) -> None:
+    """The `suggest` and `backtest` subcommands (same data arguments)."""
     for cmd, helptext in (("suggest", "suggest traits and weights from the data; writes a profile"),
                           ("backtest", "backtest a profile on held-out accounts; prints a JSON report")):
         sp = sub.add_parser(cmd, help=helptext)
@@ -552,6 +569,19 @@ def build_parser() -> argparse.ArgumentParser:
         else:
             sp.add_argument("--profile", required=True, help="ICP profile JSON")
             sp.set_defaults(func=_cmd_backtest)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m icp_core", description="ICP Explorer command line")
+    parser.add_argument("--data-dir", help="data directory (default: $ICP_DATA_DIR or ./.icp_data)")
+    sub = parser.add_subparsers(dest="command", required=True)
+    _add_ingest_parser(sub)
+    _add_score_parser(sub)
+    _add_sql_parser(sub)
+    _add_campaign_parser(sub)
+    _add_tam_parser(sub)
+    _add_onepager_parser(sub)
+    _add_suggest_backtest_parsers(sub)
     return parser
 
 

@@ -21,8 +21,16 @@ from sqlglot import exp
 
 from .profile import Profile, Trait, normalise_header
 from .sql import column, ident, literal, quote_ident
-from .traits import (INPUT_KINDS, SEPARATOR, condition, flag_piece, flag_raised_on_miss, input_column, reason_piece,
-                     reason_traits)
+from .traits import (
+    INPUT_KINDS,
+    SEPARATOR,
+    condition,
+    flag_piece,
+    flag_raised_on_miss,
+    input_column,
+    reason_piece,
+    reason_traits,
+)
 
 DIALECTS = {"duckdb": "duckdb", "snowflake": "snowflake", "bigquery": "bigquery", "postgres": "postgres",
             "spark": "spark"}

@@ -241,17 +241,10 @@ with st.expander("Load a new dataset", expanded=(app_state().dataset[0] == SAMPL
         st.error(f"Could not load the file: {escape_markdown(st.session_state['data.load_error'])}", icon=":material/error:")
 
 
-def show_dataset(store: DatasetStore, dataset_id: str) -> None:
-    """Summary, quality panel, mapping editor and preview of one dataset."""
-    try:
-        meta = store.read_meta(dataset_id)
-    except DatasetNotFound:
-        st.error("This dataset is no longer available. Pick another one in the sidebar.")
-        return
-
+def _dataset_header(meta: dict, read_only: bool) -> None:
+    """Title, source details, headline metrics and load notes of one dataset."""
     q = meta["quality"]
     src = q["source"]
-    read_only = store.workspace == SAMPLE_WORKSPACE
     st.subheader(escape_markdown(meta["name"]))
     details = [f"{src['file_name']}", src["format"].upper()]
     if src.get("encoding"):
@@ -278,6 +271,136 @@ def show_dataset(store: DatasetStore, dataset_id: str) -> None:
     for note in src.get("notes", []):
         st.info(note, icon=":material/info:")
 
+
+def _quality_tab(meta: dict) -> None:
+    """Rejected rows, per-column quality, hints, repeated keys, disagreements and the roll-up."""
+    q = meta["quality"]
+    columns = q["columns"]
+    if q["rows_rejected"]:
+        st.warning(f"{q['rows_rejected']:,} of {q['rows_read']:,} rows could not be read and were not loaded; "
+                   "the rest loaded. First examples:", icon=":material/warning:")
+        st.dataframe(pd.DataFrame(q["rejected_examples"]), hide_index=True, width="stretch")
+    else:
+        st.success(f"All {q['rows_read']:,} rows were read.", icon=":material/check_circle:")
+    quality = pd.DataFrame([{
+        "Column": c["header"] or f"({c['key']})",
+        "Role": c["role_label"] + (" · rolled up" if c.get("derived") else ""),
+        "Parsed": c["parsed_share"],
+        "Empty": c["null_share"],
+        "Unreadable": c["unparseable_share"],
+        "Bands": c["bands"],
+        "Unreadable examples": ", ".join(f"“{e['value']}” ({e['rows']})" for e in c["unparseable_examples"]),
+    } for c in columns])
+    st.dataframe(
+        quality, hide_index=True, width="stretch", key="data.quality_table",
+        column_config={
+            "Parsed": st.column_config.ProgressColumn("Parsed", format="percent", min_value=0, max_value=1),
+            "Empty": st.column_config.NumberColumn("Empty", format="percent"),
+            "Unreadable": st.column_config.NumberColumn("Unreadable", format="percent"),
+            "Bands": st.column_config.NumberColumn("Bands", help="Values given as a range, e.g. 1,001-5,000: "
+                                                   "the midpoint is used and the band is kept"),
+        },
+    )
+    if q["hints"]:
+        st.markdown("**Worth a look** (nothing was changed)")
+        for h in q["hints"]:
+            st.markdown(f"- {escape_markdown(h['message'])}")
+    if q.get("duplicates"):
+        st.markdown("**Repeated account keys**")
+        for d in q["duplicates"]:
+            st.markdown(f"- {escape_markdown(d['message'])}")
+    disagreements = (meta.get("shape") or {}).get("disagreements") or []
+    if disagreements:
+        st.markdown("**Values that differ within one account** (the most frequent is kept)")
+        for d in disagreements:
+            st.markdown(f"- {escape_markdown(d['message'])}")
+    _rollup_report(q.get("rollup"))
+
+
+def _rollup_report(r: dict | None) -> None:
+    """The opportunities roll-up numbers (nothing when there was none)."""
+    if r:
+        st.markdown("**Opportunities roll-up**")
+        o1, o2, o3, o4 = st.columns(4)
+        o1.metric("Opportunity rows", f"{r['opportunity_rows']:,}")
+        o2.metric("Rows without an account", f"{r['rows_without_account']:,}")
+        o3.metric("Accounts with deals", f"{r['accounts_with_opportunities']:,} of {r['accounts_total']:,}")
+        o4.metric("Unmatched account keys", f"{r['unmatched_keys']:,}",
+                  help=f"{r['unmatched_rows']:,} opportunity rows name an account that is not in the accounts file")
+        st.caption(escape_markdown(
+            f"Joined on {r['join_on'].replace('_', ' ')}: “{r['opportunities_column']}” → "
+            f"“{r['accounts_column']}”, case- and space-insensitive. Outcome from “{r['stage_column']}”"
+            + (f", value from “{r['value_column']}”" if r.get("value_column") else "") + "."))
+        if r["unmatched_examples"]:
+            st.dataframe(pd.DataFrame(r["unmatched_examples"]).rename(
+                columns={"account": "Unmatched account", "rows": "Opportunity rows"}), hide_index=True)
+
+
+def _mapping_tab(store: DatasetStore, dataset_id: str, meta: dict, read_only: bool) -> None:
+    """The column mapping editor; applying it re-cleans the dataset."""
+    columns = meta["quality"]["columns"]
+    specs = [ColumnSpec.from_dict(d) for d in meta["columns"] if d["source"] == "accounts"]
+    by_key = {c["key"]: c for c in columns}
+    role_names = list(ROLES)
+    mapping = pd.DataFrame([{
+        "key": s.key,
+        "Column": s.header or f"({s.key})",
+        "Role": ROLES[s.role].label,
+        "Scale": SCALES.get(float(s.scale), f"× {s.scale:g}"),
+        "Parsed": by_key.get(s.key, {}).get("parsed_share"),
+    } for s in specs])
+    st.caption("Roles were detected from headers and values. Change a role or a unit scale and apply: "
+               "the clean values and the quality panel are rebuilt from the raw values.")
+    edited = st.data_editor(
+        mapping, hide_index=True, width="stretch", key="data.mapping_editor", disabled=read_only,
+        column_order=["Column", "Role", "Scale", "Parsed"],
+        column_config={
+            "Column": st.column_config.TextColumn("Column", disabled=True),
+            "Role": st.column_config.SelectboxColumn("Role", options=[ROLES[r].label for r in role_names],
+                                                     required=True),
+            "Scale": st.column_config.SelectboxColumn("Scale", options=list(SCALES.values()), required=True,
+                                                      help="Multiply numbers, e.g. revenue given in millions"),
+            "Parsed": st.column_config.ProgressColumn("Parsed", format="percent", min_value=0, max_value=1),
+        },
+    )
+    if read_only:
+        st.info("The sample is shared and read-only. Upload your own file to edit its mapping.",
+                icon=":material/lock:")
+    elif st.button("Apply mapping", type="primary", key="data.apply_mapping", icon=":material/sync:"):
+        label_to_role = {ROLES[r].label: r for r in role_names}
+        scale_of = {v: k for k, v in SCALES.items()}
+        new_specs = [ColumnSpec(key=row["key"], header=s.header, role=label_to_role[row["Role"]],
+                                scale=scale_of.get(row["Scale"], s.scale),
+                                date_formats=s.date_formats if label_to_role[row["Role"]] == s.role else [])
+                     for s, (_, row) in zip(specs, edited.iterrows(), strict=True)]
+        try:
+            with st.spinner("Re-cleaning with the new mapping…"):
+                remap_dataset(store, dataset_id, new_specs)
+        except IngestError as exc:
+            st.error(escape_markdown(exc), icon=":material/error:")
+        else:
+            st.rerun()
+
+
+def _preview_tab(store: DatasetStore, dataset_id: str, meta: dict) -> None:
+    """The first accounts, optionally with their raw values."""
+    raw_view = st.toggle("Show raw values beside clean ones", key="data.show_raw")
+    preview = read_accounts(store, dataset_id, limit=200, with_raw=raw_view).drop(columns=["row_id"])
+    st.dataframe(preview, hide_index=True, width="stretch", height=420)
+    st.caption(f"First {len(preview):,} of {meta['rows']:,} accounts.")
+
+
+def show_dataset(store: DatasetStore, dataset_id: str) -> None:
+    """Summary, quality panel, mapping editor and preview of one dataset."""
+    try:
+        meta = store.read_meta(dataset_id)
+    except DatasetNotFound:
+        st.error("This dataset is no longer available. Pick another one in the sidebar.")
+        return
+
+    read_only = store.workspace == SAMPLE_WORKSPACE
+    _dataset_header(meta, read_only)
+
     tab_quality, tab_mapping, tab_sources, tab_preview = st.tabs(
         ["Data quality", "Column mapping", "More sources", "Preview"])
 
@@ -285,109 +408,13 @@ def show_dataset(store: DatasetStore, dataset_id: str) -> None:
         show_sources(store, dataset_id, meta, read_only)
 
     with tab_quality:
-        if q["rows_rejected"]:
-            st.warning(f"{q['rows_rejected']:,} of {q['rows_read']:,} rows could not be read and were not loaded; "
-                       "the rest loaded. First examples:", icon=":material/warning:")
-            st.dataframe(pd.DataFrame(q["rejected_examples"]), hide_index=True, width="stretch")
-        else:
-            st.success(f"All {q['rows_read']:,} rows were read.", icon=":material/check_circle:")
-        quality = pd.DataFrame([{
-            "Column": c["header"] or f"({c['key']})",
-            "Role": c["role_label"] + (" · rolled up" if c.get("derived") else ""),
-            "Parsed": c["parsed_share"],
-            "Empty": c["null_share"],
-            "Unreadable": c["unparseable_share"],
-            "Bands": c["bands"],
-            "Unreadable examples": ", ".join(f"“{e['value']}” ({e['rows']})" for e in c["unparseable_examples"]),
-        } for c in columns])
-        st.dataframe(
-            quality, hide_index=True, width="stretch", key="data.quality_table",
-            column_config={
-                "Parsed": st.column_config.ProgressColumn("Parsed", format="percent", min_value=0, max_value=1),
-                "Empty": st.column_config.NumberColumn("Empty", format="percent"),
-                "Unreadable": st.column_config.NumberColumn("Unreadable", format="percent"),
-                "Bands": st.column_config.NumberColumn("Bands", help="Values given as a range, e.g. 1,001-5,000: "
-                                                       "the midpoint is used and the band is kept"),
-            },
-        )
-        if q["hints"]:
-            st.markdown("**Worth a look** (nothing was changed)")
-            for h in q["hints"]:
-                st.markdown(f"- {escape_markdown(h['message'])}")
-        if q.get("duplicates"):
-            st.markdown("**Repeated account keys**")
-            for d in q["duplicates"]:
-                st.markdown(f"- {escape_markdown(d['message'])}")
-        disagreements = (meta.get("shape") or {}).get("disagreements") or []
-        if disagreements:
-            st.markdown("**Values that differ within one account** (the most frequent is kept)")
-            for d in disagreements:
-                st.markdown(f"- {escape_markdown(d['message'])}")
-        r = q.get("rollup")
-        if r:
-            st.markdown("**Opportunities roll-up**")
-            o1, o2, o3, o4 = st.columns(4)
-            o1.metric("Opportunity rows", f"{r['opportunity_rows']:,}")
-            o2.metric("Rows without an account", f"{r['rows_without_account']:,}")
-            o3.metric("Accounts with deals", f"{r['accounts_with_opportunities']:,} of {r['accounts_total']:,}")
-            o4.metric("Unmatched account keys", f"{r['unmatched_keys']:,}",
-                      help=f"{r['unmatched_rows']:,} opportunity rows name an account that is not in the accounts file")
-            st.caption(escape_markdown(
-                f"Joined on {r['join_on'].replace('_', ' ')}: “{r['opportunities_column']}” → "
-                f"“{r['accounts_column']}”, case- and space-insensitive. Outcome from “{r['stage_column']}”"
-                + (f", value from “{r['value_column']}”" if r.get("value_column") else "") + "."))
-            if r["unmatched_examples"]:
-                st.dataframe(pd.DataFrame(r["unmatched_examples"]).rename(
-                    columns={"account": "Unmatched account", "rows": "Opportunity rows"}), hide_index=True)
+        _quality_tab(meta)
 
     with tab_mapping:
-        specs = [ColumnSpec.from_dict(d) for d in meta["columns"] if d["source"] == "accounts"]
-        by_key = {c["key"]: c for c in columns}
-        role_names = list(ROLES)
-        mapping = pd.DataFrame([{
-            "key": s.key,
-            "Column": s.header or f"({s.key})",
-            "Role": ROLES[s.role].label,
-            "Scale": SCALES.get(float(s.scale), f"× {s.scale:g}"),
-            "Parsed": by_key.get(s.key, {}).get("parsed_share"),
-        } for s in specs])
-        st.caption("Roles were detected from headers and values. Change a role or a unit scale and apply: "
-                   "the clean values and the quality panel are rebuilt from the raw values.")
-        edited = st.data_editor(
-            mapping, hide_index=True, width="stretch", key="data.mapping_editor", disabled=read_only,
-            column_order=["Column", "Role", "Scale", "Parsed"],
-            column_config={
-                "Column": st.column_config.TextColumn("Column", disabled=True),
-                "Role": st.column_config.SelectboxColumn("Role", options=[ROLES[r].label for r in role_names],
-                                                         required=True),
-                "Scale": st.column_config.SelectboxColumn("Scale", options=list(SCALES.values()), required=True,
-                                                          help="Multiply numbers, e.g. revenue given in millions"),
-                "Parsed": st.column_config.ProgressColumn("Parsed", format="percent", min_value=0, max_value=1),
-            },
-        )
-        if read_only:
-            st.info("The sample is shared and read-only. Upload your own file to edit its mapping.",
-                    icon=":material/lock:")
-        elif st.button("Apply mapping", type="primary", key="data.apply_mapping", icon=":material/sync:"):
-            label_to_role = {ROLES[r].label: r for r in role_names}
-            scale_of = {v: k for k, v in SCALES.items()}
-            new_specs = [ColumnSpec(key=row["key"], header=s.header, role=label_to_role[row["Role"]],
-                                    scale=scale_of.get(row["Scale"], s.scale),
-                                    date_formats=s.date_formats if label_to_role[row["Role"]] == s.role else [])
-                         for s, (_, row) in zip(specs, edited.iterrows(), strict=True)]
-            try:
-                with st.spinner("Re-cleaning with the new mapping…"):
-                    remap_dataset(store, dataset_id, new_specs)
-            except IngestError as exc:
-                st.error(escape_markdown(exc), icon=":material/error:")
-            else:
-                st.rerun()
+        _mapping_tab(store, dataset_id, meta, read_only)
 
     with tab_preview:
-        raw_view = st.toggle("Show raw values beside clean ones", key="data.show_raw")
-        preview = read_accounts(store, dataset_id, limit=200, with_raw=raw_view).drop(columns=["row_id"])
-        st.dataframe(preview, hide_index=True, width="stretch", height=420)
-        st.caption(f"First {len(preview):,} of {meta['rows']:,} accounts.")
+        _preview_tab(store, dataset_id, meta)
 
 
 workspace, dataset_id = app_state().dataset
