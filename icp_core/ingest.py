@@ -34,7 +34,7 @@ from .readers import (  # noqa: F401
 )
 from .roles import ROLES, ColumnSpec, column_keys, detect_roles
 from .shape import detect_shape, roll_up_rows
-from .sql import fetch_one, quote_ident
+from .sql import fetch_one, quote_ident, sql_literal
 from .store import sweep_temp_workdirs
 
 Progress = Callable[[float, str], None]
@@ -285,15 +285,11 @@ def _dictionary_sql(s: ColumnSpec, raw_table: str, numbers: str | None = None) -
     counts = f"SELECT {quote_ident(s.key)} AS s, count(*) AS n FROM {quote_ident(raw_table)} GROUP BY ALL"
     if s.kind == "number":
         scale = "" if float(s.scale) == 1.0 else f" * {float(s.scale)!r}"
-        lookup = (f"(SELECT * FROM {numbers} WHERE g = {_sql_text(s.key)})" if numbers
+        lookup = (f"(SELECT * FROM {numbers} WHERE g = {sql_literal(s.key)})" if numbers
                   else f"({number_lookup_sql(counts)})")
         return (f"SELECT c.s, c.n, l.value{scale} AS v, coalesce(l.is_band, FALSE) AS is_band "
                 f"FROM ({counts}) c LEFT JOIN {lookup} l ON l.key = c.s")
     return f"SELECT s, n, {clean_expression(s.kind, 's', s.scale, s.date_formats)} AS v FROM ({counts})"
-
-
-def _sql_text(value: str) -> str:
-    return "'" + str(value).replace("'", "''") + "'"
 
 
 def _number_lookups(con, specs: list[ColumnSpec], raw_table: str) -> str | None:
@@ -302,7 +298,7 @@ def _number_lookups(con, specs: list[ColumnSpec], raw_table: str) -> str | None:
     One staged parse instead of one per column: the parser's SQL is compiled once."""
     if not specs:
         return None
-    values = " UNION ALL ".join(f"SELECT DISTINCT {_sql_text(s.key)} AS g, {quote_ident(s.key)} AS s "
+    values = " UNION ALL ".join(f"SELECT DISTINCT {sql_literal(s.key)} AS g, {quote_ident(s.key)} AS s "
                                 f"FROM {quote_ident(raw_table)}" for s in specs)
     con.execute(f"CREATE OR REPLACE TEMP TABLE icp_number_lookup AS {number_lookup_sql(values, group='g')}")
     return "icp_number_lookup"

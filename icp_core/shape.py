@@ -29,7 +29,7 @@ import duckdb
 
 from .clean import _WS, clean_expression, number_lookup_sql
 from .roles import ROLES, ColumnSpec, normalise_header
-from .sql import quote_ident
+from .sql import quote_ident, sql_list
 
 SHAPES = ("accounts", "deals", "contacts", "lines")
 SHAPE_LABELS = {"accounts": "accounts", "deals": "deals / opportunities", "contacts": "leads / contacts",
@@ -269,7 +269,7 @@ def _present(col: str, placeholders: list[str]) -> str:
     text = f"nullif(trim({col}, '{_WS}'), '')"
     if not placeholders:
         return text
-    listed = ", ".join("'" + p.replace("'", "''") + "'" for p in placeholders)
+    listed = sql_list(placeholders)
     return f"CASE WHEN {col} IN ({listed}) THEN NULL ELSE {text} END"
 
 
