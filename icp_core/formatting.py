@@ -1,4 +1,4 @@
-"""One formatter for the numbers people read: money, counts, percentages and plain numbers.
+"""One formatter for what people read: money, counts, percentages, plain numbers, tier colours.
 
 Every page, the one-pager and the CLI's human-readable output go through these, so the same
 amount never shows as "$138,339.00" on one screen and "$138K" on the next. Missing values
@@ -10,6 +10,9 @@ from __future__ import annotations
 import math
 
 MISSING = "–"
+
+# The tier colours of every card, chart and the one-pager (A green ... D orange, Disqualified grey).
+TIER_COLORS = {"A": "#1b7f3b", "B": "#7cb342", "C": "#f2b701", "D": "#e07b39", "Disqualified": "#8d8d8d"}
 
 # Vega-Lite label expressions that print axis values like money() and count() do.
 VEGA_MONEY_LABEL = ("datum.value == 0 ? '$0' : '$' + replace(replace(format(datum.value, '.3~s'), 'G', 'B'), "

@@ -21,13 +21,14 @@ import pandas as pd
 
 from .backtest import live_backtest
 from .dataset import AccountMatrix
+from .formatting import TIER_COLORS
 from .formatting import count as _count
 from .formatting import money as _money
 from .formatting import pct as _pct
 from .outcomes import EvidenceError, default_outcome
 from .profile import TRAIT_CLASSES, Profile
 from .reference import reference_auc as compute_reference
-from .scoring import TIER_COLORS, ScoreResult, tier_summary
+from .scoring import ScoreResult, tier_summary
 from .traits import signed_weight
 
 CSS = """

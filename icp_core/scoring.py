@@ -30,7 +30,6 @@ from .profile import DISQUALIFIED, TIERS, Binding, Profile, TierRule, Trait, res
 from .traits import SEPARATOR, flag_piece, flag_raised_on_miss, reason_piece, reason_traits, signed_weight
 
 TIER_LABELS = TIERS + (DISQUALIFIED,)  # tier code 0..4
-TIER_COLORS = {"A": "#1b7f3b", "B": "#7cb342", "C": "#f2b701", "D": "#e07b39", DISQUALIFIED: "#8d8d8d"}
 
 
 # --------------------------------------------------------------------------- score, tiers

@@ -6,10 +6,10 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-from icp_core.formatting import count, format_number, pct
+from icp_core.formatting import TIER_COLORS, count, format_number, pct
 from icp_core.profile import adopt_traits
 from icp_core.roles import ROLES
-from icp_core.scoring import TIER_COLORS, TIER_LABELS, score_profile
+from icp_core.scoring import TIER_LABELS, score_profile
 from icp_core.segments import (
     FIT_SAMPLE,
     account_formats,

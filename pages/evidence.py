@@ -19,7 +19,7 @@ from icp_core.campaign import (
 )
 from icp_core.cohorts import cohort_table, date_columns
 from icp_core.export import to_csv_bytes
-from icp_core.formatting import count, format_number, pct, points
+from icp_core.formatting import TIER_COLORS, count, format_number, pct, points
 from icp_core.outcomes import (
     OUTCOME_KINDS,
     PMF_METHODS,
@@ -35,7 +35,7 @@ from icp_core.outcomes import (
 )
 from icp_core.profile import adopt_traits
 from icp_core.reference import REFERENCE_FOLDS, REFERENCE_MAX_ROWS
-from icp_core.scoring import TIER_COLORS, TIER_LABELS, score_profile
+from icp_core.scoring import TIER_LABELS, score_profile
 from icp_core.suggest import nice_bound
 from ui.cached import reference_auc_cached, suggestion_cached
 from ui.state import app_state, current_dataset, escape_markdown, replace_profile, working

@@ -6,7 +6,7 @@ import streamlit as st
 
 from icp_core.backtest import live_backtest
 from icp_core.export import file_column_chunks, profile_version_label, scored_export_bytes
-from icp_core.formatting import count, format_number, money, pct, pt_change
+from icp_core.formatting import TIER_COLORS, count, format_number, money, pct, pt_change
 from icp_core.outcomes import EvidenceError, default_outcome
 from icp_core.profile import (
     DISQUALIFIED,
@@ -31,7 +31,6 @@ from icp_core.profile import (
 )
 from icp_core.roles import ROLES, ColumnSpec
 from icp_core.scoring import (
-    TIER_COLORS,
     TIER_LABELS,
     count_rows,
     ranked_rows,

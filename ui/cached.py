@@ -14,11 +14,11 @@ import altair as alt
 import streamlit as st
 
 from icp_core.dataset import AccountMatrix
-from icp_core.formatting import VEGA_COUNT_LABEL, VEGA_MONEY_LABEL
+from icp_core.formatting import TIER_COLORS, VEGA_COUNT_LABEL, VEGA_MONEY_LABEL
 from icp_core.outcomes import Outcome
 from icp_core.reference import reference_auc
 from icp_core.roles import ColumnSpec
-from icp_core.scoring import TIER_COLORS, TIER_LABELS
+from icp_core.scoring import TIER_LABELS
 from icp_core.store import DatasetStore
 from icp_core.suggest import Suggestion, suggest_traits
 
