@@ -29,8 +29,10 @@ browser:
 	fi
 	@/usr/bin/chromium --version
 
-## test: install everything (first time) and run the whole suite, the browser test included
+## test: install everything (first time), lint, type-check icp_core, run the whole suite (browser tests included)
 test: $(VENV)/.installed-dev browser
+	$(PY) -m ruff check .
+	$(PY) -m mypy
 	$(PY) -m pytest
 
 ## bench: ingest (time, memory) and scoring (slider rerun) benchmarks at 100k and 1M generated accounts

@@ -599,7 +599,7 @@ def remap_dataset(store, dataset_id: str, specs: list[ColumnSpec]) -> dict:
     """
     meta = store.read_meta(dataset_id)
     account_specs = mapped_account_specs(meta, specs)
-    with store.open_dataset(dataset_id) as con:
+    with store.open_dataset(dataset_id, write=True) as con:
         rebuild_clean_table(con, meta, account_specs)
     store.write_meta(dataset_id, meta)
     return meta

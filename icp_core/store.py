@@ -22,6 +22,7 @@ import os
 import re
 import secrets
 import threading
+import time
 from pathlib import Path
 from typing import Iterator
 
@@ -32,6 +33,27 @@ from .sql import quote_ident
 SAMPLE_WORKSPACE = "sample"
 _FILE_LOCKS: dict[str, threading.Lock] = {}
 _FILE_LOCKS_GUARD = threading.Lock()
+
+
+OPEN_WAIT_SECONDS = 60.0  # how long an open waits for another process's writer (or a reader, to write)
+
+
+def _connect(path: Path, read_only: bool) -> duckdb.DuckDBPyConnection:
+    """Open a dataset file, waiting while another process holds a conflicting lock on it (a
+    writer, or readers when we write) or, in this process, while connections with the other
+    mode are still open; other errors are raised at once."""
+    delay, waited = 0.02, 0.0
+    while True:
+        try:
+            with _file_lock(path):  # DuckDB refuses two threads attaching or detaching one file at once
+                return duckdb.connect(str(path), read_only=read_only)
+        except (duckdb.IOException, duckdb.ConnectionException) as exc:
+            busy = "lock" in str(exc).lower() or "different configuration" in str(exc).lower()
+            if not busy or waited >= OPEN_WAIT_SECONDS:
+                raise
+        time.sleep(delay)
+        waited += delay
+        delay = min(delay * 2, 0.5)
 
 
 def _file_lock(path: Path) -> threading.Lock:
@@ -227,12 +249,13 @@ class DatasetStore:
         return datasets, problems
 
     @contextlib.contextmanager
-    def open_dataset(self, dataset_id: str) -> Iterator[duckdb.DuckDBPyConnection]:
+    def open_dataset(self, dataset_id: str, write: bool = False) -> Iterator[duckdb.DuckDBPyConnection]:
+        """A DuckDB connection on the dataset: read-only unless `write` (re-mapping), so any number
+        of sessions and server processes read at once; a writer waits for readers and vice versa."""
         path = self.db_path(dataset_id)
         if not path.exists():
             raise DatasetNotFound("dataset not found")
-        with _file_lock(path):  # DuckDB refuses two threads attaching or detaching one file at once
-            con = duckdb.connect(str(path))
+        con = _connect(path, read_only=not write)
         try:
             yield con
         finally:

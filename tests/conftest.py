@@ -17,10 +17,14 @@ SHARED_DATA = ROOT.parent / "shared" / "data"
 def pytest_collection_modifyitems(items):
     """The suite runs on two pytest-xdist workers (pyproject.toml: --dist=loadgroup). The browser
     tests (a Streamlit server and Chromium each) run one after another on one worker, while the
-    other worker runs the in-process tests: two browsers at once on a 2-core machine only wait."""
+    other worker runs the in-process tests: two browsers at once on a 2-core machine only wait.
+    The tests of a module that share a module-scoped fixture (a real dataset loaded once) run on one
+    worker too, so that fixture is built once, not once per worker."""
     for item in items:
         if item.get_closest_marker("browser"):
             item.add_marker(pytest.mark.xdist_group("browser"))
+        elif any(defs[-1].scope == "module" for defs in item._fixtureinfo.name2fixturedefs.values()):
+            item.add_marker(pytest.mark.xdist_group(item.nodeid.split("::")[0]))
 
 
 @pytest.fixture(scope="session")

@@ -5,6 +5,7 @@ Never skipped: if Chromium or Playwright is missing this test fails (`make test`
 
 import os
 import re
+import shutil
 import socket
 import subprocess
 import sys
@@ -47,8 +48,12 @@ def free_port() -> int:
 
 
 @pytest.fixture
-def server(tmp_path):
+def server(tmp_path, sample_template):
+    """`streamlit run app.py` on a free port and a private data directory that already holds the
+    sample (a copy of the session's template: the first run does not ingest it again; loading it
+    on a fresh server is test_browser_first_screen's and test_faults' case)."""
     port = free_port()
+    shutil.copytree(sample_template, tmp_path / "data")
     env = dict(os.environ, ICP_DATA_DIR=str(tmp_path / "data"))
     log = open(tmp_path / "server.log", "wb")  # a file, not a pipe nobody reads (a full pipe blocks the server)
     proc = subprocess.Popen(

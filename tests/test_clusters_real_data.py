@@ -10,12 +10,19 @@ import pandas as pd
 import pytest
 from sklearn.metrics import silhouette_score
 
+from icp_core.dataset import AccountMatrix
 from icp_core.formatting import MISSING, money, pct
 from icp_core.ingest import ingest_dataset
 from icp_core.roles import ColumnSpec
-from icp_core.dataset import AccountMatrix
-from icp_core.segments import (Clustering, cluster_accounts, default_cluster_columns, profile_clusters,
-                               profile_formats, sortable, traits_for_cluster)
+from icp_core.segments import (
+    Clustering,
+    cluster_accounts,
+    default_cluster_columns,
+    profile_clusters,
+    profile_formats,
+    sortable,
+    traits_for_cluster,
+)
 from icp_core.store import DatasetStore, new_token
 from tests.conftest import ROOT, SHARED_DATA
 
@@ -34,6 +41,20 @@ def datasets(tmp_path_factory):
     store = DatasetStore(tmp_path_factory.mktemp("icp_data"), new_token())
     return {"sample": load(store, ROOT / "sample_data" / "accounts.csv"), "telco": load(store, TELCO),
             "crunchbase": load(store, CRUNCHBASE)}
+
+
+@pytest.fixture(scope="module")
+def clustered(datasets):
+    """cluster_accounts(datasets[which], cols, k), computed once per module for each (which, columns, k)
+    (the determinism checks below cluster again themselves)."""
+    done = {}
+
+    def get(which, cols, k):
+        key = (which, tuple(s.header for s in cols), k)
+        if key not in done:
+            done[key] = cluster_accounts(datasets[which], cols, k=k)
+        return done[key]
+    return get
 
 
 def headers(columns):
@@ -85,14 +106,14 @@ def assert_good_names(names):
 
 
 @pytest.mark.parametrize("which", ["sample", "crunchbase"])
-def test_names_are_unique_and_say_what_differs(datasets, which):
+def test_names_are_unique_and_say_what_differs(datasets, clustered, which):
     am = datasets[which]
     choices = [default_cluster_columns(am)]
     if which == "crunchbase":  # the old defaults: "Mixed accounts", "Mixed accounts (2)", "Mixed in SF Bay" ...
         choices.append([s for s in am.specs if s.role in ("industry", "region")])
     for cols in choices:
         for k in (3, 4, 6, 8):
-            cl = cluster_accounts(am, cols, k=k)
+            cl = clustered(which, cols, k)
             assert_good_names(profile_clusters(am, cl, cols)["name"].tolist())
 
 
@@ -123,11 +144,11 @@ def test_two_clusters_alike_on_place_are_named_by_their_funding(tmp_path, store)
 # ---------------------------------------------------------------------------- the map
 
 @pytest.mark.parametrize("k", [2, 4, 6])
-def test_sample_map_shows_clusters_as_groups(datasets, k):
+def test_sample_map_shows_clusters_as_groups(datasets, clustered, k):
     """The PCA map was three horizontal bands (region one-hot) with clusters as slices of them:
     silhouette of the 2-D map by cluster 0.43 / 0.39 / 0.34 for k = 2 / 4 / 6."""
     am = datasets["sample"]
-    cl = cluster_accounts(am, default_cluster_columns(am), k=k)
+    cl = clustered("sample", default_cluster_columns(am), k)
     assert silhouette_score(cl.map_xy, cl.labels[cl.map_rows]) > 0.6
     # every cluster's points sit around their own centre: nearest 2-D centre is their own
     lab = cl.labels[cl.map_rows]
@@ -137,11 +158,11 @@ def test_sample_map_shows_clusters_as_groups(datasets, k):
     assert 0 < cl.explained <= 1
 
 
-def test_crunchbase_map_does_not_pile_points_onto_a_few_dots(datasets):
+def test_crunchbase_map_does_not_pile_points_onto_a_few_dots(datasets, clustered):
     """On industry and region only (the old defaults), ~5,000 points took ~150 distinct spots."""
     am = datasets["crunchbase"]
     for cols, k in (([s for s in am.specs if s.role in ("industry", "region")], 8), (default_cluster_columns(am), 4)):
-        cl = cluster_accounts(am, cols, k=k)
+        cl = clustered("crunchbase", cols, k)
         assert len(cl.map_rows) >= 4900
         assert raster_positions(cl.map_xy) >= 0.5 * len(cl.map_rows)
         again = cluster_accounts(am, cols, k=k)
@@ -150,10 +171,10 @@ def test_crunchbase_map_does_not_pile_points_onto_a_few_dots(datasets):
 
 # ---------------------------------------------------------------------------- numbers on screen
 
-def test_profile_numbers_read_like_formatting(datasets):
+def test_profile_numbers_read_like_formatting(datasets, clustered):
     am = datasets["sample"]
     cols = default_cluster_columns(am)
-    cl = cluster_accounts(am, cols, k=4)
+    cl = clustered("sample", cols, 4)
     table = profile_clusters(am, cl, cols)
     table.loc[0, "win_rate"] = math.nan  # a cluster with no closed deal
     formats = profile_formats(cols)

@@ -7,6 +7,7 @@ anyone."""
 
 import json
 import multiprocessing
+import os
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
@@ -24,10 +25,28 @@ def company_file(i: int) -> bytes:
     return ("Company,Industry,Employees,Deal Stage\n" + rows).encode()
 
 
-def one_session(i: int) -> dict:
+# Imported once by the fork server, so each session process starts with them loaded (a process
+# per session all the same, with its own runtime singletons and its own writers to the store).
+PRELOAD = ["tests.test_concurrency", "ui.state", "ui.cached", "icp_core.ingest", "icp_core.scoring",
+           "icp_core.suggest", "icp_core.export", "icp_core.backtest", "icp_core.sources", "icp_core.reference",
+           "altair"]
+
+
+def session_pool(n: int) -> ProcessPoolExecutor:
+    """n fresh processes forked from a server that has only imported PRELOAD (no thread, no open
+    database, no Streamlit runtime), not n interpreters each importing Streamlit and the app again."""
+    ctx = multiprocessing.get_context("forkserver")
+    ctx.set_forkserver_preload(PRELOAD)
+    return ProcessPoolExecutor(max_workers=n, mp_context=ctx)
+
+
+def one_session(i: int, data_dir: str) -> dict:
+    os.environ["ICP_DATA_DIR"] = data_dir  # explicit: a fork server keeps the environment it started with
     at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=240)
     at.run()
+    assert not at.exception, at.exception  # every run is checked: a later rerun replaces the exception
     at.switch_page("pages/data.py").run()
+    assert not at.exception, at.exception
     at.file_uploader(key="data.accounts_file").set_value((f"s{i}.csv", company_file(i), "text/csv"))
     at.text_input(key="data.name").set_value(f"Session {i}")
     at.button[0].click().run()
@@ -48,8 +67,8 @@ def one_session(i: int) -> dict:
 
 def test_ten_sessions_at_once(data_root):
     AppTest.from_file(str(ROOT / "app.py"), default_timeout=240).run()  # build the shared sample once
-    with ProcessPoolExecutor(max_workers=10, mp_context=multiprocessing.get_context("spawn")) as pool:
-        results = list(pool.map(one_session, range(10)))
+    with session_pool(10) as pool:
+        results = list(pool.map(one_session, range(10), [str(data_root)] * 10))
     assert len({r["ws"] for r in results}) == 10
     for r in results:
         assert not r["errors"], r["errors"]
@@ -72,7 +91,7 @@ def test_three_browser_sessions_at_once(server, tmp_path):  # noqa: F811
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         pages = []
-        for i in range(3):
+        for _ in range(3):
             page = browser.new_context(viewport={"width": 1300, "height": 1000}).new_page()
             page.goto(server, wait_until="networkidle")
             pages.append(page)

@@ -3,10 +3,10 @@ never collide with the user's headers."""
 
 import numpy as np
 
-from icp_core.outcomes import Outcome, outcome_weights
-from icp_core.ingest import ingest_dataset
-from icp_core.roles import ColumnSpec
 from icp_core.dataset import AccountMatrix
+from icp_core.ingest import ingest_dataset
+from icp_core.outcomes import Outcome, outcome_weights
+from icp_core.roles import ColumnSpec
 from icp_core.store import read_accounts
 
 # --- (7) encodings --------------------------------------------------------------------------

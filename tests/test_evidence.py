@@ -11,15 +11,15 @@ from sklearn.metrics import roc_auc_score
 
 from icp_core.__main__ import main
 from icp_core.backtest import backtest, pattern_outcomes, score_auc
+from icp_core.dataset import AccountMatrix, group_patterns
+from icp_core.ingest import ingest_dataset
 from icp_core.outcomes import Outcome, expand_outcomes, outcome_labels, outcome_weights
+from icp_core.profile import TierRule, Trait
 from icp_core.reference import reference_auc
+from icp_core.roles import ColumnSpec
+from icp_core.scoring import score_accounts
 from icp_core.stats import auc_from_counts, auc_interval, holdout_mask, wilson
 from icp_core.suggest import suggest_traits
-from icp_core.ingest import ingest_dataset
-from icp_core.profile import TierRule, Trait
-from icp_core.roles import ColumnSpec
-from icp_core.dataset import AccountMatrix, group_patterns
-from icp_core.scoring import score_accounts
 from sample_data.generate_sample import generate_accounts
 from tests.conftest import ROOT, SHARED_DATA
 

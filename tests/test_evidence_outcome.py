@@ -7,12 +7,18 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from icp_core.outcomes import (EvidenceError, Outcome, OutcomeIncomplete, default_outcome, outcome_labels,
-                               outcome_weights)
-from icp_core.reference import REFERENCE_MAX_ROWS, reference_auc, reference_rows
-from icp_core.ingest import ingest_dataset
-from icp_core.roles import ColumnSpec
 from icp_core.dataset import AccountMatrix
+from icp_core.ingest import ingest_dataset
+from icp_core.outcomes import (
+    EvidenceError,
+    Outcome,
+    OutcomeIncomplete,
+    default_outcome,
+    outcome_labels,
+    outcome_weights,
+)
+from icp_core.reference import REFERENCE_MAX_ROWS, reference_auc, reference_rows
+from icp_core.roles import ColumnSpec
 from tests.conftest import ROOT, SHARED_DATA
 
 TELCO = SHARED_DATA / "ibm_telco_customer_churn.csv"
@@ -85,10 +91,10 @@ def test_leads_default_to_converted(tmp_path, store):
 
 
 def test_telco_defaults_to_retained():
-    from icp_core.store import DatasetStore, new_token
-
     import tempfile
     from pathlib import Path
+
+    from icp_core.store import DatasetStore, new_token
 
     with tempfile.TemporaryDirectory() as tmp:
         am = load(DatasetStore(Path(tmp), new_token()), TELCO)

@@ -3,7 +3,7 @@ signed-in identity; without it nothing changes; share links work without signing
 
 from streamlit.testing.v1 import AppTest
 
-from icp_core.store import ShareStore, ProfileStore, SAMPLE_WORKSPACE, workspace_for_identity
+from icp_core.store import SAMPLE_WORKSPACE, ProfileStore, ShareStore, workspace_for_identity
 from tests.conftest import ROOT
 
 AUTH = {"redirect_uri": "http://localhost:8501/oauth2callback", "cookie_secret": "s3cret",

@@ -4,9 +4,9 @@ import numpy as np
 import pytest
 from streamlit.testing.v1 import AppTest
 
+from icp_core.dataset import AccountMatrix
 from icp_core.profile import profile_from_json
 from icp_core.roles import ColumnSpec
-from icp_core.dataset import AccountMatrix
 from icp_core.scoring import score_profile, tier_summary
 from icp_core.store import SAMPLE_WORKSPACE, DatasetStore, ProfileStore
 from tests.conftest import ROOT, open_app, score_widget, weight_sliders
@@ -22,7 +22,7 @@ def app(data_root):
 def tier_counts(at) -> dict[str, int]:
     values = [int(m.value.replace(",", "")) for m in at.metric if m.label == "Accounts"]
     assert len(values) == 5
-    return dict(zip(TIERS, values))
+    return dict(zip(TIERS, values, strict=False))
 
 
 def accounts_table(at):
@@ -34,7 +34,7 @@ def core_counts(data_root, profile) -> dict[str, int]:
     meta = store.list_datasets()[0][0]
     am = AccountMatrix(lambda: store.open_dataset(meta["id"]), [ColumnSpec.from_dict(c) for c in meta["columns"]])
     result, _ = score_profile(am, profile)
-    return dict(zip(TIERS, tier_summary(result, am)["accounts"].tolist()))
+    return dict(zip(TIERS, tier_summary(result, am)["accounts"].tolist(), strict=False))
 
 
 def test_opens_on_the_sample_with_the_default_profile(app, data_root):
@@ -106,7 +106,7 @@ def test_target_mix_tiers(app):
     eligible = sum(counts[t] for t in "ABCD")
     shares = [counts[t] / eligible for t in "ABCD"]
     assert shares == pytest.approx([0.10, 0.20, 0.30, 0.40], abs=0.07)
-    for k, v in zip("ABCD", (20, 20, 30, 30)):
+    for k, v in zip("ABCD", (20, 20, 30, 30), strict=False):
         score_widget(app.number_input, f"mix.{k}").set_value(v)
     app.run()
     counts2 = tier_counts(app)

@@ -8,8 +8,15 @@ import pytest
 
 from icp_core.__main__ import main
 from icp_core.ingest import ingest_dataset
-from icp_core.profile import (Profile, ProfileError, TierRule, Trait, profile_from_dict, profile_from_json,
-                              resolve_profile)
+from icp_core.profile import (
+    Profile,
+    ProfileError,
+    TierRule,
+    Trait,
+    profile_from_dict,
+    profile_from_json,
+    resolve_profile,
+)
 from icp_core.roles import ColumnSpec
 from icp_core.store import ProfileStore, new_token
 from tests.conftest import ROOT, SHARED_DATA

@@ -12,8 +12,15 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from icp_core.__main__ import main
-from icp_core.profile import (MAX_LABEL_CHARS, MAX_TRAITS, ProfileError, Trait, default_label, profile_from_dict,
-                              profile_from_json)
+from icp_core.profile import (
+    MAX_LABEL_CHARS,
+    MAX_TRAITS,
+    ProfileError,
+    Trait,
+    default_label,
+    profile_from_dict,
+    profile_from_json,
+)
 from tests.conftest import ROOT
 
 DEFAULT = ROOT / "sample_data" / "default_profile.json"

@@ -4,8 +4,8 @@ which encoding it is in. Small odd files are written here; real ones come from .
 import duckdb
 import pytest
 
-from icp_core.ingest import ingest_dataset
 from icp_core import readers
+from icp_core.ingest import ingest_dataset
 from icp_core.readers import IngestError, ReadOptions, read_file
 from icp_core.store import read_accounts
 from tests.conftest import SHARED_DATA
@@ -164,7 +164,7 @@ def test_sheet_override_and_unknown_sheet(tmp_path):
 def dos_file(tmp_path):
     path = tmp_path / "dos.csv"
     text = "Name,City\n" + "".join(f"C{i} {n},{c}\n" for i, (n, c) in enumerate(
-        zip(DOS_NAMES, ["Madrid", "Zürich", "São Paulo", "Genève", "Málaga", "Köln", "Sevilla"])))
+        zip(DOS_NAMES, ["Madrid", "Zürich", "São Paulo", "Genève", "Málaga", "Köln", "Sevilla"], strict=False)))
     path.write_bytes(text.encode("cp850"))
     return path
 

@@ -13,11 +13,11 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from icp_core.dataset import AccountMatrix
 from icp_core.export import FORMULA_PREFIXES, scored_export_bytes
 from icp_core.ingest import ingest_dataset
 from icp_core.profile import Profile, TierRule, Trait
 from icp_core.roles import ColumnSpec
-from icp_core.dataset import AccountMatrix
 from icp_core.scoring import explain_accounts, next_tier_hints, score_accounts, score_profile
 from icp_core.store import DatasetStore, new_token
 from icp_core.warehouse import profile_sql

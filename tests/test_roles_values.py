@@ -12,9 +12,9 @@ import pandas as pd
 import pytest
 
 from icp_core.clean import detect_date_formats, parse_numbers
-from icp_core.sql import quote_ident
 from icp_core.ingest import ingest_dataset
 from icp_core.roles import ROLES, column_keys, detect_roles, normalise_header
+from icp_core.sql import quote_ident
 from icp_core.store import read_accounts
 from tests.conftest import clean_values
 

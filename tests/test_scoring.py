@@ -6,10 +6,17 @@ import duckdb
 import numpy as np
 import pytest
 
+from icp_core.dataset import AccountMatrix
 from icp_core.profile import Profile, TierRule, Trait
 from icp_core.roles import ColumnSpec
-from icp_core.dataset import AccountMatrix
-from icp_core.scoring import explain_accounts, ranked_rows, score_accounts, score_formula, solve_mix_thresholds, tier_summary
+from icp_core.scoring import (
+    explain_accounts,
+    ranked_rows,
+    score_accounts,
+    score_formula,
+    solve_mix_thresholds,
+    tier_summary,
+)
 from icp_core.traits import condition_sql as trait_condition_sql
 
 M = "\u2212"
@@ -200,8 +207,8 @@ def test_pattern_path_equals_row_by_row(seed):
     """Scoring per match pattern gives exactly what a row-by-row computation gives."""
     from types import SimpleNamespace
 
-    from icp_core.scoring import count_rows
     from icp_core.dataset import group_patterns
+    from icp_core.scoring import count_rows
 
     rng = np.random.default_rng(seed)
     n, k = 4000, 9
@@ -209,7 +216,7 @@ def test_pattern_path_equals_row_by_row(seed):
     classes = ["must_have", "nice_to_have", "nice_to_have", "caution", "stay_away", "nice_to_have",
                "nice_to_have", "caution", "nice_to_have"]
     weights = [2, 5, 3, -2, -5, 1, 0, 2, -1]
-    traits = [t(f"f{i}", w, c, disqualify=(i == 4 and seed == 1)) for i, (w, c) in enumerate(zip(weights, classes))]
+    traits = [t(f"f{i}", w, c, disqualify=(i == 4 and seed == 1)) for i, (w, c) in enumerate(zip(weights, classes, strict=False))]
     accounts = SimpleNamespace(won=rng.integers(-1, 2, n).astype(np.int8), churned=rng.integers(-1, 2, n).astype(np.int8),
                                arr=np.where(rng.random(n) < 0.3, np.nan, rng.random(n) * 1e5),
                                has={"won": True, "churned": True, "arr": True})

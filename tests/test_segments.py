@@ -5,13 +5,20 @@ import pandas as pd
 import pytest
 
 from icp_core.__main__ import main
+from icp_core.dataset import AccountMatrix
 from icp_core.ingest import ingest_dataset
 from icp_core.profile import Profile, TierRule, Trait
 from icp_core.roles import ColumnSpec
-from icp_core.dataset import AccountMatrix
 from icp_core.scoring import score_profile
-from icp_core.segments import (MAP_POINTS, Clustering, cluster_accounts, default_cluster_columns, profile_clusters,
-                               traits_for_cluster, winning_low_scorers)
+from icp_core.segments import (
+    MAP_POINTS,
+    Clustering,
+    cluster_accounts,
+    default_cluster_columns,
+    profile_clusters,
+    traits_for_cluster,
+    winning_low_scorers,
+)
 from icp_core.tam import TamAssumptions, customer_mask, segment_values, serviceable_mask, tam_table
 from tests.conftest import ROOT, SHARED_DATA
 

@@ -10,13 +10,13 @@ import pytest
 import sqlglot
 
 from icp_core.__main__ import main
+from icp_core.dataset import AccountMatrix
 from icp_core.export import ICP_COLUMNS, export_bytes, neutralise_formulas, scored_frame
 from icp_core.ingest import ingest_dataset
 from icp_core.onepager import render_onepager
 from icp_core.profile import Profile, TierRule, Trait, diff_profiles, profile_from_json
 from icp_core.roles import ColumnSpec
-from icp_core.scoring import explain_accounts, score_accounts, score_profile, tier_changes, TIER_LABELS, tier_summary
-from icp_core.dataset import AccountMatrix
+from icp_core.scoring import TIER_LABELS, explain_accounts, score_accounts, score_profile, tier_changes, tier_summary
 from icp_core.store import ShareStore, new_token
 from icp_core.warehouse import DIALECTS, SqlError, dbt_model, profile_sql, warehouse_view_sql
 from tests.conftest import ROOT
@@ -190,7 +190,7 @@ def test_exports_open_and_are_neutralised(fmt):
     assert list(back.columns) == ["Account ID", "Account Name", *ICP_COLUMNS]
     assert ICP_COLUMNS == ("ICP Score", "ICP Tier", "ICP Reasons", "ICP Flags", "ICP Next Step", "ICP Profile Version")
     names = back["Account Name"].tolist()
-    for raw, got in zip(HOSTILE, names):
+    for raw, got in zip(HOSTILE, names, strict=False):
         got = got.replace("\r\n", "\r").replace("\n", "\r")  # spreadsheets may store CR as LF
         if raw[0] in "=+-@\t\r":
             assert got == "'" + raw, (raw, got)

@@ -4,7 +4,7 @@ import pandas as pd
 import pytest
 
 from icp_core.ingest import ingest_dataset
-from icp_core.store import read_accounts
+from icp_core.store import DatasetStore, new_token, read_accounts
 from tests.conftest import SHARED_DATA
 
 FILES = sorted(SHARED_DATA.glob("*.csv"))
@@ -29,6 +29,32 @@ def pandas_frame(path) -> pd.DataFrame:
         return pd.read_csv(path, dtype=str, keep_default_na=False, sep=sep, skiprows=skip)
     except UnicodeDecodeError:
         return pd.read_csv(path, dtype=str, keep_default_na=False, encoding="cp1252", sep=sep, skiprows=skip)
+
+
+@pytest.fixture(scope="module")
+def loaded(tmp_path_factory):
+    """loaded(*paths) -> (store, meta): each file (or accounts + opportunities pair) ingested once per
+    module into one store; the tests only read what was loaded."""
+    store = DatasetStore(tmp_path_factory.mktemp("shared_data"), new_token())
+    done = {}
+
+    def get(*paths):
+        if paths not in done:
+            done[paths] = ingest_dataset(store, *paths).meta
+        return store, done[paths]
+    return get
+
+
+@pytest.fixture(scope="module")
+def frames():
+    """frames(path) -> pandas_frame(path), read once per module (callers copy before changing it)."""
+    done = {}
+
+    def get(path):
+        if path not in done:
+            done[path] = pandas_frame(path)
+        return done[path]
+    return get
 
 
 def distinct_keys(values: pd.Series) -> int:
@@ -67,13 +93,13 @@ def test_every_shared_file_has_an_expectation():
 
 
 @pytest.mark.parametrize("path", ALL_FILES, ids=lambda p: p.name)
-def test_every_shared_file_loads_with_the_right_shape_key_and_roles(store, path):
+def test_every_shared_file_loads_with_the_right_shape_key_and_roles(loaded, frames, path):
     """Issue 14: the shape, the key and its role, the header row and the encoding or sheet of every
     shared file, and the accounts after the roll-up counted independently with pandas."""
     shape, key, key_role, header_row, where = EXPECTED[path.name]
-    meta = ingest_dataset(store, path).meta
+    _, meta = loaded(path)
     q, src, got = meta["quality"], meta["quality"]["source"], meta["shape"]
-    frame = pandas_frame(path)
+    frame = frames(path)
     assert (got["shape"], got["key_header"], src["header_row"]) == (shape, key, header_row)
     assert (src["sheet"] if path.suffix == ".xlsx" else src["encoding"]) == where
     assert q["rows_rejected"] == 0
@@ -95,9 +121,9 @@ def test_every_shared_file_loads_with_the_right_shape_key_and_roles(store, path)
     ("maven_crm_sales_pipeline.csv", "account", "deal_stage", "Won", "Lost"),
     ("real_sdlv_opportunities.xlsx", "Business Account", "Stage", "Won", "Lost"),
 ])
-def test_deal_files_roll_up_with_their_won_and_lost_counts(store, name, key, stage, won, lost):
-    meta = ingest_dataset(store, SHARED_DATA / name).meta
-    frame = pandas_frame(SHARED_DATA / name)
+def test_deal_files_roll_up_with_their_won_and_lost_counts(loaded, frames, name, key, stage, won, lost):
+    store, meta = loaded(SHARED_DATA / name)
+    frame = frames(SHARED_DATA / name)
     frame = frame[frame[key].fillna("").str.strip() != ""]
     df = read_accounts(store, meta["id"])
     assert int(df["opp_won_count"].sum()) == int((frame[stage] == won).sum())
@@ -110,8 +136,8 @@ def shares(meta):
     return {c["header"]: c for c in meta["quality"]["columns"]}
 
 
-def test_maven_accounts(store):
-    meta = ingest_dataset(store, SHARED_DATA / "maven_crm_accounts.csv").meta
+def test_maven_accounts(loaded):
+    _, meta = loaded(SHARED_DATA / "maven_crm_accounts.csv")
     cols = shares(meta)
     assert {h: c["role"] for h, c in cols.items()} == {
         "account": "account_name", "sector": "industry", "year_established": "founded_year",
@@ -145,8 +171,8 @@ def test_maven_accounts_plus_pipeline_roll_up_with_win_rates(store):
     assert int(df["opp_open_count"].sum()) == int(pipeline.dropna(subset=["account"]).deal_stage.isin(["Engaging", "Prospecting"]).sum())
 
 
-def test_crunchbase_latin1_excel_damage(store):
-    meta = ingest_dataset(store, SHARED_DATA / "crunchbase_2013_companies.csv").meta
+def test_crunchbase_latin1_excel_damage(loaded):
+    store, meta = loaded(SHARED_DATA / "crunchbase_2013_companies.csv")
     q = meta["quality"]
     assert q["source"]["encoding"] in ("cp1252", "latin-1")
     cols = shares(meta)
@@ -160,8 +186,8 @@ def test_crunchbase_latin1_excel_damage(store):
     assert df["funding_total_usd"].max() < 1e11
 
 
-def test_telco_blank_total_charges_are_empty_not_text(store):
-    meta = ingest_dataset(store, SHARED_DATA / "ibm_telco_customer_churn.csv").meta
+def test_telco_blank_total_charges_are_empty_not_text(loaded):
+    store, meta = loaded(SHARED_DATA / "ibm_telco_customer_churn.csv")
     cols = shares(meta)
     assert cols["TotalCharges"]["role"] == "number"
     assert cols["TotalCharges"]["parsed"] == 7032 and cols["TotalCharges"]["null"] == 11
@@ -171,8 +197,8 @@ def test_telco_blank_total_charges_are_empty_not_text(store):
     assert df["churn"].sum() == 1869
 
 
-def test_ravenstack_booleans(store):
-    meta = ingest_dataset(store, SHARED_DATA / "ravenstack_accounts.csv").meta
+def test_ravenstack_booleans(loaded):
+    _, meta = loaded(SHARED_DATA / "ravenstack_accounts.csv")
     cols = shares(meta)
     assert cols["churn_flag"]["role"] == "churned" and cols["is_trial"]["role"] == "boolean"
     assert cols["country"]["role"] == "country" and cols["country"]["parsed_share"] == 1.0

@@ -1,25 +1,31 @@
 """Account 360 and go-to-market tests: joins and roll-ups, domain keys, enrichment, the PMF composite,
 the campaign statistics against hand-computed values, and the CLI."""
 
-import duckdb
-import numpy as np
 from pathlib import Path
 
+import duckdb
+import numpy as np
 import pandas as pd
 import pytest
 
 from icp_core.__main__ import main
-from icp_core.campaign import (classify_groups, compare_groups, compare_results, draw_control, needed_sample,
-                               newcombe_interval)
-from icp_core.clean import install_cleaning_macros
 from icp_core.backtest import live_backtest
-from icp_core.outcomes import Outcome, outcome_labels, pmf_scores
-from icp_core.suggest import suggest_traits
-from icp_core.ingest import IngestError, ingest_dataset
-from icp_core.roles import ColumnSpec
+from icp_core.campaign import (
+    classify_groups,
+    compare_groups,
+    compare_results,
+    draw_control,
+    needed_sample,
+    newcombe_interval,
+)
+from icp_core.clean import install_cleaning_macros
 from icp_core.dataset import AccountMatrix
+from icp_core.ingest import IngestError, ingest_dataset
+from icp_core.outcomes import Outcome, outcome_labels, pmf_scores
+from icp_core.roles import ColumnSpec
 from icp_core.scoring import score_profile
 from icp_core.sources import add_source, domain_key_sql, preview_source
+from icp_core.suggest import suggest_traits
 from sample_data.generate_sample import generate_accounts
 from tests.conftest import ROOT, SHARED_DATA
 

@@ -112,3 +112,37 @@ def test_many_threads_open_one_dataset_at_once(tmp_path):
     for th in threads:
         th.join()
     assert not errors, errors[:3]
+
+
+def _read_many_times(args) -> int:
+    from icp_core.store import DatasetStore
+
+    root, ws, dataset_id = args
+    errors = 0
+    for _ in range(40):
+        try:
+            with DatasetStore(root, ws).open_dataset(dataset_id) as con:
+                con.execute("SELECT count(*) FROM accounts").fetchone()
+        except Exception:  # noqa: BLE001 - any error is the failure
+            errors += 1
+    return errors
+
+
+def test_server_processes_read_one_dataset_at_once(tmp_path):
+    """Several server processes on one data directory read the same dataset at the same time
+    (read-only connections share the file; a read-write one locked everyone else out)."""
+    import multiprocessing
+
+    import duckdb
+
+    from icp_core.store import DatasetStore, new_token
+
+    store = DatasetStore(tmp_path, new_token())
+    store.dir.mkdir(parents=True, exist_ok=True)
+    dataset_id = "0" * 32
+    con = duckdb.connect(str(store.db_path(dataset_id)))
+    con.execute("CREATE TABLE accounts AS SELECT range AS row_id FROM range(100000)")
+    con.close()
+    with multiprocessing.get_context("spawn").Pool(4) as pool:
+        errors = pool.map(_read_many_times, [(str(tmp_path), store.workspace, dataset_id)] * 4)
+    assert errors == [0, 0, 0, 0]

@@ -13,12 +13,12 @@ import pandas as pd
 import pytest
 from streamlit.testing.v1 import AppTest
 
+from icp_core import tam
+from icp_core.dataset import AccountMatrix
 from icp_core.formatting import MISSING, count, money, pct
 from icp_core.ingest import ingest_dataset
 from icp_core.roles import ColumnSpec
-from icp_core.dataset import AccountMatrix
 from icp_core.store import DatasetStore, new_token
-from icp_core import tam
 from icp_core.tam import TamAssumptions, segment_values, tam_table
 from tests.conftest import ROOT, SHARED_DATA
 
