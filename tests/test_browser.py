@@ -41,6 +41,23 @@ def tier_counts(page, timeout_s: float = 60) -> list[str]:
         page.wait_for_timeout(300)
 
 
+def wait_idle(page, quiet_ms: int = 500, timeout_s: float = 90) -> None:
+    """Wait until the app has finished its rerun: the app root's script state (the attribute
+    Streamlit's own end-to-end tests wait on) stays "notRunning" for `quiet_ms` in a row (then
+    charts, drawn after the script ends, get that moment to paint)."""
+    deadline = time.time() + timeout_s
+    quiet_since = None
+    while time.time() < deadline:
+        if page.locator("[data-testid='stApp'][data-test-script-state='notRunning']").count():
+            quiet_since = quiet_since or time.time()
+            if (time.time() - quiet_since) * 1000 >= quiet_ms:
+                return
+        else:
+            quiet_since = None
+        page.wait_for_timeout(100)
+    raise AssertionError("the app kept running")
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))

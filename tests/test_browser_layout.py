@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.test_browser import CHROMIUM, CHROMIUM_ARGS, server, tier_counts  # noqa: F401 (fixture)
+from tests.test_browser import CHROMIUM, CHROMIUM_ARGS, server, tier_counts, wait_idle  # noqa: F401 (fixture)
 
 PAGES = ["Score", "Evidence", "Clusters", "TAM", "Share & export", "Data"]
 
@@ -128,7 +128,7 @@ def test_every_page_screenshot_without_errors_or_cut_buttons(server, tmp_path, s
         for name in PAGES:
             page.locator("[data-testid='stSidebar'] [data-testid='stPageLink-NavLink']").filter(has_text=name).click()
             expect(page.get_by_role("heading", name=name).first).to_be_visible(timeout=90_000)
-            page.wait_for_timeout(4000)
+            wait_idle(page)
             shot = tmp_path / f"{name.split()[0].lower()}_{w}x{h}.png"
             page.screenshot(path=str(shot))
             assert page.locator("[data-testid='stException']").count() == 0, name
