@@ -74,7 +74,9 @@ def bench(n: int, tmp: Path) -> dict:
     assert at.session_state["icp.dataset"][1] == meta["id"]
     reruns = []
     for i in range(10):
-        at.slider(key="score.w.industry-core").set_value(5 - (i % 2) * 3)
+        # the weight slider's key carries the widget generation (ui.state.widget_key): score.g<N>.w.<trait id>
+        slider = next(w for w in at.slider if w.key and w.key.startswith("score.g") and w.key.endswith(".w.industry-core"))
+        slider.set_value(5 - (i % 2) * 3)
         t = time.perf_counter()
         at.run()
         reruns.append(time.perf_counter() - t)

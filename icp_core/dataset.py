@@ -147,48 +147,45 @@ class AccountMatrix:
         with self._lock:
             return {"entries": len(self._cache), "bytes": self._cache_bytes}
 
-    def memo(self, key, compute):
-        """A derived per-dataset result, computed once and kept in the shared cache."""
-        value = self._get(("memo", key))
+    def _cached(self, key: tuple, compute):
+        """The cached value for `key`, computed (outside the lock) and kept when missing."""
+        value = self._get(key)
         if value is None:
             value = compute()
-            self._put(("memo", key), value)
+            self._put(key, value)
         return value
+
+    def memo(self, key, compute):
+        """A derived per-dataset result, computed once and kept in the shared cache."""
+        return self._cached(("memo", key), compute)
 
     def column_array(self, spec: ColumnSpec) -> np.ndarray:
         """A numeric column as float64 in row order (NaN where empty), cached."""
-        key = ("num", spec.key)
-        hit = self._get(key)
-        if hit is not None:
-            return hit
+        return self._cached(("num", spec.key), lambda: self._read_number(spec))
+
+    def _read_number(self, spec: ColumnSpec) -> np.ndarray:
         with self._connect() as con:
             arr = con.execute(f"SELECT CAST({quote_ident(spec.key)} AS DOUBLE) AS v FROM accounts "
                               f"ORDER BY row_id").fetchnumpy()["v"]
-        arr = np.asarray(arr.filled(np.nan) if hasattr(arr, "filled") else arr, dtype=np.float64)
-        self._put(key, arr)
-        return arr
+        return np.asarray(arr.filled(np.nan) if hasattr(arr, "filled") else arr, dtype=np.float64)
 
     def quarters(self, spec: ColumnSpec) -> np.ndarray:
         """A date column as year * 10 + quarter (20243 = 2024 Q3) in row order, -1 where empty."""
-        key = ("quarter", spec.key)
-        hit = self._get(key)
-        if hit is not None:
-            return hit
+        return self._cached(("quarter", spec.key), lambda: self._read_quarters(spec))
+
+    def _read_quarters(self, spec: ColumnSpec) -> np.ndarray:
         col = quote_ident(spec.key)
         with self._connect() as con:
             q = con.execute(f"SELECT CAST(year({col}) * 10 + quarter({col}) AS INTEGER) AS c FROM accounts "
                             f"ORDER BY row_id").fetchnumpy()["c"]
-        out = np.asarray(q.filled(-1) if hasattr(q, "filled") else q, dtype=np.int64)
-        self._put(key, out)
-        return out
+        return np.asarray(q.filled(-1) if hasattr(q, "filled") else q, dtype=np.int64)
 
     def column_codes(self, spec: ColumnSpec) -> tuple[np.ndarray, list[str]]:
         """A categorical column as (codes, values): codes[i] indexes values, -1 where empty.
         Values are the clean text; cached."""
-        key = ("codes", spec.key)
-        hit = self._get(key)
-        if hit is not None:
-            return hit
+        return self._cached(("codes", spec.key), lambda: self._read_codes(spec))
+
+    def _read_codes(self, spec: ColumnSpec) -> tuple[np.ndarray, list[str]]:
         col = quote_ident(spec.key)
         with self._connect() as con:
             values = [r[0] for r in con.execute(
@@ -197,9 +194,7 @@ class AccountMatrix:
                 f"SELECT coalesce(d.i, 0) - 1 AS c FROM accounts a LEFT JOIN "
                 f"(SELECT unnest(?::VARCHAR[]) AS v, unnest(range(1, len(?::VARCHAR[]) + 1)) AS i) d "
                 f"ON CAST(a.{col} AS VARCHAR) = d.v ORDER BY a.row_id", [values, values]).fetchnumpy()["c"]
-        out = (np.asarray(codes, dtype=np.int32), values)
-        self._put(key, out)
-        return out
+        return np.asarray(codes, dtype=np.int32), values
 
     def search(self, text: str) -> np.ndarray:
         """Accounts whose name or id contains `text` (case-insensitive), as a boolean mask."""
@@ -220,9 +215,9 @@ class AccountMatrix:
         """The column's real values, to offer when building a trait: {"values": [(value, count)],
         most common first} for categories and technologies, {"quantiles": {...}} for numbers."""
         key = ("options", spec.key, spec.kind, limit)
-        hit = self._get(key)
-        if hit is not None:
-            return hit
+        return self._cached(key, lambda: self._read_options(spec, limit))
+
+    def _read_options(self, spec: ColumnSpec, limit: int) -> dict:
         col = quote_ident(spec.key)
         with self._connect() as con:
             if spec.kind == "list":
@@ -240,19 +235,13 @@ class AccountMatrix:
                 rows = con.execute(f"SELECT CAST({col} AS VARCHAR) AS v, count(*) AS n FROM accounts "
                                    f"WHERE {col} IS NOT NULL GROUP BY 1 ORDER BY n DESC, v LIMIT ?", [limit]).fetchall()
                 out = {"values": rows}
-        self._put(key, out)
         return out
 
     def patterns(self, bound: list[tuple[Trait, ColumnSpec]]) -> Patterns:
         """The accounts grouped by match pattern for these traits (cached per set of trait
         definitions, so a weight, class or tier change reuses it)."""
         key = ("patterns",) + tuple(t.definition_key() for t, _ in bound)
-        hit = self._get(key)
-        if hit is not None:
-            return hit
-        patterns = group_patterns(self.matches(bound), self)
-        self._put(key, patterns)
-        return patterns
+        return self._cached(key, lambda: group_patterns(self.matches(bound), self))
 
     def technology_flags(self, spec: ColumnSpec, limit: int) -> tuple[list[str], np.ndarray]:
         """The `limit` most common values of a multi-valued column and an (n_accounts, len(values))

@@ -132,12 +132,14 @@ def scored_frame(columns: pd.DataFrame, result, rows, version_label: str) -> pd.
     expl = explain_accounts(result, rows)
     pat = result.patterns.inv[rows]
     out = columns.drop(columns=[c for c in columns.columns if c in ICP_COLUMNS]).reset_index(drop=True)
+    # text columns stay plain object arrays: no round trip through pandas' Arrow strings per export
+    text = {"ICP Tier": np.array(TIER_LABELS, dtype=object)[result.pattern_tier[pat]],
+            "ICP Reasons": expl["reasons"].to_numpy(dtype=object), "ICP Flags": expl["flags"].to_numpy(dtype=object),
+            "ICP Next Step": expl["next_step"].to_numpy(dtype=object)}
     out["ICP Score"] = np.round(result.pattern_score[pat], 1)
-    out["ICP Tier"] = np.array(TIER_LABELS, dtype=object)[result.pattern_tier[pat]]
-    out["ICP Reasons"] = expl["reasons"].to_numpy()
-    out["ICP Flags"] = expl["flags"].to_numpy()
-    out["ICP Next Step"] = expl["next_step"].to_numpy()
-    out["ICP Profile Version"] = version_label
+    for name, values in text.items():
+        out[name] = pd.Series(values, dtype=object)
+    out["ICP Profile Version"] = pd.Series(np.full(len(rows), version_label, dtype=object), dtype=object)
     return out
 
 
