@@ -16,7 +16,7 @@ from streamlit.testing.v1 import AppTest
 
 from icp_core.store import DatasetStore, ProfileStore
 from tests.conftest import ROOT
-from tests.test_browser import CHROMIUM, CHROMIUM_ARGS, server  # noqa: F401  (fixture)
+from tests.test_browser import CHROMIUM, CHROMIUM_ARGS, server, wait_idle  # noqa: F401  (fixture)
 
 
 def company_file(i: int) -> bytes:
@@ -103,7 +103,10 @@ def test_three_browser_sessions_at_once(server, tmp_path):  # noqa: F811
             f.write_bytes(company_file(100 + i))
             page.locator("input[type=file]").first.set_input_files(str(f))
         for page in pages:  # the three loads run at the same time
-            expect(page.get_by_text("browser").first).to_be_visible(timeout=20_000)
+            # the file's preview has run (the proposal shows): a click during that rerun can be lost,
+            # as it would be for a user clicking before the page has read the file
+            expect(page.get_by_text("This looks like").first).to_be_visible(timeout=60_000)
+            wait_idle(page)
             page.get_by_role("button", name="Load dataset").click()
         for i, page in enumerate(pages):
             expect(page.get_by_text("Loaded 40 accounts")).to_be_visible(timeout=60_000)
