@@ -129,14 +129,31 @@ class AccountMatrix:
             self._cache.move_to_end(key)
             return hit[0]
 
-    def _put(self, key: tuple, value) -> None:
-        size = _nbytes(value)
+    def _get_many(self, keys: list[tuple]) -> dict:
+        """{key: value} for the keys cached now (one lock for all of them)."""
+        found = {}
         with self._lock:
-            old = self._cache.pop(key, None)
-            if old is not None:
-                self._cache_bytes -= old[1]
-            self._cache[key] = (value, size)
-            self._cache_bytes += size
+            for key in keys:
+                hit = self._cache.get(key)
+                if hit is not None:
+                    self._cache.move_to_end(key)
+                    found[key] = hit[0]
+        return found
+
+    def _put(self, key: tuple, value) -> None:
+        self._put_many({key: value})
+
+    def _put_many(self, items: dict) -> None:
+        """Keep the values, then evict the least recently used entries past the budget (at least
+        the newest entry stays, however large)."""
+        sized = {key: (value, _nbytes(value)) for key, value in items.items()}
+        with self._lock:
+            for key, entry in sized.items():
+                old = self._cache.pop(key, None)
+                if old is not None:
+                    self._cache_bytes -= old[1]
+                self._cache[key] = entry
+                self._cache_bytes += entry[1]
             while len(self._cache) > 1 and (self._cache_bytes > self.cache_max_bytes
                                             or len(self._cache) > self.cache_max_entries):
                 _, (_, freed) = self._cache.popitem(last=False)
@@ -259,19 +276,15 @@ class AccountMatrix:
         # Every vector needed is held in `found` (a local reference) before the matrix is built:
         # the bounded cache is only an accelerator, so another session evicting an entry
         # meanwhile (or more traits than the cache holds) can never make a lookup fail.
-        found = {}
-        for k in keys:
-            v = self._get(("match", k))
-            if v is not None:
-                found[k] = v
+        found = {k[1]: v for k, v in self._get_many([("match", k) for k in keys]).items()}
         todo = {k: (t, s) for k, (t, s) in zip(keys, bound, strict=True) if k not in found}
         if todo:
             exprs = [f"{condition_sql(t, s.key, s.kind)} AS m{i}" for i, (t, s) in enumerate(todo.values())]
             with self._connect() as con:
                 cols = con.execute(f"SELECT {', '.join(exprs)} FROM accounts ORDER BY row_id").fetchnumpy()
-            for i, k in enumerate(todo):
-                found[k] = np.asarray(cols[f"m{i}"], dtype=bool)
-                self._put(("match", k), found[k])
+            new = {k: np.asarray(cols[f"m{i}"], dtype=bool) for i, k in enumerate(todo)}
+            found.update(new)
+            self._put_many({("match", k): v for k, v in new.items()})
         vectors = [found[k] for k in keys]
         if not vectors:
             return np.zeros((self.n, 0), dtype=bool)
