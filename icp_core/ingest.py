@@ -364,12 +364,16 @@ def build_accounts_table(con: duckdb.DuckDBPyConnection, specs: list[ColumnSpec]
     except duckdb.OutOfMemoryException:
         # DuckDB reserves memory per column segment and join: a wide file (300 columns, 40 joins)
         # reached the 640 MB limit on 20 rows while using ~300 MB. Once more with twice the room.
+        # One thread as well: each thread reserves its own buffers per column (DuckDB's advice).
         limit = con.execute("SELECT current_setting('memory_limit')").fetchall()[0][0]
+        threads = con.execute("SELECT current_setting('threads')").fetchall()[0][0]
         con.execute(f"SET memory_limit = '{2 * ingest_memory_limit_mb()}MB'")
+        con.execute("SET threads = 1")
         try:
             con.execute(create)
         finally:
             con.execute(f"SET memory_limit = '{limit}'")
+            con.execute(f"SET threads = {int(threads)}")
     return out_specs, report, dictionaries
 
 
