@@ -85,16 +85,7 @@ def test_many_threads_open_one_dataset_at_once(tmp_path):
     file racing ("Unique file handle conflict"), so opening and closing are serialised per file."""
     import threading
 
-    import duckdb
-
-    from icp_core.store import DatasetStore, new_token
-
-    store = DatasetStore(tmp_path, new_token())
-    store.dir.mkdir(parents=True, exist_ok=True)
-    dataset_id = "0" * 32
-    con = duckdb.connect(str(store.db_path(dataset_id)))
-    con.execute("CREATE TABLE accounts AS SELECT range AS row_id FROM range(1000)")
-    con.close()
+    store, dataset_id = _dataset_file(tmp_path, 1000)
     errors, barrier = [], threading.Barrier(12)
 
     def session():
@@ -133,6 +124,14 @@ def test_server_processes_read_one_dataset_at_once(tmp_path):
     (read-only connections share the file; a read-write one locked everyone else out)."""
     import multiprocessing
 
+    store, dataset_id = _dataset_file(tmp_path, 100_000)
+    with multiprocessing.get_context("spawn").Pool(4) as pool:
+        errors = pool.map(_read_many_times, [(str(tmp_path), store.workspace, dataset_id)] * 4)
+    assert errors == [0, 0, 0, 0]
+
+
+def _dataset_file(tmp_path, rows: int):
+    """A store with one dataset file holding `rows` accounts: (store, dataset id)."""
     import duckdb
 
     from icp_core.store import DatasetStore, new_token
@@ -141,8 +140,6 @@ def test_server_processes_read_one_dataset_at_once(tmp_path):
     store.dir.mkdir(parents=True, exist_ok=True)
     dataset_id = "0" * 32
     con = duckdb.connect(str(store.db_path(dataset_id)))
-    con.execute("CREATE TABLE accounts AS SELECT range AS row_id FROM range(100000)")
+    con.execute(f"CREATE TABLE accounts AS SELECT range AS row_id FROM range({int(rows)})")
     con.close()
-    with multiprocessing.get_context("spawn").Pool(4) as pool:
-        errors = pool.map(_read_many_times, [(str(tmp_path), store.workspace, dataset_id)] * 4)
-    assert errors == [0, 0, 0, 0]
+    return store, dataset_id

@@ -8,24 +8,12 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from icp_core.dataset import AccountMatrix
-from icp_core.ingest import ingest_dataset
 from icp_core.profile import Profile, TierRule, Trait, find_column, trait_ref_for
-from icp_core.roles import ColumnSpec
 from icp_core.scoring import TIER_LABELS, explain_accounts, score_profile
 from icp_core.sql import column
-from icp_core.store import DatasetStore, new_token
 from icp_core.traits import condition, condition_sql, input_column
 from icp_core.warehouse import DIALECTS, profile_sql, warehouse_view_sql
-from tests.conftest import ROOT
-
-
-@pytest.fixture(scope="module")
-def sample(tmp_path_factory):
-    store = DatasetStore(tmp_path_factory.mktemp("compiler"), new_token())
-    meta = ingest_dataset(store, ROOT / "sample_data" / "accounts.csv",
-                          ROOT / "sample_data" / "opportunities.csv").meta
-    specs = [ColumnSpec.from_dict(c) for c in meta["columns"]]
-    return store, meta["id"], specs, AccountMatrix(lambda: store.open_dataset(meta["id"]), specs)
+from tests.test_share_export import sample  # noqa: F401  (the sample dataset fixture, loaded once per module)
 
 
 def _trait_choices(am: AccountMatrix) -> list[Trait]:
@@ -55,7 +43,7 @@ def _trait_choices(am: AccountMatrix) -> list[Trait]:
 @settings(max_examples=25, deadline=None, derandomize=True,
           suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
 @given(data=st.data())
-def test_random_profiles_score_the_same_in_the_app_and_the_warehouse_sql(sample, data):
+def test_random_profiles_score_the_same_in_the_app_and_the_warehouse_sql(sample, data):  # noqa: F811
     store, dataset_id, specs, am = sample
     choices = _trait_choices(am)
     assert {t.rule for t in choices} == {"in_set", "contains_any", "range", "is_true", "is_false", "missing"}
@@ -81,7 +69,7 @@ def test_random_profiles_score_the_same_in_the_app_and_the_warehouse_sql(sample,
     assert (out["icp_flags"].to_numpy() == expl["flags"].to_numpy()).all()
 
 
-def test_the_app_runs_the_compilers_expression(sample):
+def test_the_app_runs_the_compilers_expression(sample):  # noqa: F811
     """The SQL the app runs for a trait is the compiler's expression rendered for DuckDB on the
     column as the trait reads it (a list column joined with ';')."""
     _, _, specs, am = sample
