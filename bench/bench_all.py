@@ -25,7 +25,7 @@ ROOT = HERE.parent
 from bench.generate_accounts import write_accounts_csv
 from icp_core.backtest import live_backtest
 from icp_core.dataset import AccountMatrix
-from icp_core.export import file_column_chunks, scored_export_bytes
+from icp_core.export import FileColumns, scored_export_bytes
 from icp_core.ingest import ingest_dataset
 from icp_core.outcomes import Outcome
 from icp_core.profile import profile_from_json
@@ -91,8 +91,8 @@ def main(n: int) -> None:
             customer_mask(am), am.arr, TamAssumptions()))
 
         def export():
-            chunks = file_column_chunks(lambda: store.open_dataset(meta["id"]), specs)
-            return len(scored_export_bytes(chunks, result, "bench v1", "csv"))
+            columns = FileColumns(lambda: store.open_dataset(meta["id"]), specs)
+            return len(scored_export_bytes(columns, result, "bench v1", "csv"))
         step("CRM export (CSV, every account and column)", export)
     total = sum(t for name, t, _ in rows if not name.startswith("  "))
     print(f"  {'total':<44} {total:>8.2f} s {peak_mib():>8.0f} MiB peak")

@@ -154,7 +154,7 @@ def _cmd_score(args) -> int:
     import tempfile
 
     from .dataset import AccountMatrix
-    from .export import EXPORT_FORMATS, file_column_chunks, scored_export_bytes
+    from .export import EXPORT_FORMATS, FileColumns, scored_export_bytes
     from .roles import ColumnSpec
     from .scoring import score_accounts, tier_summary
 
@@ -180,7 +180,7 @@ def _cmd_score(args) -> int:
         scored = score_accounts(accounts.matches(binding.traits), [t for t, _ in binding.traits],
                                 profile.tier_rule)
         # the one export schema (icp_core.export), as the Score page download and the Share page's CRM export
-        data = scored_export_bytes(file_column_chunks(lambda: store.open_dataset(result.dataset_id), specs),
+        data = scored_export_bytes(FileColumns(lambda: store.open_dataset(result.dataset_id), specs),
                                    scored, profile.name, fmt)
     if args.out:
         from .store import write_atomic

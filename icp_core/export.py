@@ -13,7 +13,12 @@ as LF, since XML parsers normalise line ends. CSV and Parquet keep every charact
 
 from __future__ import annotations
 
+import contextlib
 import io
+import shutil
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
 
 import pandas as pd
 from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
@@ -143,50 +148,155 @@ def scored_frame(columns: pd.DataFrame, result, rows, version_label: str) -> pd.
     return out
 
 
-def file_column_chunks(connect, specs, chunk: int = 100_000):
-    """The accounts file's own columns (original headers, raw text, file order) in frames of at
-    most `chunk` rows. connect: a zero-argument callable giving a context manager that yields a
-    DuckDB connection on the dataset (e.g. lambda: store.open_dataset(id))."""
-    from .sql import quote_ident
+@dataclass(frozen=True)
+class FileColumns:
+    """The accounts file's own columns on a stored dataset: original headers, raw text, file order.
+    connect: a zero-argument callable giving a context manager that yields a DuckDB connection on
+    the dataset (e.g. lambda: store.open_dataset(id)); specs: the dataset's column specs."""
 
-    own = [s for s in specs if s.source == "accounts"]
-    cols = ", ".join(f"{quote_ident(s.key + '__raw')} AS {quote_ident(s.header)}" for s in own) or "row_id"
-    with connect() as con:
-        cur = con.execute(f"SELECT {cols} FROM accounts ORDER BY row_id")
-        vectors = max(1, chunk // 2048)
-        while True:
-            frame = cur.fetch_df_chunk(vectors)
-            if not len(frame):
-                return
-            yield frame if own else frame.drop(columns=["row_id"])
+    connect: Callable
+    specs: Sequence
+
+    @property
+    def headers(self) -> list[str]:
+        return [s.header for s in self.specs if s.source == "accounts"]
+
+    def select_sql(self) -> str:
+        """SQL for the columns as `c0`, `c1`, … (VARCHAR, in header order) and `__key` (the row_id:
+        file order); positional names, so no header can collide with another name."""
+        from .sql import quote_ident
+
+        own = [s for s in self.specs if s.source == "accounts"]
+        cols = [f"{quote_ident(s.key + '__raw')} AS c{i}" for i, s in enumerate(own)]
+        return f"SELECT {', '.join(['row_id AS __key', *cols])} FROM accounts"
+
+    def chunks(self, chunk: int = 100_000) -> Iterator[pd.DataFrame]:
+        """The columns, named by their headers, as consecutive frames of at most `chunk` rows."""
+        with self.connect() as con:
+            cur = con.execute(f"SELECT * EXCLUDE (__key) FROM ({self.select_sql()}) ORDER BY __key")
+            vectors = max(1, chunk // 2048)
+            while len(frame := cur.fetch_df_chunk(vectors)):
+                frame.columns = self.headers
+                yield frame
 
 
-def scored_export_bytes(chunks, result, version_label: str, fmt: str) -> bytes:
+def scored_export_bytes(columns: FileColumns | pd.DataFrame, result, version_label: str, fmt: str) -> bytes:
     """Every scored account in the one schema (see scored_frame) as CSV, Excel or Parquet.
-    chunks: the accounts' file columns as consecutive frames in file order (file_column_chunks,
-    or a list holding one frame). CSV is written chunk by chunk, so a million-row export does
-    not hold every reason string twice in memory."""
+    columns: the accounts' file columns (FileColumns of a dataset, or one frame in file order).
+    CSV is written by DuckDB (scored_csv_bytes); Excel and Parquet from pandas frames."""
     import numpy as np
 
     if fmt not in EXPORT_FORMATS:
         raise ValueError(f"unknown export format {fmt!r}")
+    if fmt == "csv":
+        return scored_csv_bytes(columns, result, version_label)
     start, parts = 0, []
-    out = io.BytesIO()
-    out.write("\ufeff".encode("utf-8"))
-    for columns in chunks:
-        frame = scored_frame(columns, result, np.arange(start, start + len(columns)), version_label)
-        if fmt == "csv":
-            text = neutralise_formulas(frame).to_csv(index=False, header=start == 0, lineterminator="\r\n")
-            out.write(text.encode("utf-8"))
-        else:
-            parts.append(frame)
-        start += len(columns)
+    for frame in columns.chunks() if isinstance(columns, FileColumns) else [columns]:
+        parts.append(scored_frame(frame, result, np.arange(start, start + len(frame)), version_label))
+        start += len(frame)
     if start != result.n:
         raise ValueError(f"the file has {start:,} accounts but {result.n:,} were scored")
-    if fmt == "csv":
-        if start == 0:
-            out.write(neutralise_formulas(scored_frame(pd.DataFrame(), result, [], version_label))
-                      .to_csv(index=False, lineterminator="\r\n").encode("utf-8"))
-        return out.getvalue()
     return export_bytes(pd.concat(parts, ignore_index=True) if parts
                         else scored_frame(pd.DataFrame(), result, [], version_label), fmt)
+
+
+def _csv_cell_sql(expr: str) -> str:
+    """SQL for a text cell as to_csv_bytes writes it: empty text as an empty field, formula-risky
+    text with a leading apostrophe."""
+    from .sql import sql_list
+
+    return (f"CASE WHEN {expr} = '' THEN NULL WHEN left({expr}, 1) IN ({sql_list(FORMULA_PREFIXES)}) "
+            f"THEN '''' || {expr} ELSE {expr} END")
+
+
+def _csv_header(name: str) -> str:
+    return "'" + name if name.startswith(FORMULA_PREFIXES) else name
+
+
+def _pattern_table(result) -> pd.DataFrame:
+    """One row per match pattern: `__pat` and the ICP columns but the version."""
+    import numpy as np
+
+    from .scoring import TIER_LABELS, explain_patterns
+
+    pats = np.arange(len(result.pattern_score))
+    expl = explain_patterns(result, pats)
+    return pd.DataFrame({"__pat": pats, "ICP Score": np.round(result.pattern_score, 1),
+                         "ICP Tier": np.array(TIER_LABELS, dtype=object)[result.pattern_tier],
+                         "ICP Reasons": expl["reasons"].to_numpy(dtype=object),
+                         "ICP Flags": expl["flags"].to_numpy(dtype=object),
+                         "ICP Next Step": expl["next_step"].to_numpy(dtype=object)})
+
+
+def scored_csv_bytes(columns: FileColumns | pd.DataFrame, result, version_label: str,
+                     rows_per_part: int = 100_000) -> bytes:
+    """The one schema as CSV, the same bytes to_csv_bytes(scored_frame(...)) writes (UTF-8 with BOM,
+    CRLF, minimal quoting, formulas neutralised, empty text as an empty field), written by DuckDB's
+    CSV writer: the file's columns joined to a table of the (few hundred) match patterns' score, tier
+    and texts, in parts of `rows_per_part` accounts (DuckDB sorts one part at a time: at 1M accounts
+    the export adds ~200 MiB to the process peak beyond the finished file) appended to
+    one file on disk, read back once."""
+    import tempfile
+
+    import duckdb
+    import numpy as np
+
+    with contextlib.ExitStack() as stack:
+        if isinstance(columns, FileColumns):
+            con = stack.enter_context(columns.connect())
+            source, headers = f"({columns.select_sql()})", columns.headers
+            keys = con.execute("SELECT row_id FROM accounts ORDER BY row_id").fetchnumpy()["row_id"]
+        else:
+            con = stack.enter_context(duckdb.connect())
+            headers = [str(c) for c in columns.columns]
+            frame = columns.set_axis([f"c{i}" for i in range(len(headers))], axis=1).reset_index(drop=True)
+            keys = np.arange(len(frame))
+            con.register("__frame", frame.assign(__key=keys))
+            source = "__frame"
+        if len(keys) != result.n:
+            raise ValueError(f"the file has {len(keys):,} accounts but {result.n:,} were scored")
+        select, out_headers = _csv_select(con, source, headers, version_label)
+        # the header line as pandas writes it (quoting included), after the BOM; DuckDB writes the rows
+        header = "\ufeff" + pd.DataFrame(columns=out_headers).to_csv(index=False, lineterminator="\r\n")
+        if result.n == 0:
+            return header.encode()
+        out = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="icp_export_"))) / "scored.csv"
+        con.register("__patterns", _pattern_table(result))
+        con.register("__per_row", pd.DataFrame({"__key": keys, "__pat": np.asarray(result.patterns.inv)}))
+        try:
+            con.execute("SET preserve_insertion_order = true")
+            with open(out, "wb") as whole:
+                for start in range(0, result.n, rows_per_part):
+                    lo, hi = keys[start], keys[min(start + rows_per_part, result.n) - 1]
+                    _copy_part(con, select, source, int(lo), int(hi), out.with_suffix(".part"),
+                               header if start == 0 else None)
+                    with open(out.with_suffix(".part"), "rb") as part:
+                        shutil.copyfileobj(part, whole, 1 << 20)
+        finally:
+            for name in ("__patterns", "__per_row"):
+                con.unregister(name)
+        return out.read_bytes()  # read once: no second copy of a file of hundreds of megabytes
+
+
+def _csv_select(con, source: str, headers: list[str], version_label: str) -> tuple[list[str], list[str]]:
+    """The SELECT list of the export (file columns `f.c<i>` but re-scored ICP ones, then the ICP
+    columns from patterns `p`) and the headers it is written under."""
+    from .sql import quote_ident, sql_literal
+
+    types = [r[1] for r in con.execute(f"DESCRIBE SELECT * EXCLUDE (__key) FROM {source}").fetchall()]
+    own = [i for i, h in enumerate(headers) if h not in ICP_COLUMNS]
+    select = [_csv_cell_sql(f"f.c{i}") if types[i] == "VARCHAR" else f"f.c{i}" for i in own]
+    select += ['p."ICP Score"'] + [_csv_cell_sql("p." + quote_ident(c)) for c in ICP_COLUMNS[1:-1]]
+    select.append(_csv_cell_sql(sql_literal(version_label)))
+    return select, [_csv_header(headers[i]) for i in own] + list(ICP_COLUMNS)
+
+
+def _copy_part(con, select: list[str], source: str, lo: int, hi: int, path: Path, header: str | None) -> None:
+    """COPY the accounts with keys lo..hi, in key order, as CSV rows to `path` (`header` first)."""
+    from .sql import sql_literal
+
+    # PREFIX/SUFFIX come as a pair; the suffix is the last row's line end, written by DuckDB itself without them
+    framing = f", PREFIX {sql_literal(header)}, SUFFIX '\r\n'" if header else ""
+    con.execute(f"COPY (SELECT {', '.join(select)} FROM {source} f JOIN __per_row r ON r.__key = f.__key "
+                f"JOIN __patterns p ON p.__pat = r.__pat WHERE f.__key BETWEEN {lo} AND {hi} ORDER BY f.__key) "
+                f"TO {sql_literal(str(path))} (FORMAT csv, HEADER false, NEW_LINE '\r\n'{framing})")

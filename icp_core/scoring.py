@@ -178,6 +178,11 @@ def explain_accounts(result: ScoreResult, rows: np.ndarray) -> pd.DataFrame:
     # reasons, flags and hints depend only on the match pattern: build the text once per
     # distinct pattern among `rows` (hundreds), then spread it over the rows (up to millions)
     pats, back = np.unique(result.patterns.inv[rows], return_inverse=True)
+    return explain_patterns(result, pats).iloc[back].reset_index(drop=True)
+
+
+def explain_patterns(result: ScoreResult, pats: np.ndarray) -> pd.DataFrame:
+    """explain_accounts for match patterns `pats` (one row each, in that order)."""
     m = result.patterns.matrix[pats]
     n = len(pats)
     traits = result.traits
@@ -193,7 +198,7 @@ def explain_accounts(result: ScoreResult, rows: np.ndarray) -> pd.DataFrame:
         on = ~m[:, i] if flag_raised_on_miss(t) else m[:, i]
         flags = np.where(on, np.where(flags == "", flag, flags + SEPARATOR + flag), flags)
     hints = _pattern_hints(result, pats)
-    return pd.DataFrame({"reasons": reasons[back], "flags": flags[back], "next_step": hints[back]})
+    return pd.DataFrame({"reasons": reasons, "flags": flags, "next_step": hints})
 
 
 def next_tier_hints(result: ScoreResult, rows: np.ndarray) -> np.ndarray:

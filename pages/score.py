@@ -5,7 +5,7 @@ import pandas as pd
 import streamlit as st
 
 from icp_core.backtest import live_backtest
-from icp_core.export import file_column_chunks, profile_version_label, scored_export_bytes
+from icp_core.export import FileColumns, profile_version_label, scored_export_bytes
 from icp_core.formatting import TIER_COLORS, count, format_number, money, pct, pt_change
 from icp_core.outcomes import EvidenceError, default_outcome
 from icp_core.profile import (
@@ -515,8 +515,8 @@ with main:
     )
 
     def full_export() -> bytes:  # the one export schema (icp_core.export), as the Share page and the CLI
-        chunks = file_column_chunks(lambda: DatasetStore(root, dataset_ws).open_dataset(dataset_id), accounts.specs)
-        return scored_export_bytes(chunks, result, profile_version_label(profile.name, work["version"]), "csv")
+        columns = FileColumns(lambda: DatasetStore(root, dataset_ws).open_dataset(dataset_id), accounts.specs)
+        return scored_export_bytes(columns, result, profile_version_label(profile.name, work["version"]), "csv")
 
     st.download_button(f"Download all {accounts.n:,} scored accounts (CSV)", full_export,
                        file_name=f"{meta['name']} - ICP scores.csv", mime="text/csv", icon=":material/download:",

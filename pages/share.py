@@ -9,7 +9,7 @@ import pandas as pd
 import streamlit as st
 import streamlit.components.v1 as components
 
-from icp_core.export import EXPORT_FORMATS, ICP_COLUMNS, file_column_chunks, profile_version_label, scored_export_bytes
+from icp_core.export import EXPORT_FORMATS, ICP_COLUMNS, FileColumns, profile_version_label, scored_export_bytes
 from icp_core.onepager import build_onepager
 from icp_core.outcomes import default_outcome
 from icp_core.profile import MAX_AUTHOR_CHARS, MAX_NOTE_CHARS, diff_profiles, profile_from_dict
@@ -119,9 +119,9 @@ version_label = profile_version_label(profile.name, work["version"])
 
 
 def crm_export(fmt: str) -> bytes:  # the one export schema (icp_core.export), as the Score page and the CLI
-    chunks = file_column_chunks(lambda: DatasetStore(cur.root, cur.dataset_ws).open_dataset(cur.dataset_id),
-                                accounts.specs)
-    return scored_export_bytes(chunks, result, version_label, fmt)
+    columns = FileColumns(lambda: DatasetStore(cur.root, cur.dataset_ws).open_dataset(cur.dataset_id),
+                          accounts.specs)
+    return scored_export_bytes(columns, result, version_label, fmt)
 
 
 with tab_export:

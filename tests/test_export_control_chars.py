@@ -85,7 +85,7 @@ def test_crm_xlsx_export_with_control_characters(monkeypatch):
     res.pattern_score, res.pattern_tier, res.n = np.array([50.0]), np.array([1]), len(display)
     monkeypatch.setattr(scoring, "explain_accounts", lambda result, rows: pd.DataFrame(
         {"reasons": [f"Label\x01{r}" for r in rows], "flags": ["\x1b"] * len(rows), "next_step": [""] * len(rows)}))
-    data = scored_export_bytes([display], res, "v\x0b1", "xlsx")
+    data = scored_export_bytes(display, res, "v\x0b1", "xlsx")
     rows = read_xlsx(data)
     assert [r[1] for r in rows[1:]] == [expected_xlsx(n) for n in NAMES]
     assert rows[1][4:] == [f"Label{XLSX_PLACEHOLDER}0", XLSX_PLACEHOLDER, None, f"v{XLSX_PLACEHOLDER}1"]
