@@ -1,6 +1,15 @@
 """Shared fixtures: a private data directory per test, paths to the shared real data files."""
 
-import shutil
+import os
+
+# Two pytest-xdist workers share the 2 cores, next to the Streamlit servers and Chromium of the
+# browser tests: BLAS and OpenMP (k-means, silhouette) get one thread per process, set before numpy
+# loads. With two each, their spinning threads fought the other worker's and a 19,000-company
+# clustering test took 30 s instead of 6 s.
+for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+    os.environ.setdefault(_var, "1")
+
+import shutil  # noqa: E402
 from pathlib import Path
 
 import duckdb
@@ -44,6 +53,38 @@ def data_root(tmp_path, monkeypatch, sample_template):
     shutil.copytree(sample_template, root)
     monkeypatch.setenv("ICP_DATA_DIR", str(root))
     return root
+
+
+@pytest.fixture(scope="session")
+def server(tmp_path_factory, sample_template):
+    """One `streamlit run app.py` for the browser tests of a test session (they run one after another
+    on one worker): a private data directory that already holds the sample (a copy of the template;
+    a fresh server that loads it is test_browser_first_screen's and test_faults' case). Each test
+    opens its own browser context, so its own workspace: what one test uploads or saves no other
+    sees, as for two users of one hosted server."""
+    from tests.e2e import start_streamlit, stop
+
+    tmp = tmp_path_factory.mktemp("server")
+    shutil.copytree(sample_template, tmp / "data")
+    srv = start_streamlit(tmp / "data", tmp / "server.log")
+    yield srv
+    stop(srv.proc)
+    print(srv.log_text()[-5000:])
+
+
+@pytest.fixture
+def chromium():
+    """Headless Debian Chromium through Playwright, one per test (never downloaded: `make test`
+    installs the Debian package; missing, the test fails)."""
+    from playwright.sync_api import sync_playwright
+
+    from tests.e2e import CHROMIUM, CHROMIUM_ARGS
+
+    assert Path(CHROMIUM).exists(), "Debian chromium is required: run `make test` (it installs it)"
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield browser
+        browser.close()
 
 
 def open_app(page: str | None = None, timeout: float = 180) -> AppTest:

@@ -8,17 +8,11 @@ slow case), opens it the moment the server answers, reads the sidebar's links ev
 first second and until the app is drawn, and screenshots the first second.
 """
 
-import os
-import subprocess
-import sys
 import time
-import urllib.request
-from pathlib import Path
 
 import pytest
 
-from tests.conftest import ROOT
-from tests.test_browser import CHROMIUM, CHROMIUM_ARGS, free_port
+from tests.e2e import start_streamlit, stop
 
 # the app's page titles (app.py); everything the sidebar may ever list
 TITLES = {"Score", "Evidence", "Clusters", "TAM", "Share & export", "Data"}
@@ -38,67 +32,46 @@ SIDEBAR_LINKS = """() => {
 
 @pytest.fixture
 def fresh_server(tmp_path):
-    """`streamlit run app.py` on a free port and an empty data directory, not yet answering."""
-    port = free_port()
-    env = dict(os.environ, ICP_DATA_DIR=str(tmp_path / "data"))
-    log = open(tmp_path / "server.log", "wb")
-    cmd = [sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(port),
-           "--server.address", "127.0.0.1", "--server.headless", "true"]
-    procs = []
+    """A function that starts `streamlit run app.py` on an empty data directory and returns its URL
+    the moment it answers (health polled every 50 ms)."""
+    servers = []
 
     def start() -> str:
-        procs.append(subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT))
-        url = f"http://127.0.0.1:{port}"
-        deadline = time.time() + 60
-        while time.time() < deadline:  # polled fast: the page is opened the moment the server answers
-            try:
-                if urllib.request.urlopen(url + "/_stcore/health", timeout=2).status == 200:
-                    return url
-            except OSError:
-                time.sleep(0.05)
-        pytest.fail("streamlit did not start: " + (tmp_path / "server.log").read_text(errors="replace")[-2000:])
+        servers.append(start_streamlit(tmp_path / "data", tmp_path / "server.log", poll_s=0.05))
+        return servers[-1]
 
     yield start
-    for proc in procs:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-    log.close()
-    print((tmp_path / "server.log").read_text(errors="replace")[-3000:])
+    for srv in servers:
+        stop(srv.proc)
+    if servers:
+        print(servers[-1].log_text()[-3000:])
 
 
 @pytest.mark.browser
-def test_first_screen_lists_only_the_apps_pages(fresh_server, tmp_path):
-    assert Path(CHROMIUM).exists(), "Debian chromium is required: run `make test` (it installs it)"
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)  # ready before the server
-        page = browser.new_page(viewport={"width": 1280, "height": 720})
-        url = fresh_server()
-        opened = time.monotonic()
-        page.goto(url, wait_until="commit")
-        seen: list[tuple[float, list[str]]] = []  # (seconds since opening, sidebar links) whenever they change
-        shot = tmp_path / "first_second.png"
-        wrong_shot = tmp_path / "first_wrong_links.png"
-        loaded = False
-        while True:
-            t = time.monotonic() - opened
-            links = page.evaluate(SIDEBAR_LINKS)
-            if not seen or seen[-1][1] != links:
-                seen.append((round(t, 3), links))
-                if set(links) - TITLES and not wrong_shot.exists():
-                    page.screenshot(path=str(wrong_shot))
-            if t >= 1.0 and not shot.exists():
-                page.screenshot(path=str(shot))
-            loaded = loaded or (links == WORKSPACE_PAGES and page.get_by_text("Tier A", exact=True).count() > 0)
-            if (loaded and shot.exists()) or t > 120:
-                break
-            page.wait_for_timeout(50)
-        page.screenshot(path=str(tmp_path / "loaded.png"))
-        browser.close()
+def test_first_screen_lists_only_the_apps_pages(chromium, fresh_server, tmp_path):
+    # the browser is ready before the server starts
+    page = chromium.new_page(viewport={"width": 1280, "height": 720})
+    url = fresh_server()
+    opened = time.monotonic()
+    page.goto(url, wait_until="commit")
+    seen: list[tuple[float, list[str]]] = []  # (seconds since opening, sidebar links) whenever they change
+    shot = tmp_path / "first_second.png"
+    wrong_shot = tmp_path / "first_wrong_links.png"
+    loaded = False
+    while True:
+        t = time.monotonic() - opened
+        links = page.evaluate(SIDEBAR_LINKS)
+        if not seen or seen[-1][1] != links:
+            seen.append((round(t, 3), links))
+            if set(links) - TITLES and not wrong_shot.exists():
+                page.screenshot(path=str(wrong_shot))
+        if t >= 1.0 and not shot.exists():
+            page.screenshot(path=str(shot))
+        loaded = loaded or (links == WORKSPACE_PAGES and page.get_by_text("Tier A", exact=True).count() > 0)
+        if (loaded and shot.exists()) or t > 120:
+            break
+        page.wait_for_timeout(50)
+    page.screenshot(path=str(tmp_path / "loaded.png"))
 
     print("sidebar links over time:", seen)
     wrong = [(t, links) for t, links in seen if set(links) - TITLES]

@@ -8,13 +8,12 @@ links, images, autolinks and e-mail addresses; the rendered page must contain no
 import json
 import re
 import time
-from pathlib import Path
 
 import pytest
 
 from icp_core.store import SAMPLE_WORKSPACE, DatasetStore, ProfileStore, ShareStore, new_token
 from tests.conftest import ROOT
-from tests.test_browser import CHROMIUM, CHROMIUM_ARGS, server, tier_counts  # noqa: F401 (fixture)
+from tests.e2e import open_app, tier_counts
 
 EVIL = "evil.example"
 
@@ -37,44 +36,39 @@ def links_and_images(page) -> list[str]:
 
 
 @pytest.mark.browser
-def test_share_view_shows_user_text_as_typed(server, tmp_path):  # noqa: F811
-    assert Path(CHROMIUM).exists()
-    from playwright.sync_api import expect, sync_playwright
+def test_share_view_shows_user_text_as_typed(chromium, server, tmp_path):
+    from playwright.sync_api import expect
 
-    root = tmp_path / "data"
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        page = browser.new_page(viewport={"width": 1400, "height": 1000})
-        page.goto(server, wait_until="networkidle")
-        tier_counts(page)  # the server has made the sample dataset
-        deadline = time.time() + 30
-        while not DatasetStore(root, SAMPLE_WORKSPACE).list_datasets()[0] and time.time() < deadline:
-            time.sleep(0.5)
-        sample_id = DatasetStore(root, SAMPLE_WORKSPACE).list_datasets()[0][0]["id"]
-        author = new_token()
-        rec = ProfileStore(root, author).save_version(sample_id, hostile_profile())
-        token = ShareStore(root).create(author, SAMPLE_WORKSPACE, sample_id, rec["profile_id"], rec["version"],
-                                        label="hostile")["token"]
-        page.goto(f"{server}/?share={token}", wait_until="networkidle")
-        tier_counts(page)
-        expect(page.get_by_text("cannot be used on this dataset").first).to_be_visible(timeout=30_000)
-        # shown as typed: an invisible word joiner (U+2060) is all that keeps it from becoming a link
-        expect(page.locator("[data-testid='stMain']").get_by_text(re.compile(r"www\u2060?\.evil\.example")).first).to_be_visible()
-        assert links_and_images(page) == []
-        # the explanation card of the first account (its Flags carry the caution trait's label)
-        grid = page.locator("[data-testid='stDataFrame']").last
-        for attempt in range(4):
-            page.wait_for_timeout(1500)
-            grid.scroll_into_view_if_needed()
-            box = grid.bounding_box()
-            page.mouse.click(box["x"] + 16, box["y"] + 35 + 17)
-            try:
-                expect(page.get_by_text("not matched").first).to_be_visible(timeout=10_000)
-                break
-            except AssertionError:
-                if attempt == 3:
-                    raise
-        expect(page.get_by_text(re.compile(r"x\u2060?@evil\.example")).first).to_be_visible()
-        page.screenshot(path=str(tmp_path / "share_hostile_text.png"), full_page=True)
-        assert links_and_images(page) == []
-        browser.close()
+    root = server.data_dir
+    page = open_app(chromium, server, 1400, 1000)
+    tier_counts(page)  # the server has made the sample dataset
+    deadline = time.time() + 30
+    while not DatasetStore(root, SAMPLE_WORKSPACE).list_datasets()[0] and time.time() < deadline:
+        time.sleep(0.5)
+    sample_id = DatasetStore(root, SAMPLE_WORKSPACE).list_datasets()[0][0]["id"]
+    author = new_token()
+    rec = ProfileStore(root, author).save_version(sample_id, hostile_profile())
+    token = ShareStore(root).create(author, SAMPLE_WORKSPACE, sample_id, rec["profile_id"], rec["version"],
+                                    label="hostile")["token"]
+    page.goto(f"{server}/?share={token}", wait_until="networkidle")
+    tier_counts(page)
+    expect(page.get_by_text("cannot be used on this dataset").first).to_be_visible(timeout=30_000)
+    # shown as typed: an invisible word joiner (U+2060) is all that keeps it from becoming a link
+    expect(page.locator("[data-testid='stMain']").get_by_text(re.compile(r"www\u2060?\.evil\.example")).first).to_be_visible()
+    assert links_and_images(page) == []
+    # the explanation card of the first account (its Flags carry the caution trait's label)
+    grid = page.locator("[data-testid='stDataFrame']").last
+    for attempt in range(4):
+        page.wait_for_timeout(1500)
+        grid.scroll_into_view_if_needed()
+        box = grid.bounding_box()
+        page.mouse.click(box["x"] + 16, box["y"] + 35 + 17)
+        try:
+            expect(page.get_by_text("not matched").first).to_be_visible(timeout=10_000)
+            break
+        except AssertionError:
+            if attempt == 3:
+                raise
+    expect(page.get_by_text(re.compile(r"x\u2060?@evil\.example")).first).to_be_visible()
+    page.screenshot(path=str(tmp_path / "share_hostile_text.png"), full_page=True)
+    assert links_and_images(page) == []

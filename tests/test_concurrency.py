@@ -16,7 +16,7 @@ from streamlit.testing.v1 import AppTest
 
 from icp_core.store import DatasetStore, ProfileStore
 from tests.conftest import ROOT
-from tests.test_browser import CHROMIUM, CHROMIUM_ARGS, server, wait_idle  # noqa: F401  (fixture)
+from tests.e2e import open_app, wait_idle
 
 
 def company_file(i: int) -> bytes:
@@ -85,36 +85,30 @@ def test_ten_sessions_at_once(data_root):
 
 
 @pytest.mark.browser
-def test_three_browser_sessions_at_once(server, tmp_path):  # noqa: F811
-    from playwright.sync_api import expect, sync_playwright
+def test_three_browser_sessions_at_once(chromium, server, tmp_path):
+    from playwright.sync_api import expect
 
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        pages = []
-        for _ in range(3):
-            page = browser.new_context(viewport={"width": 1300, "height": 1000}).new_page()
-            page.goto(server, wait_until="networkidle")
-            pages.append(page)
-        for i, page in enumerate(pages):
-            expect(page.get_by_text("Tier A", exact=True)).to_be_visible(timeout=60_000)
-            page.get_by_role("link", name="Data").click()
-            expect(page.get_by_role("button", name="Load dataset")).to_be_visible(timeout=60_000)
-            f = tmp_path / f"browser{i}.csv"
-            f.write_bytes(company_file(100 + i))
-            page.locator("input[type=file]").first.set_input_files(str(f))
-        for page in pages:  # the three loads run at the same time
-            # the file's preview has run (the proposal shows): a click during that rerun can be lost,
-            # as it would be for a user clicking before the page has read the file
-            expect(page.get_by_text("This looks like").first).to_be_visible(timeout=60_000)
-            wait_idle(page)
-            page.get_by_role("button", name="Load dataset").click()
-        for i, page in enumerate(pages):
-            expect(page.get_by_text("Loaded 40 accounts")).to_be_visible(timeout=60_000)
-            page.get_by_role("link", name="Score").click()
-            expect(page.get_by_text("No traits yet").first).to_be_visible(timeout=60_000)
-            for j, other in enumerate(pages):
-                if j != i:
-                    assert other.get_by_text(f"browser{i}").count() == 0
-        browser.close()
-    log = (tmp_path / "server.log").read_text(errors="replace")
+    log_from = server.log_size()
+    pages = [open_app(chromium, server, 1300, 1000, ready=None) for _ in range(3)]
+    for i, page in enumerate(pages):
+        expect(page.get_by_text("Tier A", exact=True)).to_be_visible(timeout=60_000)
+        page.get_by_role("link", name="Data").click()
+        expect(page.get_by_role("button", name="Load dataset")).to_be_visible(timeout=60_000)
+        f = tmp_path / f"browser{i}.csv"
+        f.write_bytes(company_file(100 + i))
+        page.locator("input[type=file]").first.set_input_files(str(f))
+    for page in pages:  # the three loads run at the same time
+        # the file's preview has run (the proposal shows): a click during that rerun can be lost,
+        # as it would be for a user clicking before the page has read the file
+        expect(page.get_by_text("This looks like").first).to_be_visible(timeout=60_000)
+        wait_idle(page)
+        page.get_by_role("button", name="Load dataset").click()
+    for i, page in enumerate(pages):
+        expect(page.get_by_text("Loaded 40 accounts")).to_be_visible(timeout=60_000)
+        page.get_by_role("link", name="Score").click()
+        expect(page.get_by_text("No traits yet").first).to_be_visible(timeout=60_000)
+        for j, other in enumerate(pages):
+            if j != i:
+                assert other.get_by_text(f"browser{i}").count() == 0
+    log = server.log_text(since=log_from)
     assert "lock" not in log.lower() and "Traceback" not in log

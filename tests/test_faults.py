@@ -112,61 +112,38 @@ def test_a_damaged_sidecar_is_reported_and_skipped(tmp_path, content):
 
 
 @pytest.mark.browser
-def test_killing_the_server_mid_upload_and_restarting_loses_nothing(tmp_path):
+def test_killing_the_server_mid_upload_and_restarting_loses_nothing(chromium, tmp_path):
     """A real `streamlit run` is killed (SIGKILL) while it ingests an upload, then started again:
     the profile version saved before is intact, no half dataset shows, and the app works."""
-    from playwright.sync_api import expect, sync_playwright
+    from playwright.sync_api import expect
 
-    from tests.test_browser import CHROMIUM, CHROMIUM_ARGS, free_port
+    from tests.e2e import open_app, start_streamlit, stop
 
     data = tmp_path / "data"
-
-    def start():
-        port = free_port()
-        env = dict(os.environ, ICP_DATA_DIR=str(data))
-        log = open(tmp_path / f"server{port}.log", "wb")
-        proc = subprocess.Popen([sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(port),
-                                 "--server.address", "127.0.0.1", "--server.headless", "true"],
-                                cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
-        import urllib.request
-        for _ in range(200):
-            try:
-                if urllib.request.urlopen(f"http://127.0.0.1:{port}/_stcore/health", timeout=2).status == 200:
-                    return proc, f"http://127.0.0.1:{port}"
-            except OSError:
-                time.sleep(0.3)
-        raise AssertionError("server did not start")
-
     big = tmp_path / "big.csv"
     generate_accounts(120_000, seed=5).to_csv(big, index=False)
-    proc, url = start()
+    srv = start_streamlit(data, tmp_path / "server.log")
     try:  # a failing step must not leave the server running
-        with sync_playwright() as p:
-            browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-            page = browser.new_page(viewport={"width": 1300, "height": 1000})
-            page.goto(url, wait_until="networkidle")
-            expect(page.get_by_text("Tier A", exact=True)).to_be_visible(timeout=60_000)
-            page.get_by_role("link", name="Share & export").click()
-            expect(page.get_by_role("button", name="Save version")).to_be_visible(timeout=30_000)
-            page.get_by_role("button", name="Save version").click()
-            page.get_by_text("Saved (UTC)").wait_for(state="attached", timeout=30_000)
-            workspace_url = page.url
-            page.get_by_role("link", name="Data").click()
-            expect(page.get_by_role("button", name="Load dataset")).to_be_visible(timeout=30_000)
-            page.locator("input[type=file]").first.set_input_files(str(big))
-            expect(page.get_by_text("big.csv").first).to_be_visible(timeout=30_000)
-            # the upload has arrived and been read when its shape is proposed (issue 14)
-            expect(page.get_by_text("This looks like 120,000 accounts").first).to_be_visible(timeout=60_000)
-            page.get_by_role("button", name="Load dataset").click()
-            expect(page.get_by_text("Loading big.csv").first).to_be_visible(timeout=30_000)
-            time.sleep(1.0)
-            os.kill(proc.pid, signal.SIGKILL)  # in the middle of the ingest
-            proc.wait()
-            browser.close()
+        page = open_app(chromium, srv, 1300, 1000)
+        page.get_by_role("link", name="Share & export").click()
+        expect(page.get_by_role("button", name="Save version")).to_be_visible(timeout=30_000)
+        page.get_by_role("button", name="Save version").click()
+        page.get_by_text("Saved (UTC)").wait_for(state="attached", timeout=30_000)
+        workspace_url = page.url
+        page.get_by_role("link", name="Data").click()
+        expect(page.get_by_role("button", name="Load dataset")).to_be_visible(timeout=30_000)
+        page.locator("input[type=file]").first.set_input_files(str(big))
+        expect(page.get_by_text("big.csv").first).to_be_visible(timeout=30_000)
+        # the upload has arrived and been read when its shape is proposed (issue 14)
+        expect(page.get_by_text("This looks like 120,000 accounts").first).to_be_visible(timeout=60_000)
+        page.get_by_role("button", name="Load dataset").click()
+        expect(page.get_by_text("Loading big.csv").first).to_be_visible(timeout=30_000)
+        time.sleep(1.0)
+        os.kill(srv.proc.pid, signal.SIGKILL)  # in the middle of the ingest
+        srv.proc.wait()
+        page.context.close()
     finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
+        stop(srv.proc)
     ws = workspace_url.split("ws=")[1].split("&")[0]
     versions = [f for f in (data / "workspaces" / ws / "profiles").rglob("v*.json")]
     assert len(versions) == 1 and json.loads(versions[0].read_text())["version"] == 1
@@ -176,17 +153,12 @@ def test_killing_the_server_mid_upload_and_restarting_loses_nothing(tmp_path):
     for meta in (m for m in datasets if m["name"] == "big"):  # either absent, or complete (a fast machine)
         with store.open_dataset(meta["id"]) as con:
             assert con.execute("SELECT count(*) FROM accounts").fetchone()[0] == 120_000
-    proc, url = start()  # and it starts again and works on the same data
+    srv = start_streamlit(data, tmp_path / "server.log")  # and it starts again and works on the same data
     try:
-        with sync_playwright() as p:
-            browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-            page = browser.new_page(viewport={"width": 1300, "height": 1000})
-            page.goto(url + "/?ws=" + ws, wait_until="networkidle")
-            expect(page.get_by_text("saved version 1").first).to_be_visible(timeout=60_000)
-            browser.close()
+        page = open_app(chromium, srv + "/?ws=" + ws, 1300, 1000, ready=None)
+        expect(page.get_by_text("saved version 1").first).to_be_visible(timeout=60_000)
     finally:
-        proc.kill()
-        proc.wait()
+        stop(srv.proc)
 
 
 def test_leftovers_of_a_killed_process_are_swept_but_nothing_finished_or_recent(data_root, tmp_path, monkeypatch):
