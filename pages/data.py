@@ -1,6 +1,7 @@
 """Data page: upload accounts (+ opportunities), edit the column mapping, read the quality panel."""
 
 import tempfile
+import time
 from pathlib import Path
 
 import pandas as pd
@@ -23,6 +24,7 @@ require_app()
 root = data_dir()
 own_store = DatasetStore(root, app_state().workspace)
 limit_mb = default_upload_limit_mb()
+LOAD_WAITS_FOR_UPLOAD_S = 20  # a Load click with no file yet waits this long for one to arrive
 
 st.title("Data")
 st.caption("Load a CRM export: accounts, and optionally the opportunities/deals report to roll up to accounts.")
@@ -227,15 +229,22 @@ with st.expander("Load a new dataset", expanded=(app_state().dataset[0] == SAMPL
         max_upload_size=limit_mb,
         help="Rolled up to accounts (won, lost, open deals, win rate, won value, close dates), "
              "joined on account id or name.")
-    submitted = st.button("Load dataset", type="primary", icon=":material/upload:", key="data.load")
+    # A click is kept (with its time) until a file is there to load: a click made while the file is
+    # still uploading reaches the app before the file does, and the file's arrival then loads it.
+    st.button("Load dataset", type="primary", icon=":material/upload:", key="data.load",
+              on_click=lambda: st.session_state.__setitem__("data.load_requested", time.monotonic()))
     choices = upload_choices(accounts_file, opportunities_file is not None)
     name = st.text_input("Dataset name", key="data.name", placeholder="e.g. Salesforce export, Nov 2026")
-    if submitted:
+    requested = st.session_state.get("data.load_requested")
+    if requested is not None and accounts_file is None:
+        if time.monotonic() - requested > LOAD_WAITS_FOR_UPLOAD_S:
+            st.session_state.pop("data.load_requested")
+        st.error("Choose an accounts file first. A file still uploading is loaded as soon as it has arrived.",
+                 icon=":material/error:")
+    elif requested is not None:
+        st.session_state.pop("data.load_requested")
         st.session_state.pop("data.load_error", None)
-        if accounts_file is None:
-            st.error("Choose an accounts file first (or wait until its upload has finished and its shape is "
-                     "shown).")
-        elif choices is not None:
+        if choices is not None:
             load_upload(accounts_file, opportunities_file, name, choices)
     if st.session_state.get("data.load_error"):
         st.error(f"Could not load the file: {escape_markdown(st.session_state['data.load_error'])}", icon=":material/error:")

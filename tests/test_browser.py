@@ -143,3 +143,21 @@ def test_share_link_in_a_second_browser_context(chromium, server, tmp_path):
     viewer.goto(link, wait_until="networkidle")
     expect(viewer.get_by_role("heading", name="Link not found")).to_be_visible(timeout=30_000)
     assert viewer.get_by_text("Tier A", exact=True).count() == 0
+
+
+@pytest.mark.browser
+def test_load_clicked_while_the_file_still_uploads_loads_it(chromium, server, tmp_path):
+    """Clicking Load dataset the moment a file is chosen (it is still uploading): the click reached
+    the app before the file, its run found no file, and the file's arrival loaded nothing, silently."""
+    from playwright.sync_api import expect
+
+    from sample_data.generate_sample import generate_accounts
+
+    big = tmp_path / "just_chosen.csv"
+    generate_accounts(60_000, seed=3).to_csv(big, index=False)  # ~10 MB: the upload takes a moment
+    page = open_app(chromium, server, 1300, 1000)
+    page.get_by_role("link", name="Data").click()
+    expect(page.get_by_role("button", name="Load dataset")).to_be_visible(timeout=30_000)
+    page.locator("input[type=file]").first.set_input_files(str(big))
+    page.get_by_role("button", name="Load dataset").click()
+    expect(page.get_by_text("Loaded 60,000 accounts from just_chosen.csv")).to_be_visible(timeout=60_000)
