@@ -132,14 +132,17 @@ def ingest_summary(meta: dict) -> dict:
     }
 
 
-def _read_profile(path: str):
-    """The ICP profile JSON at `path`, or a CliError saying what is wrong with it."""
+def _read_profile(path: str, as_set: bool = False):
+    """The ICP profile JSON at `path` (as_set: a profile or an ICP set file, read as an IcpSet),
+    or a CliError saying what is wrong with it."""
+    from .icpset import MAX_ICPS, icp_set_from_json
     from .profile import MAX_PROFILE_JSON_BYTES, ProfileError, profile_from_json
 
+    limit = MAX_PROFILE_JSON_BYTES * (MAX_ICPS if as_set else 1)
     try:
         with open(path, "rb") as fh:
-            data = fh.read(MAX_PROFILE_JSON_BYTES + 1)  # never more: a bigger file is refused
-        return profile_from_json(data)
+            data = fh.read(limit + 1)  # never more: a bigger file is refused
+        return icp_set_from_json(data) if as_set else profile_from_json(data)
     except FileNotFoundError:
         raise CliError(f"profile not found: {path}") from None
     except IsADirectoryError:
@@ -147,7 +150,26 @@ def _read_profile(path: str):
     except OSError as exc:
         raise CliError(f"cannot read profile {path}: {exc.strerror or exc}") from None
     except ProfileError as exc:
-        raise CliError(f"malformed profile {path}: {exc}") from None
+        raise CliError(f"malformed {'ICP set or profile' if as_set else 'profile'} {path}: {exc}") from None
+
+
+def _read_icp_set(paths: list[str]):
+    """One ICP set from --profile files: one set file, or one or more profiles (each file a
+    profile or a set of one) combined in the order given."""
+    from .icpset import combine_profiles
+    from .profile import ProfileError
+
+    sets = [_read_profile(p, as_set=True) for p in paths]
+    if len(sets) == 1:
+        return sets[0]
+    several = [p for p, s in zip(paths, sets, strict=True) if len(s.profiles) > 1]
+    if several:
+        raise CliError(f"{several[0]} is a set of {len(sets[paths.index(several[0])].profiles)} ICPs: "
+                       "give one set file, or several single profiles")
+    try:
+        return combine_profiles([s.profiles[0] for s in sets])
+    except ProfileError as exc:
+        raise CliError(f"these profiles do not make an ICP set: {exc}") from None
 
 
 def _cmd_score(args) -> int:
@@ -156,9 +178,8 @@ def _cmd_score(args) -> int:
     from .dataset import AccountMatrix
     from .export import EXPORT_FORMATS, FileColumns, scored_export_bytes
     from .roles import ColumnSpec
-    from .scoring import score_accounts, tier_summary
 
-    profile = _read_profile(args.profile)
+    icps = _read_icp_set(args.profile)
     fmt = args.format or (Path(args.out).suffix.lower().lstrip(".") if args.out else "csv")
     if fmt not in EXPORT_FORMATS:
         raise CliError(f"unknown output format {fmt!r}: use --format csv, xlsx or parquet")
@@ -169,30 +190,48 @@ def _cmd_score(args) -> int:
         result = ingest_dataset(store, Path(args.file))
         specs = [ColumnSpec.from_dict(c) for c in result.meta["columns"]]
         accounts = AccountMatrix(lambda: store.open_dataset(result.dataset_id), specs)
-        from .profile import resolve_profile
-        binding = resolve_profile(profile, specs)
-        if binding.problems:
-            text = "; ".join(binding.problems)
-            if not args.skip_missing_traits:
-                raise CliError(f"{len(binding.problems)} trait(s) cannot be scored on {Path(args.file).name}: {text} "
-                               "(use --skip-missing-traits to score with the others)")
-            print(f"warning: scoring without {len(binding.problems)} trait(s): {text}", file=sys.stderr)
-        scored = score_accounts(accounts.matches(binding.traits), [t for t, _ in binding.traits],
-                                profile.tier_rule)
+        scored, label, lines = _score_icps(icps, accounts, specs, Path(args.file).name, args.skip_missing_traits)
         # the one export schema (icp_core.export), as the Score page download and the Share page's CRM export
         data = scored_export_bytes(FileColumns(lambda: store.open_dataset(result.dataset_id), specs),
-                                   scored, profile.name, fmt)
+                                   scored, label, fmt)
     if args.out:
         from .store import write_atomic
         write_atomic(Path(args.out), data)
     else:
         sys.stdout.buffer.write(data.removeprefix("\ufeff".encode()))
         sys.stdout.flush()
-    summary = tier_summary(scored, accounts)
-    counts = ", ".join(f"{r.tier} {r.accounts:,}" for r in summary.itertuples())
-    print(f"scored {accounts.n:,} accounts with {len(binding.traits)} trait(s) of “{profile.name}”: {counts}"
-          + (f"; wrote {args.out}" if args.out else ""), file=sys.stderr)
+    for line in lines:
+        print(line + (f"; wrote {args.out}" if args.out and line is lines[-1] else ""), file=sys.stderr)
     return 0
+
+
+def _score_icps(icps, accounts, specs, file_name: str, skip_missing: bool):
+    """Score a set on the accounts: (ScoreResult for a set of one, else SetScore; version label;
+    summary lines for stderr). CliError when a trait's column is missing, unless skip_missing."""
+    from .icpset import overlap, set_score
+    from .profile import resolve_profile
+    from .scoring import score_accounts, tier_summary
+
+    results, lines = [], []
+    for profile in icps.profiles:
+        binding = resolve_profile(profile, specs)
+        if binding.problems:
+            text = "; ".join(binding.problems)
+            where = f" of “{profile.name}”" if len(icps.profiles) > 1 else ""
+            if not skip_missing:
+                raise CliError(f"{len(binding.problems)} trait(s){where} cannot be scored on {file_name}: {text} "
+                               "(use --skip-missing-traits to score with the others)")
+            print(f"warning: scoring without {len(binding.problems)} trait(s){where}: {text}", file=sys.stderr)
+        r = score_accounts(accounts.patterns(binding.traits), [t for t, _ in binding.traits], profile.tier_rule)
+        counts = ", ".join(f"{row.tier} {row.accounts:,}" for row in tier_summary(r, accounts).itertuples())
+        lines.append(f"scored {accounts.n:,} accounts with {len(binding.traits)} trait(s) of “{profile.name}”: {counts}")
+        results.append(r)
+    if len(results) == 1:
+        return results[0], icps.profiles[0].name, lines
+    scored = set_score(icps.names, results)
+    best = overlap(scored)["best_fit"]
+    lines.append("best fit: " + ", ".join(f"{r.icp} {r.accounts:,}" for r in best.itertuples()))
+    return scored, f"{icps.name} ({', '.join(icps.names)})", lines
 
 
 def _load_for_evidence(args, tmp: str):
@@ -500,7 +539,9 @@ def _add_score_parser(sub) -> None:
     """The `score` subcommand: score a file with a profile."""
     score = sub.add_parser("score", help="score a file with an ICP profile; writes its columns plus ICP Score, Tier, Reasons, Flags, Next Step")
     score.add_argument("file", help="accounts file: CSV/TSV, .xlsx or .parquet (cleaned as on upload)")
-    score.add_argument("--profile", required=True, help="ICP profile JSON (saved or downloaded from the app)")
+    score.add_argument("--profile", required=True, action="append",
+                       help="ICP profile JSON (saved or downloaded from the app), or an ICP set file; repeat it "
+                            "to score several ICPs together (each account also gets its best-fit ICP)")
     score.add_argument("--out", help="output file (default: CSV on standard output)")
     score.add_argument("--format", choices=["csv", "xlsx", "parquet"],
                        help="output format (default: from --out's extension, else csv)")

@@ -20,6 +20,7 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
 
@@ -125,26 +126,71 @@ def profile_version_label(name: str, version: int | None) -> str:
     return f"{name} v{version}" if version else f"{name} (unsaved)"
 
 
-def scored_frame(columns: pd.DataFrame, result, rows, version_label: str) -> pd.DataFrame:
-    """The accounts at positions `rows` (`columns`: their file columns, one row each, same order)
-    with ICP Score (1 decimal), ICP Tier, ICP Reasons, ICP Flags, ICP Next Step and ICP Profile
-    Version after them. A file column named like one of those (a re-scored export) is replaced."""
-    import numpy as np
+BEST_FIT_COLUMN = "ICP Best Fit"
 
-    from .scoring import TIER_LABELS, explain_accounts
 
-    rows = np.asarray(rows, dtype=np.int64)
-    expl = explain_accounts(result, rows)
-    pat = result.patterns.inv[rows]
-    out = columns.drop(columns=[c for c in columns.columns if c in ICP_COLUMNS]).reset_index(drop=True)
-    # text columns stay plain object arrays: no round trip through pandas' Arrow strings per export
-    text = {"ICP Tier": np.array(TIER_LABELS, dtype=object)[result.pattern_tier[pat]],
+def icp_column_names(scored) -> list[str]:
+    """The ICP columns after the file's, for a ScoreResult (one profile: ICP_COLUMNS) or a SetScore
+    (an ICP set): the best-fit ICP's score, tier, reasons, flags and next step, `ICP Best Fit`
+    (its name, or "none"), then `ICP Score: <name>` and `ICP Tier: <name>` per ICP, then the version."""
+    if not hasattr(scored, "results"):
+        return list(ICP_COLUMNS)
+    per_icp = [f"ICP {what}: {name}" for name in scored.names for what in ("Score", "Tier")]
+    return [*ICP_COLUMNS[:-1], BEST_FIT_COLUMN, *per_icp, ICP_COLUMNS[-1]]
+
+
+def icp_values(scored) -> tuple[np.ndarray, pd.DataFrame]:
+    """(index per account, table): the ICP columns but the version, one table row per distinct
+    combination of match patterns (a few hundred for one profile, thousands for a set), and each
+    account's row in it. Reasons and hints are built once per table row, not per account."""
+    from .scoring import TIER_LABELS, explain_patterns
+
+    tiers = np.array(TIER_LABELS, dtype=object)
+    if not hasattr(scored, "results"):
+        pats = np.arange(len(scored.pattern_score))
+        expl = explain_patterns(scored, pats)
+        return np.asarray(scored.patterns.inv, dtype=np.int64), pd.DataFrame({
+            "ICP Score": np.round(scored.pattern_score, 1), "ICP Tier": tiers[scored.pattern_tier],
             "ICP Reasons": expl["reasons"].to_numpy(dtype=object), "ICP Flags": expl["flags"].to_numpy(dtype=object),
-            "ICP Next Step": expl["next_step"].to_numpy(dtype=object)}
-    out["ICP Score"] = np.round(result.pattern_score[pat], 1)
-    for name, values in text.items():
-        out[name] = pd.Series(values, dtype=object)
-    out["ICP Profile Version"] = pd.Series(np.full(len(rows), version_label, dtype=object), dtype=object)
+            "ICP Next Step": expl["next_step"].to_numpy(dtype=object)})
+    key = np.zeros(scored.n, dtype=np.int64)
+    for r in scored.results:  # one combined key per distinct combination of the ICPs' patterns
+        key = np.unique(key * len(r.pattern_score) + r.patterns.inv, return_inverse=True)[1].astype(np.int64)
+    combos, first = np.unique(key, return_index=True)
+    closest = scored.closest[first].astype(np.int64)
+    table: dict[str, np.ndarray] = {c: np.empty(len(combos), dtype=object) for c in ICP_COLUMNS[1:-1]}
+    table = {"ICP Score": np.zeros(len(combos))} | table
+    for i, r in enumerate(scored.results):
+        on, pat = closest == i, r.patterns.inv[first]
+        if on.any():
+            expl = explain_patterns(r, pat[on])
+            table["ICP Score"][on] = np.round(r.pattern_score[pat[on]], 1)
+            table["ICP Tier"][on] = tiers[r.pattern_tier[pat[on]]]
+            for col, k in (("ICP Reasons", "reasons"), ("ICP Flags", "flags"), ("ICP Next Step", "next_step")):
+                table[col][on] = expl[k].to_numpy(dtype=object)
+    table[BEST_FIT_COLUMN] = scored.best_fit_labels()[first]
+    for r, name in zip(scored.results, scored.names, strict=True):
+        pat = r.patterns.inv[first]
+        table[f"ICP Score: {name}"] = np.round(r.pattern_score[pat], 1)
+        table[f"ICP Tier: {name}"] = tiers[r.pattern_tier[pat]]
+    return key, pd.DataFrame(table)
+
+
+def scored_frame(columns: pd.DataFrame, scored, rows, version_label: str, values=None) -> pd.DataFrame:
+    """The accounts at positions `rows` (`columns`: their file columns, one row each, same order)
+    with the ICP columns after them (icp_column_names: ICP Score (1 decimal), ICP Tier, ICP Reasons,
+    ICP Flags, ICP Next Step, … , ICP Profile Version). A file column named like one of those (a
+    re-scored export) is replaced. values: icp_values(scored), when already built."""
+    rows = np.asarray(rows, dtype=np.int64)
+    index, table = values if values is not None else icp_values(scored)
+    names = icp_column_names(scored)
+    out = columns.drop(columns=[c for c in columns.columns if c in names]).reset_index(drop=True)
+    picked = table.iloc[index[rows]].reset_index(drop=True)
+    for name in names[:-1]:
+        # text columns stay plain object arrays: no round trip through pandas' Arrow strings per export
+        col = picked[name]
+        out[name] = col if pd.api.types.is_numeric_dtype(col) else pd.Series(col.to_numpy(dtype=object), dtype=object)
+    out[names[-1]] = pd.Series(np.full(len(rows), version_label, dtype=object), dtype=object)
     return out
 
 
@@ -184,15 +230,13 @@ def scored_export_bytes(columns: FileColumns | pd.DataFrame, result, version_lab
     """Every scored account in the one schema (see scored_frame) as CSV, Excel or Parquet.
     columns: the accounts' file columns (FileColumns of a dataset, or one frame in file order).
     CSV is written by DuckDB (scored_csv_bytes); Excel and Parquet from pandas frames."""
-    import numpy as np
-
     if fmt not in EXPORT_FORMATS:
         raise ValueError(f"unknown export format {fmt!r}")
     if fmt == "csv":
         return scored_csv_bytes(columns, result, version_label)
-    start, parts = 0, []
+    start, parts, values = 0, [], icp_values(result)
     for frame in columns.chunks() if isinstance(columns, FileColumns) else [columns]:
-        parts.append(scored_frame(frame, result, np.arange(start, start + len(frame)), version_label))
+        parts.append(scored_frame(frame, result, np.arange(start, start + len(frame)), version_label, values))
         start += len(frame)
     if start != result.n:
         raise ValueError(f"the file has {start:,} accounts but {result.n:,} were scored")
@@ -213,21 +257,6 @@ def _csv_header(name: str) -> str:
     return "'" + name if name.startswith(FORMULA_PREFIXES) else name
 
 
-def _pattern_table(result) -> pd.DataFrame:
-    """One row per match pattern: `__pat` and the ICP columns but the version."""
-    import numpy as np
-
-    from .scoring import TIER_LABELS, explain_patterns
-
-    pats = np.arange(len(result.pattern_score))
-    expl = explain_patterns(result, pats)
-    return pd.DataFrame({"__pat": pats, "ICP Score": np.round(result.pattern_score, 1),
-                         "ICP Tier": np.array(TIER_LABELS, dtype=object)[result.pattern_tier],
-                         "ICP Reasons": expl["reasons"].to_numpy(dtype=object),
-                         "ICP Flags": expl["flags"].to_numpy(dtype=object),
-                         "ICP Next Step": expl["next_step"].to_numpy(dtype=object)})
-
-
 def scored_csv_bytes(columns: FileColumns | pd.DataFrame, result, version_label: str,
                      rows_per_part: int = 100_000) -> bytes:
     """The one schema as CSV, the same bytes to_csv_bytes(scored_frame(...)) writes (UTF-8 with BOM,
@@ -239,7 +268,6 @@ def scored_csv_bytes(columns: FileColumns | pd.DataFrame, result, version_label:
     import tempfile
 
     import duckdb
-    import numpy as np
 
     with contextlib.ExitStack() as stack:
         if isinstance(columns, FileColumns):
@@ -255,14 +283,15 @@ def scored_csv_bytes(columns: FileColumns | pd.DataFrame, result, version_label:
             source = "__frame"
         if len(keys) != result.n:
             raise ValueError(f"the file has {len(keys):,} accounts but {result.n:,} were scored")
-        select, out_headers = _csv_select(con, source, headers, version_label)
+        index, table = icp_values(result)
+        select, out_headers = _csv_select(con, source, headers, icp_column_names(result), table, version_label)
         # the header line as pandas writes it (quoting included), after the BOM; DuckDB writes the rows
         header = "\ufeff" + pd.DataFrame(columns=out_headers).to_csv(index=False, lineterminator="\r\n")
         if result.n == 0:
             return header.encode()
         out = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="icp_export_"))) / "scored.csv"
-        con.register("__patterns", _pattern_table(result))
-        con.register("__per_row", pd.DataFrame({"__key": keys, "__pat": np.asarray(result.patterns.inv)}))
+        con.register("__patterns", table.assign(__pat=np.arange(len(table))))
+        con.register("__per_row", pd.DataFrame({"__key": keys, "__pat": index}))
         try:
             con.execute("SET preserve_insertion_order = true")
             with open(out, "wb") as whole:
@@ -278,17 +307,19 @@ def scored_csv_bytes(columns: FileColumns | pd.DataFrame, result, version_label:
         return out.read_bytes()  # read once: no second copy of a file of hundreds of megabytes
 
 
-def _csv_select(con, source: str, headers: list[str], version_label: str) -> tuple[list[str], list[str]]:
+def _csv_select(con, source: str, headers: list[str], icp_names: list[str], table: pd.DataFrame,
+                version_label: str) -> tuple[list[str], list[str]]:
     """The SELECT list of the export (file columns `f.c<i>` but re-scored ICP ones, then the ICP
-    columns from patterns `p`) and the headers it is written under."""
+    columns from the values table `p`, then the version) and the headers it is written under."""
     from .sql import quote_ident, sql_literal
 
     types = [r[1] for r in con.execute(f"DESCRIBE SELECT * EXCLUDE (__key) FROM {source}").fetchall()]
-    own = [i for i, h in enumerate(headers) if h not in ICP_COLUMNS]
+    own = [i for i, h in enumerate(headers) if h not in icp_names]
     select = [_csv_cell_sql(f"f.c{i}") if types[i] == "VARCHAR" else f"f.c{i}" for i in own]
-    select += ['p."ICP Score"'] + [_csv_cell_sql("p." + quote_ident(c)) for c in ICP_COLUMNS[1:-1]]
+    select += [f"p.{quote_ident(c)}" if pd.api.types.is_numeric_dtype(table[c]) else _csv_cell_sql(f"p.{quote_ident(c)}")
+               for c in icp_names[:-1]]
     select.append(_csv_cell_sql(sql_literal(version_label)))
-    return select, [_csv_header(headers[i]) for i in own] + list(ICP_COLUMNS)
+    return select, [_csv_header(headers[i]) for i in own] + icp_names
 
 
 def _copy_part(con, select: list[str], source: str, lo: int, hi: int, path: Path, header: str | None) -> None:

@@ -2,12 +2,22 @@
 listed first, "none" when D or disqualified everywhere), the overlap figures against a pandas
 computation, and what a set file may hold."""
 
+import csv
+import io
 import json
 
 import numpy as np
 import pandas as pd
 import pytest
 
+from icp_core.export import (
+    BEST_FIT_COLUMN,
+    FileColumns,
+    icp_column_names,
+    scored_export_bytes,
+    scored_frame,
+    to_csv_bytes,
+)
 from icp_core.icpset import (
     MAX_ICPS,
     NONE,
@@ -19,7 +29,7 @@ from icp_core.icpset import (
     set_score,
 )
 from icp_core.profile import Profile, ProfileError, TierRule, Trait, profile_from_json
-from icp_core.scoring import TIER_LABELS, score_accounts
+from icp_core.scoring import TIER_LABELS, explain_accounts, score_accounts
 from tests.conftest import ROOT
 
 DEFAULT = ROOT / "sample_data" / "default_profile.json"
@@ -79,6 +89,7 @@ def sample_set(tmp_path_factory):
     meta = ingest_dataset(store, ROOT / "sample_data" / "accounts.csv", ROOT / "sample_data" / "opportunities.csv").meta
     specs = [ColumnSpec.from_dict(c) for c in meta["columns"]]
     am = AccountMatrix(lambda: store.open_dataset(meta["id"]), specs)
+    am.file_columns = FileColumns(lambda: store.open_dataset(meta["id"]), specs)
     base = profile_from_json(DEFAULT.read_text())
     health = Profile(name="Enterprise healthcare", traits=[
         Trait("Healthcare", "in_set", role="industry", values=["healthcare"], weight=5),
@@ -146,3 +157,69 @@ def test_a_broken_profile_inside_a_set_is_named():
     with pytest.raises(ProfileError, match=r"profiles\[1\].*tier_rule.mode"):
         icp_set_from_json(text)
     assert IcpSet().name == "ICP set"
+
+
+def _read(data: bytes) -> pd.DataFrame:
+    rows = list(csv.reader(io.StringIO(data.decode("utf-8-sig"), newline="")))
+    return pd.DataFrame(rows[1:], columns=rows[0])
+
+
+def test_a_set_exports_every_icp_and_the_best_fit(sample_set):
+    """The export carries the best-fit ICP's score, tier, reasons, flags and next step, ICP Best Fit,
+    and each ICP's score and tier; DuckDB's CSV equals pandas' writer byte for byte."""
+    am, icps = sample_set
+    s, _ = score_set(am, icps)
+    label = "Our ICPs (3)"
+    data = scored_export_bytes(am.file_columns, s, label, "csv")
+    frame = pd.concat(list(am.file_columns.chunks(chunk=700)), ignore_index=True)
+    assert data == to_csv_bytes(scored_frame(frame, s, np.arange(s.n), label))
+    back = _read(data)
+    names = icp_column_names(s)
+    assert list(back.columns[-len(names):]) == names
+    assert names[5] == BEST_FIT_COLUMN and names[6:8] == [f"ICP Score: {icps.names[0]}", f"ICP Tier: {icps.names[0]}"]
+    assert back[BEST_FIT_COLUMN].tolist() == s.best_fit_labels().tolist()
+    for r, name in zip(s.results, icps.names, strict=True):
+        assert back[f"ICP Tier: {name}"].tolist() == [TIER_LABELS[t] for t in r.tier]
+        assert np.allclose(back[f"ICP Score: {name}"].astype(float), np.round(r.score, 1))
+    # the first columns follow the ICP the account fits best (or comes closest in)
+    rows = np.arange(0, s.n, 97)
+    for i, r in enumerate(s.results):
+        on = rows[s.closest[rows] == i]
+        expl = explain_accounts(r, on)
+        assert back["ICP Reasons"].iloc[on].tolist() == expl["reasons"].tolist()
+        assert back["ICP Tier"].iloc[on].tolist() == [TIER_LABELS[t] for t in r.tier[on]]
+    assert (back["ICP Profile Version"] == label).all()
+    xlsx = pd.read_excel(io.BytesIO(scored_export_bytes(am.file_columns, s, label, "xlsx")), dtype=str,
+                         keep_default_na=False)
+    assert list(xlsx.columns[-len(names):]) == names and xlsx[BEST_FIT_COLUMN].tolist() == back[BEST_FIT_COLUMN].tolist()
+
+
+def test_cli_scores_several_profiles_or_a_set_file_alike(sample_set, tmp_path, capsys):
+    from icp_core.__main__ import main
+
+    _, icps = sample_set
+    paths = []
+    for i, p in enumerate(icps.profiles):
+        paths += ["--profile", str(tmp_path / f"p{i}.json")]
+        (tmp_path / f"p{i}.json").write_text(p.to_json())
+    (tmp_path / "set.json").write_text(icps.to_json())
+    accounts = str(ROOT / "sample_data" / "accounts.csv")
+    base = ["--data-dir", str(tmp_path / "d"), "score", accounts]
+    assert main([*base, *paths, "--out", str(tmp_path / "a.csv")]) == 0
+    err = capsys.readouterr().err
+    assert err.count("scored 3,000 accounts") == 3 and "best fit: Sample ICP" in err and "none " in err
+    assert main([*base, "--profile", str(tmp_path / "set.json"), "--out", str(tmp_path / "b.csv")]) == 0
+    a, b = (_read((tmp_path / f).read_bytes()) for f in ("a.csv", "b.csv"))
+    assert a.drop(columns="ICP Profile Version").equals(b.drop(columns="ICP Profile Version"))
+    assert BEST_FIT_COLUMN in a.columns and f"ICP Tier: {icps.names[2]}" in a.columns
+    # one profile: the one-profile schema, as before
+    assert main([*base, "--profile", paths[1], "--out", str(tmp_path / "c.csv")]) == 0
+    assert BEST_FIT_COLUMN not in _read((tmp_path / "c.csv").read_bytes()).columns
+    capsys.readouterr()
+    # bad sets: one line, exit 2, nothing written
+    (tmp_path / "twin.json").write_text(icps.profiles[0].to_json())
+    for bad in ([*paths[:2], "--profile", str(tmp_path / "twin.json")],
+                ["--profile", str(tmp_path / "set.json"), *paths[:2]]):
+        assert main([*base, *bad, "--out", str(tmp_path / "bad.csv")]) == 2
+        err = capsys.readouterr().err
+        assert err.count("\n") == 1 and err.startswith("error: ") and not (tmp_path / "bad.csv").exists()
