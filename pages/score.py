@@ -7,6 +7,7 @@ import streamlit as st
 from icp_core.backtest import live_backtest
 from icp_core.export import FileColumns, profile_version_label, scored_export_bytes
 from icp_core.formatting import TIER_COLORS, count, format_number, money, pct, pt_change
+from icp_core.icpset import MAX_ICPS, NONE, overlap, set_score
 from icp_core.outcomes import EvidenceError, default_outcome
 from icp_core.profile import (
     DISQUALIFIED,
@@ -43,16 +44,20 @@ from icp_core.store import SAMPLE_WORKSPACE, DatasetStore
 from ui.cached import histogram_spec, suggestion_cached, tier_bar_spec
 from ui.state import (
     DEFAULT_PROFILE,
+    add_icp,
     app_state,
     current_dataset,
     escape_markdown,
     read_only,
+    remove_icp,
     renew_widgets,
     replace_profile,
     save_and_report,
     set_working,
+    switch_icp,
     widget_key,
     working,
+    working_set,
 )
 
 TABLE_ROWS = 1000
@@ -83,6 +88,8 @@ meta, accounts, pstore = cur.meta, cur.accounts, cur.pstore
 work = working(cur)
 profile: Profile = work["profile"]
 readonly = read_only() is not None
+icps = working_set(cur)  # the working ICP set (issue 16); `work` is the ICP being edited
+active_icp = next(i for i, e in enumerate(icps) if e is work)
 
 
 def wkey(name: str) -> str:
@@ -195,11 +202,47 @@ with head_l:
     saved_note = (f"saved version {work['version']}" if work["version"] else "not saved yet")
     if readonly:
         saved_note = f"shared version {work['version']} · read-only"
-    st.markdown("**" + escape_markdown(profile.name) + "**", help=escape_markdown(profile.description) if profile.description else None)
+    if len(icps) > 1:  # one click switches the ICP being edited
+        st.segmented_control("ICP being edited", range(len(icps)), format_func=lambda i: icps[i]["profile"].name,
+                             default=active_icp, key=f"score.icp_pick.{work['widget_gen']}",
+                             on_change=lambda: switch_icp(cur, st.session_state[f"score.icp_pick.{work['widget_gen']}"])
+                             if st.session_state[f"score.icp_pick.{work['widget_gen']}"] is not None else None,
+                             label_visibility="collapsed")
+    else:
+        st.markdown("**" + escape_markdown(profile.name) + "**",
+                    help=escape_markdown(profile.description) if profile.description else None)
     st.caption(f"{len(profile.traits)} traits · {saved_note} · dataset “{escape_markdown(meta['name'])}”")
 
+
+def icp_popover() -> None:
+    """Add an ICP to the working set (empty or a copy of the one being edited), or drop this one."""
+    st.text_input("New ICP name", key="score.new_icp_name", max_chars=MAX_NAME_CHARS,
+                  placeholder="e.g. Enterprise healthcare")
+    start = st.radio("Start from", ["No traits", f"A copy of “{profile.name}”"], key="score.new_icp_start",
+                     horizontal=True)
+    if st.button("Add ICP", type="primary", key="score.add_icp", icon=":material/add:"):
+        name = st.session_state["score.new_icp_name"].strip()
+        new = profile.copy() if start != "No traits" else Profile()
+        new.name, new.description = name, ""
+        try:
+            add_icp(cur, new)
+        except ProfileError as exc:
+            st.error(f"Not added: {escape_markdown(exc)}")
+        else:
+            st.rerun()
+    if len(icps) > 1 and st.button(f"Remove “{profile.name}” from the set", key="score.remove_icp",
+                                   icon=":material/delete:"):
+        remove_icp(cur, active_icp)
+        st.rerun()
+    st.caption(f"{len(icps)} of {MAX_ICPS} ICPs. Each account's best fit is the ICP where its tier is highest, "
+               "then its score; D or disqualified everywhere is “none”.")
+
+
 with head_r:
-    c_save, c_load, c_dl = st.columns(3)
+    c_save, c_load, c_dl, c_icps = st.columns(4)
+    if not readonly:
+        with c_icps.popover("ICPs", icon=":material/stacks:", width="stretch"):
+            icp_popover()
     if not readonly:
         with c_save.popover("Save", icon=":material/save:", width="stretch"):
             st.text_input("Profile name", value=profile.name, key="score.save_name", max_chars=MAX_NAME_CHARS)
@@ -468,6 +511,15 @@ with main:
             st.html(card_lines(row, b))
     evidence_line = live_evidence_line()
     st.caption(f"Changes since {work['baseline_label']}" + (f" · {evidence_line}" if evidence_line else "."))
+    if len(icps) > 1:
+        results = [result if e is work else score_profile(accounts, e["profile"])[0] for e in icps]
+        ov = overlap(set_score([e["profile"].name for e in icps], results))
+        best = " · ".join(f"{escape_markdown(r.icp) if r.icp != NONE else 'none'} {count(r.accounts)}"
+                          for r in ov["best_fit"].itertuples())
+        st.caption(f"Best fit: {best} · A or B in two or more ICPs: {count(ov['multi_ab'])}")
+        with st.expander("ICP × tier", icon=":material/grid_on:"):
+            st.dataframe(ov["matrix"].reset_index().rename(columns={"icp": "ICP"}), hide_index=True,
+                         width="stretch", key="score.icp_matrix")
 
     ch1, ch2 = st.columns([5, 4])  # room for the four measure buttons on a 1280-px projector
     with ch1:

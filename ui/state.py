@@ -13,7 +13,8 @@ named accessors), never through st.session_state directly:
   icp.picker_gen       generation of the sidebar dataset picker's widget key
   icp.outcome          {dataset id: Outcome} chosen on the Evidence page (used by Score and Share)
   icp.clustering       {dataset id: LastClustering} last clustering of the Clusters page (used by TAM)
-  icp.work             {dataset id | ("share", token): working profile entry} (below)
+  icp.work             {dataset id | ("share", token): working profile entry} (below): the ICP being edited
+  icp.sets             {same key: [working profile entries]}: the working ICP set, in set order (issue 16)
   icp.widget_gen       session-wide counter of the Score page's profile widget generations
 
 The working profile of each dataset lives in st.session_state["icp.work"][dataset_id]
@@ -251,15 +252,72 @@ def current_dataset() -> Current:
     return Current(root, workspace, dataset_ws, dataset_id, meta, accounts, ProfileStore(root, workspace), stamp)
 
 
-def set_working(cur: Current, profile: Profile, profile_id=None, version=None, baseline_label="as loaded") -> None:
-    """Make `profile` the working profile of the current dataset; its tiers become the baseline."""
+def _new_entry(cur: Current, profile: Profile, profile_id=None, version=None, baseline_label="as loaded") -> dict:
     from icp_core.scoring import score_profile, tier_summary
 
     result, _ = score_profile(cur.accounts, profile)
     work = {"profile": profile, "profile_id": profile_id, "version": version,
             "baseline": tier_summary(result, cur.accounts), "baseline_label": baseline_label}
     renew_widgets(work)
-    app_state().work_entries()[cur.dataset_id] = work
+    return work
+
+
+def set_working(cur: Current, profile: Profile, profile_id=None, version=None, baseline_label="as loaded") -> None:
+    """Make `profile` the working profile of the current dataset (in the working set, it takes the
+    place of the ICP being edited); its tiers become the baseline."""
+    entries = app_state().work_entries()
+    old, work = entries.get(cur.dataset_id), _new_entry(cur, profile, profile_id, version, baseline_label)
+    icps = st.session_state.get("icp.sets", {}).get(cur.dataset_id)
+    if icps is not None:
+        at = next((i for i, e in enumerate(icps) if e is old), None)
+        if at is None:
+            icps.append(work)
+        else:
+            icps[at] = work
+    entries[cur.dataset_id] = work
+
+
+def _set_key(cur: Current):
+    share = read_only()
+    return ("share", share["token"]) if share is not None else cur.dataset_id
+
+
+def working_set(cur: Current) -> list[dict]:
+    """The working ICP set of the current dataset: its entries (each like working()'s) in set order;
+    the ICP being edited (working()) is one of them."""
+    active = working(cur)
+    sets = st.session_state.setdefault("icp.sets", {})
+    icps = sets.setdefault(_set_key(cur), [active])
+    if not any(e is active for e in icps):  # the active entry was replaced outside set_working
+        icps.append(active)
+    return icps
+
+
+def switch_icp(cur: Current, index: int) -> None:
+    """Edit the ICP at `index` of the working set (its sliders are drawn from its own profile)."""
+    icps = working_set(cur)
+    work = icps[index]
+    renew_widgets(work)
+    app_state().work_entries()[_set_key(cur)] = work
+
+
+def add_icp(cur: Current, profile: Profile) -> None:
+    """Add a profile to the working set (at most MAX_ICPS, names distinct: ProfileError otherwise)
+    and edit it."""
+    from icp_core.icpset import IcpSet, validate_icp_set
+
+    icps = working_set(cur)
+    validate_icp_set(IcpSet([e["profile"] for e in icps] + [profile]))
+    icps.append(_new_entry(cur, profile, baseline_label="the new ICP"))
+    switch_icp(cur, len(icps) - 1)
+
+
+def remove_icp(cur: Current, index: int) -> None:
+    """Drop the ICP at `index` from the working set (never the last one); edit the first."""
+    icps = working_set(cur)
+    if len(icps) > 1:
+        icps.pop(index)
+        switch_icp(cur, 0)
 
 
 def renew_widgets(work: dict) -> None:

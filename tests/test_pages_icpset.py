@@ -1,0 +1,104 @@
+"""Issue 16 on the Score page (AppTest): a second ICP is added in one popover, one click switches
+the ICP being edited, and the best-fit overlap under the tier cards follows live; a duplicate name
+or a seventh ICP is refused and changes nothing."""
+
+
+import pytest
+
+from icp_core.dataset import AccountMatrix
+from icp_core.icpset import MAX_ICPS, NONE, overlap, set_score
+from icp_core.profile import Profile, profile_from_json
+from icp_core.roles import ColumnSpec
+from icp_core.scoring import score_profile
+from icp_core.store import SAMPLE_WORKSPACE, DatasetStore
+from tests.conftest import ROOT, open_app, weight_sliders
+
+DEFAULT = ROOT / "sample_data" / "default_profile.json"
+
+
+@pytest.fixture
+def app(data_root):
+    return open_app(timeout=120)
+
+
+def best_fit_line(at) -> str:
+    return next(c.value for c in at.caption if c.value.startswith("Best fit:"))
+
+
+def add_icp(at, name: str, copy: bool = False):
+    at.text_input(key="score.new_icp_name").input(name)
+    if copy:
+        at.radio(key="score.new_icp_start").set_value(at.radio(key="score.new_icp_start").options[1])
+    at.button(key="score.add_icp").click().run()
+    return at
+
+
+def core_overlap(data_root, profiles):
+    store = DatasetStore(data_root, SAMPLE_WORKSPACE)
+    meta = store.list_datasets()[0][0]
+    am = AccountMatrix(lambda: store.open_dataset(meta["id"]), [ColumnSpec.from_dict(c) for c in meta["columns"]])
+    return overlap(set_score([p.name for p in profiles], [score_profile(am, p)[0] for p in profiles]))
+
+
+def test_add_switch_and_see_the_best_fit_change(app, data_root):
+    at = app
+    assert not [c for c in at.caption if c.value.startswith("Best fit:")]  # one ICP: no overlap line
+    n_sliders = len(weight_sliders(at))
+    add_icp(at, "Copy of the sample", copy=True)
+    assert not at.exception
+    pick = at.segmented_control[0]
+    assert list(pick.options) == ["Sample ICP: mid-size Fintech & SaaS", "Copy of the sample"]
+    assert pick.value == 1  # the new ICP is the one being edited
+    # a copy ties everywhere: every fit goes to the ICP listed first; every A/B is A/B in both
+    base = profile_from_json(DEFAULT.read_text())
+    copy = profile_from_json(DEFAULT.read_text())
+    copy.name = "Copy of the sample"
+    ov = core_overlap(data_root, [base, copy])
+    line = best_fit_line(at)
+    counts = {r.icp: r.accounts for r in ov["best_fit"].itertuples()}
+    assert counts["Copy of the sample"] == 0
+    assert f"Sample ICP: mid-size Fintech & SaaS {counts[base.name]:,}" in line.replace("\\", "")
+    assert line.endswith(f"A or B in two or more ICPs: {ov['multi_ab']:,}") and ov["multi_ab"] > 0
+    # the copy is being edited: drop its top weight to 0 and its A/B accounts fall, live
+    slider = next(s for s in weight_sliders(at) if "Industry in Fintech" in s.label)
+    slider.set_value(0).run()
+    copy.traits = [t if "Industry in Fintech" not in t.label else type(t)(**{**t.to_dict(), "weight": 0})
+                   for t in copy.traits]
+    ov2 = core_overlap(data_root, [base, copy])
+    assert best_fit_line(at).endswith(f"A or B in two or more ICPs: {ov2['multi_ab']:,}")
+    assert ov2["multi_ab"] < ov["multi_ab"]
+    matrix = next(d.value for d in at.dataframe if "ICP" in d.value.columns and "Disqualified" in d.value.columns)
+    assert matrix["ICP"].tolist() == [base.name, copy.name]
+    assert matrix.drop(columns="ICP").to_numpy().tolist() == ov2["matrix"].to_numpy().tolist()
+    # one click back to the first ICP: its own sliders, its weight untouched
+    at.segmented_control[0].set_value(0).run()
+    assert not at.exception
+    back = next(s for s in weight_sliders(at) if "Industry in Fintech" in s.label)
+    assert back.value == 5 and len(weight_sliders(at)) == n_sliders
+
+
+def test_an_empty_second_icp_takes_no_account_and_none_is_counted(app, data_root):
+    at = add_icp(app, "Enterprise healthcare")
+    ov = core_overlap(data_root, [profile_from_json(DEFAULT.read_text()), Profile(name="Enterprise healthcare")])
+    line = best_fit_line(at)
+    assert "Enterprise healthcare 0" in line and f"none {ov['best_fit'].set_index('icp').loc[NONE, 'accounts']:,}" in line
+    assert any("No traits yet" in m.value for m in at.markdown) or not weight_sliders(at)
+
+
+@pytest.mark.parametrize("case", ["duplicate", "seventh"])
+def test_a_duplicate_name_or_a_seventh_icp_is_refused(app, case):
+    at = app
+    if case == "duplicate":
+        add_icp(at, "  sample icp: MID-SIZE fintech & saas ")
+        message = "two ICPs are named"
+        expected = 1
+    else:
+        for i in range(MAX_ICPS - 1):
+            add_icp(at, f"ICP {i + 2}")
+        assert len(at.segmented_control[0].options) == MAX_ICPS
+        add_icp(at, "One too many")
+        message = f"at most {MAX_ICPS} profiles"
+        expected = MAX_ICPS
+    assert any(message in e.value for e in at.error), [e.value for e in at.error]
+    options = at.segmented_control[0].options if at.segmented_control else [0]
+    assert len(options) == expected
