@@ -306,6 +306,30 @@ def cli_workspace(root: Path | None = None) -> str:
 
 # ------------------------------------------------------------------------------ ICP profiles
 
+def save_numbered(d: Path, record_for) -> dict:
+    """Write record_for(version) as d/vNNNN.json with the next free version number and return it.
+    Never overwrites: the file is created with an exclusive link, so two sessions saving at once get
+    two versions; the write is whole or absent (temp file, fsync, link)."""
+    d.mkdir(parents=True, exist_ok=True)
+    for _ in range(1000):
+        taken = [int(p.stem[1:]) for p in d.glob("v[0-9][0-9][0-9][0-9].json")]
+        version = max(taken, default=0) + 1
+        record = record_for(version)
+        tmp = d / f".v{version:04d}.{secrets.token_hex(4)}.tmp"
+        with open(tmp, "wb") as fh:
+            fh.write(json.dumps(record, indent=1, ensure_ascii=False).encode())
+            fh.flush()
+            os.fsync(fh.fileno())
+        try:
+            os.link(tmp, d / f"v{version:04d}.json")  # fails if that version exists
+            return record
+        except FileExistsError:
+            continue  # another session saved this number first: take the next one
+        finally:
+            tmp.unlink(missing_ok=True)
+    raise RuntimeError("could not allocate a version number")
+
+
 class ProfileStore:
     """Saved ICP profiles of one workspace, per dataset, as immutable numbered versions.
 
@@ -345,26 +369,10 @@ class ProfileStore:
             if len(value) > cap:
                 raise ProfileError(f"{what}: at most {cap:,} characters, got {len(value):,}")
         profile_id = profile_id or new_token()
-        d = self._dir(dataset_id, profile_id)
-        d.mkdir(parents=True, exist_ok=True)
-        for _ in range(1000):
-            version = max((v["version"] for v in self.list_versions(dataset_id, profile_id)), default=0) + 1
-            record = {"profile_id": profile_id, "version": version,
-                      "saved_at": datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
-                      "note": note, "author": author, "profile": profile}
-            tmp = d / f".v{version:04d}.{secrets.token_hex(4)}.tmp"
-            with open(tmp, "wb") as fh:
-                fh.write(json.dumps(record, indent=1, ensure_ascii=False).encode())
-                fh.flush()
-                os.fsync(fh.fileno())
-            try:
-                os.link(tmp, d / f"v{version:04d}.json")  # fails if that version exists
-                return record
-            except FileExistsError:
-                continue  # another session saved this number first: take the next one
-            finally:
-                tmp.unlink(missing_ok=True)
-        raise RuntimeError("could not allocate a profile version")
+        return save_numbered(self._dir(dataset_id, profile_id), lambda version: {
+            "profile_id": profile_id, "version": version,
+            "saved_at": datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
+            "note": note, "author": author, "profile": profile})
 
     def list_versions(self, dataset_id: str, profile_id: str) -> list[dict]:
         """Version records (without the profile body), oldest first; unreadable files skipped."""
@@ -402,6 +410,71 @@ class ProfileStore:
                     out.append(versions[-1] | {"versions": len(versions)})
         out.sort(key=lambda r: r["saved_at"], reverse=True)
         return out
+
+
+class SetStore:
+    """Saved ICP sets of one workspace, per dataset, as immutable numbered versions that pin one
+    saved version of each member profile (issue 16):
+
+        workspaces/<workspace>/sets/<dataset id>/<set id>/v0001.json
+        {"set_id", "version", "saved_at", "note", "author", "name",
+         "members": [{"profile_id", "version", "name"}, ...]}   (set order)
+
+    A later version of a member profile never changes a saved set version; loading a set version
+    loads exactly the pinned profile versions (ProfileStore)."""
+
+    def __init__(self, root: Path | str | None = None, workspace: str = SAMPLE_WORKSPACE):
+        if not is_workspace_id(workspace):
+            raise ValueError("invalid workspace id")
+        self.root = Path(root) if root is not None else data_dir()
+        self.workspace = workspace
+        self.dir = self.root / "workspaces" / workspace / "sets"
+        self.profiles = ProfileStore(self.root, workspace)
+
+    def _dir(self, dataset_id: str, set_id: str | None = None) -> Path:
+        if not _ID_RE.fullmatch(dataset_id or "") or (set_id is not None and not _ID_RE.fullmatch(set_id)):
+            raise DatasetNotFound("ICP set not found")
+        return self.dir / dataset_id / set_id if set_id else self.dir / dataset_id
+
+    def save_version(self, dataset_id: str, name: str, members: list[dict], set_id: str | None = None,
+                     note: str = "", author: str = "") -> dict:
+        """Pin `members` ([{"profile_id", "version"}], set order; each must be a saved profile
+        version of this dataset) as the set's next version; returns the record."""
+        from datetime import datetime, timezone
+
+        from .icpset import MAX_ICPS
+        from .profile import ProfileError
+
+        if not 1 <= len(members) <= MAX_ICPS:
+            raise ProfileError(f"an ICP set holds 1 to {MAX_ICPS} profiles, got {len(members)}")
+        pinned = []
+        for m in members:
+            rec = self.profiles.load_version(dataset_id, m["profile_id"], int(m["version"]))
+            pinned.append({"profile_id": rec["profile_id"], "version": rec["version"],
+                           "name": rec["profile"].get("name", "")})
+        set_id = set_id or new_token()
+        return save_numbered(self._dir(dataset_id, set_id), lambda version: {
+            "set_id": set_id, "version": version,
+            "saved_at": datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
+            "note": note, "author": author, "name": name, "members": pinned})
+
+    def latest(self, dataset_id: str) -> dict | None:
+        """The newest saved set version on the dataset (any set), or None."""
+        d = self._dir(dataset_id)
+        newest = None
+        for path in d.glob("*/v[0-9][0-9][0-9][0-9].json") if d.exists() else []:
+            try:
+                rec = json.loads(path.read_text())
+            except (OSError, ValueError):
+                continue
+            if newest is None or (rec.get("saved_at", ""), rec.get("version", 0)) > (
+                    newest.get("saved_at", ""), newest.get("version", 0)):
+                newest = rec
+        return newest
+
+    def load_profiles(self, dataset_id: str, record: dict) -> list[dict]:
+        """The pinned profile version records of a set version, in set order."""
+        return [self.profiles.load_version(dataset_id, m["profile_id"], m["version"]) for m in record["members"]]
 
 
 # ------------------------------------------------------------------------------ share links

@@ -202,15 +202,8 @@ with head_l:
     saved_note = (f"saved version {work['version']}" if work["version"] else "not saved yet")
     if readonly:
         saved_note = f"shared version {work['version']} · read-only"
-    if len(icps) > 1:  # one click switches the ICP being edited
-        st.segmented_control("ICP being edited", range(len(icps)), format_func=lambda i: icps[i]["profile"].name,
-                             default=active_icp, key=f"score.icp_pick.{work['widget_gen']}",
-                             on_change=lambda: switch_icp(cur, st.session_state[f"score.icp_pick.{work['widget_gen']}"])
-                             if st.session_state[f"score.icp_pick.{work['widget_gen']}"] is not None else None,
-                             label_visibility="collapsed")
-    else:
-        st.markdown("**" + escape_markdown(profile.name) + "**",
-                    help=escape_markdown(profile.description) if profile.description else None)
+    st.markdown("**" + escape_markdown(profile.name) + "**",
+                help=escape_markdown(profile.description) if profile.description else None)
     st.caption(f"{len(profile.traits)} traits · {saved_note} · dataset “{escape_markdown(meta['name'])}”")
 
 
@@ -238,22 +231,35 @@ def icp_popover() -> None:
                "then its score; D or disqualified everywhere is “none”.")
 
 
-with head_r:
-    c_save, c_load, c_dl, c_icps = st.columns(4)
+def icp_switcher() -> None:
+    """Top of the trait panel: the ICPs of the set (one click edits another; names wrap, never cut)
+    and the popover that adds or removes one."""
+    if len(icps) > 1:
+        pick_key = f"score.icp_pick.{work['widget_gen']}"
+        st.radio("ICP being edited", range(len(icps)), index=active_icp, key=pick_key,
+                 format_func=lambda i: icps[i]["profile"].name,
+                 on_change=lambda: switch_icp(cur, st.session_state[pick_key]))
     if not readonly:
-        with c_icps.popover("ICPs", icon=":material/stacks:", width="stretch"):
+        with st.popover("Add or remove an ICP" if len(icps) > 1 else "Add an ICP", icon=":material/stacks:",
+                        width="stretch"):
             icp_popover()
+
+
+with head_r:
+    c_save, c_load, c_dl = st.columns(3)
     if not readonly:
         with c_save.popover("Save", icon=":material/save:", width="stretch"):
-            st.text_input("Profile name", value=profile.name, key="score.save_name", max_chars=MAX_NAME_CHARS)
-            st.text_area("Description", value=profile.description, key="score.save_description", height=80,
+            # keyed by the ICP's widget generation: another ICP of the set (or a loaded profile) gets
+            # fields showing its own name, never the one typed for the ICP edited before
+            st.text_input("Profile name", value=profile.name, key=wkey("save_name"), max_chars=MAX_NAME_CHARS)
+            st.text_area("Description", value=profile.description, key=wkey("save_description"), height=80,
                          max_chars=MAX_DESCRIPTION_CHARS)
             st.text_input("Note for this version", key="score.save_note", placeholder="e.g. raised Snowflake to +4",
                           max_chars=MAX_NOTE_CHARS)
             if st.button("Save new version", type="primary", key="score.save"):
                 before = (profile.name, profile.description, profile.updated_at)
-                profile.name = st.session_state["score.save_name"].strip() or profile.name
-                profile.description = st.session_state["score.save_description"].strip()
+                profile.name = st.session_state[wkey("save_name")].strip() or profile.name
+                profile.description = st.session_state[wkey("save_description")].strip()
                 profile.updated_at = now_iso()
 
                 def undo(before=before):  # a refused save changes nothing
@@ -317,6 +323,7 @@ panel, main = st.columns([1, 2.7], gap="medium")
 # The controls scroll inside the panel (PAGE_CSS sizes it to the window), so on a 1280×720
 # projector the slider being moved, the tier cards and the score distribution stay on screen.
 with panel, st.container(height=520, border=False, key="score-controls"):
+    icp_switcher()
     st.subheader("Traits")
     if not profile.traits:
         st.info("No traits yet. Let the data suggest them, add the first one below, or load a profile.")

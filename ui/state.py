@@ -257,9 +257,17 @@ def _new_entry(cur: Current, profile: Profile, profile_id=None, version=None, ba
 
     result, _ = score_profile(cur.accounts, profile)
     work = {"profile": profile, "profile_id": profile_id, "version": version,
-            "baseline": tier_summary(result, cur.accounts), "baseline_label": baseline_label}
+            "baseline": tier_summary(result, cur.accounts), "baseline_label": baseline_label,
+            "saved": _comparable(profile) if version else None}
     renew_widgets(work)
     return work
+
+
+def _comparable(profile: Profile) -> dict:
+    """A profile's content, to tell whether it changed since it was saved (not its edit time)."""
+    d = profile.to_dict()
+    d.pop("updated_at", None)
+    return d
 
 
 def set_working(cur: Current, profile: Profile, profile_id=None, version=None, baseline_label="as loaded") -> None:
@@ -353,7 +361,7 @@ def working(cur: Current) -> dict:
             renew_widgets(entry)
             entries[key] = entry
         return entries[key]
-    if cur.dataset_id not in entries:
+    if cur.dataset_id not in entries and not _open_saved_set(cur):
         saved = cur.pstore.list_profiles(cur.dataset_id)
         if saved:
             rec = cur.pstore.load_version(cur.dataset_id, saved[0]["profile_id"])
@@ -366,9 +374,29 @@ def working(cur: Current) -> dict:
     return entries[cur.dataset_id]
 
 
-def save_working(cur: Current, work: dict, note: str = "", author: str = "") -> dict:
-    """Save the working profile as a new version (raises ProfileError when it is not valid);
-    its tiers become the baseline that changes are shown against. Returns the version record."""
+def _open_saved_set(cur: Current) -> bool:
+    """On first open of a dataset with a saved ICP set of two or more: the newest set version,
+    each ICP at its pinned version, the first one being edited. False when there is none."""
+    from icp_core.profile import profile_from_dict
+    from icp_core.store import SetStore
+
+    sets = SetStore(cur.root, cur.workspace)
+    rec = sets.latest(cur.dataset_id)
+    if rec is None or len(rec["members"]) < 2:
+        return False
+    try:
+        pinned = sets.load_profiles(cur.dataset_id, rec)
+    except (OSError, ValueError, KeyError, LookupError):
+        return False  # a pinned version is gone: open as without a set
+    entries = [_new_entry(cur, profile_from_dict(p["profile"]), p["profile_id"], p["version"],
+                          f"saved v{p['version']}") for p in pinned]
+    st.session_state.setdefault("icp.sets", {})[cur.dataset_id] = entries
+    st.session_state.setdefault("icp.set_ids", {})[cur.dataset_id] = rec["set_id"]
+    app_state().work_entries()[cur.dataset_id] = entries[0]
+    return True
+
+
+def _save_entry(cur: Current, work: dict, note: str, author: str) -> dict:
     from icp_core.profile import validate_profile
     from icp_core.scoring import score_profile, tier_summary
 
@@ -377,7 +405,31 @@ def save_working(cur: Current, work: dict, note: str = "", author: str = "") -> 
     rec = cur.pstore.save_version(cur.dataset_id, profile.to_dict(), work["profile_id"], note=note, author=author)
     result, _ = score_profile(cur.accounts, profile)
     work.update(profile_id=rec["profile_id"], version=rec["version"], baseline=tier_summary(result, cur.accounts),
-                baseline_label=f"saved v{rec['version']}")
+                baseline_label=f"saved v{rec['version']}", saved=_comparable(profile))
+    return rec
+
+
+def save_working(cur: Current, work: dict, note: str = "", author: str = "") -> dict:
+    """Save the working profile as a new version (raises ProfileError when it is not valid);
+    its tiers become the baseline that changes are shown against. Returns the version record.
+    With two or more ICPs in the working set, every other ICP that is new or changed since its
+    save is saved too, and a set version pins each ICP's version (icp_core.store.SetStore)."""
+    from icp_core.icpset import IcpSet, validate_icp_set
+    from icp_core.store import SetStore
+
+    icps = working_set(cur)
+    if len(icps) > 1:
+        validate_icp_set(IcpSet([e["profile"] for e in icps]))  # before anything is written
+    rec = _save_entry(cur, work, note, author)
+    set_ids = st.session_state.setdefault("icp.set_ids", {})
+    if len(icps) > 1 or cur.dataset_id in set_ids:
+        for e in icps:
+            if e is not work and (e["version"] is None or e["saved"] != _comparable(e["profile"])):
+                _save_entry(cur, e, note, author)
+        srec = SetStore(cur.root, cur.workspace).save_version(
+            cur.dataset_id, "ICP set", [{"profile_id": e["profile_id"], "version": e["version"]} for e in icps],
+            set_ids.get(cur.dataset_id), note=note, author=author)
+        set_ids[cur.dataset_id] = srec["set_id"]
     return rec
 
 
