@@ -150,7 +150,7 @@ def _read_profile(path: str, as_set: bool = False):
     except OSError as exc:
         raise CliError(f"cannot read profile {path}: {exc.strerror or exc}") from None
     except ProfileError as exc:
-        raise CliError(f"malformed {'ICP set or profile' if as_set else 'profile'} {path}: {exc}") from None
+        raise CliError(f"malformed profile{' (or ICP set)' if as_set else ''} {path}: {exc}") from None
 
 
 def _read_icp_set(paths: list[str]):

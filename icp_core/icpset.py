@@ -119,6 +119,8 @@ def icp_set_from_json(text: str | bytes) -> IcpSet:
         raise ProfileError("not an ICP set: nested too deeply") from None
     except (ValueError, UnicodeDecodeError) as exc:
         raise ProfileError(f"not valid JSON ({str(exc)[:200]})") from None
+    if not (isinstance(d, dict) and d.get("schema") == SET_SCHEMA) and len(text) > MAX_PROFILE_JSON_BYTES:
+        raise ProfileError(f"not a profile: larger than {MAX_PROFILE_JSON_BYTES:,} bytes ({len(text):,})")
     return icp_set_from_dict(d)
 
 

@@ -223,3 +223,17 @@ def test_cli_scores_several_profiles_or_a_set_file_alike(sample_set, tmp_path, c
         assert main([*base, *bad, "--out", str(tmp_path / "bad.csv")]) == 2
         err = capsys.readouterr().err
         assert err.count("\n") == 1 and err.startswith("error: ") and not (tmp_path / "bad.csv").exists()
+
+
+def test_a_single_profile_file_keeps_its_one_megabyte_limit_but_a_set_may_hold_six():
+    big = Profile(name="Big", description="d" * 1_900)
+    big.traits = [Trait("L", "in_set", column="c", values=[f"{i:0>450}" for i in range(500)], weight=1)]
+    text = big.to_json()
+    assert 200_000 < len(text) < 1_000_000
+    padded = text + " " * (1_000_001 - len(text))
+    with pytest.raises(ProfileError, match="larger than 1,000,000 bytes"):
+        icp_set_from_json(padded)
+    many = [profile_from_json(text) for _ in range(4)]
+    for i, p in enumerate(many):
+        p.name = f"Big {i}"
+    assert len(icp_set_from_json(combine_profiles(many).to_json()).profiles) == 4
