@@ -143,6 +143,7 @@ def icp_values(scored) -> tuple[np.ndarray, pd.DataFrame]:
     """(index per account, table): the ICP columns but the version, one table row per distinct
     combination of match patterns (a few hundred for one profile, thousands for a set), and each
     account's row in it. Reasons and hints are built once per table row, not per account."""
+    from .icpset import NONE
     from .scoring import TIER_LABELS, explain_patterns
 
     tiers = np.array(TIER_LABELS, dtype=object)
@@ -153,27 +154,24 @@ def icp_values(scored) -> tuple[np.ndarray, pd.DataFrame]:
             "ICP Score": np.round(scored.pattern_score, 1), "ICP Tier": tiers[scored.pattern_tier],
             "ICP Reasons": expl["reasons"].to_numpy(dtype=object), "ICP Flags": expl["flags"].to_numpy(dtype=object),
             "ICP Next Step": expl["next_step"].to_numpy(dtype=object)})
-    key = np.zeros(scored.n, dtype=np.int64)
-    for r in scored.results:  # one combined key per distinct combination of the ICPs' patterns
-        key = np.unique(key * len(r.pattern_score) + r.patterns.inv, return_inverse=True)[1].astype(np.int64)
-    combos, first = np.unique(key, return_index=True)
-    closest = scored.closest[first].astype(np.int64)
-    table: dict[str, np.ndarray] = {c: np.empty(len(combos), dtype=object) for c in ICP_COLUMNS[1:-1]}
-    table = {"ICP Score": np.zeros(len(combos))} | table
+    combos = scored.combos  # one table row per distinct combination of the ICPs' patterns
+    closest = scored.combo_closest.astype(np.int64)
+    table: dict[str, np.ndarray] = {c: np.empty(len(combos.count), dtype=object) for c in ICP_COLUMNS[1:-1]}
+    table = {"ICP Score": np.zeros(len(combos.count))} | table
     for i, r in enumerate(scored.results):
-        on, pat = closest == i, r.patterns.inv[first]
+        on, pat = closest == i, combos.pats[:, i]
         if on.any():
             expl = explain_patterns(r, pat[on])
             table["ICP Score"][on] = np.round(r.pattern_score[pat[on]], 1)
             table["ICP Tier"][on] = tiers[r.pattern_tier[pat[on]]]
             for col, k in (("ICP Reasons", "reasons"), ("ICP Flags", "flags"), ("ICP Next Step", "next_step")):
                 table[col][on] = expl[k].to_numpy(dtype=object)
-    table[BEST_FIT_COLUMN] = scored.best_fit_labels()[first]
-    for r, name in zip(scored.results, scored.names, strict=True):
-        pat = r.patterns.inv[first]
-        table[f"ICP Score: {name}"] = np.round(r.pattern_score[pat], 1)
-        table[f"ICP Tier: {name}"] = tiers[r.pattern_tier[pat]]
-    return key, pd.DataFrame(table)
+    table[BEST_FIT_COLUMN] = np.array([*scored.names, NONE], dtype=object)[
+        np.where(scored.combo_best >= 0, scored.combo_best, len(scored.names))]
+    for i, (r, name) in enumerate(zip(scored.results, scored.names, strict=True)):
+        table[f"ICP Score: {name}"] = np.round(r.pattern_score[combos.pats[:, i]], 1)
+        table[f"ICP Tier: {name}"] = tiers[r.pattern_tier[combos.pats[:, i]]]
+    return combos.inv, pd.DataFrame(table)
 
 
 def scored_frame(columns: pd.DataFrame, scored, rows, version_label: str, values=None) -> pd.DataFrame:

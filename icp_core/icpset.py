@@ -133,32 +133,84 @@ def combine_profiles(profiles: list[Profile], name: str = "ICP set") -> IcpSet:
 # --------------------------------------------------------------------------- scoring a set
 
 @dataclass
+class Combos:
+    """Accounts grouped by their match pattern in every ICP of a set (the set's analogue of
+    dataset.Patterns): a weight change re-ranks the combinations (thousands), not the accounts."""
+
+    inv: np.ndarray  # (n,) combination of each account
+    pats: np.ndarray  # (C, k) each combination's match pattern in each ICP
+    count: np.ndarray  # (C,) accounts per combination
+    first: np.ndarray  # (C,) first account of each combination
+    customers: np.ndarray  # (C,) current customers (tam.known_customers; zeros when unknown)
+    pipeline: np.ndarray  # (C,) accounts with open deals
+
+
+def group_combos(patterns: list, accounts=None) -> Combos:
+    """Combine the ICPs' match patterns (one dataset.Patterns per ICP, same accounts). O(k x n)."""
+    from .tam import known_customers
+
+    key = np.zeros(patterns[0].n, dtype=np.int64)
+    for p in patterns:  # each step keeps the key below n x patterns: no overflow
+        key = np.unique(key * len(p.count) + p.inv, return_inverse=True)[1].astype(np.int64)
+    _, first, inv, count = np.unique(key, return_index=True, return_inverse=True, return_counts=True)
+    c = len(first)
+    customers = known_customers(accounts) if accounts is not None else None
+    return Combos(inv=inv.astype(np.int64), pats=np.column_stack([p.inv[first] for p in patterns]),
+                  count=count.astype(np.int64), first=first.astype(np.int64),
+                  customers=(np.bincount(inv, weights=customers, minlength=c) if customers is not None
+                             else np.zeros(c)),
+                  pipeline=(np.bincount(inv, weights=accounts.won == 2, minlength=c) if accounts is not None
+                            else np.zeros(c)))
+
+
+def combos_for(accounts, bound_per_icp: list) -> Combos:
+    """group_combos for the ICPs' bound traits, kept in the dataset's cache per set of trait
+    definitions (a weight, class or tier change reuses it)."""
+    key = ("icp_combos",) + tuple(tuple(t.definition_key() for t, _ in bound) for bound in bound_per_icp)
+
+    def compute() -> dict:
+        return vars(group_combos([accounts.patterns(bound) for bound in bound_per_icp], accounts))
+    return Combos(**accounts.memo(key, compute))  # a dict of arrays: the cache counts its bytes
+
+
+@dataclass
 class SetScore:
-    """Scores of one set on one dataset: one ScoreResult per ICP (set order) and the best fit."""
+    """Scores of one set on one dataset: one ScoreResult per ICP (set order) and the best fit,
+    held per combination of match patterns (Combos) and expanded to accounts on use."""
 
     names: list[str]
     results: list  # list[ScoreResult]
-    best: np.ndarray  # (n,) int8: index of the best-fit ICP, -1 for none
-    closest: np.ndarray  # (n,) int8: index of the ICP the account ranks best in (none included)
+    combos: Combos
+    combo_best: np.ndarray  # (C,) int8: index of the best-fit ICP, -1 for none
+    combo_closest: np.ndarray  # (C,) int8: index of the ICP the combination ranks best in
 
     @property
     def n(self) -> int:
-        return len(self.best)
+        return len(self.combos.inv)
+
+    @property
+    def best(self) -> np.ndarray:
+        """(n,) index of each account's best-fit ICP, -1 for none."""
+        return self.combo_best[self.combos.inv]
+
+    @property
+    def closest(self) -> np.ndarray:
+        """(n,) index of the ICP each account ranks best in (none included)."""
+        return self.combo_closest[self.combos.inv]
 
     def best_fit_labels(self) -> np.ndarray:
         """Per account: the best-fit ICP's name, or "none"."""
         labels = np.array([*self.names, NONE], dtype=object)
-        return labels[np.where(self.best >= 0, self.best, len(self.names))]
+        return labels[np.where(self.combo_best >= 0, self.combo_best, len(self.names))][self.combos.inv]
 
 
-def fit_order(results: list) -> tuple[np.ndarray, np.ndarray]:
-    """(closest, best) per account over the ICPs' results: closest is the ICP with the highest tier
-    then the highest score (ties: the ICP listed first); best is closest, or -1 where that tier is D
-    or Disqualified. Vectorised over accounts: O(ICPs x accounts)."""
-    # tier codes 0 (A) .. 4 (Disqualified) and scores 0..100: one key per pattern orders by tier,
-    # then score; spread to accounts only once per ICP
-    keys = np.vstack([(r.pattern_tier.astype(np.float64) * 1000.0 - r.pattern_score)[r.patterns.inv]
-                      for r in results])
+def fit_order(results: list, pats: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(closest, best) per combination of patterns `pats` (C, k): closest is the ICP with the
+    highest tier then the highest score (ties: the ICP listed first); best is closest, or -1
+    where that tier is D or Disqualified."""
+    # tier codes 0 (A) .. 4 (Disqualified) and scores 0..100: one key orders by tier, then score
+    keys = np.vstack([(r.pattern_tier.astype(np.float64) * 1000.0 - r.pattern_score)[pats[:, i]]
+                      for i, r in enumerate(results)])
     closest = np.argmin(keys, axis=0)  # argmin keeps the first of equal keys: the ICP listed first
     best_key = keys[closest, np.arange(keys.shape[1])]
     fit = best_key < 2500.0  # A, B or C somewhere: C's keys are 1900..2000, D's 2900..3000
@@ -174,12 +226,14 @@ def score_set(accounts, icp_set: IcpSet) -> tuple[SetScore, list]:
         r, b = score_profile(accounts, p)
         results.append(r)
         bindings.append(b)
-    return set_score(icp_set.names, results), bindings
+    return set_score(icp_set.names, results, combos_for(accounts, [b.traits for b in bindings])), bindings
 
 
-def set_score(names: list[str], results: list) -> SetScore:
-    closest, best = fit_order(results)
-    return SetScore(list(names), list(results), best, closest)
+def set_score(names: list[str], results: list, combos: Combos | None = None) -> SetScore:
+    """The set's best fit from its ICPs' results (combos: combos_for(...), else grouped here)."""
+    combos = combos if combos is not None else group_combos([r.patterns for r in results])
+    closest, best = fit_order(results, combos.pats)
+    return SetScore(list(names), list(results), combos, best, closest)
 
 
 # --------------------------------------------------------------------------- overlap
@@ -187,17 +241,17 @@ def set_score(names: list[str], results: list) -> SetScore:
 def overlap(score: SetScore) -> dict:
     """How the ICPs overlap: {"best_fit": DataFrame (icp, accounts, share) per ICP and "none",
     "multi_ab": accounts that are A or B in two or more ICPs, "matrix": DataFrame ICP x tier
-    (A, B, C, D, Disqualified) of account counts}."""
-    k, n = len(score.names), score.n
-    counts = np.bincount(np.where(score.best >= 0, score.best, k), minlength=k + 1)
+    (A, B, C, D, Disqualified) of account counts}. O(combinations)."""
+    k, n, c = len(score.names), score.n, score.combos
+    counts = np.bincount(np.where(score.combo_best >= 0, score.combo_best, k), weights=c.count, minlength=k + 1)
     best = pd.DataFrame({"icp": [*score.names, NONE], "accounts": counts.astype(np.int64),
                          "share": counts / max(n, 1)})
-    ab = np.zeros(n, dtype=np.int8)
+    ab = np.zeros(len(c.count), dtype=np.int64)
     rows = []
-    for r in score.results:
-        tier = r.tier
+    for i, r in enumerate(score.results):
+        tier = r.pattern_tier[c.pats[:, i]].astype(np.int64)
         ab += tier <= 1
-        rows.append(np.bincount(tier.astype(np.int64), minlength=5)[:5])
+        rows.append(np.bincount(tier, weights=c.count, minlength=5)[:5])
     matrix = pd.DataFrame(np.vstack(rows).astype(np.int64), index=pd.Index(score.names, name="icp"),
                           columns=list(TIER_ORDER))
-    return {"best_fit": best, "multi_ab": int((ab >= 2).sum()), "matrix": matrix}
+    return {"best_fit": best, "multi_ab": int(c.count[ab >= 2].sum()), "matrix": matrix}

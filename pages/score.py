@@ -5,9 +5,10 @@ import pandas as pd
 import streamlit as st
 
 from icp_core.backtest import live_backtest
+from icp_core.breadth import profile_breadth, set_breadth
 from icp_core.export import FileColumns, profile_version_label, scored_export_bytes
 from icp_core.formatting import TIER_COLORS, count, format_number, money, pct, pt_change
-from icp_core.icpset import MAX_ICPS, NONE, overlap, set_score
+from icp_core.icpset import MAX_ICPS, NONE, combos_for, overlap, set_score
 from icp_core.outcomes import EvidenceError, default_outcome
 from icp_core.profile import (
     DISQUALIFIED,
@@ -518,12 +519,17 @@ with main:
             st.html(card_lines(row, b))
     evidence_line = live_evidence_line()
     st.caption(f"Changes since {work['baseline_label']}" + (f" · {evidence_line}" if evidence_line else "."))
+    # how broad the ICP is, always under the cards (icp_core.breadth: thresholds in the README)
+    st.caption(f"Breadth of A+B: {profile_breadth(result, accounts).reading()}")
     if len(icps) > 1:
-        results = [result if e is work else score_profile(accounts, e["profile"])[0] for e in icps]
-        ov = overlap(set_score([e["profile"].name for e in icps], results))
+        scored_icps = [(result, binding) if e is work else score_profile(accounts, e["profile"]) for e in icps]
+        scored_set = set_score([e["profile"].name for e in icps], [r for r, _ in scored_icps],
+                               combos_for(accounts, [b.traits for _, b in scored_icps]))
+        ov = overlap(scored_set)
         best = " · ".join(f"{escape_markdown(r.icp) if r.icp != NONE else 'none'} {count(r.accounts)}"
                           for r in ov["best_fit"].itertuples())
-        st.caption(f"Best fit: {best} · A or B in two or more ICPs: {count(ov['multi_ab'])}")
+        st.caption(f"Best fit: {best} · A or B in two or more ICPs: {count(ov['multi_ab'])} · "
+                   f"the set (A or B in any ICP): {set_breadth(scored_set, accounts).reading()}")
         with st.expander("ICP × tier", icon=":material/grid_on:"):
             st.dataframe(ov["matrix"].reset_index().rename(columns={"icp": "ICP"}), hide_index=True,
                          width="stretch", key="score.icp_matrix")

@@ -237,3 +237,19 @@ def test_a_single_profile_file_keeps_its_one_megabyte_limit_but_a_set_may_hold_s
     for i, p in enumerate(many):
         p.name = f"Big {i}"
     assert len(icp_set_from_json(combine_profiles(many).to_json()).profiles) == 4
+
+
+def test_breadth_per_pattern_and_per_combination_equals_per_account(sample_set):
+    """The live figures are counted per match pattern (one ICP) or per combination of patterns (the
+    set); they equal the per-account count."""
+    from icp_core.breadth import breadth_of, profile_breadth, set_breadth
+
+    am, icps = sample_set
+    s, _ = score_set(am, icps)
+    assert s.combos.customers.sum() > 0 and len(s.combos.count) < am.n
+    any_ab = np.zeros(am.n, dtype=bool)
+    for r in s.results:
+        assert profile_breadth(r, am) == breadth_of(r.tier <= 1, am)
+        any_ab |= r.tier <= 1
+    assert set_breadth(s, am) == breadth_of(any_ab, am)
+    assert 0 < set_breadth(s, am).market_share < 1

@@ -5,6 +5,7 @@ or a seventh ICP is refused and changes nothing."""
 
 import pytest
 
+from icp_core.breadth import profile_breadth
 from icp_core.dataset import AccountMatrix
 from icp_core.icpset import MAX_ICPS, NONE, overlap, set_score
 from icp_core.profile import Profile, profile_from_json
@@ -47,6 +48,13 @@ def core_overlap(data_root, profiles):
 
 def test_add_switch_and_see_the_best_fit_change(app, data_root):
     at = app
+    # the breadth of A+B is always under the cards, as the core computes it
+    store = DatasetStore(data_root, SAMPLE_WORKSPACE)
+    meta = store.list_datasets()[0][0]
+    am = AccountMatrix(lambda: store.open_dataset(meta["id"]), [ColumnSpec.from_dict(c) for c in meta["columns"]])
+    reading = profile_breadth(score_profile(am, profile_from_json(DEFAULT.read_text()))[0], am).reading()
+    assert f"Breadth of A+B: {reading}" in [c.value for c in at.caption]
+    assert reading.split(":")[0] in ("broad", "balanced", "focused", "narrow")
     assert not [c for c in at.caption if c.value.startswith("Best fit:")]  # one ICP: no overlap line
     n_sliders = len(weight_sliders(at))
     add_icp(at, "Copy of the sample", copy=True)
@@ -63,14 +71,15 @@ def test_add_switch_and_see_the_best_fit_change(app, data_root):
     counts = {r.icp: r.accounts for r in ov["best_fit"].itertuples()}
     assert counts["Copy of the sample"] == 0
     assert f"Sample ICP: mid-size Fintech & SaaS {counts[base.name]:,}" in line.replace("\\", "")
-    assert line.endswith(f"A or B in two or more ICPs: {ov['multi_ab']:,}") and ov["multi_ab"] > 0
+    assert f"A or B in two or more ICPs: {ov['multi_ab']:,} · the set (A or B in any ICP): " in line
+    assert ov["multi_ab"] > 0
     # the copy is being edited: drop its top weight to 0 and its A/B accounts fall, live
     slider = next(s for s in weight_sliders(at) if "Industry in Fintech" in s.label)
     slider.set_value(0).run()
     copy.traits = [t if "Industry in Fintech" not in t.label else type(t)(**{**t.to_dict(), "weight": 0})
                    for t in copy.traits]
     ov2 = core_overlap(data_root, [base, copy])
-    assert best_fit_line(at).endswith(f"A or B in two or more ICPs: {ov2['multi_ab']:,}")
+    assert f"A or B in two or more ICPs: {ov2['multi_ab']:,} · " in best_fit_line(at)
     assert ov2["multi_ab"] < ov["multi_ab"]
     matrix = next(d.value for d in at.dataframe if "ICP" in d.value.columns and "Disqualified" in d.value.columns)
     assert matrix["ICP"].tolist() == [base.name, copy.name]
