@@ -234,6 +234,85 @@ def _score_icps(icps, accounts, specs, file_name: str, skip_missing: bool):
     return scored, f"{icps.name} ({', '.join(icps.names)})", lines
 
 
+def _cmd_lookalikes(args) -> int:
+    import tempfile
+
+    from .dataset import AccountMatrix
+    from .export import EXPORT_FORMATS, FileColumns, export_bytes, scored_export_bytes
+    from .lookalike import (
+        LookalikeError,
+        account_names,
+        default_exemplars,
+        exemplars_from_names,
+        find_lookalikes,
+        one_step_away,
+        similarity_auc,
+    )
+    from .outcomes import EvidenceError, default_outcome
+    from .profile import resolve_profile
+    from .roles import ColumnSpec
+    from .scoring import score_accounts
+    from .segments import default_cluster_columns
+
+    profile = _read_profile(args.profile)
+    fmt = Path(args.out).suffix.lower().lstrip(".")
+    if fmt not in EXPORT_FORMATS:
+        raise CliError(f"unknown output format {fmt!r}: --out must end in .csv, .xlsx or .parquet")
+    names = None
+    if args.exemplars:
+        try:
+            names = Path(args.exemplars).read_text(encoding="utf-8-sig", errors="replace").splitlines()
+        except OSError as exc:
+            raise CliError(f"cannot read the exemplar list {args.exemplars}: {exc.strerror or exc}") from None
+    with tempfile.TemporaryDirectory(prefix="icp_lookalikes_") as tmp:
+        store = DatasetStore(Path(tmp), new_token())
+        loaded = ingest_dataset(store, Path(args.file), Path(args.opportunities) if args.opportunities else None)
+        specs = [ColumnSpec.from_dict(c) for c in loaded.meta["columns"]]
+        columns = FileColumns(lambda: store.open_dataset(loaded.dataset_id), specs)
+        accounts = AccountMatrix(columns.connect, specs)
+        try:
+            rows = exemplars_from_names(accounts, names) if names is not None else default_exemplars(accounts)
+            lk = find_lookalikes(accounts, rows)
+        except LookalikeError as exc:
+            raise CliError(str(exc)) from None
+        binding = resolve_profile(profile, accounts.specs)
+        if binding.problems:
+            print(f"warning: scoring without {len(binding.problems)} trait(s): {'; '.join(binding.problems)}",
+                  file=sys.stderr)
+        result = score_accounts(accounts.patterns(binding.traits), [t for t, _ in binding.traits], profile.tier_rule)
+        near = one_step_away(lk, result, accounts, default_cluster_columns(accounts), args.min_similarity, limit=500)
+        extra = {"ICP Similarity": np.round(lk.similarity, 1), "ICP Closest Exemplar": account_names(accounts)[lk.closest]}
+        data = scored_export_bytes(columns, result, profile.name, fmt, extra=extra)
+        try:
+            auc = similarity_auc(lk, accounts, default_outcome(accounts))
+        except EvidenceError:
+            auc = float("nan")
+    from .store import write_atomic
+    write_atomic(Path(args.out), data)
+    if args.one_step_away:
+        write_atomic(Path(args.one_step_away), export_bytes(near.drop(columns="row"), "csv"))
+    print(f"{len(lk.exemplars)} exemplars; similarity on {', '.join(lk.columns)}; "
+          f"AUC of the similarity alone (held out): {auc:.3f}; {len(near):,} account(s) one step away "
+          f"(similarity ≥ {args.min_similarity:g}, tier C or D); wrote {args.out}", file=sys.stderr)
+    return 0
+
+
+def _add_lookalikes_parser(sub) -> None:
+    """The `lookalikes` subcommand."""
+    lk = sub.add_parser("lookalikes", help="similarity of every account to exemplar customers, and the accounts "
+                                           "one step away (similar, but scoring C or D)")
+    lk.add_argument("file", help="accounts file: CSV/TSV, .xlsx or .parquet")
+    lk.add_argument("--opportunities", help="opportunities file to roll up")
+    lk.add_argument("--profile", required=True, help="ICP profile JSON (the tiers the one-step-away list is read against)")
+    lk.add_argument("--exemplars", help="text file, one account id or name per line (10-500 accounts); "
+                                        "default: the won customers with the highest ARR (up to 100)")
+    lk.add_argument("--min-similarity", type=float, default=80.0, help="one step away from this similarity (0-100)")
+    lk.add_argument("--out", required=True, help="scored accounts with ICP Similarity and ICP Closest Exemplar "
+                                                 "(.csv, .xlsx or .parquet)")
+    lk.add_argument("--one-step-away", help="CSV of the one-step-away accounts (similar values, missed traits)")
+    lk.set_defaults(func=_cmd_lookalikes)
+
+
 def _load_for_evidence(args, tmp: str):
     """Ingest FILE (and --opportunities) into a throwaway store; returns (accounts, outcome)."""
     from .dataset import AccountMatrix
@@ -623,6 +702,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_tam_parser(sub)
     _add_onepager_parser(sub)
     _add_suggest_backtest_parsers(sub)
+    _add_lookalikes_parser(sub)
     return parser
 
 

@@ -129,14 +129,15 @@ def profile_version_label(name: str, version: int | None) -> str:
 BEST_FIT_COLUMN = "ICP Best Fit"
 
 
-def icp_column_names(scored) -> list[str]:
+def icp_column_names(scored, extra=()) -> list[str]:
     """The ICP columns after the file's, for a ScoreResult (one profile: ICP_COLUMNS) or a SetScore
     (an ICP set): the best-fit ICP's score, tier, reasons, flags and next step, `ICP Best Fit`
-    (its name, or "none"), then `ICP Score: <name>` and `ICP Tier: <name>` per ICP, then the version."""
+    (its name, or "none"), then `ICP Score: <name>` and `ICP Tier: <name>` per ICP; then the names of
+    `extra` per-account columns (e.g. ICP Similarity), then the version."""
     if not hasattr(scored, "results"):
-        return list(ICP_COLUMNS)
+        return [*ICP_COLUMNS[:-1], *extra, ICP_COLUMNS[-1]]
     per_icp = [f"ICP {what}: {name}" for name in scored.names for what in ("Score", "Tier")]
-    return [*ICP_COLUMNS[:-1], BEST_FIT_COLUMN, *per_icp, ICP_COLUMNS[-1]]
+    return [*ICP_COLUMNS[:-1], BEST_FIT_COLUMN, *per_icp, *extra, ICP_COLUMNS[-1]]
 
 
 def icp_values(scored) -> tuple[np.ndarray, pd.DataFrame]:
@@ -174,16 +175,21 @@ def icp_values(scored) -> tuple[np.ndarray, pd.DataFrame]:
     return combos.inv, pd.DataFrame(table)
 
 
-def scored_frame(columns: pd.DataFrame, scored, rows, version_label: str, values=None) -> pd.DataFrame:
+def scored_frame(columns: pd.DataFrame, scored, rows, version_label: str, values=None,
+                 extra: dict | None = None) -> pd.DataFrame:
     """The accounts at positions `rows` (`columns`: their file columns, one row each, same order)
     with the ICP columns after them (icp_column_names: ICP Score (1 decimal), ICP Tier, ICP Reasons,
     ICP Flags, ICP Next Step, … , ICP Profile Version). A file column named like one of those (a
-    re-scored export) is replaced. values: icp_values(scored), when already built."""
+    re-scored export) is replaced. values: icp_values(scored), when already built; extra: {column
+    name: one value per account} written before the version (lookalike similarity, ...)."""
     rows = np.asarray(rows, dtype=np.int64)
     index, table = values if values is not None else icp_values(scored)
-    names = icp_column_names(scored)
+    extra = extra or {}
+    names = icp_column_names(scored, list(extra))
     out = columns.drop(columns=[c for c in columns.columns if c in names]).reset_index(drop=True)
     picked = table.iloc[index[rows]].reset_index(drop=True)
+    for name, per_account in extra.items():
+        picked[name] = np.asarray(per_account)[rows]
     for name in names[:-1]:
         # text columns stay plain object arrays: no round trip through pandas' Arrow strings per export
         col = picked[name]
@@ -224,22 +230,23 @@ class FileColumns:
                 yield frame
 
 
-def scored_export_bytes(columns: FileColumns | pd.DataFrame, result, version_label: str, fmt: str) -> bytes:
+def scored_export_bytes(columns: FileColumns | pd.DataFrame, result, version_label: str, fmt: str,
+                        extra: dict | None = None) -> bytes:
     """Every scored account in the one schema (see scored_frame) as CSV, Excel or Parquet.
     columns: the accounts' file columns (FileColumns of a dataset, or one frame in file order).
     CSV is written by DuckDB (scored_csv_bytes); Excel and Parquet from pandas frames."""
     if fmt not in EXPORT_FORMATS:
         raise ValueError(f"unknown export format {fmt!r}")
     if fmt == "csv":
-        return scored_csv_bytes(columns, result, version_label)
+        return scored_csv_bytes(columns, result, version_label, extra=extra)
     start, parts, values = 0, [], icp_values(result)
     for frame in columns.chunks() if isinstance(columns, FileColumns) else [columns]:
-        parts.append(scored_frame(frame, result, np.arange(start, start + len(frame)), version_label, values))
+        parts.append(scored_frame(frame, result, np.arange(start, start + len(frame)), version_label, values, extra))
         start += len(frame)
     if start != result.n:
         raise ValueError(f"the file has {start:,} accounts but {result.n:,} were scored")
     return export_bytes(pd.concat(parts, ignore_index=True) if parts
-                        else scored_frame(pd.DataFrame(), result, [], version_label), fmt)
+                        else scored_frame(pd.DataFrame(), result, [], version_label, extra=extra), fmt)
 
 
 def _csv_cell_sql(expr: str) -> str:
@@ -256,7 +263,7 @@ def _csv_header(name: str) -> str:
 
 
 def scored_csv_bytes(columns: FileColumns | pd.DataFrame, result, version_label: str,
-                     rows_per_part: int = 100_000) -> bytes:
+                     rows_per_part: int = 100_000, extra: dict | None = None) -> bytes:
     """The one schema as CSV, the same bytes to_csv_bytes(scored_frame(...)) writes (UTF-8 with BOM,
     CRLF, minimal quoting, formulas neutralised, empty text as an empty field), written by DuckDB's
     CSV writer: the file's columns joined to a table of the (few hundred) match patterns' score, tier
@@ -282,14 +289,18 @@ def scored_csv_bytes(columns: FileColumns | pd.DataFrame, result, version_label:
         if len(keys) != result.n:
             raise ValueError(f"the file has {len(keys):,} accounts but {result.n:,} were scored")
         index, table = icp_values(result)
-        select, out_headers = _csv_select(con, source, headers, icp_column_names(result), table, version_label)
+        extra = extra or {}
+        per_row = pd.DataFrame({"__key": keys, "__pat": index}
+                               | {f"__e{i}": np.asarray(v) for i, v in enumerate(extra.values())})
+        select, out_headers = _csv_select(con, source, headers, icp_column_names(result, list(extra)), table,
+                                          version_label, per_row)
         # the header line as pandas writes it (quoting included), after the BOM; DuckDB writes the rows
         header = "\ufeff" + pd.DataFrame(columns=out_headers).to_csv(index=False, lineterminator="\r\n")
         if result.n == 0:
             return header.encode()
         out = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="icp_export_"))) / "scored.csv"
         con.register("__patterns", table.assign(__pat=np.arange(len(table))))
-        con.register("__per_row", pd.DataFrame({"__key": keys, "__pat": index}))
+        con.register("__per_row", per_row)
         try:
             con.execute("SET preserve_insertion_order = true")
             with open(out, "wb") as whole:
@@ -306,7 +317,7 @@ def scored_csv_bytes(columns: FileColumns | pd.DataFrame, result, version_label:
 
 
 def _csv_select(con, source: str, headers: list[str], icp_names: list[str], table: pd.DataFrame,
-                version_label: str) -> tuple[list[str], list[str]]:
+                version_label: str, per_row: pd.DataFrame) -> tuple[list[str], list[str]]:
     """The SELECT list of the export (file columns `f.c<i>` but re-scored ICP ones, then the ICP
     columns from the values table `p`, then the version) and the headers it is written under."""
     from .sql import quote_ident, sql_literal
@@ -314,8 +325,10 @@ def _csv_select(con, source: str, headers: list[str], icp_names: list[str], tabl
     types = [r[1] for r in con.execute(f"DESCRIBE SELECT * EXCLUDE (__key) FROM {source}").fetchall()]
     own = [i for i, h in enumerate(headers) if h not in icp_names]
     select = [_csv_cell_sql(f"f.c{i}") if types[i] == "VARCHAR" else f"f.c{i}" for i in own]
+    extras = [c for c in per_row.columns if c.startswith("__e")]
     select += [f"p.{quote_ident(c)}" if pd.api.types.is_numeric_dtype(table[c]) else _csv_cell_sql(f"p.{quote_ident(c)}")
-               for c in icp_names[:-1]]
+               for c in icp_names[:len(icp_names) - 1 - len(extras)]]
+    select += [f"r.{c}" if pd.api.types.is_numeric_dtype(per_row[c]) else _csv_cell_sql(f"r.{c}") for c in extras]
     select.append(_csv_cell_sql(sql_literal(version_label)))
     return select, [_csv_header(headers[i]) for i in own] + icp_names
 
