@@ -186,13 +186,26 @@ def _shared_values(accounts, columns, rows: np.ndarray, exemplar_rows: np.ndarra
     return [" · ".join(p) for p in parts]
 
 
-def similarity_auc(lk: Lookalikes, accounts, outcome) -> float:
-    """ROC AUC of the similarity alone on the held-out accounts with a known outcome (the same
-    split and labels as the backtest), exemplars left out: they are similar by construction."""
+def heldout_auc(values: np.ndarray, accounts, outcome, exclude: np.ndarray | None = None) -> float:
+    """ROC AUC of `values` (per account) on the held-out accounts with a known outcome (the same
+    split and labels as the backtest), the `exclude` positions left out."""
     from .outcomes import outcome_weights
     from .stats import auc_from_counts, holdout_mask
 
     y, w = outcome_weights(accounts, outcome)
     keep = holdout_mask(accounts.n) & ~np.isnan(y)
-    keep[lk.exemplars] = False
-    return auc_from_counts(lk.similarity[keep], (y * w)[keep], ((1 - y) * w)[keep])
+    if exclude is not None:
+        keep[exclude] = False
+    return auc_from_counts(np.asarray(values)[keep], (y * w)[keep], ((1 - y) * w)[keep])
+
+
+def similarity_auc(lk: Lookalikes, accounts, outcome) -> float:
+    """heldout_auc of the similarity alone, exemplars left out (they are similar by construction)."""
+    return heldout_auc(lk.similarity, accounts, outcome, lk.exemplars)
+
+
+def score_auc(result, accounts, outcome, exclude: np.ndarray | None = None) -> float:
+    """heldout_auc of the ICP score (disqualified below every score), on the same accounts as the
+    similarity's, so the two read side by side."""
+    rank = np.where(result.pattern_tier == 4, -1.0, result.pattern_score)[result.patterns.inv]
+    return heldout_auc(rank, accounts, outcome, exclude)

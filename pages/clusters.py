@@ -7,6 +7,18 @@ import pandas as pd
 import streamlit as st
 
 from icp_core.formatting import TIER_COLORS, count, format_number, pct
+from icp_core.lookalike import (
+    MAX_EXEMPLARS,
+    MIN_EXEMPLARS,
+    LookalikeError,
+    default_exemplars,
+    exemplars_from_names,
+    find_lookalikes,
+    one_step_away,
+    score_auc,
+    similarity_auc,
+)
+from icp_core.outcomes import EvidenceError, default_outcome
 from icp_core.profile import adopt_traits
 from icp_core.roles import ROLES
 from icp_core.scoring import TIER_LABELS, score_profile
@@ -23,7 +35,7 @@ from icp_core.segments import (
     winning_low_scorers,
 )
 from icp_core.stats import wilson
-from ui.cached import cluster_profile, cluster_results
+from ui.cached import cluster_profile, cluster_results, lookalike_results
 from ui.state import app_state, current_dataset, escape_markdown, read_only, replace_profile, working
 
 cur = current_dataset()
@@ -193,3 +205,52 @@ with right:
             st.rerun()
     else:
         st.caption("Nothing sets this cluster apart strongly enough to become a trait.")
+
+# ------------------------------------------------------------------ lookalikes of the best customers
+
+st.subheader("Lookalikes of your best customers")
+st.caption("How close every account is to the exemplars on the columns above (0–100: the share of accounts "
+           "farther away), and the accounts **one step away**: very similar, but scoring C or D.")
+l1, l2 = st.columns([3, 1.4])
+source = l1.radio("Exemplars", ["Won customers with the highest ARR", "Accounts I name"], key="clusters.lk_source",
+                  horizontal=True)
+min_sim = l2.slider("One step away from similarity", 50, 99, 80, key="clusters.lk_min")
+try:
+    if source == "Accounts I name":
+        text = st.text_area(f"Account ids or names, one per line ({MIN_EXEMPLARS}–{MAX_EXEMPLARS})",
+                            key="clusters.lk_names", height=100)
+        exemplars = exemplars_from_names(accounts, text.splitlines())
+    else:
+        exemplars = default_exemplars(accounts)
+except LookalikeError as exc:
+    st.info(escape_markdown(exc), icon=":material/info:")
+    st.stop()
+lk_key = base_key + (tuple(exemplars.tolist()),)
+lk = lookalike_results().get(lk_key)
+if lk is None:
+    with st.status(f"Comparing {count(accounts.n)} accounts with {len(exemplars)} exemplars…", expanded=True) as status:
+        bar = st.progress(0.0)
+        lk = find_lookalikes(accounts, exemplars, columns, progress=lambda f, m: bar.progress(min(f, 1.0), text=m))
+        status.update(label=f"Similarity of {count(accounts.n)} accounts to {len(exemplars)} exemplars",
+                      state="complete", expanded=False)
+    lookalike_results().put(lk_key, lk)
+near = one_step_away(lk, result, accounts, columns, float(min_sim), limit=200)
+outcome = app_state().chosen_outcome(cur.dataset_id)
+try:
+    outcome = outcome or default_outcome(accounts)
+    aucs = (similarity_auc(lk, accounts, outcome), score_auc(result, accounts, outcome, lk.exemplars))
+except EvidenceError:
+    aucs = None
+line = f"{len(exemplars)} exemplars · {count(len(near))} account{'s' if len(near) != 1 else ''} one step away"
+if aucs and not any(np.isnan(a) for a in aucs):
+    line += (f" · held-out AUC ({escape_markdown(outcome.label())}): similarity alone {aucs[0]:.2f}, "
+             f"ICP score {aucs[1]:.2f}")
+st.caption(line)
+if len(near):
+    shown = near.drop(columns="row").rename(columns={"account": "Account", "tier": "Tier", "score": "Score",
+                                                     "closest exemplar": "Closest exemplar"})
+    st.dataframe(shown, hide_index=True, width="stretch", height=320, key="clusters.one_step",
+                 column_config={"similarity": st.column_config.ProgressColumn("Similarity", min_value=0, max_value=100,
+                                                                              format="%.0f"),
+                                "shared": st.column_config.TextColumn("Shares with the exemplar", width="large"),
+                                "missing": st.column_config.TextColumn("Traits it misses", width="large")})

@@ -173,3 +173,10 @@ def upload_preview(file_id: str, name: str, encoding: str | None, sheet: str | N
         path.write_bytes(_upload.getbuffer())
         return preview_upload(path, ReadOptions(encoding=encoding, sheet=sheet, header_row=header_row),
                               shape=shape, key=key, display_name=name)
+
+
+@st.cache_resource(max_entries=1, show_spinner=False)
+def lookalike_results() -> SharedLRU:
+    """Shared store of computed lookalikes: {(dataset ws, id, stamp, columns, exemplars): Lookalikes},
+    the 8 most recently used (each holds three arrays per account)."""
+    return SharedLRU(8)

@@ -1,0 +1,42 @@
+"""Issue 16, item 2 on the Clusters page (AppTest): the one-step-away list of lookalikes of the
+best customers, its similarity threshold, the similarity's AUC beside the ICP score's, and an
+exemplar list that matches no account."""
+
+import pytest
+
+from tests.conftest import open_app
+
+
+@pytest.fixture
+def app(data_root):
+    at = open_app(timeout=240)
+    at.switch_page("pages/clusters.py").run()
+    assert not at.exception, at.exception
+    return at
+
+
+def one_step(at):
+    return next((d.value for d in at.dataframe if "Closest exemplar" in d.value.columns), None)
+
+
+def test_one_step_away_list_and_threshold(app):
+    at = app
+    line = next(c.value for c in at.caption if c.value.startswith("100 exemplars · "))
+    assert "one step away" in line and "similarity alone 0." in line and "ICP score 0." in line
+    near = one_step(at)
+    assert near is not None and len(near) > 0
+    assert (near["similarity"] >= 80).all() and set(near["Tier"]) <= {"C", "D"}
+    assert near["missing"].str.len().gt(0).all()  # a C or D account misses some positive trait
+    at.slider(key="clusters.lk_min").set_value(60).run()
+    assert not at.exception
+    wider = one_step(at)
+    assert len(wider) > len(near) and (wider["similarity"] >= 60).all()
+
+
+def test_named_exemplars_that_match_nothing_say_so(app):
+    at = app
+    at.radio(key="clusters.lk_source").set_value("Accounts I name").run()
+    at.text_area(key="clusters.lk_names").input("No Such Company\nNor This One").run()
+    assert not at.exception
+    assert any("none of the 2 exemplar names or ids matches" in i.value for i in at.info)
+    assert one_step(at) is None
