@@ -9,10 +9,16 @@ from tests.conftest import open_app
 
 @pytest.fixture
 def app(data_root):
+    from ui.cached import cluster_results, lookalike_results
+
     at = open_app(timeout=240)
     at.switch_page("pages/clusters.py").run()
     assert not at.exception, at.exception
-    return at
+    yield at
+    # the stores are shared by every session of the process, and every test's data directory holds
+    # the same sample dataset: leave none of this test's clusterings for the next test to find
+    cluster_results.clear()
+    lookalike_results.clear()
 
 
 def one_step(at):
