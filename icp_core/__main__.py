@@ -523,25 +523,34 @@ def _cmd_onepager(args) -> int:
 
 
 def _cmd_sql(args) -> int:
-    from .warehouse import SqlError, dbt_model, input_columns, profile_sql
+    from .warehouse import SqlError, dbt_model, dbt_set_model, input_columns, profile_sql, set_sql
 
-    profile = _read_profile(args.profile)
-    thresholds = dict(profile.tier_rule.thresholds)
-    if profile.tier_rule.mode == "mix":
+    icps = _read_icp_set(args.profile)
+    thresholds = [dict(p.tier_rule.thresholds) for p in icps.profiles]
+    mixed = [i for i, p in enumerate(icps.profiles) if p.tier_rule.mode == "mix"]
+    if mixed:
         if not args.file:
-            raise CliError("this profile's tiers come from a target mix: give FILE (--data) to solve the tier lines on, "
-                           "or switch the profile to score thresholds")
+            raise CliError(f"the tiers of “{icps.profiles[mixed[0]].name}” come from a target mix: give FILE (--data) "
+                           "to solve the tier lines on, or switch the profile to score thresholds")
         import tempfile
         with tempfile.TemporaryDirectory(prefix="icp_sql_") as tmp:
-            _, result = _scored(Path(args.file), profile, tmp, False, "data file")
-            thresholds = result.thresholds
+            for i in mixed:
+                _, result = _scored(Path(args.file), icps.profiles[i], tmp, False, "data file")
+                thresholds[i] = result.thresholds
     try:
-        sql = dbt_model(profile, thresholds) if args.dbt else profile_sql(profile, thresholds, args.table, args.dialect)
+        if len(icps.profiles) == 1:
+            p = icps.profiles[0]
+            sql = dbt_model(p, thresholds[0]) if args.dbt else profile_sql(p, thresholds[0], args.table, args.dialect)
+        else:
+            sql = (dbt_set_model(icps.names, icps.profiles, thresholds) if args.dbt
+                   else set_sql(icps.names, icps.profiles, thresholds, args.table, args.dialect))
     except SqlError as exc:
         raise CliError(str(exc)) from None
     print(sql)
-    cols = ", ".join(f"{c} ({k})" for c, k in input_columns(profile).items())
-    print(f"input columns: {cols}", file=sys.stderr)
+    inputs: dict[str, str] = {}
+    for p in icps.profiles:
+        inputs |= {c: k for c, k in input_columns(p).items() if c not in inputs}
+    print(f"input columns: {', '.join(f'{c} ({k})' for c, k in inputs.items())}", file=sys.stderr)
     return 0
 
 
@@ -631,8 +640,9 @@ def _add_score_parser(sub) -> None:
 
 def _add_sql_parser(sub) -> None:
     """The `sql` subcommand: the profile as warehouse SQL."""
-    sql = sub.add_parser("sql", help="print the profile as one SQL query for a warehouse")
-    sql.add_argument("--profile", required=True, help="ICP profile JSON")
+    sql = sub.add_parser("sql", help="print the profile (or an ICP set) as one SQL query for a warehouse")
+    sql.add_argument("--profile", required=True, action="append",
+                     help="ICP profile JSON, or an ICP set file; repeat it for a set (adds icp_best_fit)")
     sql.add_argument("--dialect", default="duckdb", choices=["duckdb", "snowflake", "bigquery", "postgres", "spark"])
     sql.add_argument("--table", default="accounts", help="input table (db.schema.table allowed)")
     sql.add_argument("--data", dest="file", help="accounts file to solve target-mix tier lines on")

@@ -74,16 +74,18 @@ def _when_text(pieces: list[tuple[exp.Expression, str]]) -> exp.Expression:
     return exp.Substring(this=joined, start=exp.Literal.number(len(SEPARATOR) + 1))
 
 
-def profile_query(profile: Profile, thresholds: dict[str, float], table: exp.Expression) -> exp.Select:
-    """The scoring query as one sqlglot expression over `table` (see profile_sql)."""
+def profile_query(profile: Profile, thresholds: dict[str, float], table: exp.Expression,
+                  suffix: str = "") -> exp.Select:
+    """The scoring query as one sqlglot expression over `table` (see profile_sql). `suffix` names
+    its match columns m<i><suffix> and outputs icp_score<suffix> ... (one stage of an ICP set)."""
     traits = profile.traits
     low = sum(min(t.weight, 0) for t in traits)
     high = sum(max(t.weight, 0) for t in traits)
-    m = [exp.column(f"m{i}") for i in range(len(traits))]
+    m = [exp.column(f"m{i}{suffix}") for i in range(len(traits))]
     matched = exp.select(exp.Column(this=exp.Star(), table=exp.to_identifier("t"))).from_(
         exp.alias_(table, "t", table=True))
     for i, t in enumerate(traits):
-        matched = matched.select(exp.alias_(condition(t, column(column_name(t))), f"m{i}"))
+        matched = matched.select(exp.alias_(condition(t, column(column_name(t))), f"m{i}{suffix}"))
     cases = [exp.Case(ifs=[exp.If(this=mi.copy(), true=exp.Literal.number(t.weight))], default=exp.Literal.number(0))
              for t, mi in zip(traits, m, strict=True) if t.weight]
     total: exp.Expression = cases[0] if cases else exp.Literal.number(0)
@@ -99,17 +101,17 @@ def profile_query(profile: Profile, thresholds: dict[str, float], table: exp.Exp
                                   if t.trait_class == "must_have"]
     disq += [mi.copy() for t, mi in zip(traits, m, strict=True) if t.trait_class == "stay_away" and t.disqualify]
     ifs = [exp.If(this=exp.or_(*disq), true=literal("Disqualified"))] if disq else []
-    ifs += [exp.If(this=exp.GTE(this=exp.column("icp_score"), expression=literal(float(thresholds[k]))),
+    ifs += [exp.If(this=exp.GTE(this=exp.column(f"icp_score{suffix}"), expression=literal(float(thresholds[k]))),
                    true=literal(k)) for k in ("A", "B", "C") if thresholds[k] != float("inf")]
     tier = exp.Case(ifs=ifs, default=literal("D"))
     reasons = _when_text([(m[i].copy(), reason_piece(traits[i])) for i in reason_traits(traits)])
     flags = _when_text([((exp.Not(this=mi.copy()) if flag_raised_on_miss(t) else mi.copy()), text)
                         for t, mi in zip(traits, m, strict=True) if (text := flag_piece(t)) is not None])
     scored = exp.select(exp.Column(this=exp.Star(), table=exp.to_identifier("matched")),
-                        exp.alias_(score, "icp_score")).from_("matched")
+                        exp.alias_(score, f"icp_score{suffix}")).from_("matched")
     return (exp.select(exp.Column(this=exp.Star(), table=exp.to_identifier("scored")),
-                       exp.alias_(tier, "icp_tier"), exp.alias_(reasons, "icp_reasons"),
-                       exp.alias_(flags, "icp_flags"))
+                       exp.alias_(tier, f"icp_tier{suffix}"), exp.alias_(reasons, f"icp_reasons{suffix}"),
+                       exp.alias_(flags, f"icp_flags{suffix}"))
             .from_("scored").with_("matched", as_=matched).with_("scored", as_=scored))
 
 
@@ -131,6 +133,53 @@ def profile_sql(profile: Profile, thresholds: dict[str, float], table: str = "ac
     return "\n".join(header) + "\n" + query.sql(dialect=DIALECTS[dialect], pretty=True)
 
 
+TIER_RANK = {"A": 0, "B": 1, "C": 2, "D": 3, "Disqualified": 4}
+
+
+def set_sql(names: list[str], profiles: list[Profile], thresholds: list[dict[str, float]], table: str = "accounts",
+            dialect: str = "duckdb") -> str:
+    """One SELECT scoring every ICP of a set on every row of `table`: per ICP i (set order)
+    icp_score_<i>, icp_tier_<i>, icp_reasons_<i>, icp_flags_<i>; then icp_best_fit (the ICP's name
+    where the tier is highest, then the score, ties to the first; 'none' when D or Disqualified
+    everywhere) and icp_score, icp_tier, icp_reasons, icp_flags of the ICP it fits best (or comes
+    closest in), as icpset.fit_order does in the app."""
+    if dialect not in DIALECTS:
+        raise SqlError(f"unknown dialect {dialect!r} (one of {', '.join(DIALECTS)})")
+    stage: exp.Expression = _table(table)
+    for i, (p, th) in enumerate(zip(profiles, thresholds, strict=True)):
+        stage = exp.Subquery(this=profile_query(p, th, stage, suffix=f"_{i}"))
+    keys = []
+    for i in range(len(profiles)):
+        rank = exp.Case(ifs=[exp.If(this=exp.EQ(this=exp.column(f"icp_tier_{i}"), expression=literal(t)),
+                                    true=exp.Literal.number(r)) for t, r in TIER_RANK.items()])
+        keys.append(exp.Sub(this=exp.Mul(this=rank, expression=exp.Literal.number(1000)),
+                            expression=exp.column(f"icp_score_{i}")))
+    # the first ICP whose key is at most every other's: the closest (ties to the first listed)
+    closest_ifs = [exp.If(this=exp.and_(*[exp.LTE(this=keys[i].copy(), expression=keys[j].copy())
+                                          for j in range(len(keys)) if j != i]) if len(keys) > 1 else exp.true(),
+                          true=exp.Literal.number(i)) for i in range(len(keys))]
+    closest = exp.Case(ifs=closest_ifs[:-1], default=exp.Literal.number(len(keys) - 1)) if len(keys) > 1 \
+        else exp.Literal.number(0)
+    pick = exp.column("icp_closest")
+
+    def of_closest(col: str) -> exp.Expression:
+        return exp.Case(ifs=[exp.If(this=exp.EQ(this=pick.copy(), expression=exp.Literal.number(i)),
+                                    true=exp.column(f"{col}_{i}")) for i in range(len(keys))])
+    best_key = exp.Case(ifs=[exp.If(this=exp.EQ(this=pick.copy(), expression=exp.Literal.number(i)),
+                                    true=keys[i].copy()) for i in range(len(keys))])
+    best = exp.Case(ifs=[exp.If(this=exp.GTE(this=best_key, expression=exp.Literal.number(2500)), true=literal("none"))]
+                    + [exp.If(this=exp.EQ(this=pick.copy(), expression=exp.Literal.number(i)), true=literal(n))
+                       for i, n in enumerate(names)])
+    ranked = exp.select(exp.Star(), exp.alias_(closest, "icp_closest")).from_(exp.alias_(stage, "s", table=True))
+    query = exp.select(exp.Star(), exp.alias_(best, "icp_best_fit"),
+                       *[exp.alias_(of_closest(c), c) for c in ("icp_score", "icp_tier", "icp_reasons", "icp_flags")]
+                       ).from_(exp.alias_(exp.Subquery(this=ranked), "r", table=True))
+    header = [f"-- ICP set: {len(names)} ICPs, best fit = highest tier, then score (ties: the first listed)"]
+    header += [f"-- ICP {i}: {_comment(n)}; tier lines " + ", ".join(f"{k} >= {v:g}" for k, v in th.items())
+               for i, (n, th) in enumerate(zip(names, thresholds, strict=True))]
+    return "\n".join(header) + "\n" + query.sql(dialect=DIALECTS[dialect], pretty=True)
+
+
 def _table(name: str) -> exp.Table:
     """A table reference: dotted parts quoted one by one (db.schema.table)."""
     if not name or not re.fullmatch(r"[A-Za-z0-9_.\-$ ]+", name):
@@ -144,7 +193,17 @@ def _table(name: str) -> exp.Table:
 
 def dbt_model(profile: Profile, thresholds: dict[str, float], source: str = "ref('accounts')") -> str:
     """The same query as a dbt model file (the input is a dbt ref/source)."""
-    body = profile_sql(profile, thresholds, table="__DBT_SOURCE__", dialect="duckdb")
+    return _dbt(profile_sql(profile, thresholds, table="__DBT_SOURCE__", dialect="duckdb"), source)
+
+
+def dbt_set_model(names: list[str], profiles: list[Profile], thresholds: list[dict[str, float]],
+                  source: str = "ref('accounts')") -> str:
+    """set_sql as a dbt model file."""
+    return _dbt(set_sql(names, profiles, thresholds, table="__DBT_SOURCE__", dialect="duckdb"), source)
+
+
+def _dbt(body: str, source: str) -> str:
+    """A query on the placeholder table __DBT_SOURCE__ as a dbt model reading `source`."""
     # dbt renders the whole file with Jinja: every "{" from labels, values or column names is written
     # as {{ '{' }}, which renders back to "{", so user text can never open a Jinja tag
     body = body.replace("{", "{{ '{' }}").replace('"__DBT_SOURCE__"', "{{ " + source + " }}")
