@@ -9,15 +9,16 @@ import pandas as pd
 import streamlit as st
 import streamlit.components.v1 as components
 
-from icp_core.export import EXPORT_FORMATS, ICP_COLUMNS, FileColumns, profile_version_label, scored_export_bytes
+from icp_core.export import EXPORT_FORMATS, FileColumns, icp_column_names, profile_version_label, scored_export_bytes
+from icp_core.icpset import combos_for, set_score
 from icp_core.onepager import build_onepager
 from icp_core.outcomes import default_outcome
 from icp_core.profile import MAX_AUTHOR_CHARS, MAX_NOTE_CHARS, diff_profiles, profile_from_dict
 from icp_core.scoring import TIER_LABELS, score_profile, tier_changes
 from icp_core.store import DatasetStore, ShareStore
-from icp_core.warehouse import DIALECTS, SqlError, dbt_model, input_columns, profile_sql
+from icp_core.warehouse import DIALECTS, SqlError, dbt_model, dbt_set_model, input_columns, profile_sql, set_sql
 from ui.cached import reference_auc_cached
-from ui.state import app_state, current_dataset, escape_markdown, save_and_report, working
+from ui.state import app_state, current_dataset, escape_markdown, save_and_report, working, working_set
 
 cur = current_dataset()
 accounts = cur.accounts
@@ -25,6 +26,8 @@ work = working(cur)
 profile = work["profile"]
 result, binding = score_profile(accounts, profile)
 shares = ShareStore(cur.root)
+icps = working_set(cur)  # with two or more ICPs, the CRM export and the SQL cover the whole set
+scored_icps = [(result, binding) if e is work else score_profile(accounts, e["profile"]) for e in icps]
 
 st.title("Share & export")
 st.caption(f"“{escape_markdown(profile.name)}” on “{escape_markdown(cur.meta['name'])}”: save versions, compare them, share a read-only link, "
@@ -116,18 +119,25 @@ with tab_share:
 # ------------------------------------------------------------------ CRM export
 
 version_label = profile_version_label(profile.name, work["version"])
+exported = result
+if len(icps) > 1:
+    exported = set_score([e["profile"].name for e in icps], [r for r, _ in scored_icps],
+                         combos_for(accounts, [b.traits for _, b in scored_icps]))
+    version_label = "ICP set: " + "; ".join(profile_version_label(e["profile"].name, e["version"]) for e in icps)
 
 
 def crm_export(fmt: str) -> bytes:  # the one export schema (icp_core.export), as the Score page and the CLI
     columns = FileColumns(lambda: DatasetStore(cur.root, cur.dataset_ws).open_dataset(cur.dataset_id),
                           accounts.specs)
-    return scored_export_bytes(columns, result, version_label, fmt)
+    return scored_export_bytes(columns, exported, version_label, fmt)
 
 
 with tab_export:
+    if len(icps) > 1:
+        st.caption(f"The whole ICP set ({len(icps)} ICPs): the ICP columns are those of each account's best fit.")
     st.markdown("One row per account: the columns of the accounts file as loaded, then "
-                + ", ".join(f"`{c}`" for c in ICP_COLUMNS) + ". Text a spreadsheet could read as a "
-                "formula is neutralised in CSV and Excel.")
+                + ", ".join(f"**{escape_markdown(c)}**" for c in icp_column_names(exported))
+                + ". Text a spreadsheet could read as a formula is neutralised in CSV and Excel.")
     fmt = st.radio("Format", list(EXPORT_FORMATS), horizontal=True, key="share.format",
                    format_func={"csv": "CSV", "xlsx": "Excel", "parquet": "Parquet"}.get)
     mime, ext = EXPORT_FORMATS[fmt]
@@ -143,21 +153,32 @@ with tab_sql:
                            format_func={"duckdb": "DuckDB", "snowflake": "Snowflake", "bigquery": "BigQuery",
                                         "postgres": "PostgreSQL", "spark": "Spark SQL"}.get)
     table = s2.text_input("Input table", value="accounts", key="share.table")
-    bound = type(profile)(**{**profile.__dict__, "traits": [t for t, _ in binding.traits]})
+    bounds = [type(e["profile"])(**{**e["profile"].__dict__, "traits": [t for t, _ in b.traits]})
+              for e, (_, b) in zip(icps, scored_icps, strict=True)]
+    bound = next(b for e, b in zip(icps, bounds, strict=True) if e is work)
+    names, lines = [e["profile"].name for e in icps], [r.thresholds for r, _ in scored_icps]
     try:
-        sql = profile_sql(bound, result.thresholds, table or "accounts", dialect)
+        sql = (set_sql(names, bounds, lines, table or "accounts", dialect) if len(icps) > 1
+               else profile_sql(bound, result.thresholds, table or "accounts", dialect))
+        dbt = dbt_set_model(names, bounds, lines) if len(icps) > 1 else dbt_model(bound, result.thresholds)
     except SqlError as exc:
         st.error(escape_markdown(exc))
-        sql = ""
+        sql = dbt = ""
     if profile.tier_rule.mode == "mix":
         st.caption("Tier lines come from the target mix solved on this dataset: "
                    + ", ".join(f"{k} ≥ {v:.2f}" for k, v in result.thresholds.items() if math.isfinite(v)))
-    st.markdown("Input columns: " + ", ".join(f"{escape_markdown(c)} ({k})" for c, k in input_columns(bound).items()))
+    inputs: dict[str, str] = {}
+    for b in bounds:
+        inputs |= {c: k for c, k in input_columns(b).items() if c not in inputs}
+    if len(icps) > 1:
+        st.caption(f"The whole ICP set ({len(icps)} ICPs): each ICP's score, tier, reasons and flags, then "
+                   "icp_best_fit and the best ICP's columns.")
+    st.markdown("Input columns: " + ", ".join(f"{escape_markdown(c)} ({k})" for c, k in inputs.items()))
     if sql:
         b1, b2 = st.columns(2)
         b1.download_button("Download .sql", sql.encode(), file_name=f"icp_{dialect}.sql", mime="text/plain",
                            key="share.sql_download", icon=":material/download:", on_click="ignore")
-        b2.download_button("Download dbt model", dbt_model(bound, result.thresholds).encode(),
+        b2.download_button("Download dbt model", dbt.encode(),
                            file_name="icp_scores.sql", mime="text/plain", key="share.dbt_download",
                            icon=":material/download:", on_click="ignore")
         st.code(sql, language="sql")

@@ -166,3 +166,13 @@ def test_set_store_refuses_bad_members(data_root):
     with pytest.raises(DatasetNotFound):
         sets.save_version(dataset_id, "s", [{"profile_id": new_token(), "version": 1}])
     assert sets.latest(dataset_id) is None
+
+
+def test_share_page_exports_and_sql_cover_the_whole_set(app):
+    at = add_icp(app, "Second", copy=True)
+    at.switch_page("pages/share.py").run()
+    assert not at.exception, at.exception
+    sql = next(c.value for c in at.code if "SELECT" in c.value.upper())
+    assert "icp_best_fit" in sql and "-- ICP 1: Second" in sql
+    assert any("ICP Best Fit" in m.value and "ICP Tier: Second" in m.value.replace("\\", "") for m in at.markdown)
+    assert any(c.value.startswith("The whole ICP set (2 ICPs)") for c in at.caption)
