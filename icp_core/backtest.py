@@ -156,3 +156,36 @@ def score_auc(accounts: AccountMatrix, profile: Profile, outcome: Outcome, rows:
     if len(np.unique(lab)) < 2:
         return math.nan
     return float(roc_auc_score(lab, rank[idx]))
+
+
+def set_backtest(accounts: AccountMatrix, score, outcome: Outcome) -> pd.DataFrame:
+    """Each ICP of a set and their best-fit combination on the same held-out accounts: held-out
+    AUC, share of accounts in A+B, share of the good held-out observations in A+B, the good rate
+    in A+B and its lift over the base rate. The combination ranks an account by its best ICP (tier,
+    then score: icpset.fit_order); its A+B are the accounts that are A or B in any ICP."""
+    from .icpset import SetScore
+
+    assert isinstance(score, SetScore)
+    c = score.combos
+    y, w = outcome_weights(accounts, outcome)
+    test = holdout_mask(accounts.n) & ~np.isnan(y)
+    pos = np.bincount(c.inv, weights=np.where(test, y * w, 0.0), minlength=len(c.count))
+    neg = np.bincount(c.inv, weights=np.where(test, (1 - y) * w, 0.0), minlength=len(c.count))
+    base = pos.sum() / (pos.sum() + neg.sum()) if pos.sum() + neg.sum() else math.nan
+    rows = []
+
+    def row(name: str, rank: np.ndarray, in_ab: np.ndarray) -> dict:
+        good, known = pos[in_ab].sum(), pos[in_ab].sum() + neg[in_ab].sum()
+        rate = good / known if known else math.nan
+        return {"icp": name, "auc": auc_from_counts(rank, pos, neg), "accounts_ab": c.count[in_ab].sum() / c.count.sum(),
+                "good_ab": _share(pos[in_ab], pos), "rate_ab": rate,
+                "lift_ab": rate / base if base and not math.isnan(rate) else math.nan}
+
+    keys = []
+    for i, (name, r) in enumerate(zip(score.names, score.results, strict=True)):
+        tier, sc = r.pattern_tier[c.pats[:, i]], r.pattern_score[c.pats[:, i]]
+        rows.append(row(name, np.where(tier == 4, -1.0, sc), tier <= 1))
+        keys.append(tier.astype(np.float64) * 1000.0 - sc)
+    best_key = np.min(np.vstack(keys), axis=0)
+    rows.append(row("Best fit (any ICP)", -best_key, best_key <= 1000.0))  # A or B somewhere: A's keys ≤ 0, B's 900..1000
+    return pd.DataFrame(rows)

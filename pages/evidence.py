@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-from icp_core.backtest import live_backtest
+from icp_core.backtest import live_backtest, set_backtest
 from icp_core.campaign import (
     CampaignError,
     classify_groups,
@@ -20,6 +20,7 @@ from icp_core.campaign import (
 from icp_core.cohorts import cohort_table, date_columns
 from icp_core.export import to_csv_bytes
 from icp_core.formatting import TIER_COLORS, count, format_number, pct, points
+from icp_core.icpset import combos_for, set_score
 from icp_core.outcomes import (
     OUTCOME_KINDS,
     PMF_METHODS,
@@ -38,7 +39,7 @@ from icp_core.reference import REFERENCE_FOLDS, REFERENCE_MAX_ROWS
 from icp_core.scoring import TIER_LABELS, score_profile
 from icp_core.suggest import nice_bound
 from ui.cached import reference_auc_cached, suggestion_cached
-from ui.state import app_state, current_dataset, escape_markdown, replace_profile, working
+from ui.state import app_state, current_dataset, escape_markdown, replace_profile, working, working_set
 
 cur = current_dataset()
 accounts = cur.accounts
@@ -228,6 +229,20 @@ with tab_bt:
     m[4].metric("Customers in ICP", pct(bt.customers_in_icp), help="Share of won accounts in tiers A+B")
     m[5].metric("Pipeline in ICP", pct(bt.pipeline_in_icp), help="Share of accounts with open deals in tiers A+B")
 
+    icps = working_set(cur)
+    if len(icps) > 1:  # each ICP of the set and their best-fit combination, on the same held-out accounts
+        scored_icps = [(result, binding) if e is work else score_profile(accounts, e["profile"]) for e in icps]
+        set_table = set_backtest(accounts, set_score([e["profile"].name for e in icps], [r for r, _ in scored_icps],
+                                                     combos_for(accounts, [b.traits for _, b in scored_icps])), outcome)
+        st.dataframe(set_table.rename(columns={"icp": "ICP", "auc": "Held-out AUC", "accounts_ab": "Accounts in A+B",
+                                               "good_ab": "Good in A+B", "rate_ab": "Good rate in A+B",
+                                               "lift_ab": "Lift of A+B"}),
+                     hide_index=True, width="stretch", key="evidence.set_backtest", column_config={
+                         "Held-out AUC": st.column_config.NumberColumn(format="%.2f"),
+                         "Accounts in A+B": st.column_config.NumberColumn(format="percent"),
+                         "Good in A+B": st.column_config.NumberColumn(format="percent"),
+                         "Good rate in A+B": st.column_config.NumberColumn(format="percent"),
+                         "Lift of A+B": st.column_config.NumberColumn(format="%.2f×")})
     left, right = st.columns([3, 2])
     with left:
         t = bt.tiers.copy()

@@ -303,3 +303,28 @@ def test_cli_sql_and_dbt_for_a_set(sample_set, tmp_path, capsys):
     assert main(["sql", "--profile", str(tmp_path / "set.json"), "--data", accounts, "--dbt"]) == 0
     dbt = capsys.readouterr().out
     assert dbt.startswith("{{ config(materialized='table') }}") and "{{ ref('accounts') }}" in dbt
+
+
+def test_set_backtest_each_icp_and_the_best_fit(sample_set):
+    from icp_core.backtest import live_backtest, set_backtest
+    from icp_core.outcomes import Outcome, outcome_weights
+    from icp_core.stats import auc_from_counts, holdout_mask
+
+    am, icps = sample_set
+    s, _ = score_set(am, icps)
+    table = set_backtest(am, s, Outcome("won"))
+    assert table["icp"].tolist() == [*icps.names, "Best fit (any ICP)"]
+    for i, r in enumerate(s.results):
+        bt = live_backtest(am, r, Outcome("won"))
+        assert table["auc"][i] == pytest.approx(bt.auc) and table["good_ab"][i] == pytest.approx(bt.captured_good)
+    # the combination, per account: rank by the best ICP's (tier, score); A+B = A or B anywhere
+    y, w = outcome_weights(am, Outcome("won"))
+    test = holdout_mask(am.n) & ~np.isnan(y)
+    key = np.min(np.vstack([r.tier * 1000.0 - r.score for r in s.results]), axis=0)
+    auc = auc_from_counts(-key[test], (y * w)[test], ((1 - y) * w)[test])
+    any_ab = np.any(np.vstack([r.tier <= 1 for r in s.results]), axis=0)
+    good = (y * w)[test]
+    assert table["auc"].iloc[-1] == pytest.approx(auc)
+    assert table["good_ab"].iloc[-1] == pytest.approx(good[any_ab[test]].sum() / good.sum())
+    assert table["accounts_ab"].iloc[-1] == pytest.approx(any_ab.mean())
+    assert table["good_ab"].iloc[-1] >= table["good_ab"][:-1].max()  # the union captures at least any one ICP

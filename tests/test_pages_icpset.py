@@ -176,3 +176,14 @@ def test_share_page_exports_and_sql_cover_the_whole_set(app):
     assert "icp_best_fit" in sql and "-- ICP 1: Second" in sql
     assert any("ICP Best Fit" in m.value and "ICP Tier: Second" in m.value.replace("\\", "") for m in at.markdown)
     assert any(c.value.startswith("The whole ICP set (2 ICPs)") for c in at.caption)
+
+
+def test_evidence_page_backtests_each_icp_and_the_best_fit(app):
+    at = add_icp(app, "Second", copy=True)
+    at.switch_page("pages/evidence.py").run()
+    assert not at.exception, at.exception
+    table = next(d.value for d in at.dataframe if "Held-out AUC" in d.value.columns and "ICP" in d.value.columns)
+    assert table["ICP"].tolist() == ["Sample ICP: mid-size Fintech & SaaS", "Second", "Best fit (any ICP)"]
+    # a copy ranks every account as the original does: same AUC, and the union adds nothing
+    assert table["Held-out AUC"][0] == pytest.approx(table["Held-out AUC"][1])
+    assert table["Good in A+B"][2] == pytest.approx(table["Good in A+B"][0])
