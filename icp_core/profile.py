@@ -165,6 +165,16 @@ class TierRule:
         return asdict(self)
 
 
+# Decisive weights (issue 16): practitioners score traits with clear values and avoid middle ones.
+DECISIVE_WEIGHTS = (-5, -3, -1, 0, 1, 3, 5)
+
+
+def decisive_weight(w: int) -> int:
+    """The nearest decisive weight; a middle value goes away from zero (+2 -> +3, -4 -> -5)."""
+    w = int(w)
+    return w if w in DECISIVE_WEIGHTS else w + (1 if w > 0 else -1)
+
+
 @dataclass
 class Profile:
     name: str = "Untitled ICP"
@@ -174,6 +184,14 @@ class Profile:
     created_at: str = field(default_factory=now_iso)
     updated_at: str = field(default_factory=now_iso)
     schema_version: int = SCHEMA_VERSION
+    decisive: bool = False  # weights only from DECISIVE_WEIGHTS
+
+    def made_decisive(self) -> "Profile":
+        """A copy with decisive weights on and every weight rounded to one (decisive_weight)."""
+        p = self.copy()
+        p.decisive = True
+        p.traits = [replace(t, weight=decisive_weight(t.weight)) for t in p.traits]
+        return p
 
     def to_dict(self) -> dict:
         return {
@@ -184,6 +202,7 @@ class Profile:
             "updated_at": self.updated_at,
             "traits": [t.to_dict() for t in self.traits],
             "tier_rule": self.tier_rule.to_dict(),
+            "decisive": self.decisive,
         }
 
     def to_json(self) -> str:
@@ -392,6 +411,13 @@ def validate_profile(p: Profile) -> Profile:
     ids = [t.id for t in p.traits]
     if len(set(ids)) != len(ids):
         raise ProfileError("two traits share the same id")
+    if not isinstance(p.decisive, bool):
+        raise ProfileError(f"decisive: must be true or false, got {_show(p.decisive)}")
+    if p.decisive:
+        odd = [t.label for t in p.traits if t.weight not in DECISIVE_WEIGHTS]
+        if odd:
+            raise ProfileError(f"decisive weights are {', '.join(f'{w:+d}' for w in DECISIVE_WEIGHTS)}: "
+                               f"“{odd[0][:60]}” has another weight")
     r = p.tier_rule
     if not isinstance(r, TierRule):
         raise ProfileError("tier_rule: must be an object")
@@ -449,7 +475,8 @@ def profile_from_dict(d: dict) -> Profile:
                     mix=mix if mix is not None else defaults.mix)
     # unchecked input (may be None or any type): validate_profile below checks and fills each field
     unchecked: dict[str, Any] = {key: d.get(key) for key in ("name", "description", "created_at", "updated_at")}
-    p = Profile(traits=traits, tier_rule=rule, **unchecked)
+    decisive = d.get("decisive", False)
+    p = Profile(traits=traits, tier_rule=rule, decisive=decisive if decisive is not None else False, **unchecked)
     p = validate_profile(p)
     # the dicts came from the caller: keep copies only
     p.tier_rule.thresholds, p.tier_rule.mix = dict(p.tier_rule.thresholds), dict(p.tier_rule.mix)
@@ -605,6 +632,8 @@ def adopt_traits(profile: Profile, traits: list[Trait]) -> Profile:
     values, range) takes the suggested weight and class; others are added."""
     p = profile.copy()
     by_def = {t.definition_key(): t for t in p.traits}
+    if p.decisive:  # suggested weights rounded to decisive ones
+        traits = [replace(t, weight=decisive_weight(t.weight)) for t in traits]
     for s in traits:
         existing = by_def.get(s.definition_key())
         if existing is not None:

@@ -11,6 +11,7 @@ from icp_core.formatting import TIER_COLORS, count, format_number, money, pct, p
 from icp_core.icpset import MAX_ICPS, NONE, combos_for, overlap, set_score
 from icp_core.outcomes import EvidenceError, default_outcome
 from icp_core.profile import (
+    DECISIVE_WEIGHTS,
     DISQUALIFIED,
     MAX_DESCRIPTION_CHARS,
     MAX_LABEL_CHARS,
@@ -23,6 +24,7 @@ from icp_core.profile import (
     ProfileError,
     Trait,
     adopt_traits,
+    decisive_weight,
     default_label,
     now_iso,
     profile_from_dict,
@@ -129,7 +131,8 @@ def save_trait(spec: ColumnSpec) -> None:
     values = ss.get("score.edit.values", []) if rule in ("in_set", "contains_any") else []
     lo, hi = (ss.get("score.edit.min"), ss.get("score.edit.max")) if rule == "range" else (None, None)
     new = Trait(label=(ss.get("score.edit.label") or ss["score.edit.auto_label"]).strip(), rule=rule,
-                values=[str(v) for v in values], min=lo, max=hi, weight=int(ss["score.edit.weight"]),
+                values=[str(v) for v in values], min=lo, max=hi,
+                weight=decisive_weight(ss["score.edit.weight"]) if profile.decisive else int(ss["score.edit.weight"]),
                 trait_class=tclass, disqualify=tclass == "stay_away" and bool(ss.get("score.edit.disqualify")),
                 **trait_ref_for(spec), **({"id": pick} if pick else {}))
     try:
@@ -323,9 +326,28 @@ panel, main = st.columns([1, 2.7], gap="medium")
 
 # The controls scroll inside the panel (PAGE_CSS sizes it to the window), so on a 1280×720
 # projector the slider being moved, the tier cards and the score distribution stay on screen.
+def on_decisive() -> None:
+    """The decisive-weights switch: on rounds every weight (the weights before are kept, so the
+    cost in AUC can be shown); off lets the sliders take any whole weight again."""
+    on = st.session_state[wkey("decisive")]
+    if on and not profile.decisive:
+        work["free_weights"] = {t.id: t.weight for t in profile.traits}
+        for t, rounded in zip(profile.traits, profile.made_decisive().traits, strict=True):
+            t.weight = rounded.weight
+    elif not on:
+        work.pop("free_weights", None)
+    profile.decisive = bool(on)
+    renew_widgets(work)
+
+
 with panel, st.container(height=520, border=False, key="score-controls"):
     icp_switcher()
     st.subheader("Traits")
+    if not readonly:
+        st.toggle("Decisive weights: −5, −3, −1, 0, +1, +3, +5", value=profile.decisive, key=wkey("decisive"),
+                  on_change=on_decisive,
+                  help="Clear values only, no middle scores (+2, +4): weights are rounded away from zero, and "
+                       "the evidence line under the tier cards shows the AUC before and after.")
     if not profile.traits:
         st.info("No traits yet. Let the data suggest them, add the first one below, or load a profile.")
         if not readonly:
@@ -340,10 +362,15 @@ with panel, st.container(height=520, border=False, key="score-controls"):
             help_text = f"{RULES[t.rule]} · column {escape_markdown(t.column_ref)}"
             if t.trait_class == "stay_away":
                 help_text += " · disqualifies" if t.disqualify else " · flags the account"
-            st.slider(escape_markdown(t.label) + ("" if t.id in bound_ids else " (not on this dataset)"),
-                      min_value=-5, max_value=0 if cls == "stay_away" else 5, step=1,
-                      value=min(t.weight, 0) if cls == "stay_away" else t.weight, key=wkey(f"w.{t.id}"),
-                      on_change=on_weight, args=(t.id,), help=help_text, disabled=readonly)
+            label = escape_markdown(t.label) + ("" if t.id in bound_ids else " (not on this dataset)")
+            value = min(t.weight, 0) if cls == "stay_away" else t.weight
+            if profile.decisive:  # steps through the decisive weights only
+                st.select_slider(label, [w for w in DECISIVE_WEIGHTS if cls != "stay_away" or w <= 0],
+                                 value=decisive_weight(value), key=wkey(f"w.{t.id}"), on_change=on_weight,
+                                 args=(t.id,), help=help_text, disabled=readonly)
+            else:
+                st.slider(label, min_value=-5, max_value=0 if cls == "stay_away" else 5, step=1, value=value,
+                          key=wkey(f"w.{t.id}"), on_change=on_weight, args=(t.id,), help=help_text, disabled=readonly)
 
     if not readonly:
         # keyed: it stays open when a trait added above it shifts its position
@@ -484,9 +511,16 @@ def live_evidence_line() -> str:
     if np.isnan(bt.auc):
         return ""
     lift_a = bt.tiers.loc[0, "lift"]
-    return (f"**Evidence** ({escape_markdown(outcome.label())}, held out): AUC **{bt.auc:.2f}** · "
+    line = (f"**Evidence** ({escape_markdown(outcome.label())}, held out): AUC **{bt.auc:.2f}** · "
             f"tier A lift **{'–' if np.isnan(lift_a) else f'{lift_a:.1f}×'}** · "
             f"A+B hold **{pct(bt.captured_good)}** of good customers")
+    free = work.get("free_weights")
+    if profile.decisive and free:  # what the restriction costs: the same traits with the weights before rounding
+        unrestricted = score_profile(accounts, profile.with_weights(free))[0]
+        before = live_backtest(accounts, unrestricted, outcome).auc
+        if not np.isnan(before):
+            line += f" · decisive weights: AUC **{bt.auc:.2f}** vs **{before:.2f}** unrestricted"
+    return line
 
 
 def card_lines(row, b) -> str:
