@@ -126,7 +126,7 @@ def _acv(values: np.ndarray, stat: str) -> float:
     return float(np.median(v) if stat == "median" else np.mean(v))
 
 
-def _segment_key(segments: list[np.ndarray]) -> pd.Series:
+def segment_key(segments: list[np.ndarray]) -> pd.Series:
     key = pd.Series(segments[0]).astype(str)
     for extra in segments[1:]:
         key = key + " · " + pd.Series(extra).astype(str)
@@ -143,13 +143,13 @@ def tam_table(market_segments: list[np.ndarray], serviceable: np.ndarray,
     customers and penetration are then NaN and every segment's ACV is `a.acv_override`."""
     if not market_segments:
         raise TamError("choose at least one dimension to segment by")
-    market = pd.DataFrame({"segment": _segment_key(market_segments), "serviceable": serviceable})
+    market = pd.DataFrame({"segment": segment_key(market_segments), "serviceable": serviceable})
     seg = market.groupby("segment").agg(market_accounts=("segment", "size"), serviceable_accounts=("serviceable", "sum"))
     if customers is None:
         return _tam_without_customers(seg, a)
     if customer_segments is None or customer_arr is None:
         raise TamError("customers need their segments and ARR")
-    c_key = _segment_key(customer_segments)
+    c_key = segment_key(customer_segments)
     cust = pd.DataFrame({"segment": c_key[customers].to_numpy(), "arr": customer_arr[customers]})
     overall_acv = _acv(cust["arr"].to_numpy(dtype=float), a.acv_stat)
     fallback = a.acv_override if a.acv_override is not None else overall_acv

@@ -20,11 +20,13 @@ from icp_core.tam import (
     TamAssumptions,
     TamError,
     known_customers,
+    segment_key,
     segment_values,
     serviceable_mask,
     tam_sortable,
     tam_table,
 )
+from icp_core.worth import MIN_CHURNED, WorthAssumptions, cac_column, worth_table
 from ui.cached import account_matrix, cluster_results
 from ui.state import app_state, current_dataset, escape_markdown, read_only, working
 
@@ -195,7 +197,54 @@ st.dataframe(tam_sortable(table).rename(columns=headers).style.format(
     {headers[c]: f for c, f in DISPLAY_FORMATS.items()}),
     hide_index=True, width="stretch", key="tam.table",
     column_order=[h for c, h in headers.items() if c != "acv_source"] + [headers["acv_source"]])
-st.download_button("Download the table (CSV)", to_csv_bytes(table), file_name="tam.csv",
+
+# ------------------------------------------------------------------ worth per segment (icp_core.worth)
+
+st.subheader("Worth per segment")
+w1, w2 = st.columns([1, 3], vertical_alignment="bottom")
+margin = w1.number_input("Gross margin (%)", min_value=1, max_value=100, value=80, step=5, key="tam.margin")
+cac_spec = cac_column(accounts.specs)
+worth = by_tier = None
+if customers is None:
+    w2.caption(f"Unknown: “{dataset_name}” has {NO_CUSTOMER_DATA}.")
+else:
+    cac = accounts.column_array(cac_spec) if cac_spec is not None else None
+    wa = WorthAssumptions(gross_margin=margin / 100)
+    worth = worth_table(segment_key(cust_segs), customers, accounts.arr, accounts.churned, cac, wa)
+    by_tier = worth_table(segment_values(accounts, result, "tier"), customers, accounts.arr, accounts.churned, cac, wa)
+    w2.caption(f"LTV = ACV × {margin} % margin ÷ annual churn rate (segments with fewer than {MIN_CHURNED} churned "
+               "customers: unknown)" + (f"; CAC payback from “{escape_markdown(cac_spec.header)}”" if cac_spec is not None
+                                        else "; no CAC or acquisition-cost column for a payback") + ".")
+    worth_headers = {"segment": headers["segment"], "customers": "Customers", "acv": "ACV", "churned": "Churned",
+                     "churn_rate": "Churn rate", "ltv": "LTV", "cac": "CAC", "payback_months": "CAC payback (months)",
+                     "note": "Note"}
+    formats = {"Customers": count, "ACV": money, "Churned": count, "Churn rate": lambda x: pct(x, 1), "LTV": money,
+               "CAC": money, "CAC payback (months)": lambda x: f"{x:.1f}"}
+    if cac_spec is None:
+        worth_headers = {k: v for k, v in worth_headers.items() if k not in ("cac", "payback_months")}
+    known_or_dash = {k: (lambda f: lambda x: "–" if not np.isfinite(x) else f(x))(f) for k, f in formats.items()
+                     if k in worth_headers.values()}
+
+    def worth_grid(frame, key: str, segment_header: str) -> None:
+        # an unknown number shows "–" and sorts last: a grid shows a NaN cell as "None", whatever its format
+        shown = frame[list(worth_headers)].rename(columns=worth_headers | {"segment": segment_header})
+        shown = shown.astype({c: float for c in known_or_dash}).fillna({c: -np.inf for c in known_or_dash})
+        st.dataframe(shown.style.format(known_or_dash), hide_index=True, width="stretch", key=key)
+
+    if by == ["tier"]:  # the segments are the tiers already
+        worth_grid(worth, "tam.worth", headers["segment"])
+    else:
+        t1, t2 = st.columns([3, 2])
+        with t1:
+            worth_grid(worth, "tam.worth", headers["segment"])
+        with t2:
+            worth_grid(by_tier, "tam.worth_tier", "ICP tier")
+
+# the TAM table leaves with the worth per segment beside it
+export = table if worth is None else table.merge(
+    worth.drop(columns=["customers"]).add_prefix("worth_").rename(columns={"worth_segment": "segment"}),
+    on="segment", how="left")
+st.download_button("Download the table (CSV)", to_csv_bytes(export), file_name="tam.csv",
                    mime="text/csv", key="tam.download", on_click="ignore", icon=":material/download:")
 
 if known:
