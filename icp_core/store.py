@@ -472,6 +472,13 @@ class SetStore:
                 newest = rec
         return newest
 
+    def load_version(self, dataset_id: str, set_id: str, version: int) -> dict:
+        """One saved set version record (DatasetNotFound when there is none)."""
+        path = self._dir(dataset_id, set_id) / f"v{int(version):04d}.json"
+        if not path.exists():
+            raise DatasetNotFound("ICP set version not found")
+        return json.loads(path.read_text())
+
     def load_profiles(self, dataset_id: str, record: dict) -> list[dict]:
         """The pinned profile version records of a set version, in set order."""
         return [self.profiles.load_version(dataset_id, m["profile_id"], m["version"]) for m in record["members"]]
@@ -497,15 +504,19 @@ class ShareStore:
         self.dir = self.root / "shares"
 
     def create(self, workspace: str, dataset_ws: str, dataset_id: str, profile_id: str, version: int,
-               label: str = "") -> dict:
+               label: str = "", set_id: str | None = None, set_version: int | None = None) -> dict:
+        """A link to one saved profile version, or (set_id, set_version) to one saved ICP set version
+        (the viewer gets every ICP at its pinned version; profile_id/version name the first)."""
         from datetime import datetime, timezone
 
         if not (is_workspace_id(workspace) and is_workspace_id(dataset_ws) and _ID_RE.fullmatch(dataset_id)
-                and _ID_RE.fullmatch(profile_id) and int(version) >= 1):
+                and _ID_RE.fullmatch(profile_id) and int(version) >= 1
+                and (set_id is None or (_ID_RE.fullmatch(set_id) and set_version is not None and int(set_version) >= 1))):
             raise ValueError("invalid share target")
         token = new_token()
         record = {"token": token, "workspace": workspace, "dataset_ws": dataset_ws, "dataset_id": dataset_id,
                   "profile_id": profile_id, "version": int(version), "label": label,
+                  "set_id": set_id, "set_version": int(set_version) if set_id else None,
                   "created_at": datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"), "revoked_at": None}
         write_atomic(self.dir / f"{token}.json", json.dumps(record).encode())
         return record

@@ -9,13 +9,14 @@ import pandas as pd
 import streamlit as st
 import streamlit.components.v1 as components
 
+from icp_core.breadth import profile_breadth
 from icp_core.export import EXPORT_FORMATS, FileColumns, icp_column_names, profile_version_label, scored_export_bytes
 from icp_core.icpset import combos_for, set_score
 from icp_core.onepager import build_onepager
 from icp_core.outcomes import default_outcome
 from icp_core.profile import MAX_AUTHOR_CHARS, MAX_NOTE_CHARS, diff_profiles, profile_from_dict
 from icp_core.scoring import TIER_LABELS, score_profile, tier_changes
-from icp_core.store import DatasetStore, ShareStore
+from icp_core.store import DatasetStore, SetStore, ShareStore
 from icp_core.warehouse import DIALECTS, SqlError, dbt_model, dbt_set_model, input_columns, profile_sql, set_sql
 from ui.cached import reference_auc_cached
 from ui.state import app_state, current_dataset, escape_markdown, save_and_report, working, working_set
@@ -55,9 +56,16 @@ with tab_versions:
         versions = []
     else:
         versions = cur.pstore.list_versions(cur.dataset_id, work["profile_id"])
-        st.dataframe(pd.DataFrame(versions)[["version", "saved_at", "author", "note", "name"]].rename(columns={
-            "version": "Version", "saved_at": "Saved (UTC)", "author": "Who", "note": "Note", "name": "Name"}),
-            hide_index=True, width="stretch", key="share.versions")
+        grid = pd.DataFrame(versions)[["version", "saved_at", "author", "note", "name"]]
+        # how broad each version's ICP is, so a team sees whether a change broadened or focused it
+        # (icp_core.breadth; versions are scored on their patterns, cached per trait set)
+        def version_breadth(v: dict) -> str:
+            rec = cur.pstore.load_version(cur.dataset_id, work["profile_id"], v["version"])
+            return profile_breadth(score_profile(accounts, profile_from_dict(rec["profile"]))[0], accounts).reading()
+        grid["breadth"] = ["" if i < len(versions) - 20 else version_breadth(v) for i, v in enumerate(versions)]
+        st.dataframe(grid.rename(columns={"version": "Version", "saved_at": "Saved (UTC)", "author": "Who",
+                                          "note": "Note", "name": "Name", "breadth": "Breadth of A+B"}),
+                     hide_index=True, width="stretch", key="share.versions")
     if len(versions) >= 2:
         numbers = [v["version"] for v in versions]
         d1, d2 = st.columns(2)
@@ -95,10 +103,25 @@ with tab_share:
         url = st.context.url or ""
         parts = urlsplit(url)
         base = f"{parts.scheme}://{parts.netloc}/" if parts.netloc else "/"
-        pick = st.selectbox("Version to share", [v["version"] for v in reversed(versions)], key="share.version")
+        saved_set = SetStore(cur.root, cur.workspace).latest(cur.dataset_id)
+        whole_set = False
+        if saved_set is not None and len(saved_set["members"]) > 1:
+            whole_set = st.checkbox(f"Share the whole ICP set ({len(saved_set['members'])} ICPs, as saved last: "
+                                    + ", ".join(f"{escape_markdown(m['name'])} v{m['version']}"
+                                                for m in saved_set["members"]) + ")",
+                                    value=len(icps) > 1, key="share.whole_set")
+        if not whole_set:
+            pick = st.selectbox("Version to share", [v["version"] for v in reversed(versions)], key="share.version")
         if st.button("Create read-only link", type="primary", key="share.create", icon=":material/link:"):
-            rec = shares.create(cur.workspace, cur.dataset_ws, cur.dataset_id, work["profile_id"], pick,
-                                label=f"{profile.name} v{pick}")
+            if whole_set:
+                first = saved_set["members"][0]
+                rec = shares.create(cur.workspace, cur.dataset_ws, cur.dataset_id, first["profile_id"],
+                                    first["version"], label=f"ICP set of {len(saved_set['members'])} "
+                                    f"(set v{saved_set['version']})", set_id=saved_set["set_id"],
+                                    set_version=saved_set["version"])
+            else:
+                rec = shares.create(cur.workspace, cur.dataset_ws, cur.dataset_id, work["profile_id"], pick,
+                                    label=f"{profile.name} v{pick}")
             st.session_state["share.created"] = rec["token"]
         if st.session_state.get("share.created"):
             st.success("Anyone with this link sees the Score, Clusters and TAM views of that version, read-only:")

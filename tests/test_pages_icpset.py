@@ -187,3 +187,32 @@ def test_evidence_page_backtests_each_icp_and_the_best_fit(app):
     # a copy ranks every account as the original does: same AUC, and the union adds nothing
     assert table["Held-out AUC"][0] == pytest.approx(table["Held-out AUC"][1])
     assert table["Good in A+B"][2] == pytest.approx(table["Good in A+B"][0])
+
+
+def test_a_shared_set_opens_read_only_with_every_icp_at_its_saved_version(app, data_root):
+    from streamlit.testing.v1 import AppTest
+
+    at = add_icp(app, "Second", copy=True)
+    next(s for s in weight_sliders(at) if "Region EMEA" in s.label).set_value(5).run()
+    at.button(key="score.save").click().run()
+    assert not at.exception and not at.error
+    at.switch_page("pages/share.py").run()
+    assert at.checkbox(key="share.whole_set").value is True
+    grid = next(d.value for d in at.dataframe if "Breadth of A+B" in d.value.columns)  # beside each saved version
+    assert grid["Breadth of A+B"].iloc[-1].split(":")[0] in ("broad", "balanced", "focused", "narrow")
+    at.button(key="share.create").click().run()
+    assert not at.exception, at.exception
+    token = at.session_state["share.created"]
+    # later edits by the author do not reach the link
+    at.switch_page("pages/score.py").run()
+    next(s for s in weight_sliders(at) if "Region EMEA" in s.label).set_value(0).run()
+    viewer = AppTest.from_file(str(ROOT / "app.py"), default_timeout=120)
+    viewer.query_params["share"] = token
+    viewer.run()
+    assert not viewer.exception, viewer.exception
+    assert list(icp_pick(viewer).options) == ["Sample ICP: mid-size Fintech & SaaS", "Second"]
+    assert all(s.disabled for s in weight_sliders(viewer))
+    assert not [b for b in viewer.button if b.key in ("score.add_icp", "score.save")]
+    assert any(c.value.startswith("Best fit:") for c in viewer.caption)
+    icp_pick(viewer).set_value(1).run()
+    assert next(s for s in weight_sliders(viewer) if "Region EMEA" in s.label).value == 5

@@ -352,6 +352,15 @@ def working(cur: Current) -> dict:
     share = read_only()
     if share is not None:
         key = ("share", share["token"])
+        if key not in entries and share.get("set_id"):  # a shared ICP set: every ICP at its pinned version
+            from icp_core.store import SetStore
+            sets = SetStore(cur.root, share["workspace"])
+            pinned = sets.load_profiles(share["dataset_id"],
+                                        sets.load_version(share["dataset_id"], share["set_id"], share["set_version"]))
+            icps = [_new_entry(cur, profile_from_dict(p["profile"]), p["profile_id"], p["version"],
+                               f"shared v{p['version']}") for p in pinned]
+            st.session_state.setdefault("icp.sets", {})[key] = icps
+            entries[key] = icps[0]
         if key not in entries:
             rec = cur.pstore.load_version(share["dataset_id"], share["profile_id"], share["version"])
             profile = profile_from_dict(rec["profile"])
