@@ -67,11 +67,14 @@ def _e(text) -> str:
 
 
 def render_onepager(profile: Profile, summary: pd.DataFrame, dataset_name: str, version_label: str,
-                    evidence: dict | None = None, tam: dict | None = None, generated: str = "") -> str:
+                    evidence: dict | None = None, tam: dict | None = None, generated: str = "",
+                    reach: dict | None = None) -> str:
     """The one-pager as a complete HTML document.
 
     summary: scoring.tier_summary; evidence: {"outcome", "auc", "lift": {tier: lift},
-    "captured_good", "reference_auc"}; tam: {"tam", "sam", "som", "by": text, "segments": [(name, tam)]}.
+    "captured_good", "reference_auc"}; tam: {"tam", "sam", "som", "by": text, "segments": [(name, tam)]};
+    reach: {"breadth": text, "ltv": [(tier, LTV or None, note)], "set": [(ICP, best-fit accounts, A+B
+    accounts)] or None, "none": accounts, "multi_ab": accounts} (onepager_reach).
     """
     groups: dict[str, tuple[str, list[str]]] = {
         "must_have": ("must", []), "nice_to_have": ("nice", []), "caution": ("caution", []), "stay_away": ("stay", [])}
@@ -120,6 +123,7 @@ def render_onepager(profile: Profile, summary: pd.DataFrame, dataset_name: str, 
               + (f'<p class="sub">Largest segments by {_e(tam.get("by", "segment"))}:</p><ul>{segs}</ul>' if segs else "")
               + "</section>")
     bottom = f'<div class="row">{ev or ""}{tm or ""}</div>' if (ev or tm) else ""
+    bottom += _reach_card(reach) if reach else ""
     return f"""<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>{_e(profile.name)} — ICP one-pager</title>
 <style>{CSS}</style></head>
@@ -132,6 +136,48 @@ def render_onepager(profile: Profile, summary: pd.DataFrame, dataset_name: str, 
 <footer>Score = 100 × (sum of matched trait weights − lowest possible) / (highest − lowest possible). Failing a
 must-have, or matching a disqualifying stay-away, makes an account Disqualified. Made with ICP Explorer.</footer>
 </div></body></html>"""
+
+
+def _reach_card(reach: dict) -> str:
+    """Breadth of A+B, LTV per tier and, for an ICP set, each ICP's best-fit and A+B accounts."""
+    ltv = "".join(f"<li><span>Tier {_e(t)}</span>&nbsp;<b>{_money(v) if v is not None else '–'}</b>"
+                  + (f" <span class='sub'>({_e(note)})</span>" if note else "") + "</li>"
+                  for t, v, note in reach.get("ltv", []))
+    icps = "".join(f"<li><span>{_e(n)}</span>&nbsp;<b>{_count(best)}</b> best fit · {_count(ab)} in A+B</li>"
+                   for n, best, ab in reach.get("set") or [])
+    return ('<div class="row"><section class="card"><h2>Breadth and worth</h2>'
+            f'<p class="sub">Breadth of A+B: {_e(reach["breadth"])}.</p>'
+            + (f'<p class="sub">Lifetime value per customer (80 % margin):</p><ul>{ltv}</ul>' if ltv else "")
+            + "</section>"
+            + (f'<section class="card"><h2>ICP set</h2><ul>{icps}</ul><p class="sub">No fit anywhere: '
+               f'{_count(reach["none"])} · A or B in two or more ICPs: {_count(reach["multi_ab"])}</p></section>'
+               if icps else "")
+            + "</div>")
+
+
+def onepager_reach(accounts: AccountMatrix, result: ScoreResult, set_score=None) -> dict:
+    """The breadth, worth and ICP-set card's figures (icp_core.breadth, worth, icpset)."""
+    from .breadth import profile_breadth, set_breadth
+    from .icpset import NONE, overlap
+    from .tam import known_customers, segment_values
+    from .worth import cac_column, worth_table
+
+    out: dict = {"breadth": profile_breadth(result, accounts).reading(), "ltv": [], "set": None}
+    customers = known_customers(accounts)
+    if customers is not None:
+        cac = cac_column(accounts.specs)
+        worth = worth_table(segment_values(accounts, result, "tier"), customers, accounts.arr, accounts.churned,
+                            accounts.column_array(cac) if cac is not None else None)
+        out["ltv"] = [(r.segment, r.ltv if r.ltv == r.ltv else None, r.note) for r in worth.itertuples()
+                      if r.segment != "All customers"]
+    if set_score is not None:
+        ov = overlap(set_score)
+        best = dict(zip(ov["best_fit"]["icp"], ov["best_fit"]["accounts"], strict=True))
+        ab = ov["matrix"][["A", "B"]].sum(axis=1)
+        out["set"] = [(n, int(best[n]), int(ab[n])) for n in set_score.names]
+        out["none"], out["multi_ab"] = int(best[NONE]), ov["multi_ab"]
+        out["breadth"] += f" (the set: {set_breadth(set_score, accounts).reading()})"
+    return out
 
 
 def onepager_evidence(accounts: AccountMatrix, result: ScoreResult, outcome,
@@ -182,10 +228,12 @@ def onepager_inputs(accounts: AccountMatrix, result: ScoreResult, outcome=None,
 
 def build_onepager(accounts: AccountMatrix, result: ScoreResult, profile: Profile, dataset_name: str,
                    version_label: str, outcome=None, reference_auc: "float | Callable | None" = None,
-                   generated: str | None = None) -> str:
+                   generated: str | None = None, set_score=None) -> str:
     """The one-pager of `profile` scored on a dataset (`result`), as a complete HTML document.
-    generated: the date line (default: today, UTC)."""
+    generated: the date line (default: today, UTC); set_score: the ICP set `profile` belongs to
+    (icpset.SetScore), for its best-fit counts."""
     summary, evidence, market = onepager_inputs(accounts, result, outcome, reference_auc)
     if generated is None:
         generated = datetime.now(timezone.utc).strftime("%Y-%m-%d")
-    return render_onepager(profile, summary, dataset_name, version_label, evidence, market, generated=generated)
+    return render_onepager(profile, summary, dataset_name, version_label, evidence, market, generated=generated,
+                           reach=onepager_reach(accounts, result, set_score))

@@ -516,7 +516,7 @@ class ShareStore:
         token = new_token()
         record = {"token": token, "workspace": workspace, "dataset_ws": dataset_ws, "dataset_id": dataset_id,
                   "profile_id": profile_id, "version": int(version), "label": label,
-                  "set_id": set_id, "set_version": int(set_version) if set_id else None,
+                  "set_id": set_id, "set_version": int(set_version) if set_id and set_version is not None else None,
                   "created_at": datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"), "revoked_at": None}
         write_atomic(self.dir / f"{token}.json", json.dumps(record).encode())
         return record

@@ -214,7 +214,8 @@ def onepager_html() -> str:
     on the Evidence page (else the dataset's default) and its cached reference AUC."""
     outcome = app_state().chosen_outcome(cur.dataset_id) or default_outcome(accounts)
     return build_onepager(accounts, result, profile, cur.meta["name"], version_label, outcome,
-                          lambda o: reference_auc_cached(str(cur.root), cur.dataset_ws, cur.dataset_id, cur.stamp, o))
+                          lambda o: reference_auc_cached(str(cur.root), cur.dataset_ws, cur.dataset_id, cur.stamp, o),
+                          set_score=exported if len(icps) > 1 else None)
 
 
 with tab_page:

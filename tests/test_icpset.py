@@ -328,3 +328,21 @@ def test_set_backtest_each_icp_and_the_best_fit(sample_set):
     assert table["good_ab"].iloc[-1] == pytest.approx(good[any_ab[test]].sum() / good.sum())
     assert table["accounts_ab"].iloc[-1] == pytest.approx(any_ab.mean())
     assert table["good_ab"].iloc[-1] >= table["good_ab"][:-1].max()  # the union captures at least any one ICP
+
+
+def test_onepager_carries_breadth_worth_and_the_set(sample_set):
+    from icp_core.breadth import profile_breadth
+    from icp_core.onepager import build_onepager
+
+    am, icps = sample_set
+    s, _ = score_set(am, icps)
+    page = build_onepager(am, s.results[0], icps.profiles[0], "sample", "v1", reference_auc=0.7, generated="2026-12-02",
+                          set_score=s)
+    ov = overlap(s)
+    assert "Breadth and worth" in page and profile_breadth(s.results[0], am).reading().split(" (")[0] in page
+    assert "Lifetime value per customer" in page and "Tier A" in page
+    assert "<h2>ICP set</h2>" in page and "Enterprise healthcare" in page
+    best = dict(zip(ov["best_fit"]["icp"], ov["best_fit"]["accounts"], strict=True))
+    assert f"{best['EMEA anything']:,}</b> best fit" in page
+    alone = build_onepager(am, s.results[0], icps.profiles[0], "sample", "v1", reference_auc=0.7, generated="x")
+    assert "<h2>ICP set</h2>" not in alone and "Breadth and worth" in alone
