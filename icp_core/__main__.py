@@ -241,9 +241,9 @@ def _cmd_lookalikes(args) -> int:
     from .export import EXPORT_FORMATS, FileColumns, export_bytes, scored_export_bytes
     from .lookalike import (
         LookalikeError,
-        account_names,
         default_exemplars,
         exemplars_from_names,
+        export_columns,
         find_lookalikes,
         one_step_away,
         similarity_auc,
@@ -281,8 +281,7 @@ def _cmd_lookalikes(args) -> int:
                   file=sys.stderr)
         result = score_accounts(accounts.patterns(binding.traits), [t for t, _ in binding.traits], profile.tier_rule)
         near = one_step_away(lk, result, accounts, default_cluster_columns(accounts), args.min_similarity, limit=500)
-        extra = {"ICP Similarity": np.round(lk.similarity, 1), "ICP Closest Exemplar": account_names(accounts)[lk.closest]}
-        data = scored_export_bytes(columns, result, profile.name, fmt, extra=extra)
+        data = scored_export_bytes(columns, result, profile.name, fmt, extra=export_columns(lk, accounts))
         try:
             auc = similarity_auc(lk, accounts, default_outcome(accounts))
         except EvidenceError:
@@ -497,7 +496,8 @@ def _cmd_onepager(args) -> int:
         raise CliError("give the accounts FILE or --dataset (an id or name from `ingest`, or sample), not both")
     if args.positive and not args.outcome:
         raise CliError("--positive needs --outcome (the column it is the good value of)")
-    profile = _read_profile(args.profile)
+    icps = _read_icp_set(args.profile)
+    profile = icps.profiles[0]
     root = Path(args.data_dir) if args.data_dir else data_dir()
     with tempfile.TemporaryDirectory(prefix="icp_onepager_") as tmp:
         if args.dataset:
@@ -511,7 +511,12 @@ def _cmd_onepager(args) -> int:
         if binding.problems:
             print("warning: scoring without " + "; ".join(binding.problems), file=sys.stderr)
         outcome = _outcome_arg(args.outcome, args.positive) if args.outcome else None
-        page = build_onepager(accounts, result, profile, meta["name"], args.label or profile.name, outcome)
+        scored_set = None
+        if len(icps.profiles) > 1:  # the page is the first ICP's; the set's best fit goes beside it
+            from .icpset import score_set
+            scored_set, _ = score_set(accounts, icps)
+        page = build_onepager(accounts, result, profile, meta["name"], args.label or profile.name, outcome,
+                              set_score=scored_set)
     if args.out:
         from .store import write_atomic
         write_atomic(Path(args.out), page.encode())
@@ -590,7 +595,9 @@ def _add_onepager_parser(sub) -> None:
     one.add_argument("--dataset", help="a dataset in the data directory: its id or name (loaded with `ingest`), "
                                        "or sample")
     one.add_argument("--opportunities", help="opportunities file to roll up to FILE's accounts")
-    one.add_argument("--profile", required=True, help="ICP profile JSON")
+    one.add_argument("--profile", required=True, action="append",
+                     help="ICP profile JSON, or an ICP set file (repeat for a set: the page is the first ICP's, "
+                          "with the set's best-fit counts)")
     one.add_argument("--outcome", help="what a good customer is for the evidence: won, retained, nps_promoter or "
                                        "a column (default: the dataset's default outcome, as in the app)")
     one.add_argument("--positive", help="the good value of the --outcome column")

@@ -157,6 +157,11 @@ def one_step_away(lk: Lookalikes, result, accounts, columns, min_similarity: flo
                          "closest exemplar": names[lk.closest[rows]], "shared": shared, "missing": missing})
 
 
+def export_columns(lk: Lookalikes, accounts) -> dict:
+    """The per-account columns a scored export carries (export.scored_export_bytes's `extra`)."""
+    return {"ICP Similarity": np.round(lk.similarity, 1), "ICP Closest Exemplar": account_names(accounts)[lk.closest]}
+
+
 def account_names(accounts) -> np.ndarray:
     """Each account's name (else id, else the first display column) as text."""
     display = accounts.display  # columns: row_id, then the display columns' headers

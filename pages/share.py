@@ -12,13 +12,15 @@ import streamlit.components.v1 as components
 from icp_core.breadth import profile_breadth
 from icp_core.export import EXPORT_FORMATS, FileColumns, icp_column_names, profile_version_label, scored_export_bytes
 from icp_core.icpset import combos_for, set_score
+from icp_core.lookalike import export_columns
 from icp_core.onepager import build_onepager
 from icp_core.outcomes import default_outcome
 from icp_core.profile import MAX_AUTHOR_CHARS, MAX_NOTE_CHARS, diff_profiles, profile_from_dict
 from icp_core.scoring import TIER_LABELS, score_profile, tier_changes
 from icp_core.store import DatasetStore, SetStore, ShareStore
+from icp_core.tam import known_customers
 from icp_core.warehouse import DIALECTS, SqlError, dbt_model, dbt_set_model, input_columns, profile_sql, set_sql
-from ui.cached import reference_auc_cached
+from ui.cached import default_lookalikes, reference_auc_cached
 from ui.state import app_state, current_dataset, escape_markdown, save_and_report, working, working_set
 
 cur = current_dataset()
@@ -149,11 +151,15 @@ if len(icps) > 1:
     version_label = "ICP set: " + "; ".join(profile_version_label(e["profile"].name, e["version"]) for e in icps)
 
 
-def crm_export(fmt: str) -> bytes:  # the one export schema (icp_core.export), as the Score page and the CLI
+def crm_export(fmt: str, with_similarity: bool) -> bytes:  # the one export schema (icp_core.export)
     columns = FileColumns(lambda: DatasetStore(cur.root, cur.dataset_ws).open_dataset(cur.dataset_id),
                           accounts.specs)
-    return scored_export_bytes(columns, exported, version_label, fmt)
+    lk = default_lookalikes(cur, accounts) if with_similarity else None
+    return scored_export_bytes(columns, exported, version_label, fmt,
+                               extra=export_columns(lk, accounts) if lk is not None else None)
 
+
+customers_known = known_customers(accounts)
 
 with tab_export:
     if len(icps) > 1:
@@ -164,7 +170,10 @@ with tab_export:
     fmt = st.radio("Format", list(EXPORT_FORMATS), horizontal=True, key="share.format",
                    format_func={"csv": "CSV", "xlsx": "Excel", "parquet": "Parquet"}.get)
     mime, ext = EXPORT_FORMATS[fmt]
-    st.download_button(f"Download {accounts.n:,} scored accounts", lambda: crm_export(fmt),
+    with_similarity = st.checkbox("Add lookalike similarity to the won customers with the highest ARR "
+                                  "(ICP Similarity, ICP Closest Exemplar; see the Clusters page)",
+                                  key="share.similarity", disabled=customers_known is None)
+    st.download_button(f"Download {accounts.n:,} scored accounts", lambda: crm_export(fmt, with_similarity),
                        file_name=f"{cur.meta['name']} - ICP.{ext}", mime=mime, type="primary",
                        icon=":material/download:", key="share.download_crm", on_click="ignore")
 

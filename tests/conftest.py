@@ -128,3 +128,28 @@ def score_widget(widgets, name: str):
 
 def weight_sliders(at) -> list:
     return [s for s in at.slider if s.key and s.key.startswith("score.g") and s.key.split(".", 2)[2].startswith("w.")]
+
+
+@pytest.fixture
+def media(monkeypatch):
+    """Every MediaFileManager AppTest makes, so a deferred download (data=callable) can be run."""
+    import streamlit.testing.v1.app_test as app_test
+
+    made = []
+
+    class Recording(app_test.MediaFileManager):
+        def __init__(self, *args, **kwargs):
+            super().__init__(*args, **kwargs)
+            made.append(self)
+
+    monkeypatch.setattr(app_test, "MediaFileManager", Recording)
+    return made
+
+
+def download(at, media, label_start: str) -> bytes:
+    """The bytes a deferred download button of the last run gives when clicked."""
+    button = next(b for b in at.get("download_button") if b.proto.label.startswith(label_start))
+    file_id = button.proto.deferred_file_id
+    assert file_id, "downloads are built on click"
+    entry = next(m._deferred_callables[file_id] for m in reversed(media) if file_id in m._deferred_callables)
+    return entry["callable"]()

@@ -6,39 +6,13 @@ import csv
 import io
 
 import pandas as pd
-import pytest
 
 from icp_core.__main__ import main
 from icp_core.export import ICP_COLUMNS
-from tests.conftest import ROOT, open_app
+from tests.conftest import ROOT, download, open_app
 
 ACCOUNTS = ROOT / "sample_data" / "accounts.csv"
 DEFAULT = ROOT / "sample_data" / "default_profile.json"
-
-
-@pytest.fixture
-def media(monkeypatch):
-    """Every MediaFileManager AppTest makes, so a deferred download (data=callable) can be run."""
-    import streamlit.testing.v1.app_test as app_test
-
-    made = []
-
-    class Recording(app_test.MediaFileManager):
-        def __init__(self, *args, **kwargs):
-            super().__init__(*args, **kwargs)
-            made.append(self)
-
-    monkeypatch.setattr(app_test, "MediaFileManager", Recording)
-    return made
-
-
-def download(at, media, label_start: str) -> bytes:
-    """The bytes a deferred download button of the last run gives when clicked."""
-    button = next(b for b in at.get("download_button") if b.proto.label.startswith(label_start))
-    file_id = button.proto.deferred_file_id
-    assert file_id, "downloads are built on click"
-    entry = next(m._deferred_callables[file_id] for m in reversed(media) if file_id in m._deferred_callables)
-    return entry["callable"]()
 
 
 def read_csv(data: bytes) -> pd.DataFrame:

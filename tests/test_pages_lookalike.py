@@ -46,3 +46,31 @@ def test_named_exemplars_that_match_nothing_say_so(app):
     assert not at.exception
     assert any("none of the 2 exemplar names or ids matches" in i.value for i in at.info)
     assert one_step(at) is None
+
+
+def test_evidence_reports_the_similarity_auc_and_the_share_export_carries_it(media, data_root):
+    """The Evidence page reports the similarity's held-out AUC beside the ICP score's (made on request
+    there); the Share page's CRM export carries ICP Similarity and ICP Closest Exemplar when asked."""
+    import csv
+    import io
+
+    from tests.conftest import download
+    from ui.cached import cluster_results, lookalike_results
+
+    cluster_results.clear()
+    lookalike_results.clear()
+    at = open_app(timeout=240)
+    at.switch_page("pages/evidence.py").run()
+    assert not at.exception, at.exception
+    assert not [c for c in at.caption if c.value.startswith("Lookalike similarity to the")]  # not made yet
+    at.button(key="evidence.lookalikes").click().run()
+    line = next(c.value for c in at.caption if c.value.startswith("Lookalike similarity to the 100 won customers"))
+    assert "held-out AUC **0." in line and "ICP score's **0." in line
+    at.switch_page("pages/share.py").run()
+    at.checkbox(key="share.similarity").check().run()
+    assert not at.exception, at.exception
+    rows = list(csv.reader(io.StringIO(download(at, media, "Download 3,000 scored accounts").decode("utf-8-sig"),
+                                       newline="")))
+    assert rows[0][-3:] == ["ICP Similarity", "ICP Closest Exemplar", "ICP Profile Version"]
+    assert len(rows) == 3001 and all(0 <= float(r[-3]) <= 100 for r in rows[1:])
+    lookalike_results.clear()

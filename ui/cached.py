@@ -180,3 +180,23 @@ def lookalike_results() -> SharedLRU:
     """Shared store of computed lookalikes: {(dataset ws, id, stamp, columns, exemplars): Lookalikes},
     the 8 most recently used (each holds three arrays per account)."""
     return SharedLRU(8)
+
+
+def default_lookalikes(cur, accounts, cached_only: bool = False, progress=lambda fraction, message: None):
+    """Lookalikes of the won customers with the highest ARR on the default clustering columns (the
+    Clusters page's default), from the shared store when a page has made them already; None without
+    customers to take exemplars from (or, cached_only, when not made yet)."""
+    from icp_core.lookalike import LookalikeError, default_exemplars, find_lookalikes
+    from icp_core.segments import default_cluster_columns
+
+    try:
+        exemplars = default_exemplars(accounts)
+    except LookalikeError:
+        return None
+    cols = default_cluster_columns(accounts)
+    key = (cur.dataset_ws, cur.dataset_id, cur.stamp, tuple(s.key for s in cols), tuple(exemplars.tolist()))
+    lk = lookalike_results().get(key)
+    if lk is None and not cached_only:
+        lk = find_lookalikes(accounts, exemplars, cols, progress=progress)
+        lookalike_results().put(key, lk)
+    return lk
