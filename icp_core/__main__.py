@@ -511,12 +511,14 @@ def _cmd_onepager(args) -> int:
         if binding.problems:
             print("warning: scoring without " + "; ".join(binding.problems), file=sys.stderr)
         outcome = _outcome_arg(args.outcome, args.positive) if args.outcome else None
-        scored_set = None
-        if len(icps.profiles) > 1:  # the page is the first ICP's; the set's best fit goes beside it
+        if len(icps.profiles) > 1:  # a page per ICP, the set's best fit on the first
             from .icpset import score_set
+            from .onepager import build_set_onepager
             scored_set, _ = score_set(accounts, icps)
-        page = build_onepager(accounts, result, profile, meta["name"], args.label or profile.name, outcome,
-                              set_score=scored_set)
+            page = build_set_onepager(accounts, scored_set, icps.profiles, meta["name"],
+                                      [p.name for p in icps.profiles], outcome)
+        else:
+            page = build_onepager(accounts, result, profile, meta["name"], args.label or profile.name, outcome)
     if args.out:
         from .store import write_atomic
         write_atomic(Path(args.out), page.encode())
@@ -596,8 +598,8 @@ def _add_onepager_parser(sub) -> None:
                                        "or sample")
     one.add_argument("--opportunities", help="opportunities file to roll up to FILE's accounts")
     one.add_argument("--profile", required=True, action="append",
-                     help="ICP profile JSON, or an ICP set file (repeat for a set: the page is the first ICP's, "
-                          "with the set's best-fit counts)")
+                     help="ICP profile JSON, or an ICP set file (repeat for a set: a page per ICP, the set's "
+                          "best-fit counts on the first)")
     one.add_argument("--outcome", help="what a good customer is for the evidence: won, retained, nps_promoter or "
                                        "a column (default: the dataset's default outcome, as in the app)")
     one.add_argument("--positive", help="the good value of the --outcome column")

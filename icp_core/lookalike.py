@@ -72,6 +72,24 @@ def check_exemplars(rows: np.ndarray, n: int) -> np.ndarray:
     return rows
 
 
+def exemplar_lines(data: bytes) -> list[str]:
+    """Ids or names from an uploaded list: the first column of each line (text or CSV; the encoding
+    detected as for an accounts file, readers.detect_encoding; quotes removed), blank lines skipped."""
+    import csv
+    import io
+    import tempfile
+    from pathlib import Path
+
+    from .readers import detect_encoding
+
+    with tempfile.TemporaryDirectory(prefix="icp_exemplars_") as tmp:
+        path = Path(tmp) / "list.txt"
+        path.write_bytes(data)
+        encoding = detect_encoding(path)
+    text = data.decode(encoding, errors="replace").lstrip("\ufeff")
+    return [row[0].strip() for row in csv.reader(io.StringIO(text)) if row and row[0].strip()]
+
+
 def exemplars_from_names(accounts, names: list[str]) -> np.ndarray:
     """Account positions whose id or name equals one of `names` (case and outer spaces ignored);
     LookalikeError naming how many matched when too few do."""

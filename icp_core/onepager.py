@@ -237,3 +237,17 @@ def build_onepager(accounts: AccountMatrix, result: ScoreResult, profile: Profil
         generated = datetime.now(timezone.utc).strftime("%Y-%m-%d")
     return render_onepager(profile, summary, dataset_name, version_label, evidence, market, generated=generated,
                            reach=onepager_reach(accounts, result, set_score))
+
+
+def build_set_onepager(accounts: AccountMatrix, set_score, profiles: list[Profile], dataset_name: str,
+                       version_labels: list[str], outcome=None, reference_auc: "float | Callable | None" = None,
+                       generated: str | None = None) -> str:
+    """One document with a page per ICP of the set (its traits, tiers, evidence, market, breadth and
+    worth), the set's best-fit card on the first; each page after the first starts a printed page."""
+    pages = [build_onepager(accounts, r, p, dataset_name, label, outcome, reference_auc, generated,
+                            set_score=set_score if i == 0 else None)
+             for i, (r, p, label) in enumerate(zip(set_score.results, profiles, version_labels, strict=True))]
+    first, rest = pages[0], pages[1:]
+    bodies = [p[p.index('<div class="page">'):p.rindex("</body>")] for p in rest]
+    breaks = "".join(f'<div style="break-before: page; page-break-before: always"></div>{b}' for b in bodies)
+    return first.replace("</body>", breaks + "</body>", 1)

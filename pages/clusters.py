@@ -12,6 +12,7 @@ from icp_core.lookalike import (
     MIN_EXEMPLARS,
     LookalikeError,
     default_exemplars,
+    exemplar_lines,
     exemplars_from_names,
     find_lookalikes,
     one_step_away,
@@ -212,14 +213,21 @@ st.subheader("Lookalikes of your best customers")
 st.caption("How close every account is to the exemplars on the columns above (0–100: the share of accounts "
            "farther away), and the accounts **one step away**: very similar, but scoring C or D.")
 l1, l2 = st.columns([3, 1.4])
-source = l1.radio("Exemplars", ["Won customers with the highest ARR", "Accounts I name"], key="clusters.lk_source",
-                  horizontal=True)
+source = l1.radio("Exemplars", ["Won customers with the highest ARR", "Accounts I name", "A list I upload"],
+                  key="clusters.lk_source", horizontal=True)
 min_sim = l2.slider("One step away from similarity", 50, 99, 80, key="clusters.lk_min")
 try:
     if source == "Accounts I name":
         text = st.text_area(f"Account ids or names, one per line ({MIN_EXEMPLARS}–{MAX_EXEMPLARS})",
                             key="clusters.lk_names", height=100)
         exemplars = exemplars_from_names(accounts, text.splitlines())
+    elif source == "A list I upload":
+        listed = st.file_uploader(f"A text or CSV file: account ids or names in the first column "
+                                  f"({MIN_EXEMPLARS}–{MAX_EXEMPLARS})", type=["txt", "csv"], key="clusters.lk_file",
+                                  max_upload_size=5)
+        if listed is None:
+            st.stop()
+        exemplars = exemplars_from_names(accounts, exemplar_lines(listed.getvalue()))
     else:
         exemplars = default_exemplars(accounts)
 except LookalikeError as exc:

@@ -13,7 +13,7 @@ from icp_core.breadth import profile_breadth
 from icp_core.export import EXPORT_FORMATS, FileColumns, icp_column_names, profile_version_label, scored_export_bytes
 from icp_core.icpset import combos_for, set_score
 from icp_core.lookalike import export_columns
-from icp_core.onepager import build_onepager
+from icp_core.onepager import build_onepager, build_set_onepager
 from icp_core.outcomes import default_outcome
 from icp_core.profile import MAX_AUTHOR_CHARS, MAX_NOTE_CHARS, diff_profiles, profile_from_dict
 from icp_core.scoring import TIER_LABELS, score_profile, tier_changes
@@ -222,9 +222,12 @@ def onepager_html() -> str:
     """Drawn by icp_core.onepager (as `python -m icp_core onepager`); the page passes the outcome chosen
     on the Evidence page (else the dataset's default) and its cached reference AUC."""
     outcome = app_state().chosen_outcome(cur.dataset_id) or default_outcome(accounts)
-    return build_onepager(accounts, result, profile, cur.meta["name"], version_label, outcome,
-                          lambda o: reference_auc_cached(str(cur.root), cur.dataset_ws, cur.dataset_id, cur.stamp, o),
-                          set_score=exported if len(icps) > 1 else None)
+    reference = (lambda o: reference_auc_cached(str(cur.root), cur.dataset_ws, cur.dataset_id, cur.stamp, o))
+    if len(icps) > 1:  # a page per ICP, the set's best fit on the first
+        return build_set_onepager(accounts, exported, [e["profile"] for e in icps], cur.meta["name"],
+                                  [profile_version_label(e["profile"].name, e["version"]) for e in icps], outcome,
+                                  reference)
+    return build_onepager(accounts, result, profile, cur.meta["name"], version_label, outcome, reference)
 
 
 with tab_page:

@@ -346,3 +346,19 @@ def test_onepager_carries_breadth_worth_and_the_set(sample_set):
     assert f"{best['EMEA anything']:,}</b> best fit" in page
     alone = build_onepager(am, s.results[0], icps.profiles[0], "sample", "v1", reference_auc=0.7, generated="x")
     assert "<h2>ICP set</h2>" not in alone and "Breadth and worth" in alone
+
+
+def test_a_set_onepager_has_a_page_per_icp(sample_set, tmp_path, capsys):
+    from icp_core.__main__ import main
+
+    _, icps = sample_set
+    (tmp_path / "set.json").write_text(icps.to_json())
+    out = tmp_path / "set.html"
+    assert main(["onepager", str(ROOT / "sample_data" / "accounts.csv"), "--profile", str(tmp_path / "set.json"),
+                 "--out", str(out)]) == 0
+    page = out.read_text()
+    assert page.count("<!doctype html>") == 1 and page.count('<div class="page">') == 3
+    assert page.count("page-break-before: always") == 2 and page.count("<h2>ICP set</h2>") == 1
+    for name in icps.names:
+        assert f"<h1>{name}</h1>" in page.replace("&amp;", "&")
+    assert "Healthcare" in page and "EMEA" in page  # each ICP's own traits

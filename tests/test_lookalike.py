@@ -125,3 +125,14 @@ def test_cli_lookalikes_writes_similarity_and_the_one_step_away_list(sample, tmp
     assert main([*base, "--exemplars", str(tmp_path / "ex.txt"), "--out", str(tmp_path / "bad.csv")]) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "matches an account" in err and not (tmp_path / "bad.csv").exists()
+
+
+def test_an_uploaded_list_is_read_as_its_first_column_in_its_encoding(sample):
+    from icp_core.lookalike import exemplar_lines
+
+    am, ex, _ = sample
+    names = account_names(am)[ex[:12]].tolist()
+    text = "Account Name,Owner\r\n" + "".join(f'"{n}",Jürgen Müller\r\n' for n in names) + "\r\nZürich Näherei AG,x\r\n"
+    lines = exemplar_lines(text.encode("cp1252"))
+    assert lines[0] == "Account Name" and lines[1:13] == names and lines[-1] == "Zürich Näherei AG"
+    assert sorted(exemplars_from_names(am, lines)) == sorted(ex[:12])  # the header and unknown names match nothing

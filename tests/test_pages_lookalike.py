@@ -46,6 +46,8 @@ def test_named_exemplars_that_match_nothing_say_so(app):
     assert not at.exception
     assert any("none of the 2 exemplar names or ids matches" in i.value for i in at.info)
     assert one_step(at) is None
+    at.radio(key="clusters.lk_source").set_value("A list I upload").run()  # waits for the file
+    assert not at.exception and one_step(at) is None
 
 
 def test_evidence_reports_the_similarity_auc_and_the_share_export_carries_it(media, data_root):
