@@ -139,3 +139,15 @@ def set_breadth(score, accounts) -> Breadth:
         return breadth_of(in_ab[c.inv], accounts)
     has_customers = known_customers(accounts) is not None
     return _breadth(in_ab, c.count, c.customers if has_customers else None, c.pipeline)
+
+
+def market_breadth(market_result, customer_result, accounts) -> Breadth:
+    """Breadth against a separate market list (the TAM page's market): the market share in A+B is
+    the market list's (scored by the same profile), customers and open pipeline come from the
+    customer dataset (`accounts`, scored as `customer_result`)."""
+    own = profile_breadth(customer_result, accounts)
+    in_ab = market_result.pattern_tier <= 1
+    return Breadth(market=int(market_result.patterns.count.sum()),
+                   market_in_ab=int(market_result.patterns.count[in_ab].sum()),
+                   customers=own.customers, customers_in_ab=own.customers_in_ab,
+                   pipeline=own.pipeline, pipeline_in_ab=own.pipeline_in_ab)

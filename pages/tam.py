@@ -8,6 +8,7 @@ import altair as alt
 import numpy as np
 import streamlit as st
 
+from icp_core.breadth import market_breadth
 from icp_core.export import to_csv_bytes
 from icp_core.formatting import VEGA_MONEY_FORMAT, VEGA_MONEY_LABEL, count, money, pct
 from icp_core.ingest import IngestError, ingest_dataset
@@ -145,6 +146,8 @@ except TamError as exc:
     st.warning(escape_markdown(exc), icon=":material/info:")
     st.stop()
 known = totals["customers_known"]
+if market_key[0] != "self" and known:  # how broad the ICP is against this market (icp_core.breadth)
+    st.caption(f"Breadth of A+B against this market: {market_breadth(market_result, result, accounts).reading()}")
 
 
 m = st.columns(5)

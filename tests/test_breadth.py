@@ -57,3 +57,16 @@ def test_profile_and_set_breadth_count_a_and_b_per_account():
     assert profile_breadth(x, acc).market_in_ab == 2 and profile_breadth(x, acc).customers_in_ab == 1
     s = set_breadth(set_score(["X", "Y"], [x, y]), acc)
     assert (s.market_in_ab, s.customers_in_ab, s.pipeline_in_ab) == (3, 2, 0)
+
+
+def test_breadth_against_a_market_list_takes_the_market_share_from_it():
+    from icp_core.breadth import market_breadth
+
+    traits = [Trait("t0", "is_true", column="c0", weight=1)]
+    rule = TierRule(thresholds={"A": 75, "B": 50, "C": 25})
+    market = score_accounts(np.array([[1]] * 5 + [[0]] * 95, bool), traits, rule)  # 5 % of a 100-account list in A
+    customers = score_accounts(np.array([[1], [1], [0], [1]], bool), traits, rule)
+    acc = accounts([1, 1, 1, 2])  # 3 customers, 2 of them in A; the open deal is in A
+    b = market_breadth(market, customers, acc)
+    assert (b.market, b.market_in_ab, b.customers, b.customers_in_ab, b.pipeline_in_ab) == (100, 5, 3, 2, 1)
+    assert b.concentration == pytest.approx((2 / 3) / 0.05) and b.kind == "focused"
