@@ -77,8 +77,15 @@ def bench(n: int, tmp: Path) -> dict:
     at.run()
     assert not at.exception, at.exception
     assert at.session_state["icp.dataset"][1] == meta["id"]
+    out = {"load_s": load_s, "first_s": first_s, "core_ms": median_ms(core), "apptest_ms": median_ms(slider_reruns(at))}
+    out.update(bench_set(am, profile, root, ws, meta["id"]))
+    return out
+
+
+def slider_reruns(at, moves: int = 10) -> list[float]:
+    """Seconds of each AppTest rerun after moving the industry weight slider (alternately 5 and 2)."""
     reruns = []
-    for i in range(10):
+    for i in range(moves):
         # the weight slider's key carries the widget generation (ui.state.widget_key): score.g<N>.w.<trait id>
         slider = next(w for w in at.slider if w.key and w.key.startswith("score.g") and w.key.endswith(".w.industry-core"))
         slider.set_value(5 - (i % 2) * 3)
@@ -86,9 +93,7 @@ def bench(n: int, tmp: Path) -> dict:
         at.run()
         reruns.append(time.perf_counter() - t)
         assert not at.exception, at.exception
-    out = {"load_s": load_s, "first_s": first_s, "core_ms": median_ms(core), "apptest_ms": median_ms(reruns)}
-    out.update(bench_set(am, profile, root, ws, meta["id"]))
-    return out
+    return reruns
 
 
 def five_icps(profile):
@@ -137,15 +142,7 @@ def bench_set(am, profile, root: Path, ws: str, dataset_id: str) -> dict:
     at.run()
     assert not at.exception, at.exception
     assert len(next(r for r in at.radio if r.key and r.key.startswith("score.icp_pick")).options) == 5
-    reruns = []
-    for i in range(10):
-        slider = next(w for w in at.slider if w.key and w.key.startswith("score.g") and w.key.endswith(".w.industry-core"))
-        slider.set_value(5 - (i % 2) * 3)
-        t = time.perf_counter()
-        at.run()
-        reruns.append(time.perf_counter() - t)
-        assert not at.exception, at.exception
-    return {"combos_s": combos_s, "set_core_ms": median_ms(core), "set_apptest_ms": median_ms(reruns),
+    return {"combos_s": combos_s, "set_core_ms": median_ms(core), "set_apptest_ms": median_ms(slider_reruns(at)),
             "combinations": len(combos_for(am, [b.traits for _, b in scored]).count)}
 
 

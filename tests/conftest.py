@@ -153,3 +153,16 @@ def download(at, media, label_start: str) -> bytes:
     assert file_id, "downloads are built on click"
     entry = next(m._deferred_callables[file_id] for m in reversed(media) if file_id in m._deferred_callables)
     return entry["callable"]()
+
+
+def sample_with_deals(directory: Path):
+    """The bundled sample (accounts and their deals) ingested into a new store under `directory`:
+    (store, meta, specs, AccountMatrix). For module-scoped fixtures that need their own copy."""
+    from icp_core.dataset import AccountMatrix
+    from icp_core.ingest import ingest_dataset
+    from icp_core.roles import ColumnSpec
+
+    store = DatasetStore(directory, new_token())
+    meta = ingest_dataset(store, ROOT / "sample_data" / "accounts.csv", ROOT / "sample_data" / "opportunities.csv").meta
+    specs = [ColumnSpec.from_dict(c) for c in meta["columns"]]
+    return store, meta, specs, AccountMatrix(lambda: store.open_dataset(meta["id"]), specs)

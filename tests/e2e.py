@@ -114,3 +114,35 @@ def wait_idle(page, quiet_ms: int = 500, timeout_s: float = 90) -> None:
             quiet_since = None
         page.wait_for_timeout(100)
     raise AssertionError("the app kept running")
+
+
+def open_first_account(page) -> None:
+    """Select the first row of the Score page's accounts grid until its explanation card shows (the
+    grid redraws after a rerun, so a click can land on the old one: retried)."""
+    from playwright.sync_api import expect
+
+    grid = page.locator("[data-testid='stDataFrame']").last
+    for attempt in range(4):
+        page.wait_for_timeout(1500)
+        grid.scroll_into_view_if_needed()
+        box = grid.bounding_box()
+        page.mouse.click(box["x"] + 16, box["y"] + 35 + 17)  # first row's selection cell
+        try:
+            expect(page.get_by_text("not matched").first).to_be_visible(timeout=10_000)
+            return
+        except AssertionError:
+            if attempt == 3:
+                raise
+
+
+def move_slider(page, slider, presses: int, expected: str) -> None:
+    """Move a Streamlit slider (a locator of its stSlider element) by keyboard, `presses` steps
+    (negative: left), and wait until it shows `expected`."""
+    from playwright.sync_api import expect
+
+    slider.scroll_into_view_if_needed()
+    thumb = slider.get_by_role("slider")
+    thumb.focus()
+    for _ in range(abs(presses)):
+        thumb.press("ArrowRight" if presses > 0 else "ArrowLeft")
+    expect(thumb).to_have_attribute("aria-valuetext", expected, timeout=10_000)

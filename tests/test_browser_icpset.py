@@ -4,7 +4,7 @@ import re
 
 import pytest
 
-from tests.e2e import open_app, wait_idle
+from tests.e2e import move_slider, open_app, wait_idle
 
 
 def best_fit(page) -> dict[str, int]:
@@ -30,13 +30,7 @@ def test_a_second_icp_takes_the_accounts_it_fits_best(chromium, server, tmp_path
     assert before["EMEA first"] == 0 and before["Sample ICP: mid-size Fintech & SaaS"] > 0  # a copy ties: first wins
     # the copy is being edited: EMEA from +1 to +5 lifts EMEA accounts above their tier in the first ICP
     assert page.get_by_role("radio", name="EMEA first").is_checked()
-    slider = page.locator("[data-testid='stSlider']").filter(has_text="Region EMEA")
-    slider.scroll_into_view_if_needed()
-    thumb = slider.get_by_role("slider")
-    thumb.focus()
-    for _ in range(4):
-        thumb.press("ArrowRight")
-    expect(thumb).to_have_attribute("aria-valuetext", "5", timeout=10_000)
+    move_slider(page, page.locator("[data-testid='stSlider']").filter(has_text="Region EMEA"), 4, "5")
     for _ in range(60):
         wait_idle(page, quiet_ms=300)
         after = best_fit(page)

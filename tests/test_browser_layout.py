@@ -10,7 +10,7 @@ import re
 
 import pytest
 
-from tests.e2e import open_app, tier_counts, wait_idle
+from tests.e2e import move_slider, open_app, tier_counts, wait_idle
 
 PAGES = ["Score", "Evidence", "Clusters", "TAM", "Share & export", "Data"]
 
@@ -35,7 +35,6 @@ def cut_off_buttons(page) -> list[str]:
 
 @pytest.mark.browser
 def test_projector_sliders_and_cards_on_screen_together_without_jumps(chromium, server, tmp_path):
-    from playwright.sync_api import expect
 
     w, h = 1280, 720
     page = open_app(chromium, server, w, h)
@@ -58,12 +57,7 @@ def test_projector_sliders_and_cards_on_screen_together_without_jumps(chromium, 
     card_before = boxes(page, cards)
     chart_before = page.locator(chart).first.bounding_box()
     moved = sliders.filter(has_text="Industry in Fintech, SaaS")
-    moved.scroll_into_view_if_needed()
-    thumb = moved.get_by_role("slider")
-    thumb.focus()
-    for _ in range(5):
-        thumb.press("ArrowLeft")
-    expect(thumb).to_have_attribute("aria-valuetext", "0", timeout=10_000)
+    move_slider(page, moved, -5, "0")
     for _ in range(60):  # the rerun redraws the cards
         if tier_counts(page) != before:
             break

@@ -13,7 +13,7 @@ import pytest
 
 from icp_core.store import SAMPLE_WORKSPACE, DatasetStore, ProfileStore, ShareStore, new_token
 from tests.conftest import ROOT
-from tests.e2e import open_app, tier_counts
+from tests.e2e import open_app, open_first_account, tier_counts
 
 EVIL = "evil.example"
 
@@ -57,18 +57,7 @@ def test_share_view_shows_user_text_as_typed(chromium, server, tmp_path):
     expect(page.locator("[data-testid='stMain']").get_by_text(re.compile(r"www\u2060?\.evil\.example")).first).to_be_visible()
     assert links_and_images(page) == []
     # the explanation card of the first account (its Flags carry the caution trait's label)
-    grid = page.locator("[data-testid='stDataFrame']").last
-    for attempt in range(4):
-        page.wait_for_timeout(1500)
-        grid.scroll_into_view_if_needed()
-        box = grid.bounding_box()
-        page.mouse.click(box["x"] + 16, box["y"] + 35 + 17)
-        try:
-            expect(page.get_by_text("not matched").first).to_be_visible(timeout=10_000)
-            break
-        except AssertionError:
-            if attempt == 3:
-                raise
+    open_first_account(page)
     expect(page.get_by_text(re.compile(r"x\u2060?@evil\.example")).first).to_be_visible()
     page.screenshot(path=str(tmp_path / "share_hostile_text.png"), full_page=True)
     assert links_and_images(page) == []

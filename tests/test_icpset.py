@@ -30,7 +30,7 @@ from icp_core.icpset import (
 )
 from icp_core.profile import Profile, ProfileError, TierRule, Trait, profile_from_json
 from icp_core.scoring import TIER_LABELS, explain_accounts, score_accounts
-from tests.conftest import ROOT
+from tests.conftest import ROOT, sample_with_deals
 
 DEFAULT = ROOT / "sample_data" / "default_profile.json"
 LINES = TierRule(thresholds={"A": 75, "B": 50, "C": 25})
@@ -80,15 +80,7 @@ def test_none_when_d_or_disqualified_everywhere():
 
 @pytest.fixture(scope="module")
 def sample_set(tmp_path_factory):
-    from icp_core.dataset import AccountMatrix
-    from icp_core.ingest import ingest_dataset
-    from icp_core.roles import ColumnSpec
-    from icp_core.store import DatasetStore, new_token
-
-    store = DatasetStore(tmp_path_factory.mktemp("set"), new_token())
-    meta = ingest_dataset(store, ROOT / "sample_data" / "accounts.csv", ROOT / "sample_data" / "opportunities.csv").meta
-    specs = [ColumnSpec.from_dict(c) for c in meta["columns"]]
-    am = AccountMatrix(lambda: store.open_dataset(meta["id"]), specs)
+    store, meta, specs, am = sample_with_deals(tmp_path_factory.mktemp("set"))
     am.file_columns = FileColumns(lambda: store.open_dataset(meta["id"]), specs)
     base = profile_from_json(DEFAULT.read_text())
     health = Profile(name="Enterprise healthcare", traits=[

@@ -24,22 +24,14 @@ from icp_core.outcomes import Outcome
 from icp_core.profile import profile_from_json
 from icp_core.scoring import score_profile
 from icp_core.segments import default_cluster_columns
-from tests.conftest import ROOT
+from tests.conftest import ROOT, sample_with_deals
 
 DEFAULT = ROOT / "sample_data" / "default_profile.json"
 
 
 @pytest.fixture(scope="module")
 def sample(tmp_path_factory):
-    from icp_core.dataset import AccountMatrix
-    from icp_core.ingest import ingest_dataset
-    from icp_core.roles import ColumnSpec
-    from icp_core.store import DatasetStore, new_token
-
-    store = DatasetStore(tmp_path_factory.mktemp("lk"), new_token())
-    meta = ingest_dataset(store, ROOT / "sample_data" / "accounts.csv", ROOT / "sample_data" / "opportunities.csv").meta
-    specs = [ColumnSpec.from_dict(c) for c in meta["columns"]]
-    am = AccountMatrix(lambda: store.open_dataset(meta["id"]), specs)
+    *_, am = sample_with_deals(tmp_path_factory.mktemp("lk"))
     ex = default_exemplars(am)
     return am, ex, find_lookalikes(am, ex)
 
