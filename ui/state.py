@@ -15,6 +15,7 @@ named accessors), never through st.session_state directly:
   icp.clustering       {dataset id: LastClustering} last clustering of the Clusters page (used by TAM)
   icp.work             {dataset id | ("share", token): working profile entry} (below): the ICP being edited
   icp.sets             {same key: [working profile entries]}: the working ICP set, in set order (issue 16)
+  icp.set_ids          {dataset id: set id} of the saved ICP set the working set is saved as
   icp.widget_gen       session-wide counter of the Score page's profile widget generations
 
 The working profile of each dataset lives in st.session_state["icp.work"][dataset_id]
