@@ -9,6 +9,7 @@ from icp_core.breadth import profile_breadth, set_breadth
 from icp_core.export import FileColumns, profile_version_label, scored_export_bytes
 from icp_core.formatting import TIER_COLORS, count, format_number, money, pct, pt_change
 from icp_core.icpset import MAX_ICPS, NONE, combos_for, overlap, set_score
+from icp_core.moved import what_moved
 from icp_core.outcomes import EvidenceError, default_outcome
 from icp_core.profile import (
     DECISIVE_WEIGHTS,
@@ -52,12 +53,14 @@ from ui.state import (
     current_dataset,
     escape_markdown,
     read_only,
+    remember,
     remove_icp,
     renew_widgets,
     replace_profile,
     save_and_report,
     set_working,
     switch_icp,
+    undo_last,
     widget_key,
     working,
     working_set,
@@ -101,6 +104,7 @@ def wkey(name: str) -> str:
 
 def on_weight(trait_id: str) -> None:
     """A weight slider moved: the profile takes its value (the slider's range keeps stay-aways ≤ 0)."""
+    remember(work)
     for t in profile.traits:
         if t.id == trait_id:
             t.weight = int(st.session_state[wkey(f"w.{trait_id}")])
@@ -110,6 +114,7 @@ def on_tier_rule() -> None:
     """A tier widget changed: the profile's tier rule takes the values. Lines are kept in order
     (B ≤ A, C ≤ B); when that moved a line, the widgets are renewed to show where it went."""
     ss, r = st.session_state, profile.tier_rule
+    remember(work)
     if wkey("tier_mode") in ss:
         r.mode = "mix" if ss[wkey("tier_mode")] == "Target mix" else "thresholds"
     if all(wkey(f"th.{k}") in ss for k in ("A", "B", "C")):
@@ -140,6 +145,7 @@ def save_trait(spec: ColumnSpec) -> None:
     except ProfileError as exc:
         ss["score.edit.error"] = str(exc)
         return
+    remember(work)
     if pick:
         profile.traits = [new if t.id == pick else t for t in profile.traits]
     else:
@@ -150,6 +156,7 @@ def save_trait(spec: ColumnSpec) -> None:
 
 
 def remove_trait() -> None:
+    remember(work)
     pick = st.session_state.get("score.edit.pick")
     gone = [t.label for t in profile.traits if t.id == pick]
     profile.traits = [t for t in profile.traits if t.id != pick]
@@ -523,6 +530,40 @@ def live_evidence_line() -> str:
     return line
 
 
+def what_moved_panel() -> None:
+    """Who moved since the baseline (the last saved version, or the profile as loaded): counts per
+    from → to, the ARR and open pipeline that moved, the accounts whose score moved most, the AUC
+    before → after with its bootstrap band; and one-click undo of the last change."""
+    before, _ = score_profile(accounts, profile_from_dict(work["baseline_profile"]))
+    outcome = app_state().chosen_outcome(cur.dataset_id) or default_outcome(accounts)
+    try:
+        moved = what_moved(before, result, accounts, outcome)
+    except EvidenceError:
+        moved = what_moved(before, result, accounts, None)
+    title = (f"What moved since {work['baseline_label']}: {count(moved.accounts)} account"
+             f"{'s' if moved.accounts != 1 else ''}" + (f" · {moved.reading()}" if moved.reading() else ""))
+    c1, c2 = st.columns([5, 1], vertical_alignment="center")
+    with c1.expander(title, icon=":material/swap_vert:"):
+        if not moved.accounts:
+            st.caption("No account changes tier.")
+        else:
+            parts = [f"ARR moved {money(moved.arr)}" if np.isfinite(moved.arr) else "",
+                     f"{count(moved.pipeline)} with open deals"]
+            st.caption(" · ".join(p for p in parts if p))
+            st.dataframe(moved.table.rename(columns={"from": "From", "to": "To", "accounts": "Accounts", "arr": "ARR",
+                                                     "open": "Open deals"}),
+                         hide_index=True, width="stretch", key="score.moved_table")
+            names = accounts.display.iloc[moved.top["row"].to_numpy()].drop(columns=["row_id"]).iloc[:, 0].to_numpy()
+            st.dataframe(moved.top.drop(columns="row").assign(Account=names)[
+                ["Account", "from", "to", "score_before", "score_after"]].rename(columns={
+                    "from": "From", "to": "To", "score_before": "Score before", "score_after": "Score now"}),
+                hide_index=True, width="stretch", key="score.moved_top")
+    if not readonly and c2.button("Undo", key="score.undo", icon=":material/undo:", width="stretch",
+                                  disabled=not work.get("history"), help="Undo the last change to the traits or tiers"):
+        undo_last(work)
+        st.rerun()
+
+
 def card_lines(row, b) -> str:
     """The tier card's figures as fixed single lines (numbers only, no user text): a change since the
     baseline sits on the same line in small type, so a moved slider never makes a card grow."""
@@ -553,6 +594,7 @@ with main:
             st.html(card_lines(row, b))
     evidence_line = live_evidence_line()
     st.caption(f"Changes since {work['baseline_label']}" + (f" · {evidence_line}" if evidence_line else "."))
+    what_moved_panel()
     # how broad the ICP is, always under the cards (icp_core.breadth: thresholds in the README)
     st.caption(f"Breadth of A+B: {profile_breadth(result, accounts).reading()}")
     if len(icps) > 1:

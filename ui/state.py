@@ -259,7 +259,8 @@ def _new_entry(cur: Current, profile: Profile, profile_id=None, version=None, ba
     result, _ = score_profile(cur.accounts, profile)
     work = {"profile": profile, "profile_id": profile_id, "version": version,
             "baseline": tier_summary(result, cur.accounts), "baseline_label": baseline_label,
-            "saved": _comparable(profile) if version else None}
+            "baseline_profile": profile.to_dict(), "saved": _comparable(profile) if version else None,
+            "history": []}
     renew_widgets(work)
     return work
 
@@ -415,7 +416,7 @@ def _save_entry(cur: Current, work: dict, note: str, author: str) -> dict:
     rec = cur.pstore.save_version(cur.dataset_id, profile.to_dict(), work["profile_id"], note=note, author=author)
     result, _ = score_profile(cur.accounts, profile)
     work.update(profile_id=rec["profile_id"], version=rec["version"], baseline=tier_summary(result, cur.accounts),
-                baseline_label=f"saved v{rec['version']}", saved=_comparable(profile))
+                baseline_label=f"saved v{rec['version']}", saved=_comparable(profile), baseline_profile=profile.to_dict())
     return rec
 
 
@@ -460,8 +461,31 @@ def save_and_report(cur: Current, work: dict, note: str = "", author: str = "", 
         st.rerun()
 
 
+MAX_UNDO = 20
+
+
+def remember(work: dict) -> None:
+    """Keep the working profile as it is now, before a change, for one-click undo (the last MAX_UNDO)."""
+    history = work.setdefault("history", [])
+    history.append(work["profile"].to_dict())
+    del history[:-MAX_UNDO]
+
+
+def undo_last(work: dict) -> bool:
+    """Put back the profile as it was before the last change; False when there is nothing to undo."""
+    from icp_core.profile import profile_from_dict
+
+    history = work.get("history") or []
+    if not history:
+        return False
+    work["profile"] = profile_from_dict(history.pop())
+    renew_widgets(work)
+    return True
+
+
 def replace_profile(cur: Current, profile: Profile) -> None:
     """Swap in an edited profile (e.g. with adopted traits), keeping the saved baseline."""
     work = working(cur)
+    remember(work)
     work["profile"] = profile
     renew_widgets(work)
