@@ -347,7 +347,6 @@ def working(cur: Current) -> dict:
     profile, else (on the sample) the default profile, else an empty one. Through a share link:
     exactly the shared version."""
     from icp_core.profile import Profile, profile_from_dict, profile_from_json
-    from icp_core.scoring import score_profile, tier_summary
     from icp_core.store import SAMPLE_WORKSPACE
 
     entries = app_state().work_entries()
@@ -365,12 +364,8 @@ def working(cur: Current) -> dict:
             entries[key] = icps[0]
         if key not in entries:
             rec = cur.pstore.load_version(share["dataset_id"], share["profile_id"], share["version"])
-            profile = profile_from_dict(rec["profile"])
-            result, _ = score_profile(cur.accounts, profile)
-            entry = {"profile": profile, "profile_id": share["profile_id"], "version": share["version"],
-                     "baseline": tier_summary(result, cur.accounts), "baseline_label": f"shared v{share['version']}"}
-            renew_widgets(entry)
-            entries[key] = entry
+            entries[key] = _new_entry(cur, profile_from_dict(rec["profile"]), share["profile_id"], share["version"],
+                                      f"shared v{share['version']}")
         return entries[key]
     if cur.dataset_id not in entries and not _open_saved_set(cur):
         saved = cur.pstore.list_profiles(cur.dataset_id)
