@@ -550,8 +550,12 @@ def what_moved_panel() -> None:
             parts = [f"ARR moved {money(moved.arr)}" if np.isfinite(moved.arr) else "",
                      f"{count(moved.pipeline)} with open deals"]
             st.caption(" · ".join(p for p in parts if p))
-            st.dataframe(moved.table.rename(columns={"from": "From", "to": "To", "accounts": "Accounts", "arr": "ARR",
-                                                     "open": "Open deals"}),
+            moves = moved.table.rename(columns={"from": "From", "to": "To", "accounts": "Accounts", "arr": "ARR",
+                                                "open": "Open deals"})
+            if not accounts.has["arr"]:
+                moves = moves.drop(columns="ARR")
+            st.dataframe(moves.style.format({"ARR": money, "Accounts": count, "Open deals": count},
+                                            subset=[c for c in ("ARR", "Accounts", "Open deals") if c in moves]),
                          hide_index=True, width="stretch", key="score.moved_table")
             names = accounts.display.iloc[moved.top["row"].to_numpy()].drop(columns=["row_id"]).iloc[:, 0].to_numpy()
             st.dataframe(moved.top.drop(columns="row").assign(Account=names)[
