@@ -163,7 +163,7 @@ def set_backtest(accounts: AccountMatrix, score, outcome: Outcome) -> pd.DataFra
     AUC, share of accounts in A+B, share of the good held-out observations in A+B, the good rate
     in A+B and its lift over the base rate. The combination ranks an account by its best ICP (tier,
     then score: icpset.fit_order); its A+B are the accounts that are A or B in any ICP."""
-    from .icpset import SetScore
+    from .icpset import SetScore, fit_keys
 
     assert isinstance(score, SetScore)
     c = score.combos
@@ -181,11 +181,9 @@ def set_backtest(accounts: AccountMatrix, score, outcome: Outcome) -> pd.DataFra
                 "good_ab": _share(pos[in_ab], pos), "rate_ab": rate,
                 "lift_ab": rate / base if base and not math.isnan(rate) else math.nan}
 
-    keys = []
     for i, (name, r) in enumerate(zip(score.names, score.results, strict=True)):
         tier, sc = r.pattern_tier[c.pats[:, i]], r.pattern_score[c.pats[:, i]]
         rows.append(row(name, np.where(tier == 4, -1.0, sc), tier <= 1))
-        keys.append(tier.astype(np.float64) * 1000.0 - sc)
-    best_key = np.min(np.vstack(keys), axis=0)
+    best_key = np.min(fit_keys(score.results, c.pats), axis=0)
     rows.append(row("Best fit (any ICP)", -best_key, best_key <= 1000.0))  # A or B somewhere: A's keys ≤ 0, B's 900..1000
     return pd.DataFrame(rows)

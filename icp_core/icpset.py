@@ -204,13 +204,19 @@ class SetScore:
         return labels[np.where(self.combo_best >= 0, self.combo_best, len(self.names))][self.combos.inv]
 
 
+def fit_keys(results: list, pats: np.ndarray) -> np.ndarray:
+    """(k, C) fit key of each ICP for each combination of patterns `pats` (C, k): lower is a better
+    fit. Tier codes 0 (A) .. 4 (Disqualified) and scores 0..100 make one key that orders by tier,
+    then score: A's keys are -100..0, B's 900..1000, C's 1900..2000, D's 2900..3000."""
+    return np.vstack([(r.pattern_tier.astype(np.float64) * 1000.0 - r.pattern_score)[pats[:, i]]
+                      for i, r in enumerate(results)])
+
+
 def fit_order(results: list, pats: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """(closest, best) per combination of patterns `pats` (C, k): closest is the ICP with the
     highest tier then the highest score (ties: the ICP listed first); best is closest, or -1
     where that tier is D or Disqualified."""
-    # tier codes 0 (A) .. 4 (Disqualified) and scores 0..100: one key orders by tier, then score
-    keys = np.vstack([(r.pattern_tier.astype(np.float64) * 1000.0 - r.pattern_score)[pats[:, i]]
-                      for i, r in enumerate(results)])
+    keys = fit_keys(results, pats)
     closest = np.argmin(keys, axis=0)  # argmin keeps the first of equal keys: the ICP listed first
     best_key = keys[closest, np.arange(keys.shape[1])]
     fit = best_key < 2500.0  # A, B or C somewhere: C's keys are 1900..2000, D's 2900..3000

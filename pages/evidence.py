@@ -20,7 +20,6 @@ from icp_core.campaign import (
 from icp_core.cohorts import cohort_table, date_columns
 from icp_core.export import to_csv_bytes
 from icp_core.formatting import TIER_COLORS, count, format_number, pct, points
-from icp_core.icpset import combos_for, set_score
 from icp_core.lookalike import score_auc, similarity_auc
 from icp_core.outcomes import (
     OUTCOME_KINDS,
@@ -41,7 +40,15 @@ from icp_core.scoring import TIER_LABELS, score_profile
 from icp_core.suggest import nice_bound
 from icp_core.tam import known_customers
 from ui.cached import default_lookalikes, reference_auc_cached, suggestion_cached
-from ui.state import app_state, current_dataset, escape_markdown, replace_profile, working, working_set
+from ui.state import (
+    app_state,
+    current_dataset,
+    escape_markdown,
+    replace_profile,
+    score_working_set,
+    working,
+    working_set,
+)
 
 cur = current_dataset()
 accounts = cur.accounts
@@ -254,9 +261,7 @@ with tab_bt:
 
     icps = working_set(cur)
     if len(icps) > 1:  # each ICP of the set and their best-fit combination, on the same held-out accounts
-        scored_icps = [(result, binding) if e is work else score_profile(accounts, e["profile"]) for e in icps]
-        set_table = set_backtest(accounts, set_score([e["profile"].name for e in icps], [r for r, _ in scored_icps],
-                                                     combos_for(accounts, [b.traits for _, b in scored_icps])), outcome)
+        set_table = set_backtest(accounts, score_working_set(cur, (result, binding))[1], outcome)
         st.dataframe(set_table.rename(columns={"icp": "ICP", "auc": "Held-out AUC", "accounts_ab": "Accounts in A+B",
                                                "good_ab": "Good in A+B", "rate_ab": "Good rate in A+B",
                                                "lift_ab": "Lift of A+B"}),

@@ -8,7 +8,7 @@ from icp_core.backtest import live_backtest
 from icp_core.breadth import profile_breadth, set_breadth
 from icp_core.export import FileColumns, profile_version_label, scored_export_bytes
 from icp_core.formatting import TIER_COLORS, count, format_number, money, pct, pt_change
-from icp_core.icpset import MAX_ICPS, NONE, combos_for, overlap, set_score
+from icp_core.icpset import MAX_ICPS, NONE, overlap
 from icp_core.moved import what_moved
 from icp_core.outcomes import EvidenceError, default_outcome
 from icp_core.profile import (
@@ -58,6 +58,7 @@ from ui.state import (
     renew_widgets,
     replace_profile,
     save_and_report,
+    score_working_set,
     set_working,
     switch_icp,
     undo_last,
@@ -602,9 +603,7 @@ with main:
     # how broad the ICP is, always under the cards (icp_core.breadth: thresholds in the README)
     st.caption(f"Breadth of A+B: {profile_breadth(result, accounts).reading()}")
     if len(icps) > 1:
-        scored_icps = [(result, binding) if e is work else score_profile(accounts, e["profile"]) for e in icps]
-        scored_set = set_score([e["profile"].name for e in icps], [r for r, _ in scored_icps],
-                               combos_for(accounts, [b.traits for _, b in scored_icps]))
+        scored_set = score_working_set(cur, (result, binding))[1]
         ov = overlap(scored_set)
         best = " · ".join(f"{escape_markdown(r.icp) if r.icp != NONE else 'none'} {count(r.accounts)}"
                           for r in ov["best_fit"].itertuples())

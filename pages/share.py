@@ -11,7 +11,6 @@ import streamlit.components.v1 as components
 
 from icp_core.breadth import profile_breadth
 from icp_core.export import EXPORT_FORMATS, FileColumns, icp_column_names, profile_version_label, scored_export_bytes
-from icp_core.icpset import combos_for, set_score
 from icp_core.lookalike import export_columns
 from icp_core.onepager import build_onepager, build_set_onepager
 from icp_core.outcomes import default_outcome
@@ -21,7 +20,15 @@ from icp_core.store import DatasetStore, SetStore, ShareStore
 from icp_core.tam import known_customers
 from icp_core.warehouse import DIALECTS, SqlError, dbt_model, dbt_set_model, input_columns, profile_sql, set_sql
 from ui.cached import default_lookalikes, reference_auc_cached
-from ui.state import app_state, current_dataset, escape_markdown, save_and_report, working, working_set
+from ui.state import (
+    app_state,
+    current_dataset,
+    escape_markdown,
+    save_and_report,
+    score_working_set,
+    working,
+    working_set,
+)
 
 cur = current_dataset()
 accounts = cur.accounts
@@ -30,7 +37,7 @@ profile = work["profile"]
 result, binding = score_profile(accounts, profile)
 shares = ShareStore(cur.root)
 icps = working_set(cur)  # with two or more ICPs, the CRM export and the SQL cover the whole set
-scored_icps = [(result, binding) if e is work else score_profile(accounts, e["profile"]) for e in icps]
+scored_icps, scored_set = score_working_set(cur, (result, binding))
 
 st.title("Share & export")
 st.caption(f"“{escape_markdown(profile.name)}” on “{escape_markdown(cur.meta['name'])}”: save versions, compare them, share a read-only link, "
@@ -146,8 +153,7 @@ with tab_share:
 version_label = profile_version_label(profile.name, work["version"])
 exported = result
 if len(icps) > 1:
-    exported = set_score([e["profile"].name for e in icps], [r for r, _ in scored_icps],
-                         combos_for(accounts, [b.traits for _, b in scored_icps]))
+    exported = scored_set
     version_label = "ICP set: " + "; ".join(profile_version_label(e["profile"].name, e["version"]) for e in icps)
 
 

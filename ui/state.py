@@ -42,6 +42,7 @@ import streamlit as st
 
 if TYPE_CHECKING:
     from icp_core.dataset import AccountMatrix
+    from icp_core.icpset import SetScore
     from icp_core.outcomes import Outcome
     from icp_core.profile import Profile
     from icp_core.store import ProfileStore
@@ -301,6 +302,22 @@ def working_set(cur: Current) -> list[dict]:
     if not any(e is active for e in icps):  # the active entry was replaced outside set_working
         icps.append(active)
     return icps
+
+
+def score_working_set(cur: Current, scored_active: tuple) -> tuple[list, SetScore | None]:
+    """Each ICP of the working set scored ((result, binding), set order; the ICP being edited reuses
+    `scored_active`, the page's own scoring of it) and the set's icpset.SetScore, its pattern
+    combinations from the dataset's cache (None for a set of one: nothing to combine)."""
+    from icp_core.icpset import combos_for, set_score
+    from icp_core.scoring import score_profile
+
+    active = working(cur)
+    icps = working_set(cur)
+    scored = [scored_active if e is active else score_profile(cur.accounts, e["profile"]) for e in icps]
+    if len(scored) == 1:
+        return scored, None
+    return scored, set_score([e["profile"].name for e in icps], [r for r, _ in scored],
+                             combos_for(cur.accounts, [b.traits for _, b in scored]))
 
 
 def switch_icp(cur: Current, index: int) -> None:
