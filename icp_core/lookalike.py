@@ -100,7 +100,9 @@ def exemplars_from_names(accounts, names: list[str]) -> np.ndarray:
     for s in accounts.specs:
         if s.role in ("account_id", "account_name"):
             codes, values = accounts.column_codes(s)
-            keep = np.array([str(v).strip().casefold() in wanted for v in values] + [False], dtype=bool)
+            # vectorised over the column's distinct values (an id or name column: one per account)
+            keep = np.append(pd.Series(values, dtype="string").str.strip().str.casefold().isin(wanted).to_numpy(bool),
+                             False)
             hit |= keep[np.where(codes >= 0, codes, len(values))]
     rows = np.flatnonzero(hit)
     if not len(rows):
