@@ -27,7 +27,8 @@ def test_a_slider_move_names_the_accounts_that_moved(chromium, server, tmp_path)
     names = [c.strip() for c in cells if re.fullmatch(r"[A-Z][A-Za-z&.' -]+", c.strip()) and c.strip() not in
              ("A", "B", "C", "D", "Disqualified")]
     assert names, cells[:30]
-    # each of the five key presses was a change: one Undo takes back the last (0 -> 1)
+    # one Undo takes back the last change the app received: the five key presses arrive as one to
+    # five changes (the browser coalesces them under load), so the weight goes back to 1..5, never stays 0
     page.get_by_role("button", name="Undo").click()
     thumb = page.locator("[data-testid='stSlider']").filter(has_text="Industry in Fintech, SaaS").get_by_role("slider")
-    expect(thumb).to_have_attribute("aria-valuetext", "1", timeout=30_000)
+    expect(thumb).to_have_attribute("aria-valuetext", re.compile(r"^[1-5]$"), timeout=30_000)
