@@ -164,6 +164,7 @@ pages = [
     st.Page("pages/evidence.py", title="Evidence", icon=":material/query_stats:"),
     st.Page("pages/clusters.py", title="Clusters", icon=":material/scatter_plot:"),
     st.Page("pages/tam.py", title="TAM", icon=":material/public:"),
+    st.Page("pages/people.py", title="People", icon=":material/groups:"),
     st.Page("pages/share.py", title="Share & export", icon=":material/ios_share:"),
     st.Page("pages/data.py", title="Data", icon=":material/upload_file:"),
 ]

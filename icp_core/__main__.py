@@ -192,8 +192,10 @@ def _cmd_score(args) -> int:
         accounts = AccountMatrix(lambda: store.open_dataset(result.dataset_id), specs)
         scored, label, lines = _score_icps(icps, accounts, specs, Path(args.file).name, args.skip_missing_traits)
         # the one export schema (icp_core.export), as the Score page download and the Share page's CRM export
+        from .engagement import engagement_extra
+
         data = scored_export_bytes(FileColumns(lambda: store.open_dataset(result.dataset_id), specs),
-                                   scored, label, fmt)
+                                   scored, label, fmt, extra=engagement_extra(icps.profiles, accounts, scored) or None)
     if args.out:
         from .store import write_atomic
         write_atomic(Path(args.out), data)
@@ -530,27 +532,38 @@ def _cmd_onepager(args) -> int:
 
 
 def _cmd_sql(args) -> int:
+    from .engagement import score_engagement, set_engagement
     from .warehouse import SqlError, dbt_model, dbt_set_model, input_columns, profile_sql, set_sql
 
     icps = _read_icp_set(args.profile)
     thresholds = [dict(p.tier_rule.thresholds) for p in icps.profiles]
     mixed = [i for i, p in enumerate(icps.profiles) if p.tier_rule.mode == "mix"]
-    if mixed:
-        if not args.file:
-            raise CliError(f"the tiers of “{icps.profiles[mixed[0]].name}” come from a target mix: give FILE (--data) "
-                           "to solve the tier lines on, or switch the profile to score thresholds")
+    e = set_engagement(icps.profiles)
+    engagement = None
+    if mixed and not args.file:
+        raise CliError(f"the tiers of “{icps.profiles[mixed[0]].name}” come from a target mix: give FILE (--data) "
+                       "to solve the tier lines on, or switch the profile to score thresholds")
+    if mixed or (e is not None and args.file):
         import tempfile
         with tempfile.TemporaryDirectory(prefix="icp_sql_") as tmp:
             for i in mixed:
                 _, result = _scored(Path(args.file), icps.profiles[i], tmp, False, "data file")
                 thresholds[i] = result.thresholds
+            if e is not None:  # the as-of day, count caps and level lines come from the data, as in the app
+                accounts, _ = _scored(Path(args.file), icps.profiles[0], tmp, True, "data file")
+                res = score_engagement(accounts, e)
+                engagement = (e, res) if res is not None else None
+    if e is not None and engagement is None:
+        print("note: the engagement columns are left out: give FILE (--data) to fix the as-of date, count caps "
+              "and level lines on", file=sys.stderr)
     try:
         if len(icps.profiles) == 1:
             p = icps.profiles[0]
-            sql = dbt_model(p, thresholds[0]) if args.dbt else profile_sql(p, thresholds[0], args.table, args.dialect)
+            sql = (dbt_model(p, thresholds[0], engagement=engagement) if args.dbt
+                   else profile_sql(p, thresholds[0], args.table, args.dialect, engagement=engagement))
         else:
-            sql = (dbt_set_model(icps.names, icps.profiles, thresholds) if args.dbt
-                   else set_sql(icps.names, icps.profiles, thresholds, args.table, args.dialect))
+            sql = (dbt_set_model(icps.names, icps.profiles, thresholds, engagement=engagement) if args.dbt
+                   else set_sql(icps.names, icps.profiles, thresholds, args.table, args.dialect, engagement=engagement))
     except SqlError as exc:
         raise CliError(str(exc)) from None
     print(sql)

@@ -709,4 +709,10 @@ def ensure_sample_dataset(root: Path | None = None) -> str:
             return datasets[0]["id"]
         result = ingest_dataset(store, SAMPLE_DIR / "accounts.csv", SAMPLE_DIR / "opportunities.csv",
                                 name=SAMPLE_NAME)
+        # its activity (engagement) and people (buying committee), joined as a user would (issue 17)
+        from .personas import add_contacts
+        from .sources import add_source
+
+        add_source(store, result.dataset_id, SAMPLE_DIR / "activity.csv", name="activity")
+        add_contacts(store, result.dataset_id, SAMPLE_DIR / "contacts.csv")
         return result.dataset_id

@@ -73,10 +73,27 @@ def _counts(accounts, before, after, outcome):
     return Combos(**got["combos"]), got
 
 
+MAX_DRAW_CELLS = 8_000_000  # draws × combinations kept per trait-set pair (64 MB of float64 each for pos, neg)
+
+
+def _draws(accounts, before, after, outcome, n: dict, boot: int) -> tuple[np.ndarray, np.ndarray]:
+    """The bootstrap's Poisson resamples of the held-out good and other counts per combination,
+    (draws, combinations) each: drawn once per pair of trait sets and kept in the dataset's cache,
+    so a weight move only re-ranks them (never re-draws)."""
+    def compute():
+        rng = np.random.default_rng(SEED)
+        draws = max(20, min(boot, MAX_DRAW_CELLS // max(len(n["pos"]), 1)))
+        return rng.poisson(n["pos"], size=(draws, len(n["pos"]))).astype(np.float64), \
+            rng.poisson(n["neg"], size=(draws, len(n["neg"]))).astype(np.float64)
+    key = ("moved-draws", tuple(t.definition_key() for t in before.traits),
+           tuple(t.definition_key() for t in after.traits), outcome.key() if outcome is not None else None, boot)
+    return accounts.memo(key, compute)
+
+
 def what_moved(before, after, accounts, outcome=None, top: int = 10, boot: int = BOOTSTRAP) -> Moved:
     """What changed from `before` to `after` (two ScoreResults of `accounts`); the AUCs on `outcome`."""
     from .scoring import TIER_LABELS
-    from .stats import auc_from_counts
+    from .stats import auc_from_count_draws, auc_from_counts
 
     c, n = _counts(accounts, before, after, outcome)
     tb, ta = before.pattern_tier[c.pats[:, 0]].astype(np.int64), after.pattern_tier[c.pats[:, 1]].astype(np.int64)
@@ -108,14 +125,64 @@ def what_moved(before, after, accounts, outcome=None, top: int = 10, boot: int =
     auc_b, auc_a = auc_from_counts(rb, n["pos"], n["neg"]), auc_from_counts(ra, n["pos"], n["neg"])
     band = (math.nan, math.nan)
     if not (math.isnan(auc_b) or math.isnan(auc_a)) and boot:
-        rng = np.random.default_rng(SEED)
-        diffs = []
-        for _ in range(boot):
-            pos, neg = rng.poisson(n["pos"]), rng.poisson(n["neg"])
-            diffs.append(auc_from_counts(ra, pos, neg) - auc_from_counts(rb, pos, neg))
-        d = np.array(diffs)
+        pos, neg = _draws(accounts, before, after, outcome, n, boot)
+        d = auc_from_count_draws(ra, pos, neg) - auc_from_count_draws(rb, pos, neg)
         d = d[np.isfinite(d)]
         if len(d):
             band = (float(np.quantile(d, 0.05)), float(np.quantile(d, 0.95)))
     arr_total = float(per["arr"].sum()) if accounts.has["arr"] else math.nan
     return Moved(table, int(per["accounts"].sum()), arr_total, int(per["open"].sum()), top_frame, auc_b, auc_a, band)
+
+
+def describe_change(before: dict, after: dict) -> str:
+    """What changed between two profile dicts, in words: "Industry in Fintech: +3 → +5; tier rule:
+    target mix; engagement half-life 30 → 14 days" ('' when nothing did)."""
+    parts = []
+    b_traits = {t["id"]: t for t in before.get("traits", [])}
+    a_traits = {t["id"]: t for t in after.get("traits", [])}
+    for tid, t in a_traits.items():
+        old = b_traits.get(tid)
+        if old is None:
+            parts.append(f"added “{t['label']}” ({t['weight']:+d})")
+        elif old["weight"] != t["weight"]:
+            parts.append(f"{t['label']}: {old['weight']:+d} → {t['weight']:+d}")
+        elif {k: v for k, v in old.items() if k != "weight"} != {k: v for k, v in t.items() if k != "weight"}:
+            parts.append(f"edited “{t['label']}”")
+    parts += [f"removed “{t['label']}”" for tid, t in b_traits.items() if tid not in a_traits]
+    if before.get("tier_rule") != after.get("tier_rule"):
+        r = after["tier_rule"]
+        lines = r["thresholds"] if r["mode"] == "thresholds" else r["mix"]
+        parts.append(f"tier rule: {'lines' if r['mode'] == 'thresholds' else 'target mix'} "
+                     + ", ".join(f"{k} {v:g}" for k, v in lines.items()))
+    if before.get("decisive") != after.get("decisive"):
+        parts.append("decisive weights " + ("on" if after.get("decisive") else "off"))
+    parts += _engagement_changes(before.get("engagement"), after.get("engagement"))
+    if before.get("personas") != after.get("personas"):
+        parts.append("persona traits changed")
+    return "; ".join(parts)
+
+
+def _engagement_changes(b: dict | None, a: dict | None) -> list[str]:
+    if b == a:
+        return []
+    if b is None or a is None:
+        return ["engagement " + ("set up" if a is not None else "removed")]
+    parts = []
+    bs = {s["id"]: s for s in b["signals"]}
+    for s in a["signals"]:
+        old = bs.get(s["id"])
+        if old is None:
+            parts.append(f"engagement: added “{s['label']}”")
+        elif old["weight"] != s["weight"]:
+            parts.append(f"engagement {s['label']}: {old['weight']:+d} → {s['weight']:+d}")
+    gone = {s["id"] for s in a["signals"]}
+    parts += [f"engagement: removed “{s['label']}”" for s in b["signals"] if s["id"] not in gone]
+    if b["half_life_days"] != a["half_life_days"]:
+        parts.append(f"engagement half-life {b['half_life_days']:g} → {a['half_life_days']:g} days")
+    if (b["mode"], b["thresholds"], b["mix"]) != (a["mode"], a["thresholds"], a["mix"]):
+        parts.append("engagement levels changed")
+    if b["actions"] != a["actions"]:
+        parts += [f"action {c}: “{a['actions'][c]}”" for c in a["actions"] if a["actions"][c] != b["actions"].get(c)]
+    if b.get("as_of") != a.get("as_of"):
+        parts.append(f"engagement as of {a.get('as_of') or 'the latest activity'}")
+    return parts

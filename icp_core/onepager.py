@@ -32,6 +32,8 @@ from .scoring import ScoreResult, tier_summary
 from .traits import signed_weight
 
 CSS = """
+table.matrix {border-collapse: collapse; width: 100%; font-size: 12px;}
+table.matrix th, table.matrix td {border: 1px solid #ddd; padding: 4px 6px; text-align: left; vertical-align: top;}
 @page { size: A4 landscape; margin: 12mm; }
 * { box-sizing: border-box; }
 body { font-family: "Source Sans Pro", "Helvetica Neue", Arial, sans-serif; color: #1f2430; margin: 0;
@@ -152,11 +154,28 @@ def _reach_card(reach: dict) -> str:
             + (f'<section class="card"><h2>ICP set</h2><ul>{icps}</ul><p class="sub">No fit anywhere: '
                f'{_count(reach["none"])} · A or B in two or more ICPs: {_count(reach["multi_ab"])}</p></section>'
                if icps else "")
-            + "</div>")
+            + "</div>" + _matrix_card(reach.get("matrix")))
 
 
-def onepager_reach(accounts: AccountMatrix, result: ScoreResult, set_score=None) -> dict:
-    """The breadth, worth and ICP-set card's figures (icp_core.breadth, worth, icpset)."""
+def _matrix_card(matrix: pd.DataFrame | None) -> str:
+    """Fit × engagement: accounts and the action per tier × engagement level (issue 17)."""
+    if matrix is None:
+        return ""
+    from .engagement import LEVELS
+
+    cells = matrix.set_index("cell")
+    head = "".join(f"<th>{lv}</th>" for lv in LEVELS)
+    rows = "".join(
+        f"<tr><th>Tier {t}</th>" + "".join(
+            f"<td><b>{_count(cells.loc[f'{t}-{lv}', 'accounts'])}</b> {_e(cells.loc[f'{t}-{lv}', 'action'])}</td>"
+            for lv in LEVELS) + "</tr>" for t in ("A", "B", "C", "D"))
+    return ('<div class="row"><section class="card"><h2>Fit × engagement: accounts and action</h2>'
+            f'<table class="matrix"><tr><th></th>{head}</tr>{rows}</table></section></div>')
+
+
+def onepager_reach(accounts: AccountMatrix, result: ScoreResult, set_score=None, engagement=None) -> dict:
+    """The breadth, worth, ICP-set and fit × engagement cards' figures (icp_core.breadth, worth,
+    icpset, engagement)."""
     from .breadth import profile_breadth, set_breadth
     from .icpset import NONE, overlap
     from .tam import known_customers, segment_values
@@ -177,6 +196,11 @@ def onepager_reach(accounts: AccountMatrix, result: ScoreResult, set_score=None)
         out["set"] = [(n, int(best[n]), int(ab[n])) for n in set_score.names]
         out["none"], out["multi_ab"] = int(best[NONE]), ov["multi_ab"]
         out["breadth"] += f" (the set: {set_breadth(set_score, accounts).reading()})"
+    if engagement is not None:
+        from .engagement import fit_engagement_matrix, score_engagement
+
+        res = score_engagement(accounts, engagement)
+        out["matrix"] = fit_engagement_matrix(result, res, accounts, engagement) if res is not None else None
     return out
 
 
@@ -236,7 +260,7 @@ def build_onepager(accounts: AccountMatrix, result: ScoreResult, profile: Profil
     if generated is None:
         generated = datetime.now(timezone.utc).strftime("%Y-%m-%d")
     return render_onepager(profile, summary, dataset_name, version_label, evidence, market, generated=generated,
-                           reach=onepager_reach(accounts, result, set_score))
+                           reach=onepager_reach(accounts, result, set_score, profile.engagement))
 
 
 def build_set_onepager(accounts: AccountMatrix, set_score, profiles: list[Profile], dataset_name: str,

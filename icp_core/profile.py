@@ -185,6 +185,8 @@ class Profile:
     updated_at: str = field(default_factory=now_iso)
     schema_version: int = SCHEMA_VERSION
     decisive: bool = False  # weights only from DECISIVE_WEIGHTS
+    engagement: Any = None  # engagement.Engagement: the second axis (issue 17), never part of the fit
+    personas: Any = None  # personas.Personas: persona traits and buying-committee roles (issue 17)
 
     def made_decisive(self) -> "Profile":
         """A copy with decisive weights on and every weight rounded to one (decisive_weight)."""
@@ -203,6 +205,8 @@ class Profile:
             "traits": [t.to_dict() for t in self.traits],
             "tier_rule": self.tier_rule.to_dict(),
             "decisive": self.decisive,
+            **({"engagement": self.engagement.to_dict()} if self.engagement is not None else {}),
+            **({"personas": self.personas.to_dict()} if self.personas is not None else {}),
         }
 
     def to_json(self) -> str:
@@ -477,6 +481,14 @@ def profile_from_dict(d: dict) -> Profile:
     unchecked: dict[str, Any] = {key: d.get(key) for key in ("name", "description", "created_at", "updated_at")}
     decisive = d.get("decisive", False)
     p = Profile(traits=traits, tier_rule=rule, decisive=decisive if decisive is not None else False, **unchecked)
+    if d.get("engagement") is not None:
+        from .engagement import engagement_from_dict
+
+        p.engagement = engagement_from_dict(d["engagement"])
+    if d.get("personas") is not None:
+        from .personas import personas_from_dict
+
+        p.personas = personas_from_dict(d["personas"])
     p = validate_profile(p)
     # the dicts came from the caller: keep copies only
     p.tier_rule.thresholds, p.tier_rule.mix = dict(p.tier_rule.thresholds), dict(p.tier_rule.mix)

@@ -23,6 +23,10 @@ from .sql import quote_ident
 MAX_FILE_COLUMNS = 300  # columns read per file
 
 
+
+FILE_TYPES = ["csv", "tsv", "txt", "xlsx", "parquet"]
+"""File extensions the app's uploaders accept (accounts, joined files, contacts)."""
+
 class IngestError(ValueError):
     """A file that cannot be loaded; the message is meant for the user, on one line."""
 

@@ -54,6 +54,20 @@ def auc_from_counts(score: np.ndarray, pos: np.ndarray, neg: np.ndarray) -> floa
     return float((p * neg_below).sum() + 0.5 * (p * q).sum()) / float(total_pos * total_neg)
 
 
+def auc_from_count_draws(score: np.ndarray, pos: np.ndarray, neg: np.ndarray) -> np.ndarray:
+    """auc_from_counts for many resamples at once: pos and neg are (draws, groups); one AUC per draw
+    (NaN where a draw has no positives or no negatives)."""
+    values, inv = np.unique(score, return_inverse=True)
+    order = np.argsort(inv.ravel(), kind="stable")
+    starts = np.flatnonzero(np.r_[True, np.diff(inv.ravel()[order]) != 0])
+    p = np.add.reduceat(pos[:, order], starts, axis=1)
+    q = np.add.reduceat(neg[:, order], starts, axis=1)
+    neg_below = np.cumsum(q, axis=1) - q
+    total = p.sum(axis=1) * q.sum(axis=1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(total > 0, ((p * neg_below).sum(axis=1) + 0.5 * (p * q).sum(axis=1)) / total, np.nan)
+
+
 def auc_interval(auc: float, n_pos: float, n_neg: float, z: float = 1.96) -> tuple[float, float]:
     """Hanley & McNeil (1982) standard error of an AUC -> a normal interval."""
     if math.isnan(auc) or n_pos == 0 or n_neg == 0:

@@ -53,6 +53,9 @@ def input_columns(profile: Profile) -> dict[str, str]:
     out: dict[str, str] = {}
     for t in profile.traits:
         out.setdefault(column_name(t), INPUT_KINDS[t.rule])
+    for sig in (profile.engagement.signals if profile.engagement is not None else []):
+        out.setdefault(column_name(sig), "a date (engagement recency)" if sig.kind == "recency"
+                       else "a number (engagement count)")
     return out
 
 
@@ -115,21 +118,35 @@ def profile_query(profile: Profile, thresholds: dict[str, float], table: exp.Exp
             .from_("scored").with_("matched", as_=matched).with_("scored", as_=scored))
 
 
+def _engagement_header(engagement) -> list[str]:
+    if engagement is None:
+        return []
+    e, res = engagement
+    return [f"-- engagement: half-life {e.half_life_days:g} days to {res.as_of}; levels "
+            + ", ".join(f"{k} >= {v:g}" for k, v in res.lines.items()) + "; icp_action per tier × level"]
+
+
 def profile_sql(profile: Profile, thresholds: dict[str, float], table: str = "accounts",
-                dialect: str = "duckdb") -> str:
+                dialect: str = "duckdb", engagement=None) -> str:
     """One SELECT that adds icp_score, icp_tier, icp_reasons and icp_flags to every row of `table`.
 
     `thresholds`: the A/B/C lines (ScoreResult.thresholds: the solved ones for a target mix).
+    `engagement`: (Engagement, EngagementResult) adds icp_engagement, icp_engagement_level and
+    icp_action (engagement.with_engagement: the as-of day, caps and level lines the app used).
     """
     if dialect not in DIALECTS:
         raise SqlError(f"unknown dialect {dialect!r} (one of {', '.join(DIALECTS)})")
     query = profile_query(profile, thresholds, _table(table))
+    if engagement is not None:
+        from .engagement import with_engagement
+
+        query = with_engagement(query, *engagement)
     low = sum(min(t.weight, 0) for t in profile.traits)
     high = sum(max(t.weight, 0) for t in profile.traits)
     header = [f"-- ICP profile: {_comment(profile.name)}",
               f"-- score = 100 * (sum of matched weights - ({low})) / ({high} - ({low}))",
               "-- tier lines: " + ", ".join(f"{k} >= {v:g}" for k, v in thresholds.items())]
-    header += [f"-- m{i}: {_comment(t.label)}" for i, t in enumerate(profile.traits)]
+    header += [f"-- m{i}: {_comment(t.label)}" for i, t in enumerate(profile.traits)] + _engagement_header(engagement)
     return "\n".join(header) + "\n" + query.sql(dialect=DIALECTS[dialect], pretty=True)
 
 
@@ -137,7 +154,7 @@ TIER_RANK = {"A": 0, "B": 1, "C": 2, "D": 3, "Disqualified": 4}
 
 
 def set_sql(names: list[str], profiles: list[Profile], thresholds: list[dict[str, float]], table: str = "accounts",
-            dialect: str = "duckdb") -> str:
+            dialect: str = "duckdb", engagement=None) -> str:
     """One SELECT scoring every ICP of a set on every row of `table`: per ICP i (set order)
     icp_score_<i>, icp_tier_<i>, icp_reasons_<i>, icp_flags_<i>; then icp_best_fit (the ICP's name
     where the tier is highest, then the score, ties to the first; 'none' when D or Disqualified
@@ -174,7 +191,12 @@ def set_sql(names: list[str], profiles: list[Profile], thresholds: list[dict[str
     query = exp.select(exp.Star(), exp.alias_(best, "icp_best_fit"),
                        *[exp.alias_(of_closest(c), c) for c in ("icp_score", "icp_tier", "icp_reasons", "icp_flags")]
                        ).from_(exp.alias_(exp.Subquery(this=ranked), "r", table=True))
+    if engagement is not None:
+        from .engagement import with_engagement
+
+        query = with_engagement(query, *engagement)
     header = [f"-- ICP set: {len(names)} ICPs, best fit = highest tier, then score (ties: the first listed)"]
+    header += _engagement_header(engagement)
     header += [f"-- ICP {i}: {_comment(n)}; tier lines " + ", ".join(f"{k} >= {v:g}" for k, v in th.items())
                for i, (n, th) in enumerate(zip(names, thresholds, strict=True))]
     return "\n".join(header) + "\n" + query.sql(dialect=DIALECTS[dialect], pretty=True)
@@ -191,15 +213,17 @@ def _table(name: str) -> exp.Table:
                      catalog=parts[-3] if len(parts) > 2 else None)
 
 
-def dbt_model(profile: Profile, thresholds: dict[str, float], source: str = "ref('accounts')") -> str:
+def dbt_model(profile: Profile, thresholds: dict[str, float], source: str = "ref('accounts')", engagement=None) -> str:
     """The same query as a dbt model file (the input is a dbt ref/source)."""
-    return _dbt(profile_sql(profile, thresholds, table="__DBT_SOURCE__", dialect="duckdb"), source)
+    return _dbt(profile_sql(profile, thresholds, table="__DBT_SOURCE__", dialect="duckdb", engagement=engagement),
+                source)
 
 
 def dbt_set_model(names: list[str], profiles: list[Profile], thresholds: list[dict[str, float]],
-                  source: str = "ref('accounts')") -> str:
+                  source: str = "ref('accounts')", engagement=None) -> str:
     """set_sql as a dbt model file."""
-    return _dbt(set_sql(names, profiles, thresholds, table="__DBT_SOURCE__", dialect="duckdb"), source)
+    return _dbt(set_sql(names, profiles, thresholds, table="__DBT_SOURCE__", dialect="duckdb", engagement=engagement),
+                source)
 
 
 def _dbt(body: str, source: str) -> str:
@@ -222,5 +246,9 @@ def warehouse_view_sql(profile: Profile, specs, source_table: str = "accounts") 
         if s is None:
             raise SqlError(f"no column for trait {t.label!r}")
         cols[column_name(t)] = input_column(s.key, s.kind).sql("duckdb")
+    for sig in (profile.engagement.signals if profile.engagement is not None else []):
+        s = find_column(sig, specs)
+        if s is not None:
+            cols.setdefault(column_name(sig), quote_ident(s.key))
     select = ", ".join(f"{e} AS {quote_ident(n)}" for n, e in cols.items()) or "1 AS one"
     return f"SELECT row_id, {select} FROM {quote_ident(source_table)}"

@@ -9,7 +9,7 @@ import streamlit as st
 
 from icp_core.formatting import count, pct
 from icp_core.ingest import IngestError, default_upload_limit_mb, file_size_problem, ingest_dataset, remap_dataset
-from icp_core.readers import ReadOptions
+from icp_core.readers import FILE_TYPES, ReadOptions
 from icp_core.roles import ROLES, ColumnSpec
 from icp_core.shape import SHAPE_LABELS, SHAPES
 from icp_core.sources import AGGREGATES, add_source
@@ -17,7 +17,6 @@ from icp_core.store import SAMPLE_WORKSPACE, DatasetNotFound, DatasetStore, data
 from ui.cached import source_preview, upload_preview
 from ui.state import app_state, choose_dataset, escape_markdown, require_app
 
-FILE_TYPES = ["csv", "tsv", "txt", "xlsx", "parquet"]
 SCALES = {1.0: "× 1", 1e3: "× 1,000 (thousands)", 1e6: "× 1,000,000 (millions)", 1e9: "× 1,000,000,000 (billions)"}
 
 require_app()

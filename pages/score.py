@@ -1,16 +1,29 @@
 """Score page: trait sliders, tier rule, live tier cards, charts, the scored accounts table."""
 
+import altair as alt
 import numpy as np
 import pandas as pd
 import streamlit as st
 
 from icp_core.backtest import live_backtest
 from icp_core.breadth import profile_breadth, set_breadth
+from icp_core.engagement import (
+    CELLS,
+    LEVELS,
+    candidate_columns,
+    engagement_extra,
+    engagement_key,
+    fit_engagement_matrix,
+    score_engagement,
+    signal_for,
+    suggested_engagement,
+)
 from icp_core.export import FileColumns, profile_version_label, scored_export_bytes
 from icp_core.formatting import TIER_COLORS, count, format_number, money, pct, pt_change
 from icp_core.icpset import MAX_ICPS, NONE, overlap
 from icp_core.moved import what_moved
 from icp_core.outcomes import EvidenceError, default_outcome
+from icp_core.personas import contacts_frame
 from icp_core.profile import (
     DECISIVE_WEIGHTS,
     DISQUALIFIED,
@@ -50,6 +63,7 @@ from ui.state import (
     DEFAULT_PROFILE,
     add_icp,
     app_state,
+    change_log,
     current_dataset,
     escape_markdown,
     read_only,
@@ -219,6 +233,12 @@ with head_l:
     st.caption(f"{len(profile.traits)} traits · {saved_note} · dataset “{escape_markdown(meta['name'])}”")
 
 
+def note_from_log(log: list[dict]) -> None:
+    """The session's change log (who / what / when) as the version note, cut to the note's length."""
+    text = "; ".join(f"{c['when']} {c['who'] + ': ' if c['who'] else ''}{c['what']}" for c in log)
+    st.session_state["score.save_note"] = text if len(text) <= MAX_NOTE_CHARS else text[: MAX_NOTE_CHARS - 1] + "…"
+
+
 def icp_popover() -> None:
     """Add an ICP to the working set (empty or a copy of the one being edited), or drop this one."""
     st.text_input("New ICP name", key="score.new_icp_name", max_chars=MAX_NAME_CHARS,
@@ -266,6 +286,10 @@ with head_r:
             st.text_input("Profile name", value=profile.name, key=wkey("save_name"), max_chars=MAX_NAME_CHARS)
             st.text_area("Description", value=profile.description, key=wkey("save_description"), height=80,
                          max_chars=MAX_DESCRIPTION_CHARS)
+            log = change_log(work)
+            if log:
+                st.button(f"Use this session's {len(log)} change{'s' if len(log) != 1 else ''} as the note",
+                          key="score.note_from_log", on_click=note_from_log, args=(log,), icon=":material/history:")
             st.text_input("Note for this version", key="score.save_note", placeholder="e.g. raised Snowflake to +4",
                           max_chars=MAX_NOTE_CHARS)
             if st.button("Save new version", type="primary", key="score.save"):
@@ -324,6 +348,7 @@ with head_r:
 
 result, binding = score_profile(accounts, profile)
 summary = tier_summary(result, accounts)
+eng = score_engagement(accounts, profile.engagement) if profile.engagement is not None else None
 if binding.problems:
     st.warning("Some traits cannot be used on this dataset and are left out of the score: "
                + "; ".join(escape_markdown(p) for p in binding.problems), icon=":material/warning:")
@@ -346,6 +371,94 @@ def on_decisive() -> None:
         work.pop("free_weights", None)
     profile.decisive = bool(on)
     renew_widgets(work)
+
+
+def on_engagement(what: str, sid: str | None = None) -> None:
+    """An engagement widget changed: the profile's engagement section takes the value (never the fit)."""
+    ss, e = st.session_state, profile.engagement
+    remember(work)
+    if what == "weight":
+        for sig in e.signals:
+            if sig.id == sid:
+                sig.weight = int(ss[wkey(f"ew.{sid}")])
+    elif what == "half_life":
+        e.half_life_days = float(ss[wkey("e.half_life")])
+    elif what == "mode":
+        e.mode = "mix" if ss[wkey("e.mode")] == "Target mix" else "thresholds"
+    elif what == "lines":
+        hi, med = float(ss[wkey("e.high")]), float(ss[wkey("e.medium")])
+        e.thresholds = {"High": hi, "Medium": min(med, hi)}
+    elif what == "mix":
+        mix = {k: float(ss[wkey(f"e.mix.{k}")]) for k in LEVELS}
+        if abs(sum(mix.values()) - 100) < 0.5:
+            e.mix = mix
+    elif what == "columns":
+        chosen = ss[wkey("e.columns")]
+        kept = [sig for sig in e.signals if (sig.role or sig.column) in chosen]
+        have = {sig.role or sig.column for sig in kept}
+        for spec, kind in candidate_columns(accounts.specs):
+            ref = signal_for(spec, kind)
+            if (ref.role or ref.column) in chosen and (ref.role or ref.column) not in have:
+                kept.append(signal_for(spec, kind, 2))
+        e.signals = kept
+    renew_widgets(work)
+
+
+def set_up_engagement() -> None:
+    remember(work)
+    profile.engagement = suggested_engagement(accounts.specs)
+    renew_widgets(work)
+
+
+def engagement_controls() -> None:
+    """The engagement profile (issue 17): activity columns with -5..+5 weights, the recency half-life
+    and the High / Medium lines. A second axis: it never changes the fit score."""
+    st.subheader("Engagement")
+    e = profile.engagement
+    candidates = candidate_columns(accounts.specs)
+    if e is None:
+        if not candidates:
+            st.caption("No activity columns (dates of last activity, counts of visits or meetings) in this dataset: "
+                       "join a usage or activity file on the Data page to score engagement.")
+        elif not readonly:
+            st.button(f"Score engagement from {len(candidates)} activity columns", key="score.eng.setup",
+                      on_click=set_up_engagement, icon=":material/bolt:")
+        return
+    refs = {(signal_for(spec, kind).role or signal_for(spec, kind).column): f"{spec.header} ({kind})"
+            for spec, kind in candidates}
+    current = [sig.role or sig.column for sig in e.signals]
+    st.multiselect("Activity columns", list(dict.fromkeys([*refs, *current])), default=current,
+                   format_func=lambda r: refs.get(r, f"{r} (not in this dataset)"), key=wkey("e.columns"),
+                   on_change=on_engagement, args=("columns",), disabled=readonly)
+    for sig in e.signals:
+        kind = "days since, half-life" if sig.kind == "recency" else "count"
+        st.slider(f"{escape_markdown(sig.label)} · {kind}", -5, 5, value=sig.weight, key=wkey(f"ew.{sig.id}"),
+                  on_change=on_engagement, args=("weight", sig.id), disabled=readonly)
+    st.slider("Recency half-life (days)", 1, 365, value=int(round(e.half_life_days)), key=wkey("e.half_life"),
+              on_change=on_engagement, args=("half_life",), disabled=readonly,
+              help="Activity this many days before the as-of date counts half as much as activity on it.")
+    mode = st.radio("Levels from", ["Score lines", "Target mix"], index=1 if e.mode == "mix" else 0,
+                    key=wkey("e.mode"), horizontal=True, on_change=on_engagement, args=("mode",), disabled=readonly)
+    if mode == "Score lines":
+        c1, c2 = st.columns(2)
+        c1.slider("High from", 0, 100, value=int(round(e.thresholds["High"])), key=wkey("e.high"),
+                  on_change=on_engagement, args=("lines",), disabled=readonly)
+        c2.slider("Medium from", 0, 100, value=int(round(e.thresholds["Medium"])), key=wkey("e.medium"),
+                  on_change=on_engagement, args=("lines",), disabled=readonly)
+    else:
+        mc = st.columns(3)
+        shown = {k: col.number_input(f"{k} %", 0, 100, value=int(round(e.mix[k])), step=5, key=wkey(f"e.mix.{k}"),
+                                     on_change=on_engagement, args=("mix",), disabled=readonly)
+                 for col, k in zip(mc, LEVELS, strict=True)}
+        if sum(shown.values()) != 100:
+            st.error(f"The engagement mix adds up to {sum(shown.values())} %; it must be 100 %. "
+                     "The last valid mix is used.")
+    if eng is not None:
+        st.caption(f"Engagement 0–100 as of {eng.as_of or 'no date'}: recency 0.5^(days since ÷ half-life), counts "
+                   "ln(1+x) ÷ ln(1+95th percentile), weighted like traits. Lines: "
+                   + ", ".join(f"{k} ≥ {v:.0f}" for k, v in eng.lines.items() if np.isfinite(v)))
+        for problem in eng.problems:
+            st.warning(escape_markdown(problem), icon=":material/warning:")
 
 
 with panel, st.container(height=520, border=False, key="score-controls"):
@@ -491,6 +604,7 @@ with panel, st.container(height=520, border=False, key="score-controls"):
         st.caption(f"Solved score lines: {lines} (ties keep a line from cutting exactly at the target)")
     st.caption(score_formula_text(result.low, result.high) +
                " Failing a must-have, or matching a disqualifying stay-away, puts an account in Disqualified.")
+    engagement_controls()
 
 # ------------------------------------------------------------------ main: cards, charts, table
 
@@ -563,10 +677,109 @@ def what_moved_panel() -> None:
                 ["Account", "from", "to", "score_before", "score_after"]].rename(columns={
                     "from": "From", "to": "To", "score_before": "Score before", "score_after": "Score now"}),
                 hide_index=True, width="stretch", key="score.moved_top")
+        log = change_log(work)
+        if log:
+            st.caption("This session's changes: " + escape_markdown(" · ".join(
+                f"{c['when']} {c['who'] + ' ' if c['who'] else ''}{c['what']}" for c in log[-5:])))
     if not readonly and c2.button("Undo", key="score.undo", icon=":material/undo:", width="stretch",
                                   disabled=not work.get("history"), help="Undo the last change to the traits or tiers"):
         undo_last(work)
         st.rerun()
+
+
+def on_actions() -> None:
+    """Edited actions in the matrix: the engagement section keeps them (one undo step)."""
+    edits = st.session_state.get(wkey("e.actions"), {}).get("edited_rows", {})
+    if not edits:
+        return
+    remember(work)
+    for row, changed in edits.items():
+        tier = MATRIX_TIERS[int(row)]
+        for level, text in changed.items():
+            key = DISQUALIFIED if tier == DISQUALIFIED else f"{tier}-{level}"
+            if key in profile.engagement.actions:
+                profile.engagement.actions[key] = " ".join(str(text or "").split())[:120]
+    renew_widgets(work)
+
+
+MATRIX_TIERS = ["A", "B", "C", "D", DISQUALIFIED]
+
+
+def matrix_panel() -> None:
+    """Fit × engagement (issue 17): tiers × High / Medium / Low with accounts, ARR, open deals and win
+    rate per cell, the editable action per cell, and a click on a cell lists its accounts."""
+    if eng is None:
+        return
+    e = profile.engagement
+    m = fit_engagement_matrix(result, eng, accounts, e, engagement_key(e, eng)).set_index("cell")
+    a_high = m.loc["A-High"]
+    with st.expander(f"Fit × engagement: {count(a_high.accounts)} A-High accounts → "
+                     f"{escape_markdown(a_high.action or 'no action set')}", icon=":material/grid_view:"):
+        def cell_text(r) -> str:
+            first = f"{count(r.accounts)} accounts" + (f" · {money(r.arr)}" if accounts.has["arr"] else "")
+            second = f"{count(r.open)} open" + (f" · {pct(r.win_rate)} win" if accounts.has["won"] and pd.notna(r.win_rate)
+                                                else "")
+            return first + "\n" + second
+        data = m.reset_index().assign(text=lambda d: [cell_text(r) for r in d.itertuples()],
+                                      row=lambda d: np.where(d.tier == DISQUALIFIED, DISQUALIFIED, "Tier " + d.tier),
+                                      col=lambda d: np.where(d.level == "", "High", d.level))
+        pick_cell = alt.selection_point(fields=["cell"], name="cell")
+        base = alt.Chart(data).encode(
+            x=alt.X("col:N", sort=list(LEVELS), title="Engagement", axis=alt.Axis(orient="top", labelAngle=0)),
+            y=alt.Y("row:N", sort=[f"Tier {t}" for t in MATRIX_TIERS[:4]] + [DISQUALIFIED], title=None))
+        rect = base.mark_rect(stroke="white", strokeWidth=2).encode(
+            color=alt.Color("accounts:Q", scale=alt.Scale(scheme="blues"), legend=None),
+            opacity=alt.condition(pick_cell, alt.value(1.0), alt.value(0.45)),
+            tooltip=[alt.Tooltip("cell:N", title="Cell"), alt.Tooltip("action:N", title="Action")]).add_params(pick_cell)
+        label = base.mark_text(lineBreak="\n", fontSize=12).encode(
+            text="text:N", color=alt.condition(alt.datum.accounts > float(m.accounts.max()) * 0.55, alt.value("white"),
+                                               alt.value("#1a1a1a")))
+        event = st.altair_chart((rect + label).properties(height=330), on_select="rerun", key="score.matrix",
+                                width="stretch")
+        picked = (getattr(event, "selection", None) or {}).get("cell") or []
+        if picked and picked[0].get("cell") and picked[0]["cell"] != st.session_state.get("score.matrix.last"):
+            st.session_state["score.matrix.last"] = st.session_state["score.matrix.cell"] = picked[0]["cell"]
+        st.caption("Accounts · ARR · accounts with open deals · win rate (won ÷ won + lost deals). "
+                   "Click a cell to list its accounts; edit the actions below (they go out as “ICP Action”).")
+        actions = pd.DataFrame({lv: [e.actions.get(f"{t}-{lv}", "") for t in MATRIX_TIERS[:4]]
+                                + [e.actions.get(DISQUALIFIED, "") if lv == "High" else ""] for lv in LEVELS},
+                               index=[f"Tier {t}" for t in MATRIX_TIERS[:4]] + [DISQUALIFIED])
+        st.data_editor(actions, key=wkey("e.actions"), on_change=on_actions, disabled=readonly, width="stretch",
+                       column_config={lv: st.column_config.TextColumn(lv, max_chars=120) for lv in LEVELS})
+        names = {"": "List the accounts of a cell…"} | {c: c for c in [*CELLS, DISQUALIFIED]}
+        pick = st.selectbox("Cell", list(names), format_func=names.get, key="score.matrix.cell",
+                            label_visibility="collapsed")
+        if pick:
+            tier_code = MATRIX_TIERS.index(pick.split("-")[0] if pick != DISQUALIFIED else DISQUALIFIED)
+            mask = eng.level == LEVELS.index(pick.split("-")[1]) if pick != DISQUALIFIED else None
+            rows = ranked_rows(result, mask, tiers=[tier_code])
+            table = scored_table(result, accounts, rows[:200]).drop(columns=["row_id"])
+            table.insert(2, "Engagement", np.round(eng.score[rows[:200]], 0))
+            st.caption(f"{len(rows):,} accounts in {pick} → {escape_markdown(e.actions.get(pick, ''))}"
+                       + (" · the first 200 are shown" if len(rows) > 200 else ""))
+            st.dataframe(table, hide_index=True, width="stretch", key="score.matrix.accounts", height=280)
+
+
+def committee_line(pos: int) -> None:
+    """The buying committee of one account in its explanation card: contacts per committee role and
+    the best contact by persona fit (People page)."""
+    contacts = meta.get("contacts")
+    if not contacts:
+        return
+    by_header = {s.header: s for s in accounts.specs}
+    parts = []
+    for r in contacts["roles"]:
+        col = next((c for c in contacts["columns"] if c.startswith(f"{r['name']} Contacts")), None)
+        if col in by_header:
+            v = accounts.column_array(by_header[col])[pos]
+            parts.append(f"{escape_markdown(r['name'])} {0 if np.isnan(v) else int(v)}")
+    people = contacts_frame(DatasetStore(root, dataset_ws), dataset_id, profile.personas, "account_row = ?",
+                            [pos + 1], limit=1)
+    if len(people):
+        b = people.iloc[0]
+        parts.append(f"best contact: {escape_markdown(b.contact_name or '')} ({escape_markdown(b.title or '')}, "
+                     f"persona fit {b.persona_fit:.0f})")
+    st.caption("Buying committee: " + (" · ".join(parts) if parts else "no contacts"))
 
 
 def card_lines(row, b) -> str:
@@ -600,6 +813,7 @@ with main:
     evidence_line = live_evidence_line()
     st.caption(f"Changes since {work['baseline_label']}" + (f" · {evidence_line}" if evidence_line else "."))
     what_moved_panel()
+    matrix_panel()
     # how broad the ICP is, always under the cards (icp_core.breadth: thresholds in the README)
     st.caption(f"Breadth of A+B: {profile_breadth(result, accounts).reading()}")
     if len(icps) > 1:
@@ -660,7 +874,8 @@ with main:
 
     def full_export() -> bytes:  # the one export schema (icp_core.export), as the Share page and the CLI
         columns = FileColumns(lambda: DatasetStore(root, dataset_ws).open_dataset(dataset_id), accounts.specs)
-        return scored_export_bytes(columns, result, profile_version_label(profile.name, work["version"]), "csv")
+        return scored_export_bytes(columns, result, profile_version_label(profile.name, work["version"]), "csv",
+                                   extra=engagement_extra([profile], accounts, result) or None)
 
     st.download_button(f"Download all {accounts.n:,} scored accounts (CSV)", full_export,
                        file_name=f"{meta['name']} - ICP scores.csv", mime="text/csv", icon=":material/download:",
@@ -683,6 +898,12 @@ with main:
                 lines.append(f"- {mark} **{sign}** {escape_markdown(t.label)} · _{TRAIT_CLASSES[t.trait_class].lower()}_"
                              + ("" if matched[i] else " · not matched"))
             st.markdown("\n".join(lines) or "No traits.")
+            committee_line(pos)
+            if eng is not None:
+                st.caption(f"Engagement {eng.score[pos]:.0f} ({LEVELS[eng.level[pos]]}) → "
+                           + escape_markdown(profile.engagement.actions.get(
+                               f"{row['ICP Tier']}-{LEVELS[eng.level[pos]]}" if row["ICP Tier"] != DISQUALIFIED
+                               else DISQUALIFIED, "")))
             if row["Flags"]:
                 st.warning(escape_markdown(row["Flags"]), icon=":material/flag:")
             if row["Next step"]:

@@ -10,6 +10,7 @@ import streamlit as st
 import streamlit.components.v1 as components
 
 from icp_core.breadth import profile_breadth
+from icp_core.engagement import EXPORT_COLUMNS, engagement_extra, score_engagement, set_engagement
 from icp_core.export import EXPORT_FORMATS, FileColumns, icp_column_names, profile_version_label, scored_export_bytes
 from icp_core.lookalike import export_columns
 from icp_core.onepager import build_onepager, build_set_onepager
@@ -161,8 +162,9 @@ def crm_export(fmt: str, with_similarity: bool) -> bytes:  # the one export sche
     columns = FileColumns(lambda: DatasetStore(cur.root, cur.dataset_ws).open_dataset(cur.dataset_id),
                           accounts.specs)
     lk = default_lookalikes(cur, accounts) if with_similarity else None
+    extra = engagement_extra([e["profile"] for e in icps], accounts, exported)
     return scored_export_bytes(columns, exported, version_label, fmt,
-                               extra=export_columns(lk, accounts) if lk is not None else None)
+                               extra={**extra, **(export_columns(lk, accounts) if lk is not None else {})} or None)
 
 
 customers_known = known_customers(accounts)
@@ -171,7 +173,8 @@ with tab_export:
     if len(icps) > 1:
         st.caption(f"The whole ICP set ({len(icps)} ICPs): the ICP columns are those of each account's best fit.")
     st.markdown("One row per account: the columns of the accounts file as loaded, then "
-                + ", ".join(f"**{escape_markdown(c)}**" for c in icp_column_names(exported))
+                + ", ".join(f"**{escape_markdown(c)}**" for c in icp_column_names(
+                    exported, list(EXPORT_COLUMNS) if set_engagement([e["profile"] for e in icps]) else []))
                 + ". Text a spreadsheet could read as a formula is neutralised in CSV and Excel.")
     fmt = st.radio("Format", list(EXPORT_FORMATS), horizontal=True, key="share.format",
                    format_func={"csv": "CSV", "xlsx": "Excel", "parquet": "Parquet"}.get)
@@ -195,10 +198,14 @@ with tab_sql:
               for e, (_, b) in zip(icps, scored_icps, strict=True)]
     bound = next(b for e, b in zip(icps, bounds, strict=True) if e is work)
     names, lines = [e["profile"].name for e in icps], [r.thresholds for r, _ in scored_icps]
+    eng_profile = set_engagement([e["profile"] for e in icps])
+    eng_result = score_engagement(accounts, eng_profile) if eng_profile is not None else None
+    eng = (eng_profile, eng_result) if eng_result is not None else None
     try:
-        sql = (set_sql(names, bounds, lines, table or "accounts", dialect) if len(icps) > 1
-               else profile_sql(bound, result.thresholds, table or "accounts", dialect))
-        dbt = dbt_set_model(names, bounds, lines) if len(icps) > 1 else dbt_model(bound, result.thresholds)
+        sql = (set_sql(names, bounds, lines, table or "accounts", dialect, engagement=eng) if len(icps) > 1
+               else profile_sql(bound, result.thresholds, table or "accounts", dialect, engagement=eng))
+        dbt = (dbt_set_model(names, bounds, lines, engagement=eng) if len(icps) > 1
+               else dbt_model(bound, result.thresholds, engagement=eng))
     except SqlError as exc:
         st.error(escape_markdown(exc))
         sql = dbt = ""

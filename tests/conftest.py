@@ -166,3 +166,18 @@ def sample_with_deals(directory: Path):
     meta = ingest_dataset(store, ROOT / "sample_data" / "accounts.csv", ROOT / "sample_data" / "opportunities.csv").meta
     specs = [ColumnSpec.from_dict(c) for c in meta["columns"]]
     return store, meta, specs, AccountMatrix(lambda: store.open_dataset(meta["id"]), specs)
+
+
+def sample_people(directory: Path):
+    """The bundled sample as the app loads it (with its activity and contacts joined, issue 17) under
+    `directory`: (store, meta, specs, AccountMatrix)."""
+    from icp_core.dataset import AccountMatrix
+    from icp_core.ingest import ensure_sample_dataset
+    from icp_core.roles import ColumnSpec
+    from icp_core.store import SAMPLE_WORKSPACE
+
+    dataset_id = ensure_sample_dataset(directory)
+    store = DatasetStore(directory, SAMPLE_WORKSPACE)
+    meta = store.read_meta(dataset_id)
+    specs = [ColumnSpec.from_dict(c) for c in meta["columns"]]
+    return store, meta, specs, AccountMatrix(lambda: store.open_dataset(dataset_id), specs)

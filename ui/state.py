@@ -477,10 +477,35 @@ MAX_UNDO = 20
 
 
 def remember(work: dict) -> None:
-    """Keep the working profile as it is now, before a change, for one-click undo (the last MAX_UNDO)."""
+    """Keep the working profile as it is now, before a change, for one-click undo (the last MAX_UNDO),
+    with who made the change and when (the session's change log: change_log)."""
+    from datetime import datetime, timezone
+
     history = work.setdefault("history", [])
     history.append(work["profile"].to_dict())
     del history[:-MAX_UNDO]
+    stamps = work.setdefault("history_stamps", [])
+    stamps.append((app_state().signed_in or "", datetime.now(timezone.utc).strftime("%H:%M")))
+    del stamps[:-MAX_UNDO]
+
+
+def change_log(work: dict) -> list[dict]:
+    """The session's changes since the baseline, oldest first: {who, when, what} per change (what:
+    moved.describe_change between the snapshots around it)."""
+    from icp_core.moved import describe_change
+
+    history = work.get("history") or []
+    if not history:
+        return []
+    stamps = work.get("history_stamps") or []
+    stamps = ([("", "")] * (len(history) - len(stamps)) + stamps)[-len(history):]
+    afters = history[1:] + [work["profile"].to_dict()]
+    out = []
+    for before, after, (who, when) in zip(history, afters, stamps, strict=True):
+        what = describe_change(before, after)
+        if what:
+            out.append({"who": who, "when": when, "what": what})
+    return out
 
 
 def undo_last(work: dict) -> bool:
@@ -491,6 +516,8 @@ def undo_last(work: dict) -> bool:
     if not history:
         return False
     work["profile"] = profile_from_dict(history.pop())
+    if work.get("history_stamps"):
+        work["history_stamps"].pop()
     renew_widgets(work)
     return True
 
