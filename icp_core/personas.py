@@ -54,7 +54,7 @@ SENIORITY_RULES = (
 DEPARTMENT_RULES = (
     ("Revenue operations", r"\b(revops|revenue operations|sales operations|sales ops|gtm operations)\b"),
     ("Finance", r"\b(finance|financial|finances|finanzen|cfo|controller|controlling|accounting|accountant|treasury"
-                r"|fp a|comptable|contable|financier|financiero|tresorier|payroll)\b"),
+                r"|fp a|comptable|contable|financier|financiere|financiero|financiera|tresorier|payroll)\b"),
     ("Marketing", r"\b(marketing|cmo|brand|growth|demand gen(eration)?|content|seo|communications?|pr|mercadeo)\b"),
     ("Sales", r"\b(sales|cro|commercial|commerciale?|comercial|vertrieb|business development|bdr|sdr|account executive"
               r"|ventas|ventes|revenue)\b"),
@@ -338,7 +338,8 @@ def _load(con, store, dataset_id: str, path: Path, workdir: Path, title_column: 
                           f"account id or name ({exc}).") from None
     dept = _pick([s for s in specs if s.key not in (title.key, key_spec.key)], None, r"depart|function|dept|abteilung")
     level = _pick([s for s in specs if s.key not in (title.key, key_spec.key)], None, r"seniorit|level|niveau")
-    name = _pick([s for s in specs if s.key not in (title.key, key_spec.key)], "person_name", None)
+    name = _pick([s for s in specs if s.key not in (title.key, key_spec.key)], "person_name",
+                 r"^(full name|name|contact|contact name|lead name|person)$")
     return info, specs, title, key_spec, role, dept, level, name, meta
 
 
@@ -453,7 +454,9 @@ def add_contacts(store, dataset_id: str, path: Path, title_column: str | None = 
             con.close()
         progress(0.8, "Adding the committee columns to the accounts…")
         try:
-            report = add_source(store, dataset_id, rollup, key_column=None, name="committee")
+            numbers = ["Contacts", "Committee Roles Covered", *[r.column() for r in roles]]
+            report = add_source(store, dataset_id, rollup, key_column=None, name="committee",
+                                roles=dict.fromkeys(numbers, "number"))
         except BaseException:
             tmp_parquet.unlink(missing_ok=True)
             raise

@@ -268,13 +268,16 @@ def _replace_accounts(con, new_specs: list[ColumnSpec], fill_exprs: list[str], a
 
 def _join_on_copy(con, meta: dict, path: Path, workdir: Path, key_column: str | None,
                   aggregates: dict[str, str] | None, enrich: bool,
-                  stem: str) -> tuple[SourcePreview, dict[str, str], list[ColumnSpec], dict]:
+                  stem: str, roles: dict[str, str] | None = None) -> tuple[SourcePreview, dict[str, str], list[ColumnSpec], dict]:
     """Join the file onto the accounts of the dataset copy open on `con` and rebuild its clean
     table; updates meta["columns"]. Returns (preview, aggregate per column, new specs, filled)."""
     install_cleaning_macros(con)
     p = _preview(con, meta, path, workdir, key_column, enrich)
     aggs = {c["key"]: (aggregates or {}).get(c["key"], c["aggregate"]) for c in p.columns}
     specs, order = _source_column_specs(con, p)
+    for spec in specs.values():  # roles the caller fixes (the committee counts are numbers even when all 0 / 1)
+        if roles and spec.header in roles:
+            spec.role = roles[spec.header]
     acc = _account_specs(meta)
     existing = [ColumnSpec.from_dict(d) for d in meta["columns"]]
     selects, new_specs, fills = _new_column_selects(p, specs, aggs, order, existing, stem)
@@ -298,7 +301,8 @@ def _join_on_copy(con, meta: dict, path: Path, workdir: Path, key_column: str | 
 
 
 def add_source(store, dataset_id: str, path: Path, key_column: str | None = None,
-               aggregates: dict[str, str] | None = None, enrich: bool = False, name: str | None = None) -> dict:
+               aggregates: dict[str, str] | None = None, enrich: bool = False, name: str | None = None,
+               roles: dict[str, str] | None = None) -> dict:
     """Join a file onto the dataset's accounts (see module docstring). Returns the join report,
     also kept in the dataset's metadata under "joins"."""
     meta = store.read_meta(dataset_id)
@@ -312,7 +316,7 @@ def add_source(store, dataset_id: str, path: Path, key_column: str | None = None
         con = duckdb.connect(str(work_db))
         try:
             p, aggs, new_specs, filled = _join_on_copy(con, meta, Path(path), Path(tmp), key_column, aggregates,
-                                                       enrich, stem)
+                                                       enrich, stem, roles)
         except BaseException:
             for leftover in (work_db, Path(str(work_db) + ".wal")):
                 leftover.unlink(missing_ok=True)
