@@ -721,12 +721,12 @@ def matrix_panel() -> None:
                                                 else "")
             return first + "\n" + second
         data = m.reset_index().assign(text=lambda d: [cell_text(r) for r in d.itertuples()],
-                                      row=lambda d: np.where(d.tier == DISQUALIFIED, DISQUALIFIED, "Tier " + d.tier),
+                                      row=lambda d: d.tier,
                                       col=lambda d: np.where(d.level == "", "High", d.level))
         pick_cell = alt.selection_point(fields=["cell"], name="cell")
         base = alt.Chart(data).encode(
             x=alt.X("col:N", sort=list(LEVELS), title="Engagement", axis=alt.Axis(orient="top", labelAngle=0)),
-            y=alt.Y("row:N", sort=[f"Tier {t}" for t in MATRIX_TIERS[:4]] + [DISQUALIFIED], title=None))
+            y=alt.Y("row:N", sort=MATRIX_TIERS, title="Fit tier"))
         rect = base.mark_rect(stroke="white", strokeWidth=2).encode(
             color=alt.Color("accounts:Q", scale=alt.Scale(scheme="blues"), legend=None),
             opacity=alt.condition(pick_cell, alt.value(1.0), alt.value(0.45)),

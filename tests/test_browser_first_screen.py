@@ -15,8 +15,8 @@ import pytest
 from tests.e2e import start_streamlit, stop
 
 # the app's page titles (app.py); everything the sidebar may ever list
-TITLES = {"Score", "Evidence", "Clusters", "TAM", "Share & export", "Data"}
-WORKSPACE_PAGES = ["Score", "Evidence", "Clusters", "TAM", "Share & export", "Data"]
+TITLES = {"Score", "Evidence", "Clusters", "TAM", "People", "Share & export", "Data"}
+WORKSPACE_PAGES = ["Score", "Evidence", "Clusters", "TAM", "People", "Share & export", "Data"]
 
 # Every link in the sidebar (Streamlit's page list and st.page_link alike), its label without the icon.
 SIDEBAR_LINKS = """() => {
