@@ -1,6 +1,5 @@
 """Score page: trait sliders, tier rule, live tier cards, charts, the scored accounts table."""
 
-import altair as alt
 import numpy as np
 import pandas as pd
 import streamlit as st
@@ -58,7 +57,7 @@ from icp_core.scoring import (
     tier_summary,
 )
 from icp_core.store import SAMPLE_WORKSPACE, DatasetStore
-from ui.cached import histogram_spec, suggestion_cached, tier_bar_spec
+from ui.cached import histogram_spec, matrix_spec, suggestion_cached, tier_bar_spec
 from ui.state import (
     DEFAULT_PROFILE,
     add_icp,
@@ -230,11 +229,15 @@ with head_l:
         saved_note = f"shared version {work['version']} · read-only"
     st.markdown("**" + escape_markdown(profile.name) + "**",
                 help=escape_markdown(profile.description) if profile.description else None)
-    st.caption(f"{len(profile.traits)} traits · {saved_note} · dataset “{escape_markdown(meta['name'])}”")
+    st.caption(f"{saved_note} · dataset “{escape_markdown(meta['name'])}”")
 
 
-def note_from_log(log: list[dict]) -> None:
+def note_from_log() -> None:
     """The session's change log (who / what / when) as the version note, cut to the note's length."""
+    log = change_log(work)
+    if not log:
+        st.session_state["score.save_note"] = ""
+        return
     text = "; ".join(f"{c['when']} {c['who'] + ': ' if c['who'] else ''}{c['what']}" for c in log)
     st.session_state["score.save_note"] = text if len(text) <= MAX_NOTE_CHARS else text[: MAX_NOTE_CHARS - 1] + "…"
 
@@ -286,10 +289,9 @@ with head_r:
             st.text_input("Profile name", value=profile.name, key=wkey("save_name"), max_chars=MAX_NAME_CHARS)
             st.text_area("Description", value=profile.description, key=wkey("save_description"), height=80,
                          max_chars=MAX_DESCRIPTION_CHARS)
-            log = change_log(work)
-            if log:
-                st.button(f"Use this session's {len(log)} change{'s' if len(log) != 1 else ''} as the note",
-                          key="score.note_from_log", on_click=note_from_log, args=(log,), icon=":material/history:")
+            # (the header is drawn once per full run; slider moves rerun only `live`: the log is read on click)
+            st.button("Use this session's changes as the note", key="score.note_from_log", on_click=note_from_log,
+                      icon=":material/history:")
             st.text_input("Note for this version", key="score.save_note", placeholder="e.g. raised Snowflake to +4",
                           max_chars=MAX_NOTE_CHARS)
             if st.button("Save new version", type="primary", key="score.save"):
@@ -340,20 +342,16 @@ with head_r:
                 except ProfileError as exc:
                     st.error(escape_markdown(f"Could not import {up.name}: {exc}"))
 
-    c_dl.download_button("JSON", profile.to_json().encode(), file_name=f"{profile.name}.icp.json",
+    c_dl.download_button("JSON", lambda: profile.to_json().encode(), file_name=f"{profile.name}.icp.json",
                          mime="application/json", icon=":material/download:", width="stretch",
                          key="score.download_profile", on_click="ignore")
 
 # ------------------------------------------------------------------ score (fast path)
 
-result, binding = score_profile(accounts, profile)
-summary = tier_summary(result, accounts)
-eng = score_engagement(accounts, profile.engagement) if profile.engagement is not None else None
-if binding.problems:
-    st.warning("Some traits cannot be used on this dataset and are left out of the score: "
-               + "; ".join(escape_markdown(p) for p in binding.problems), icon=":material/warning:")
-
-panel, main = st.columns([1, 2.7], gap="medium")
+# A slider move reruns only the fragment `live` (st.fragment, at the end of this page): the sidebar, the
+# header and the page's setup stay as drawn. Everything a weight, tier or engagement change alters is
+# drawn inside it; these are set on each of its runs and read by the functions below.
+result = binding = summary = eng = None
 
 # ------------------------------------------------------------------ left panel: traits
 
@@ -461,9 +459,19 @@ def engagement_controls() -> None:
             st.warning(escape_markdown(problem), icon=":material/warning:")
 
 
-with panel, st.container(height=520, border=False, key="score-controls"):
+def controls() -> None:
+    """The left panel: ICPs, traits, tiers and engagement."""
     icp_switcher()
-    st.subheader("Traits")
+    trait_sliders()
+    if not readonly:
+        trait_editor()
+    tier_controls()
+    engagement_controls()
+
+
+def trait_sliders() -> None:
+    """One weight slider per trait, grouped by class (the decisive switch above them)."""
+    st.subheader(f"Traits ({len(profile.traits)})")
     if not readonly:
         st.toggle("Decisive weights: −5, −3, −1, 0, +1, +3, +5", value=profile.decisive, key=wkey("decisive"),
                   on_change=on_decisive,
@@ -493,95 +501,114 @@ with panel, st.container(height=520, border=False, key="score-controls"):
                 st.slider(label, min_value=-5, max_value=0 if cls == "stay_away" else 5, step=1, value=value,
                           key=wkey(f"w.{t.id}"), on_change=on_weight, args=(t.id,), help=help_text, disabled=readonly)
 
-    if not readonly:
-        # keyed: it stays open when a trait added above it shifts its position
-        with st.expander("Add, edit or remove a trait", icon=":material/tune:", expanded=not profile.traits,
-                         key="score.edit.open", on_change="rerun"):
-            cols = usable_columns(accounts.specs)
-            trait_names = {"": "New trait…"} | {t.id: t.label for t in profile.traits}
 
-            def on_pick() -> None:
-                tid = st.session_state["score.edit.pick"]
-                t = next((x for x in profile.traits if x.id == tid), None)
-                s = st.session_state
-                if t is None:
-                    for k in ("label", "values", "min", "max"):
-                        s.pop(f"score.edit.{k}", None)
-                    return
-                spec = next((c for c in cols if (t.role and c.role == t.role) or (not t.role and c.header == t.column)), None)
-                if spec is not None:
-                    s["score.edit.column"] = spec.key
-                s["score.edit.rule"] = t.rule
-                s["score.edit.label"] = t.label
-                s["score.edit.class"] = t.trait_class
-                s["score.edit.weight"] = t.weight
-                s["score.edit.disqualify"] = t.disqualify
-                s["score.edit.min"] = t.min
-                s["score.edit.max"] = t.max
-                s["score.edit.values"] = list(t.values)
+def trait_value_fields(spec: ColumnSpec, rule: str) -> tuple[list, float | None, float | None]:
+    """The trait form's values (set rules) or minimum and maximum (range), with the data's values or
+    quartiles beside them."""
+    opts = accounts.value_options(spec)
+    values, lo, hi = [], None, None
+    if rule in ("in_set", "contains_any"):
+        counts = dict(opts.get("values", []))
+        current = [v for v in st.session_state.get("score.edit.values", []) if v not in counts]
+        choices = list(counts) + current
+        st.session_state["score.edit.values"] = [v for v in st.session_state.get("score.edit.values", [])
+                                                 if v in choices]
+        values = st.multiselect("Values", choices, key="score.edit.values",
+                                format_func=lambda v: f"{v} ({counts[v]:,})" if v in counts else v)
+    elif rule == "range":
+        q = opts.get("quantiles", {})
+        if q:
+            st.caption("In this data: " + " · ".join(f"{k} {format_number(v)}" for k, v in q.items()
+                                                        if v is not None))
+        c1, c2 = st.columns(2)
+        lo = c1.number_input("Minimum (blank = none)", value=None, key="score.edit.min")
+        hi = c2.number_input("Maximum (blank = none)", value=None, key="score.edit.max")
+    return values, lo, hi
 
-            pick = st.selectbox("Trait", list(trait_names), format_func=trait_names.get, key="score.edit.pick",
-                                on_change=on_pick)
-            # The action sits above the fields: an open Values list drops down over what is below it.
-            actions = st.container()
-            spec_by_key = {c.key: c for c in cols}
-            if not cols:
-                st.caption("This dataset has no columns a trait can use.")
-            else:
-                ckey = st.selectbox("Column", list(spec_by_key), key="score.edit.column",
-                                    format_func=lambda k: f"{spec_by_key[k].header} · {ROLES[spec_by_key[k].role].label}")
-                spec = spec_by_key[ckey]
-                rules = RULES_FOR_KIND.get(spec.kind, ("missing",))
-                if st.session_state.get("score.edit.rule") not in rules:
-                    st.session_state["score.edit.rule"] = rules[0]
-                rule = st.radio("Rule", rules, format_func=RULES.get, key="score.edit.rule", horizontal=True)
-                opts = accounts.value_options(spec)
-                values, lo, hi = [], None, None
-                if rule in ("in_set", "contains_any"):
-                    counts = dict(opts.get("values", []))
-                    current = [v for v in st.session_state.get("score.edit.values", []) if v not in counts]
-                    choices = list(counts) + current
-                    st.session_state["score.edit.values"] = [v for v in st.session_state.get("score.edit.values", [])
-                                                             if v in choices]
-                    values = st.multiselect("Values", choices, key="score.edit.values",
-                                            format_func=lambda v: f"{v} ({counts[v]:,})" if v in counts else v)
-                elif rule == "range":
-                    q = opts.get("quantiles", {})
-                    if q:
-                        st.caption("In this data: " + " · ".join(f"{k} {format_number(v)}" for k, v in q.items()
-                                                                    if v is not None))
-                    c1, c2 = st.columns(2)
-                    lo = c1.number_input("Minimum (blank = none)", value=None, key="score.edit.min")
-                    hi = c2.number_input("Maximum (blank = none)", value=None, key="score.edit.max")
-                auto = default_label(spec.header, rule, values, lo, hi, spec.kind)
-                label = st.text_input("Label", key="score.edit.label", placeholder=auto, max_chars=MAX_LABEL_CHARS)
-                st.session_state.setdefault("score.edit.class", "nice_to_have")
-                tclass = st.selectbox("Class", list(TRAIT_CLASSES), format_func=TRAIT_CLASSES.get, key="score.edit.class")
-                if "score.edit.weight" not in st.session_state:
-                    st.session_state["score.edit.weight"] = 2
-                if tclass == "stay_away" and st.session_state["score.edit.weight"] > 0:
-                    st.session_state["score.edit.weight"] = -abs(st.session_state["score.edit.weight"])
-                st.slider("Weight", -5, 0 if tclass == "stay_away" else 5, key="score.edit.weight")
-                if tclass == "stay_away":
-                    st.checkbox("Disqualify accounts that match", key="score.edit.disqualify")
-                st.session_state["score.edit.auto_label"] = auto
-                with actions:
-                    shown_label = (label or auto).strip()
-                    st.button("Save changes to this trait" if pick else "Add this trait", type="primary",
-                              key="score.edit.save", icon=":material/check:", on_click=save_trait, args=(spec,),
-                              width="stretch")
-                    st.caption(f"{escape_markdown(shown_label)} · weight {st.session_state['score.edit.weight']:+d} · "
-                               f"{TRAIT_CLASSES[tclass].lower()}")
-                    if pick:
-                        st.button("Remove this trait", key="score.edit.remove", icon=":material/delete:",
-                                  on_click=remove_trait, width="stretch")
-                    if st.session_state.get("score.edit.error"):
-                        st.error(escape_markdown(st.session_state.pop("score.edit.error")), icon=":material/error:")
-                    if st.session_state.get("score.edit.done"):
-                        done = escape_markdown(st.session_state.pop("score.edit.done"))
-                        st.success(done, icon=":material/check:")
-                        st.toast(done, icon=":material/check:")
 
+def trait_editor() -> None:
+    """Add a trait, or edit or remove one (the form in an expander under the sliders)."""
+    # keyed: it stays open when a trait added above it shifts its position
+    with st.expander("Add, edit or remove a trait", icon=":material/tune:", expanded=not profile.traits,
+                     key="score.edit.open", on_change="rerun"):
+        if st.session_state.get("score.edit.open"):  # drawn only while open: fewer elements per slider move
+            trait_form()
+
+
+def trait_form() -> None:
+    """The add / edit / remove form of the trait editor."""
+    cols = usable_columns(accounts.specs)
+    trait_names = {"": "New trait…"} | {t.id: t.label for t in profile.traits}
+
+    def on_pick() -> None:
+        tid = st.session_state["score.edit.pick"]
+        t = next((x for x in profile.traits if x.id == tid), None)
+        s = st.session_state
+        if t is None:
+            for k in ("label", "values", "min", "max"):
+                s.pop(f"score.edit.{k}", None)
+            return
+        spec = next((c for c in cols if (t.role and c.role == t.role) or (not t.role and c.header == t.column)), None)
+        if spec is not None:
+            s["score.edit.column"] = spec.key
+        s["score.edit.rule"] = t.rule
+        s["score.edit.label"] = t.label
+        s["score.edit.class"] = t.trait_class
+        s["score.edit.weight"] = t.weight
+        s["score.edit.disqualify"] = t.disqualify
+        s["score.edit.min"] = t.min
+        s["score.edit.max"] = t.max
+        s["score.edit.values"] = list(t.values)
+
+    pick = st.selectbox("Trait", list(trait_names), format_func=trait_names.get, key="score.edit.pick",
+                        on_change=on_pick)
+    # The action sits above the fields: an open Values list drops down over what is below it.
+    actions = st.container()
+    spec_by_key = {c.key: c for c in cols}
+    if not cols:
+        st.caption("This dataset has no columns a trait can use.")
+    else:
+        ckey = st.selectbox("Column", list(spec_by_key), key="score.edit.column",
+                            format_func=lambda k: f"{spec_by_key[k].header} · {ROLES[spec_by_key[k].role].label}")
+        spec = spec_by_key[ckey]
+        rules = RULES_FOR_KIND.get(spec.kind, ("missing",))
+        if st.session_state.get("score.edit.rule") not in rules:
+            st.session_state["score.edit.rule"] = rules[0]
+        rule = st.radio("Rule", rules, format_func=RULES.get, key="score.edit.rule", horizontal=True)
+        values, lo, hi = trait_value_fields(spec, rule)
+        auto = default_label(spec.header, rule, values, lo, hi, spec.kind)
+        label = st.text_input("Label", key="score.edit.label", placeholder=auto, max_chars=MAX_LABEL_CHARS)
+        st.session_state.setdefault("score.edit.class", "nice_to_have")
+        tclass = st.selectbox("Class", list(TRAIT_CLASSES), format_func=TRAIT_CLASSES.get, key="score.edit.class")
+        if "score.edit.weight" not in st.session_state:
+            st.session_state["score.edit.weight"] = 2
+        if tclass == "stay_away" and st.session_state["score.edit.weight"] > 0:
+            st.session_state["score.edit.weight"] = -abs(st.session_state["score.edit.weight"])
+        st.slider("Weight", -5, 0 if tclass == "stay_away" else 5, key="score.edit.weight")
+        if tclass == "stay_away":
+            st.checkbox("Disqualify accounts that match", key="score.edit.disqualify")
+        st.session_state["score.edit.auto_label"] = auto
+        with actions:
+            shown_label = (label or auto).strip()
+            st.button("Save changes to this trait" if pick else "Add this trait", type="primary",
+                      key="score.edit.save", icon=":material/check:", on_click=save_trait, args=(spec,),
+                      width="stretch")
+            st.caption(f"{escape_markdown(shown_label)} · weight {st.session_state['score.edit.weight']:+d} · "
+                       f"{TRAIT_CLASSES[tclass].lower()}")
+            if pick:
+                st.button("Remove this trait", key="score.edit.remove", icon=":material/delete:",
+                          on_click=remove_trait, width="stretch")
+            if st.session_state.get("score.edit.error"):
+                st.error(escape_markdown(st.session_state.pop("score.edit.error")), icon=":material/error:")
+            if st.session_state.get("score.edit.done"):
+                done = escape_markdown(st.session_state.pop("score.edit.done"))
+                st.success(done, icon=":material/check:")
+                st.toast(done, icon=":material/check:")
+
+
+
+def tier_controls() -> None:
+    """The tier rule: score thresholds or a target mix."""
     st.subheader("Tiers")
     rule = profile.tier_rule
     modes = ["Score thresholds", "Target mix"]
@@ -604,7 +631,6 @@ with panel, st.container(height=520, border=False, key="score-controls"):
         st.caption(f"Solved score lines: {lines} (ties keep a line from cutting exactly at the target)")
     st.caption(score_formula_text(result.low, result.high) +
                " Failing a must-have, or matching a disqualifying stay-away, puts an account in Disqualified.")
-    engagement_controls()
 
 # ------------------------------------------------------------------ main: cards, charts, table
 
@@ -658,33 +684,40 @@ def what_moved_panel() -> None:
     title = (f"What moved since {work['baseline_label']}: {count(moved.accounts)} account"
              f"{'s' if moved.accounts != 1 else ''}" + (f" · {moved.reading()}" if moved.reading() else ""))
     c1, c2 = st.columns([5, 1], vertical_alignment="center")
-    with c1.expander(title, icon=":material/swap_vert:"):
-        if not moved.accounts:
-            st.caption("No account changes tier.")
-        else:
-            parts = [f"ARR moved {money(moved.arr)}" if np.isfinite(moved.arr) else "",
-                     f"{count(moved.pipeline)} with open deals"]
-            st.caption(" · ".join(p for p in parts if p))
-            moves = moved.table.rename(columns={"from": "From", "to": "To", "accounts": "Accounts", "arr": "ARR",
-                                                "open": "Open deals"})
-            if not accounts.has["arr"]:
-                moves = moves.drop(columns="ARR")
-            st.dataframe(moves.style.format({"ARR": money, "Accounts": count, "Open deals": count},
-                                            subset=[c for c in ("ARR", "Accounts", "Open deals") if c in moves]),
-                         hide_index=True, width="stretch", key="score.moved_table")
-            names = accounts.display.iloc[moved.top["row"].to_numpy()].drop(columns=["row_id"]).iloc[:, 0].to_numpy()
-            st.dataframe(moved.top.drop(columns="row").assign(Account=names)[
-                ["Account", "from", "to", "score_before", "score_after"]].rename(columns={
-                    "from": "From", "to": "To", "score_before": "Score before", "score_after": "Score now"}),
-                hide_index=True, width="stretch", key="score.moved_top")
-        log = change_log(work)
-        if log:
-            st.caption("This session's changes: " + escape_markdown(" · ".join(
-                f"{c['when']} {c['who'] + ' ' if c['who'] else ''}{c['what']}" for c in log[-5:])))
+    # (the contents are drawn only while open: a slider move then redraws one line, not three tables)
+    with c1.expander(title, icon=":material/swap_vert:", key="score.moved.open", on_change="rerun"):
+        if st.session_state.get("score.moved.open"):
+            moved_contents(moved)
     if not readonly and c2.button("Undo", key="score.undo", icon=":material/undo:", width="stretch",
                                   disabled=not work.get("history"), help="Undo the last change to the traits or tiers"):
         undo_last(work)
         st.rerun()
+
+
+def moved_contents(moved) -> None:
+    """The open what-moved panel: the moves from → to, the accounts that moved most, the session's changes."""
+    if not moved.accounts:
+        st.caption("No account changes tier.")
+    else:
+        parts = [f"ARR moved {money(moved.arr)}" if np.isfinite(moved.arr) else "",
+                 f"{count(moved.pipeline)} with open deals"]
+        st.caption(" · ".join(p for p in parts if p))
+        moves = moved.table.rename(columns={"from": "From", "to": "To", "accounts": "Accounts", "arr": "ARR",
+                                            "open": "Open deals"})
+        if not accounts.has["arr"]:
+            moves = moves.drop(columns="ARR")
+        st.dataframe(moves.style.format({"ARR": money, "Accounts": count, "Open deals": count},
+                                        subset=[c for c in ("ARR", "Accounts", "Open deals") if c in moves]),
+                     hide_index=True, width="stretch", key="score.moved_table")
+        names = accounts.display.iloc[moved.top["row"].to_numpy()].drop(columns=["row_id"]).iloc[:, 0].to_numpy()
+        st.dataframe(moved.top.drop(columns="row").assign(Account=names)[
+            ["Account", "from", "to", "score_before", "score_after"]].rename(columns={
+                "from": "From", "to": "To", "score_before": "Score before", "score_after": "Score now"}),
+            hide_index=True, width="stretch", key="score.moved_top")
+    log = change_log(work)
+    if log:
+        st.caption("This session's changes: " + escape_markdown(" · ".join(
+            f"{c['when']} {c['who'] + ' ' if c['who'] else ''}{c['what']}" for c in log[-5:])))
 
 
 def on_actions() -> None:
@@ -714,50 +747,48 @@ def matrix_panel() -> None:
     m = fit_engagement_matrix(result, eng, accounts, e, engagement_key(e, eng)).set_index("cell")
     a_high = m.loc["A-High"]
     with st.expander(f"Fit × engagement: {count(a_high.accounts)} A-High accounts → "
-                     f"{escape_markdown(a_high.action or 'no action set')}", icon=":material/grid_view:"):
-        def cell_text(r) -> str:
-            first = f"{count(r.accounts)} accounts" + (f" · {money(r.arr)}" if accounts.has["arr"] else "")
-            second = f"{count(r.open)} open" + (f" · {pct(r.win_rate)} win" if accounts.has["won"] and pd.notna(r.win_rate)
-                                                else "")
-            return first + "\n" + second
-        data = m.reset_index().assign(text=lambda d: [cell_text(r) for r in d.itertuples()],
-                                      row=lambda d: d.tier,
-                                      col=lambda d: np.where(d.level == "", "High", d.level))
-        pick_cell = alt.selection_point(fields=["cell"], name="cell")
-        base = alt.Chart(data).encode(
-            x=alt.X("col:N", sort=list(LEVELS), title="Engagement", axis=alt.Axis(orient="top", labelAngle=0)),
-            y=alt.Y("row:N", sort=MATRIX_TIERS, title="Fit tier"))
-        rect = base.mark_rect(stroke="white", strokeWidth=2).encode(
-            color=alt.Color("accounts:Q", scale=alt.Scale(scheme="blues"), legend=None),
-            opacity=alt.condition(pick_cell, alt.value(1.0), alt.value(0.45)),
-            tooltip=[alt.Tooltip("cell:N", title="Cell"), alt.Tooltip("action:N", title="Action")]).add_params(pick_cell)
-        label = base.mark_text(lineBreak="\n", fontSize=12).encode(
-            text="text:N", color=alt.condition(alt.datum.accounts > float(m.accounts.max()) * 0.55, alt.value("white"),
-                                               alt.value("#1a1a1a")))
-        event = st.altair_chart((rect + label).properties(height=330), on_select="rerun", key="score.matrix",
-                                width="stretch")
-        picked = (getattr(event, "selection", None) or {}).get("cell") or []
-        if picked and picked[0].get("cell") and picked[0]["cell"] != st.session_state.get("score.matrix.last"):
-            st.session_state["score.matrix.last"] = st.session_state["score.matrix.cell"] = picked[0]["cell"]
-        st.caption("Accounts · ARR · accounts with open deals · win rate (won ÷ won + lost deals). "
-                   "Click a cell to list its accounts; edit the actions below (they go out as “ICP Action”).")
-        actions = pd.DataFrame({lv: [e.actions.get(f"{t}-{lv}", "") for t in MATRIX_TIERS[:4]]
-                                + [e.actions.get(DISQUALIFIED, "") if lv == "High" else ""] for lv in LEVELS},
-                               index=[f"Tier {t}" for t in MATRIX_TIERS[:4]] + [DISQUALIFIED])
-        st.data_editor(actions, key=wkey("e.actions"), on_change=on_actions, disabled=readonly, width="stretch",
-                       column_config={lv: st.column_config.TextColumn(lv, max_chars=120) for lv in LEVELS})
-        names = {"": "List the accounts of a cell…"} | {c: c for c in [*CELLS, DISQUALIFIED]}
-        pick = st.selectbox("Cell", list(names), format_func=names.get, key="score.matrix.cell",
-                            label_visibility="collapsed")
-        if pick:
-            tier_code = MATRIX_TIERS.index(pick.split("-")[0] if pick != DISQUALIFIED else DISQUALIFIED)
-            mask = eng.level == LEVELS.index(pick.split("-")[1]) if pick != DISQUALIFIED else None
-            rows = ranked_rows(result, mask, tiers=[tier_code])
-            table = scored_table(result, accounts, rows[:200]).drop(columns=["row_id"])
-            table.insert(2, "Engagement", np.round(eng.score[rows[:200]], 0))
-            st.caption(f"{len(rows):,} accounts in {pick} → {escape_markdown(e.actions.get(pick, ''))}"
-                       + (" · the first 200 are shown" if len(rows) > 200 else ""))
-            st.dataframe(table, hide_index=True, width="stretch", key="score.matrix.accounts", height=280)
+                     f"{escape_markdown(a_high.action or 'no action set')}", icon=":material/grid_view:",
+                     key="score.matrix.open", on_change="rerun"):
+        if st.session_state.get("score.matrix.open"):  # drawn only while open (as what moved)
+            matrix_contents(m, e)
+
+
+def matrix_contents(m: pd.DataFrame, e) -> None:
+    """The open fit × engagement panel: the clickable grid, the actions, and one cell's accounts."""
+    def cell_text(r) -> str:
+        first = f"{count(r.accounts)} accounts" + (f" · {money(r.arr)}" if accounts.has["arr"] else "")
+        second = f"{count(r.open)} open" + (f" · {pct(r.win_rate)} win" if accounts.has["won"] and pd.notna(r.win_rate)
+                                            else "")
+        return first + "\n" + second
+    data = m.reset_index().assign(text=lambda d: [cell_text(r) for r in d.itertuples()],
+                                  row=lambda d: d.tier,
+                                  col=lambda d: np.where(d.level == "", "High", d.level))
+    data = data.assign(dark=data.accounts > float(m.accounts.max()) * 0.55)
+    records = data[["row", "col", "cell", "accounts", "text", "dark", "action"]].astype({"accounts": float})
+    event = st.vega_lite_chart(chart_with_data(matrix_spec(), {"cells": records.to_dict("records")}),
+                               on_select="rerun", key="score.matrix", width="stretch")
+    picked = (getattr(event, "selection", None) or {}).get("cell") or []
+    if picked and picked[0].get("cell") and picked[0]["cell"] != st.session_state.get("score.matrix.last"):
+        st.session_state["score.matrix.last"] = st.session_state["score.matrix.cell"] = picked[0]["cell"]
+    st.caption("Accounts · ARR · accounts with open deals · win rate (won ÷ won + lost deals). "
+               "Click a cell to list its accounts; edit the actions below (they go out as “ICP Action”).")
+    actions = pd.DataFrame({lv: [e.actions.get(f"{t}-{lv}", "") for t in MATRIX_TIERS[:4]]
+                            + [e.actions.get(DISQUALIFIED, "") if lv == "High" else ""] for lv in LEVELS},
+                           index=[f"Tier {t}" for t in MATRIX_TIERS[:4]] + [DISQUALIFIED])
+    st.data_editor(actions, key=wkey("e.actions"), on_change=on_actions, disabled=readonly, width="stretch",
+                   column_config={lv: st.column_config.TextColumn(lv, max_chars=120) for lv in LEVELS})
+    names = {"": "List the accounts of a cell…"} | {c: c for c in [*CELLS, DISQUALIFIED]}
+    pick = st.selectbox("Cell", list(names), format_func=names.get, key="score.matrix.cell",
+                        label_visibility="collapsed")
+    if pick:
+        tier_code = MATRIX_TIERS.index(pick.split("-")[0] if pick != DISQUALIFIED else DISQUALIFIED)
+        mask = eng.level == LEVELS.index(pick.split("-")[1]) if pick != DISQUALIFIED else None
+        rows = ranked_rows(result, mask, tiers=[tier_code])
+        table = scored_table(result, accounts, rows[:200]).drop(columns=["row_id"])
+        table.insert(2, "Engagement", np.round(eng.score[rows[:200]], 0))
+        st.caption(f"{len(rows):,} accounts in {pick} → {escape_markdown(e.actions.get(pick, ''))}"
+                   + (" · the first 200 are shown" if len(rows) > 200 else ""))
+        st.dataframe(table, hide_index=True, width="stretch", key="score.matrix.accounts", height=280)
 
 
 def committee_line(pos: int) -> None:
@@ -798,7 +829,8 @@ def card_lines(row, b) -> str:
     return '<div class="card-lines">' + "".join(lines) + "</div>"
 
 
-with main:
+def main_area() -> None:
+    """The tier cards, what moved, fit × engagement, breadth, charts, the accounts and one account's card."""
     base = work["baseline"]
     cards = st.columns(5, gap="small")
     for i, (col, row) in enumerate(zip(cards, summary.itertuples(), strict=True)):
@@ -908,3 +940,25 @@ with main:
                 st.warning(escape_markdown(row["Flags"]), icon=":material/flag:")
             if row["Next step"]:
                 st.info(escape_markdown(row["Next step"]), icon=":material/trending_up:")
+
+
+@st.fragment
+def live() -> None:
+    """Score the ICP and draw everything a change to it alters (rerun alone on a slider move)."""
+    global result, binding, summary, eng
+    if working(cur) is not work or work["profile"] is not profile:
+        st.rerun()  # another ICP, an undo or a loaded profile: the header shows it too (a full rerun)
+    result, binding = score_profile(accounts, profile)
+    summary = tier_summary(result, accounts)
+    eng = score_engagement(accounts, profile.engagement) if profile.engagement is not None else None
+    if binding.problems:
+        st.warning("Some traits cannot be used on this dataset and are left out of the score: "
+                   + "; ".join(escape_markdown(p) for p in binding.problems), icon=":material/warning:")
+    panel, main = st.columns([1, 2.7], gap="medium")
+    with main:  # first: the tier cards reach the browser before the ~40 controls are sent again
+        main_area()
+    with panel, st.container(height=520, border=False, key="score-controls"):
+        controls()
+
+
+live()

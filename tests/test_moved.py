@@ -72,6 +72,9 @@ def test_score_page_shows_what_moved_and_undoes_the_last_change(data_root):  # n
     title = next(e.label for e in at.expander if e.label.startswith("What moved since"))
     moved = int(title.split(": ")[1].split(" account")[0].replace(",", ""))
     assert moved > 0 and "AUC" in title and ("within noise" in title or "beyond noise" in title)
+    assert not any("Score before" in d.value.columns for d in at.dataframe)  # closed: drawn only when opened
+    at.session_state["score.moved.open"] = True  # open the expander (its keyed state)
+    at.run()
     table = next(d.value for d in at.dataframe if "Open deals" in d.value.columns)
     assert table["Accounts"].sum() == moved
     top = next(d.value for d in at.dataframe if "Score before" in d.value.columns)

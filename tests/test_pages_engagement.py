@@ -40,6 +40,8 @@ def test_matrix_panel_lists_a_cell_and_engagement_never_moves_fit(app, data_root
     m = sample_matrix(data_root, profile_from_json(DEFAULT.read_text()))
     title = next(e.label for e in app.expander if e.label.startswith("Fit × engagement"))
     assert title.startswith(f"Fit × engagement: {m.loc['A-High', 'accounts']:,} A-High accounts → Sales now")
+    app.session_state["score.matrix.open"] = True  # open the panel (its contents are drawn only while open)
+    app.run()
     app.selectbox(key="score.matrix.cell").set_value("B-Low").run()
     assert not app.exception, app.exception
     listed = next(d.value for d in app.dataframe if "Engagement" in d.value.columns)
@@ -68,6 +70,7 @@ def test_session_changes_become_the_version_note(app):
     slider.set_value(2).run()
     score_widget(app.slider, "e.half_life").set_value(14).run()
     assert not app.exception, app.exception
+    app.session_state["score.moved.open"] = True
     app.button(key="score.note_from_log").click().run()
     note = app.text_input(key="score.save_note").value
     assert "Industry in Fintech, SaaS: +5 → +2" in note and "engagement half-life 30 → 14 days" in note

@@ -71,6 +71,25 @@ def tier_bar_spec(measure: str, field: str) -> dict:
 
 
 
+@st.cache_resource
+def matrix_spec() -> dict:
+    """The fit × engagement grid as a Vega-Lite spec built once with Altair (rows per rerun go in as
+    dataset "cells": row, col, cell, accounts, text, dark, action); a click selects a cell (param "cell")."""
+    from icp_core.engagement import LEVELS
+
+    pick = alt.selection_point(fields=["cell"], name="cell")
+    base = alt.Chart(alt.NamedData("cells")).encode(
+        x=alt.X("col:N", sort=list(LEVELS), title="Engagement", axis=alt.Axis(orient="top", labelAngle=0)),
+        y=alt.Y("row:N", sort=list(TIER_LABELS), title="Fit tier"))
+    rect = base.mark_rect(stroke="white", strokeWidth=2).encode(
+        color=alt.Color("accounts:Q", scale=alt.Scale(scheme="blues"), legend=None),
+        opacity=alt.condition(pick, alt.value(1.0), alt.value(0.45)),
+        tooltip=[alt.Tooltip("cell:N", title="Cell"), alt.Tooltip("action:N", title="Action")]).add_params(pick)
+    label = base.mark_text(lineBreak="\n", fontSize=12).encode(
+        text="text:N", color=alt.condition("datum.dark", alt.value("white"), alt.value("#1a1a1a")))
+    return (rect + label).properties(height=330).to_dict()
+
+
 @st.cache_resource(max_entries=32, show_spinner=False)
 def suggestion_cached(root: str, ws: str, dataset_id: str, stamp: int, outcome: Outcome, max_traits: int) -> Suggestion:
     """Data-suggested traits for one dataset and outcome (shared, computed once)."""
