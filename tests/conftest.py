@@ -126,6 +126,12 @@ def score_widget(widgets, name: str):
     return next(w for w in widgets if w.key and w.key.startswith("score.g") and w.key.split(".", 2)[2] == name)
 
 
+def open_trait_form(at) -> None:
+    """Open the Score page's "Add, edit or remove a trait" expander (its form is drawn only while open)."""
+    at.session_state["score.edit.open"] = True
+    at.run()
+
+
 def weight_sliders(at) -> list:
     return [s for s in at.slider if s.key and s.key.startswith("score.g") and s.key.split(".", 2)[2].startswith("w.")]
 

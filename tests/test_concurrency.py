@@ -15,7 +15,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from icp_core.store import DatasetStore, ProfileStore
-from tests.conftest import ROOT
+from tests.conftest import ROOT, open_trait_form
 from tests.e2e import open_app, wait_idle
 
 
@@ -53,6 +53,7 @@ def one_session(i: int, data_dir: str) -> dict:
     assert not at.exception, at.exception
     at.switch_page("pages/score.py").run()
     assert not at.exception, at.exception
+    open_trait_form(at)
     at.selectbox(key="score.edit.column").set_value("industry").run()
     at.multiselect(key="score.edit.values").set_value(["saas"]).run()
     at.button(key="score.edit.save").click().run()

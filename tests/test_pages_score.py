@@ -9,7 +9,7 @@ from icp_core.profile import profile_from_json
 from icp_core.roles import ColumnSpec
 from icp_core.scoring import score_profile, tier_summary
 from icp_core.store import SAMPLE_WORKSPACE, DatasetStore, ProfileStore
-from tests.conftest import ROOT, open_app, score_widget, weight_sliders
+from tests.conftest import ROOT, open_app, open_trait_form, score_widget, weight_sliders
 
 TIERS = ["A", "B", "C", "D", "Disqualified"]
 
@@ -66,6 +66,7 @@ def test_slider_change_redraws_tiers(app):
 
 def test_adding_a_must_have_disqualifies_accounts_that_fail_it(app, data_root):
     before = tier_counts(app)
+    open_trait_form(app)
     app.selectbox(key="score.edit.column").set_value("industry").run()
     app.radio(key="score.edit.rule").set_value("in_set").run()
     app.multiselect(key="score.edit.values").set_value(["fintech", "saas"]).run()
@@ -88,6 +89,7 @@ def test_stay_away_flags_and_optionally_disqualifies(app):
     gov = table[table["Industry"] == "government"]
     assert len(gov) and gov["Flags"].str.contains("Stay away: Industry Government").all()
     before = tier_counts(app)
+    open_trait_form(app)
     app.selectbox(key="score.edit.pick").set_value("industry-gov").run()
     assert app.selectbox(key="score.edit.class").value == "stay_away"
     app.checkbox(key="score.edit.disqualify").check().run()
@@ -135,6 +137,7 @@ def test_save_then_reload_a_version(app, data_root):
 
 
 def add_trait(at, column, rule, cls="nice_to_have", weight=2, values=None, lo=None, hi=None, disqualify=False):
+    open_trait_form(at)
     at.selectbox(key="score.edit.column").set_value(column).run()
     at.radio(key="score.edit.rule").set_value(rule).run()
     if values is not None:
@@ -180,6 +183,7 @@ def test_build_an_icp_on_crunchbase_from_the_ui(app, data_root):
     assert any("founded_year ≥ 2005" in r for r in table["Reasons"])
     # edit one trait: funding becomes a must-have
     pick = next(t.id for t in work["profile"].traits if t.label.startswith("funding_total_usd"))
+    open_trait_form(app)
     app.selectbox(key="score.edit.pick").set_value(pick).run()
     assert app.number_input(key="score.edit.min").value == 1e6
     app.selectbox(key="score.edit.class").set_value("must_have").run()
