@@ -2,7 +2,8 @@
 
     python -m icp_core ingest FILE [--opportunities FILE] [--name NAME]
     python -m icp_core score FILE --profile PROFILE.json [--out OUT.csv] [--skip-missing-traits]
-    python -m icp_core suggest FILE --outcome COLUMN [--positive VALUE] [--max-traits 12] --out PROFILE.json
+    python -m icp_core suggest FILE --outcome COLUMN [--positive VALUE] [--max-traits 12] [--allow-column HEADER]
+                               --out PROFILE.json
     python -m icp_core backtest FILE --profile PROFILE.json --outcome COLUMN [--positive VALUE]
     python -m icp_core tam FILE --profile PROFILE.json --by DIM [--by DIM2] [--market FILE] [--acv VALUE] [--out OUT.csv]
     python -m icp_core onepager (FILE | --dataset ID|NAME|sample) --profile PROFILE.json [--outcome OUTCOME] [--out OUT.html]
@@ -347,11 +348,14 @@ def _cmd_suggest(args) -> int:
     with tempfile.TemporaryDirectory(prefix="icp_suggest_") as tmp:
         accounts, outcome = _load_for_evidence(args, tmp)
         try:
-            sug = suggest_traits(accounts, outcome, args.max_traits)
+            sug = suggest_traits(accounts, outcome, args.max_traits, allow=frozenset(args.allow_column or []))
         except OutcomeIncomplete as exc:
             raise CliError(f"{exc} (pass it with --positive)") from None
         except EvidenceError as exc:
             raise CliError(str(exc)) from None
+    for flag in sug.leaks:
+        state = "included (--allow-column)" if flag.header not in sug.excluded else "left out"
+        print(f"leakage: {flag.reading()}: {state}", file=sys.stderr)
     print(sug.message, file=sys.stderr)
     for c in sug.candidates:
         if c.data_weight:
@@ -384,12 +388,20 @@ def _cmd_backtest(args) -> int:
         try:
             bt = live_backtest(accounts, result, outcome)
             ref = reference_auc(accounts, outcome)
+            from .leakage import flag_columns
+
+            flags = flag_columns(accounts, outcome)
         except OutcomeIncomplete as exc:
             raise CliError(f"{exc} (pass it with --positive)") from None
         except EvidenceError as exc:
             raise CliError(str(exc)) from None
+    used = {s.key for _, s in binding.traits}
+    leaks = [f for k, f in flags.items() if k in used]
+    for f in leaks:
+        print(f"leakage: the profile scores on {f.reading()}: this backtest flatters it", file=sys.stderr)
     report = bt.to_dict(reference_auc=ref)
     report["profile"] = profile.name
+    report["leakage"] = [{"column": f.header, "reasons": f.reasons} for f in leaks]
     clean = json.loads(json.dumps(report, default=float), parse_constant=lambda c: None)  # NaN -> null
     print(json.dumps(clean, indent=2, ensure_ascii=False))
     return 0
@@ -717,6 +729,8 @@ def _add_suggest_backtest_parsers(sub) -> None:
         if cmd == "suggest":
             sp.add_argument("--max-traits", type=int, default=12, help="at most this many traits (1-12, default 12)")
             sp.add_argument("--out", required=True, help="where to write the suggested profile JSON")
+            sp.add_argument("--allow-column", action="append", metavar="HEADER",
+                            help="include a column flagged as leaking the outcome (repeatable; flags go to stderr)")
             sp.set_defaults(func=_cmd_suggest)
         else:
             sp.add_argument("--profile", required=True, help="ICP profile JSON")

@@ -276,7 +276,7 @@ def _training_split(y: np.ndarray, train: np.ndarray, w: np.ndarray) -> _Split |
 
 
 def find_candidates(accounts: AccountMatrix, y: np.ndarray, train: np.ndarray, outcome: Outcome,
-                    w: np.ndarray | None = None) -> list[Candidate]:
+                    w: np.ndarray | None = None, exclude: frozenset[str] = frozenset()) -> list[Candidate]:
     """Candidate traits per column, with support, rate, lift and a significance flag, computed
     on the training accounts with a known outcome. `w`: observations per account (see
     `outcome_weights`); intervals use the number of accounts, so many deals of one account do
@@ -288,6 +288,8 @@ def find_candidates(accounts: AccountMatrix, y: np.ndarray, train: np.ndarray, o
     tests = 0
     planned: list[tuple[ColumnSpec, _Build, Any]] = []
     for spec in candidate_columns(accounts, outcome):
+        if spec.key in exclude:
+            continue
         prepare, build = _BUILDERS[_builder_kind(spec)]
         plan = prepare(accounts, spec, split)
         if plan is None:
@@ -312,6 +314,8 @@ class Suggestion:
     traits: list[Trait]  # the suggested traits (weights -5..+5), at most max_traits
     cv_auc: float  # cross-validated AUC of the regression on the training split
     message: str  # "n strong traits found" / "no strong traits found" / why not
+    leaks: list = field(default_factory=list)  # leakage.LeakFlag per flagged column
+    excluded: list[str] = field(default_factory=list)  # headers of flagged columns left out (not allowed)
 
     @property
     def found(self) -> bool:
@@ -371,8 +375,18 @@ def _weighted_traits(strong: list[Candidate], coef: np.ndarray, max_traits: int)
 
 
 def suggest_traits(accounts: AccountMatrix, outcome: Outcome, max_traits: int = 12,
-                   train: np.ndarray | None = None, max_fit_rows: int = 50_000) -> Suggestion:
-    """Suggest up to `max_traits` traits with -5..+5 weights for `outcome` (see module doc)."""
+                   train: np.ndarray | None = None, max_fit_rows: int = 50_000,
+                   allow: frozenset[str] = frozenset()) -> Suggestion:
+    """Suggest up to `max_traits` traits with -5..+5 weights for `outcome` (see module doc).
+    Columns flagged as leakage or a proxy of the outcome (leakage.flag_columns) are left out unless
+    `allow` names them (header or key)."""
+    return _suggest(accounts, outcome, max_traits, train, max_fit_rows, allow)
+
+
+def _suggest(accounts: AccountMatrix, outcome: Outcome, max_traits: int, train: np.ndarray | None,
+             max_fit_rows: int, allow: frozenset[str]) -> Suggestion:
+    from .leakage import flag_columns
+
     y, w = outcome_weights(accounts, outcome)
     train = ~holdout_mask(accounts.n) if train is None else train
     known = train & ~np.isnan(y) & (w > 0)
@@ -384,12 +398,17 @@ def suggest_traits(accounts: AccountMatrix, outcome: Outcome, max_traits: int = 
         return Suggestion(outcome, base, n_known, [], [], math.nan,
                           f"too few accounts with a known outcome to learn from ({n_known:,} in the training split, "
                           f"{n_pos:,.0f} good of {obs:,.0f}); no traits suggested")
-    cands = find_candidates(accounts, y, train, outcome, w)
+    flags = flag_columns(accounts, outcome)
+    leaks = list(flags.values())
+    left_out = frozenset(k for k, f in flags.items() if k not in allow and f.header not in allow)
+    excluded = [flags[k].header for k in left_out]
+    cands = find_candidates(accounts, y, train, outcome, w, exclude=left_out)
     strong = [c for c in cands if c.strong]
     weak = [c for c in cands if not c.strong]
     if not strong:
         return Suggestion(outcome, base, n_known, weak, [], math.nan,
-                          "no strong traits found: no column separates good from other accounts beyond chance")
+                          "no strong traits found: no column separates good from other accounts beyond chance",
+                          leaks, excluded)
     spec_by_header = {s.header: s for s in accounts.specs}
     X_all = accounts.matches([(c.trait, spec_by_header[c.column]) for c in strong])
     rows = np.flatnonzero(known)
@@ -399,10 +418,10 @@ def suggest_traits(accounts: AccountMatrix, outcome: Outcome, max_traits: int = 
     best = _fit_coefficients(X_all[idx].astype(np.float64), yy, idx, max_traits)
     if best is None:
         return Suggestion(outcome, base, n_known, strong + weak, [], math.nan,
-                          "no strong traits found: the regression kept no trait")
+                          "no strong traits found: the regression kept no trait", leaks, excluded)
     auc, coef = best
     traits = _weighted_traits(strong, coef, max_traits)
     ordered = sorted(strong, key=lambda c: -abs(c.data_weight)) + weak
     return Suggestion(outcome, base, n_known, ordered, traits, auc,
                       f"{len(traits)} strong trait{'s' if len(traits) != 1 else ''} found "
-                      f"(cross-validated AUC {auc:.2f} on {n_known:,} training accounts)")
+                      f"(cross-validated AUC {auc:.2f} on {n_known:,} training accounts)", leaks, excluded)

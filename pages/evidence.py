@@ -39,7 +39,7 @@ from icp_core.reference import REFERENCE_FOLDS, REFERENCE_MAX_ROWS
 from icp_core.scoring import TIER_LABELS, score_profile
 from icp_core.suggest import nice_bound
 from icp_core.tam import known_customers
-from ui.cached import default_lookalikes, reference_auc_cached, suggestion_cached
+from ui.cached import default_lookalikes, leak_flags_cached, reference_auc_cached, suggestion_cached
 from ui.state import (
     app_state,
     current_dataset,
@@ -231,12 +231,34 @@ def lookalike_line(outcome) -> None:
                        "same accounts (the exemplars left out).")
 
 
+def leak_panel(sug, allow_key: str) -> None:
+    """Columns that look written after the outcome (or proxy it), with the evidence: left out of the
+    suggestion unless the user includes them here (issue 18)."""
+    if not sug.leaks:
+        return
+    st.warning(f"{len(sug.leaks)} column{'s' if len(sug.leaks) != 1 else ''} may leak the outcome "
+               "(known only after it, or a stand-in for it). A suggestion built on them looks better here "
+               "than it will on new accounts, so they are left out:", icon=":material/report:")
+    st.markdown("\n".join(f"- {escape_markdown(f.reading())}" for f in sug.leaks))
+    st.multiselect("Include anyway", [f.header for f in sug.leaks], key=allow_key,
+                   help="Only when you know the column is filled in before the outcome.")
+
+
+def leak_warning(flags: dict) -> None:
+    """The backtest's warning when the profile scores on a flagged column."""
+    used = [flags[s.key] for _, s in binding.traits if s.key in flags]
+    if used:
+        st.warning("This profile uses column(s) that may leak the outcome, so its backtest flatters it: "
+                   + "; ".join(escape_markdown(f.reading()) for f in dict.fromkeys(used)), icon=":material/report:")
+
+
 tab_bt, tab_suggest, tab_cohort, tab_campaign = st.tabs(["Backtest", "Suggested traits", "Cohorts", "Campaign test"])
 
 # ------------------------------------------------------------------ backtest
 
 
 with tab_bt:
+    leak_warning(leak_flags_cached(str(cur.root), cur.dataset_ws, cur.dataset_id, cur.stamp, outcome))
     st.markdown(f"**{escape_markdown(profile.name)}** on **{escape_markdown(outcome.label())}**: "
                 f"{count(bt.n)} held-out observations, {count(bt.n_pos)} good (base rate {pct(bt.base_rate)}).")
     for msg in bt.warnings:
@@ -331,8 +353,11 @@ reference_slot.metric(
 
 with tab_suggest:
     max_traits = st.slider("At most this many traits", 3, 12, 12, key="evidence.max_traits")
+    allow_key = f"evidence.allow.{cur.dataset_id}.{outcome.key()}"
+    allowed = frozenset(st.session_state.get(allow_key, []))
     with st.spinner("Looking for traits that separate good customers…"):
-        sug = suggestion_cached(str(cur.root), cur.dataset_ws, cur.dataset_id, cur.stamp, outcome, max_traits)
+        sug = suggestion_cached(str(cur.root), cur.dataset_ws, cur.dataset_id, cur.stamp, outcome, max_traits, allowed)
+    leak_panel(sug, allow_key)
     (st.success if sug.found else st.info)(sug.message)
     if sug.candidates:
         current = {t.definition_key(): t for t in profile.traits}

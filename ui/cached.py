@@ -91,9 +91,19 @@ def matrix_spec() -> dict:
 
 
 @st.cache_resource(max_entries=32, show_spinner=False)
-def suggestion_cached(root: str, ws: str, dataset_id: str, stamp: int, outcome: Outcome, max_traits: int) -> Suggestion:
-    """Data-suggested traits for one dataset and outcome (shared, computed once)."""
-    return suggest_traits(account_matrix(root, ws, dataset_id, stamp), outcome, max_traits)
+def leak_flags_cached(root: str, ws: str, dataset_id: str, stamp: int, outcome: Outcome) -> dict:
+    """Leakage flags of one dataset's columns for one outcome (icp_core.leakage), computed once."""
+    from icp_core.leakage import flag_columns
+
+    return flag_columns(account_matrix(root, ws, dataset_id, stamp), outcome)
+
+
+@st.cache_resource(max_entries=32, show_spinner=False)
+def suggestion_cached(root: str, ws: str, dataset_id: str, stamp: int, outcome: Outcome, max_traits: int,
+                      allow: frozenset[str] = frozenset()) -> Suggestion:
+    """Data-suggested traits for one dataset and outcome (shared, computed once); `allow`: flagged
+    columns the user included anyway."""
+    return suggest_traits(account_matrix(root, ws, dataset_id, stamp), outcome, max_traits, allow=allow)
 
 
 @st.cache_resource(max_entries=32, show_spinner=False)
