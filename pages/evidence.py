@@ -18,6 +18,7 @@ from icp_core.campaign import (
     read_campaign_results,
 )
 from icp_core.cohorts import cohort_table, date_columns
+from icp_core.engagement import day_numbers
 from icp_core.export import to_csv_bytes
 from icp_core.formatting import TIER_COLORS, count, format_number, pct, points
 from icp_core.lookalike import score_auc, similarity_auc
@@ -39,6 +40,17 @@ from icp_core.reference import REFERENCE_FOLDS, REFERENCE_MAX_ROWS
 from icp_core.scoring import TIER_LABELS, score_profile
 from icp_core.suggest import nice_bound
 from icp_core.tam import known_customers
+from icp_core.timeline import (
+    TimelineError,
+    as_of_backtest,
+    created_date,
+    day_to_date,
+    default_cut,
+    default_outcome_date,
+    inflow,
+    opportunity_days,
+    suggested_as_of,
+)
 from ui.cached import default_lookalikes, leak_flags_cached, reference_auc_cached, suggestion_cached
 from ui.state import (
     app_state,
@@ -252,7 +264,8 @@ def leak_warning(flags: dict) -> None:
                    + "; ".join(escape_markdown(f.reading()) for f in dict.fromkeys(used)), icon=":material/report:")
 
 
-tab_bt, tab_suggest, tab_cohort, tab_campaign = st.tabs(["Backtest", "Suggested traits", "Cohorts", "Campaign test"])
+tab_bt, tab_time, tab_suggest, tab_cohort, tab_campaign = st.tabs(
+    ["Backtest", "Over time", "Suggested traits", "Cohorts", "Campaign test"])
 
 # ------------------------------------------------------------------ backtest
 
@@ -397,6 +410,92 @@ with tab_suggest:
         if sug.traits:
             st.caption("Classes of adopted traits: positive weights are nice-to-have, −1 to −3 proceed with "
                        "caution, −4 and −5 stay away. A trait already in your profile takes the data's weight.")
+
+# ------------------------------------------------------------------ over time (issue 18)
+
+
+def over_time() -> None:
+    """The as-of split beside the random one, AUC per quarter, and the ICP share of the inflow."""
+    dates = {s.key: s for s in accounts.specs if s.kind == "date"}
+    if not dates:
+        st.info("This dataset has no date column (created, signup or close date): there is no time to split "
+                "on, so only the random held-out split above can be judged.", icon=":material/event_busy:")
+        return
+    default = default_outcome_date(accounts, outcome)
+    c1, c2 = st.columns(2)
+    key = c1.selectbox("Outcome dated by", list(dates), index=list(dates).index(default.key) if default else 0,
+                       format_func=lambda k: dates[k].header, key="evidence.time.date")
+    spec = dates[key]
+    try:
+        median = default_cut(accounts, outcome, spec)
+    except TimelineError as exc:
+        st.info(escape_markdown(str(exc)), icon=":material/event_busy:")
+        return
+    cut = c2.date_input("Score as of", value=pd.Timestamp(day_to_date(median)).date(), key=f"evidence.time.cut.{key}",
+                        help="Traits from what was known on this day; outcomes after it judge them. Default: the "
+                             "median outcome date.")
+    cut_day = float((pd.Timestamp(cut) - pd.Timestamp("1970-01-01")).days)
+    try:
+        asof = as_of_backtest(accounts, profile, outcome, spec, cut_day, with_suggestion=False)
+    except TimelineError as exc:
+        st.warning(escape_markdown(str(exc)), icon=":material/event_busy:")
+        return
+    sug_auc = suggested_as_of(accounts, outcome, spec, cut_day)
+    m1, m2, m3, m4 = st.columns(4)
+    m1.metric("AUC, scored as of the cut", "–" if np.isnan(asof.backtest.auc) else f"{asof.backtest.auc:.2f}",
+              help=f"On the {count(asof.n_after)} accounts whose outcome is dated after {asof.cut}.")
+    m2.metric("AUC, random split", "–" if np.isnan(asof.random_auc) else f"{asof.random_auc:.2f}")
+    m3.metric("Suggestion learnt before the cut", "–" if np.isnan(sug_auc) else f"{sug_auc:.2f}",
+              help=f"The data's traits learnt on the {count(asof.n_before)} accounts before the cut, judged after it.")
+    m4.metric("A+B hold, after the cut", pct(asof.backtest.captured_good))
+    tiers = asof.backtest.tiers
+    st.dataframe(tiers[["tier", "accounts", "known", "good", "rate", "lift"]].rename(columns={
+        "tier": "Tier", "accounts": "Accounts", "known": "Known after the cut", "good": "Good", "rate": "Rate",
+        "lift": "Lift"}), hide_index=True, width="stretch", key="evidence.time.tiers",
+        column_config={"Rate": st.column_config.NumberColumn(format="percent"),
+                       "Lift": st.column_config.NumberColumn(format="%.2f×")})
+    st.caption(f"Scored as known on {asof.cut}: a date after it counts as blank. {count(asof.n_before)} accounts' "
+               f"outcomes are dated on or before it, {count(asof.n_after)} after.")
+    if len(asof.quarters):
+        st.altair_chart(alt.Chart(asof.quarters).mark_line(point=True, strokeWidth=3).encode(
+            x=alt.X("quarter:O", title=f"{spec.header} (quarter)"),
+            y=alt.Y("auc:Q", title="AUC of the score", scale=alt.Scale(domain=[0.4, 1.0])),
+            tooltip=["quarter", "accounts", "good", alt.Tooltip("auc:Q", format=".2f")]).properties(
+            height=220, title="AUC per quarter: does the ICP still separate?"), width="stretch")
+    inflow_section(asof)
+
+
+def inflow_section(asof) -> None:
+    """ICP share of the inflow: new accounts (or leads) and new opportunities per period in A+B."""
+    st.markdown("**ICP share of the inflow**: of what arrives each period, how much falls in tiers A+B")
+    dates = {s.key: s for s in accounts.specs if s.kind == "date"}
+    created = created_date(accounts)
+    c1, c2 = st.columns(2)
+    key = c1.selectbox("Accounts arrive on", list(dates),
+                       index=list(dates).index(created.key) if created else 0,
+                       format_func=lambda k: dates[k].header, key="evidence.inflow.date")
+    period = c2.radio("Per", ["quarter", "month"], horizontal=True, key="evidence.inflow.period")
+    in_ab = result.tier <= 1
+    frames = [inflow(day_numbers(accounts, dates[key]), in_ab, period, "accounts")]
+    opp = opportunity_days(accounts, cur.meta)
+    if opp is not None:
+        frames.append(inflow(opp[1], in_ab[opp[0]], period, f"opportunities (by {opp[2]})"))
+    table = pd.concat(frames, ignore_index=True)
+    if table.empty:
+        st.info("No dated arrivals to count.")
+        return
+    st.altair_chart(alt.Chart(table).mark_line(point=True).encode(
+        x=alt.X("period:O", title=None), y=alt.Y("share_ab:Q", title="Share in A+B", axis=alt.Axis(format="%")),
+        color=alt.Color("what:N", legend=alt.Legend(orient="top", title=None)),
+        tooltip=["what", "period", "new", "in_ab", alt.Tooltip("share_ab:Q", format=".0%")]).properties(height=220),
+        width="stretch")
+    st.dataframe(table.rename(columns={"what": "What", "period": "Period", "new": "New", "in_ab": "In A+B",
+                                       "share_ab": "Share A+B"}), hide_index=True, width="stretch",
+                 key="evidence.inflow.table", column_config={"Share A+B": st.column_config.NumberColumn(format="percent")})
+
+
+with tab_time:
+    over_time()
 
 # ------------------------------------------------------------------ cohorts
 
