@@ -315,6 +315,79 @@ def _add_lookalikes_parser(sub) -> None:
     lk.set_defaults(func=_cmd_lookalikes)
 
 
+def _cmd_calibration(args) -> int:
+    """`calibration export`: a blind sheet of 20-40 accounts (stratified by tier, scores hidden), one
+    column per rater; `calibration read`: the filled sheet against the model (kappa, confusion,
+    disagreements, proposed weight changes) as JSON on stdout."""
+    import json
+    import tempfile
+
+    from .calibration import CalibrationError, blind_sheet, calibrate, draw_sample, read_sheet, sheet_columns
+    from .export import to_csv_bytes
+    from .scoring import score_profile
+
+    if args.action == "export" and not (args.raters and args.out):
+        raise CliError("calibration export needs --raters 'Ann, Bo' and --out SHEET.csv")
+    if args.action == "read" and not args.sheet:
+        raise CliError("calibration read needs --sheet FILLED.csv")
+    profile = _read_profile(args.profile)
+    with tempfile.TemporaryDirectory(prefix="icp_calibration_") as tmp:
+        accounts, _ = _load_for_evidence(argparse.Namespace(file=args.file, opportunities=args.opportunities,
+                                                            outcome="won", positive=None), tmp)
+        result, binding = score_profile(accounts, profile)
+        try:
+            if args.action == "export":
+                raters = [r.strip() for r in (args.raters or "").split(",") if r.strip()]
+                sheet = blind_sheet(accounts, draw_sample(result, args.accounts, args.seed), raters)
+                from .store import write_atomic
+                write_atomic(Path(args.out), to_csv_bytes(sheet))
+                print(f"wrote a blind sheet of {len(sheet)} accounts for {', '.join(raters)} to {args.out}",
+                      file=sys.stderr)
+                return 0
+            frame = _read_sheet_file(Path(args.sheet))
+            known = {s.header for s in sheet_columns(accounts)}
+            rows, ratings = read_sheet(frame, accounts.n, known)
+            outcome = _outcome_arg(args.outcome, args.positive) if args.outcome else None
+            cal = calibrate(accounts, profile, result, rows, ratings, outcome)
+        except CalibrationError as exc:
+            raise CliError(str(exc)) from None
+    report = {**cal.summary(), "confusion": cal.confusion.to_dict(),
+              "disagreements": cal.disagreements.drop(columns=["trait_index"]).to_dict("records"),
+              "proposals": cal.proposals.to_dict("records")}
+    print(json.dumps(json.loads(json.dumps(report, default=float), parse_constant=lambda c: None), indent=2,
+                     ensure_ascii=False))
+    return 0
+
+
+def _read_sheet_file(path: Path):
+    import pandas as pd
+
+    from .calibration import CalibrationError
+
+    try:
+        if path.suffix.lower() == ".xlsx":
+            return pd.read_excel(path, dtype=str, keep_default_na=False)
+        return pd.read_csv(path, dtype=str, keep_default_na=False, encoding="utf-8-sig")
+    except (OSError, ValueError) as exc:
+        raise CalibrationError(f"cannot read the sheet {path.name}: {str(exc)[:200]}") from None
+
+
+def _add_calibration_parser(sub) -> None:
+    cal = sub.add_parser("calibration", help="calibration round with sales: a blind sheet out, the filled sheet back")
+    cal.add_argument("action", choices=["export", "read"])
+    cal.add_argument("file", help="accounts file: CSV/TSV, .xlsx or .parquet")
+    cal.add_argument("--opportunities", help="opportunities file to roll up")
+    cal.add_argument("--profile", required=True, help="ICP profile JSON")
+    cal.add_argument("--raters", help="export: the raters' names, comma-separated (one column each)")
+    cal.add_argument("--accounts", type=int, default=30, help="export: accounts in the round (20-40, default 30)")
+    cal.add_argument("--seed", type=int, default=0, help="export: which accounts are drawn (default 0)")
+    cal.add_argument("--out", help="export: where to write the blind sheet (CSV)")
+    cal.add_argument("--sheet", help="read: the filled sheet (CSV or .xlsx)")
+    cal.add_argument("--outcome", help="read: backtest outcome for the proposed weight changes (e.g. won)")
+    cal.add_argument("--positive", help="read: the good value of the outcome column")
+    cal.set_defaults(func=_cmd_calibration)
+
+
 def _load_for_evidence(args, tmp: str):
     """Ingest FILE (and --opportunities) into a throwaway store; returns (accounts, outcome)."""
     from .dataset import AccountMatrix
@@ -749,6 +822,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_onepager_parser(sub)
     _add_suggest_backtest_parsers(sub)
     _add_lookalikes_parser(sub)
+    _add_calibration_parser(sub)
     return parser
 
 

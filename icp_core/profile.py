@@ -187,6 +187,7 @@ class Profile:
     decisive: bool = False  # weights only from DECISIVE_WEIGHTS
     engagement: Any = None  # engagement.Engagement: the second axis (issue 17), never part of the fit
     personas: Any = None  # personas.Personas: persona traits and buying-committee roles (issue 17)
+    calibration: Any = None  # calibration.Calibration.summary() of the last round with sales (issue 18)
 
     def made_decisive(self) -> "Profile":
         """A copy with decisive weights on and every weight rounded to one (decisive_weight)."""
@@ -207,6 +208,7 @@ class Profile:
             "decisive": self.decisive,
             **({"engagement": self.engagement.to_dict()} if self.engagement is not None else {}),
             **({"personas": self.personas.to_dict()} if self.personas is not None else {}),
+            **({"calibration": self.calibration} if self.calibration is not None else {}),
         }
 
     def to_json(self) -> str:
@@ -439,6 +441,19 @@ def validate_profile(p: Profile) -> Profile:
     return p
 
 
+def _read_sections(p: Profile, d: dict) -> None:
+    """The optional sections stored with the ICP: engagement, personas, calibration (each validated
+    by its own module)."""
+    from .calibration import calibration_from_dict
+    from .engagement import engagement_from_dict
+    from .personas import personas_from_dict
+
+    for name, read in (("engagement", engagement_from_dict), ("personas", personas_from_dict),
+                       ("calibration", calibration_from_dict)):
+        if d.get(name) is not None:
+            setattr(p, name, read(d[name]))
+
+
 def profile_from_dict(d: dict) -> Profile:
     """A Profile from its JSON form, validated; ProfileError (one message naming the field)
     for anything else, whatever the input."""
@@ -481,14 +496,7 @@ def profile_from_dict(d: dict) -> Profile:
     unchecked: dict[str, Any] = {key: d.get(key) for key in ("name", "description", "created_at", "updated_at")}
     decisive = d.get("decisive", False)
     p = Profile(traits=traits, tier_rule=rule, decisive=decisive if decisive is not None else False, **unchecked)
-    if d.get("engagement") is not None:
-        from .engagement import engagement_from_dict
-
-        p.engagement = engagement_from_dict(d["engagement"])
-    if d.get("personas") is not None:
-        from .personas import personas_from_dict
-
-        p.personas = personas_from_dict(d["personas"])
+    _read_sections(p, d)
     p = validate_profile(p)
     # the dicts came from the caller: keep copies only
     p.tier_rule.thresholds, p.tier_rule.mix = dict(p.tier_rule.thresholds), dict(p.tier_rule.mix)

@@ -9,6 +9,16 @@ import pandas as pd
 import streamlit as st
 
 from icp_core.backtest import live_backtest, set_backtest
+from icp_core.calibration import (
+    MAX_N,
+    MIN_N,
+    SAMPLE_ID,
+    TIERS4,
+    CalibrationError,
+    blind_sheet,
+    calibrate,
+    draw_sample,
+)
 from icp_core.campaign import (
     CampaignError,
     classify_groups,
@@ -21,7 +31,7 @@ from icp_core.cohorts import cohort_table, date_columns
 from icp_core.engagement import day_numbers
 from icp_core.export import to_csv_bytes
 from icp_core.formatting import TIER_COLORS, count, format_number, pct, points
-from icp_core.lookalike import score_auc, similarity_auc
+from icp_core.lookalike import account_names, score_auc, similarity_auc
 from icp_core.outcomes import (
     OUTCOME_KINDS,
     PMF_METHODS,
@@ -35,7 +45,7 @@ from icp_core.outcomes import (
     pmf_inputs,
     pmf_scores,
 )
-from icp_core.profile import adopt_traits
+from icp_core.profile import adopt_traits, now_iso
 from icp_core.reference import REFERENCE_FOLDS, REFERENCE_MAX_ROWS
 from icp_core.scoring import TIER_LABELS, score_profile
 from icp_core.suggest import nice_bound
@@ -56,6 +66,7 @@ from ui.state import (
     app_state,
     current_dataset,
     escape_markdown,
+    read_only,
     replace_profile,
     score_working_set,
     working,
@@ -264,8 +275,8 @@ def leak_warning(flags: dict) -> None:
                    + "; ".join(escape_markdown(f.reading()) for f in dict.fromkeys(used)), icon=":material/report:")
 
 
-tab_bt, tab_time, tab_suggest, tab_cohort, tab_campaign = st.tabs(
-    ["Backtest", "Over time", "Suggested traits", "Cohorts", "Campaign test"])
+tab_bt, tab_time, tab_suggest, tab_calibrate, tab_cohort, tab_campaign = st.tabs(
+    ["Backtest", "Over time", "Suggested traits", "Calibrate with sales", "Cohorts", "Campaign test"])
 
 # ------------------------------------------------------------------ backtest
 
@@ -496,6 +507,109 @@ def inflow_section(asof) -> None:
 
 with tab_time:
     over_time()
+
+# ------------------------------------------------------------------ calibration round (issue 18)
+
+CAL = f"evidence.cal.{cur.dataset_id}"  # this dataset's round in session state: rows, ratings
+
+
+def draw_round() -> None:
+    st.session_state[CAL] = {"rows": draw_sample(result, st.session_state["evidence.cal.n"],
+                                                 seed=st.session_state.get("evidence.cal.seed", 0)),
+                             "ratings": {}}
+    st.session_state["evidence.cal.seed"] = st.session_state.get("evidence.cal.seed", 0) + 1
+
+
+def calibration_round() -> None:
+    """The room tiers a blind sample (names shown, scores hidden), then sees where it agrees."""
+    if read_only() is not None:
+        st.info("A calibration round is run by the ICP's owner, not through a shared link.")
+        return
+    c1, c2 = st.columns([3, 1], vertical_alignment="bottom")
+    c1.slider("Accounts in the round", MIN_N, MAX_N, 30, key="evidence.cal.n")
+    c2.button("Draw the accounts", key="evidence.cal.draw", on_click=draw_round, icon=":material/casino:")
+    state = st.session_state.get(CAL)
+    if state is None:
+        st.caption("Each person in the room tiers the same accounts A–D without seeing the scores; the "
+                   "agreement with the model (weighted Cohen's kappa) shows whether sales and the ICP mean the same.")
+        return
+    rows = state["rows"]
+    sheet = blind_sheet(accounts, rows, ["·"]).drop(columns="·")
+    shown = [c for c in sheet.columns if c != SAMPLE_ID]
+    with st.form("evidence.cal.form", clear_on_submit=True):
+        name = st.text_input("Your name", max_chars=60, key="evidence.cal.name")
+        picked = []
+        for i, r in enumerate(sheet.itertuples(index=False)):
+            label = " · ".join(str(v) for v in r[1:] if str(v).strip() and str(v) != "None")
+            picked.append(st.radio(escape_markdown(label[:160]), TIERS4, index=None, horizontal=True,
+                                   key=f"evidence.cal.t{i}"))
+        submitted = st.form_submit_button("Submit my tiers", type="primary")
+    if submitted:
+        who = (name or "").strip()
+        codes = np.array([TIERS4.index(t) if t else -1 for t in picked])
+        if not who:
+            st.error("Type your name, so the room sees whose tiers these are.")
+        elif who in state["ratings"]:
+            st.error(escape_markdown(f"“{who}” has already submitted; use another name."))
+        elif (codes >= 0).sum() == 0:
+            st.error("Tier at least one account.")
+        else:
+            state["ratings"][who] = codes
+    if not state["ratings"]:
+        st.caption(f"{len(rows)} accounts drawn ({', '.join(shown[:3])} shown). Waiting for the first rater.")
+        return
+    try:
+        cal = calibrate(accounts, profile, result, rows, state["ratings"], outcome)
+    except CalibrationError as exc:
+        st.error(escape_markdown(str(exc)))
+        return
+    calibration_results(cal)
+
+
+def calibration_results(cal) -> None:
+    m1, m2 = st.columns(2)
+    m1.metric("Agreement with the model (weighted kappa)", "–" if np.isnan(cal.overall) else f"{cal.overall:.2f}",
+              help="Linearly weighted Cohen's kappa: 1 = the same tiers, 0 = no better than chance; a tier apart "
+                   "counts less than three apart.")
+    m2.metric("Raters", len(cal.raters))
+    st.dataframe(cal.per_rater.rename(columns={"rater": "Rater", "accounts": "Accounts tiered", "kappa": "Kappa"}),
+                 hide_index=True, width="stretch", key="evidence.cal.raters",
+                 column_config={"Kappa": st.column_config.NumberColumn(format="%.2f")})
+    st.markdown("**Model (rows) × raters (columns)**")
+    st.dataframe(cal.confusion, width="stretch", key="evidence.cal.confusion")
+    if len(cal.disagreements):
+        names = account_names(accounts)
+        st.markdown("**Largest disagreements** and the trait that explains each")
+        st.dataframe(cal.disagreements.assign(Account=names[cal.disagreements["row"].to_numpy()])[
+            ["Account", "model", "raters", "direction", "trait"]].rename(columns={
+                "model": "Model tier", "raters": "Raters (mean, A=0)", "direction": "Gap", "trait": "Trait"}),
+            hide_index=True, width="stretch", key="evidence.cal.gaps")
+    if len(cal.proposals):
+        st.markdown("**Proposed weight changes** (one step toward the room, each with its backtest effect)")
+        st.dataframe(cal.proposals.drop(columns="trait_id").rename(columns={
+            "trait": "Trait", "weight": "Now", "proposed": "Proposed", "gaps": "Gaps it explains",
+            "auc_before": "AUC now", "auc_after": "AUC with it"}), hide_index=True, width="stretch",
+            key="evidence.cal.proposals",
+            column_config={c: st.column_config.NumberColumn(format="%.3f") for c in ("AUC now", "AUC with it")})
+        if st.button("Apply the proposed weights", key="evidence.cal.apply", icon=":material/tune:"):
+            replace_profile(cur, profile.with_weights(dict(zip(cal.proposals.trait_id, cal.proposals.proposed,
+                                                               strict=True))))
+            st.rerun()
+    if st.button("Keep this round with the ICP (saved with its next version)", key="evidence.cal.keep",
+                 icon=":material/bookmark_add:"):
+        kept = profile.copy()
+        kept.calibration = {**cal.summary(), "date": now_iso()[:10]}
+        replace_profile(cur, kept)
+        st.toast("Kept: save the ICP on the Score page to store the round with its version.", icon=":material/check:")
+        st.rerun()
+    if profile.calibration:
+        c = profile.calibration
+        st.caption(f"Kept with this ICP: {c['accounts']} accounts, {len(c['raters'])} raters, kappa "
+                   f"{c['kappa'] if c['kappa'] is not None else '–'}" + (f" ({c['date']})" if c.get("date") else ""))
+
+
+with tab_calibrate:
+    calibration_round()
 
 # ------------------------------------------------------------------ cohorts
 

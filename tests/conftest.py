@@ -174,9 +174,16 @@ def sample_with_deals(directory: Path):
     return store, meta, specs, AccountMatrix(lambda: store.open_dataset(meta["id"]), specs)
 
 
+@pytest.fixture(scope="session")
+def app_sample(sample_template):
+    """The bundled sample as the app loads it (activity and contacts joined, issue 17), read from the
+    session's template (built once): (store, meta, specs, AccountMatrix). Read-only."""
+    return sample_people(sample_template)
+
+
 def sample_people(directory: Path):
     """The bundled sample as the app loads it (with its activity and contacts joined, issue 17) under
-    `directory`: (store, meta, specs, AccountMatrix)."""
+    `directory` (loaded there unless it already is): (store, meta, specs, AccountMatrix)."""
     from icp_core.dataset import AccountMatrix
     from icp_core.ingest import ensure_sample_dataset
     from icp_core.roles import ColumnSpec

@@ -79,7 +79,10 @@ def test_add_trait_while_the_values_list_is_open(chromium, server, tmp_path):
     tier_counts(page)
     page.get_by_text("Add, edit or remove a trait").click()
     controls = page.locator(".st-key-score-controls")
-    controls.get_by_role("combobox", name="Column", exact=True).click()
+    column = controls.get_by_role("combobox", name="Column", exact=True)
+    expect(column).to_be_visible(timeout=20_000)  # the form is drawn by the rerun that opening it starts
+    wait_idle(page)
+    column.click()
     page.keyboard.type("Country")
     page.get_by_role("option", name=re.compile(r"^Country")).first.click()
     page.wait_for_timeout(1500)

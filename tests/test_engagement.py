@@ -26,7 +26,7 @@ from icp_core.profile import Profile, ProfileError, Trait, profile_from_dict, pr
 from icp_core.roles import ColumnSpec
 from icp_core.scoring import TIER_LABELS, score_profile
 from icp_core.store import DatasetStore, new_token
-from tests.conftest import ROOT, sample_people
+from tests.conftest import ROOT
 
 DEFAULT = ROOT / "sample_data" / "default_profile.json"
 
@@ -50,8 +50,8 @@ def small(tmp_path_factory):
 
 
 @pytest.fixture(scope="module")
-def sample(tmp_path_factory):
-    return sample_people(tmp_path_factory.mktemp("eng_sample"))
+def sample(app_sample):
+    return app_sample
 
 
 def _eng(**kw) -> Engagement:

@@ -15,7 +15,7 @@ from icp_core.outcomes import Outcome, default_outcome
 from icp_core.roles import ColumnSpec
 from icp_core.store import DatasetStore, new_token
 from icp_core.suggest import suggest_traits
-from tests.conftest import ROOT, sample_people
+from tests.conftest import ROOT
 
 ACCOUNTS = ROOT / "sample_data" / "accounts.csv"
 
@@ -55,8 +55,8 @@ def test_planted_leaks_are_flagged_with_their_evidence(leaky):
     assert "100% of its dates fall after the close date" in flags["Follow Up"].reading()
 
 
-def test_honest_columns_are_not_flagged(tmp_path_factory):
-    *_, am = sample_people(tmp_path_factory.mktemp("honest"))
+def test_honest_columns_are_not_flagged(app_sample):
+    *_, am = app_sample
     flags = {f.header for f in flag_columns(am, default_outcome(am)).values()}
     firmographic = {"Industry", "Country", "Region", "Employees", "Annual Revenue", "Funding Stage", "Founded",
                     "Tech Stack", "Lead Source"}

@@ -22,7 +22,7 @@ from icp_core.timeline import (
     opportunity_days,
     quarterly_auc,
 )
-from tests.conftest import ROOT, sample_people
+from tests.conftest import ROOT
 
 ACCOUNTS = ROOT / "sample_data" / "accounts.csv"
 
@@ -68,8 +68,8 @@ def test_the_as_of_split_never_uses_a_value_dated_after_the_cut(trap):
     assert random.score.std() > 0  # (the random scoring did use the trap)
 
 
-def test_as_of_beside_random_and_the_suggestion_learnt_before_the_cut(tmp_path_factory):
-    *_, am = sample_people(tmp_path_factory.mktemp("asof"))
+def test_as_of_beside_random_and_the_suggestion_learnt_before_the_cut(app_sample):
+    *_, am = app_sample
     p = profile_from_json((ROOT / "sample_data" / "default_profile.json").read_text())
     asof = as_of_backtest(am, p, default_outcome(am))
     assert asof.date_column == "Close Date" and asof.n_before > 500 and asof.n_after > 500
@@ -95,8 +95,8 @@ def test_quarterly_auc_equals_a_direct_computation():
         assert row.auc == pytest.approx(roc_auc_score(y[on], rank[on]))
 
 
-def test_inflow_counts_equal_pandas(tmp_path_factory):
-    store, meta, _specs, am = sample_people(tmp_path_factory.mktemp("inflow"))
+def test_inflow_counts_equal_pandas(app_sample):
+    store, meta, _specs, am = app_sample
     p = profile_from_json((ROOT / "sample_data" / "default_profile.json").read_text())
     in_ab = score_profile(am, p)[0].tier <= 1
     signup = next(s for s in am.specs if s.role == "signup_date")
