@@ -176,6 +176,10 @@ class AccountMatrix:
         """A derived per-dataset result, computed once and kept in the shared cache."""
         return self._cached(("memo", key), compute)
 
+    def memo_peek(self, key):
+        """The memo for `key` when it is already computed, else None (never computes)."""
+        return self._get(("memo", key))
+
     def column_array(self, spec: ColumnSpec) -> np.ndarray:
         """A numeric column as float64 in row order (NaN where empty), cached."""
         return self._cached(("num", spec.key), lambda: self._read_number(spec))

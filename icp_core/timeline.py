@@ -157,14 +157,16 @@ def as_of_backtest(accounts, profile, outcome, spec: ColumnSpec | None = None, c
     bt = backtest(result, pattern_outcomes(result.patterns, y, after, accounts, w), outcome.label())
     rank = np.where(result.tier == 4, -1.0, result.score)
     suggested = suggested_as_of(accounts, outcome, spec, cut) if with_suggestion else math.nan
+    suggested = math.nan if suggested is None else suggested
     random_auc = live_backtest(accounts, score_profile(accounts, profile)[0], outcome).auc
     return AsOf(spec.header, day_to_date(cut), int(before.sum()), int(after.sum()), random_auc, bt, suggested,
                 quarterly_auc(rank, y, w, days))
 
 
-def suggested_as_of(accounts, outcome, spec: ColumnSpec, cut: float) -> float:
+def suggested_as_of(accounts, outcome, spec: ColumnSpec, cut: float, cached_only: bool = False) -> float | None:
     """AUC after the cut of the traits the data suggests when it learns on the accounts before the
-    cut only (NaN when it suggests none), cached per outcome, date column and cut."""
+    cut only (NaN when it suggests none), cached per outcome, date column and cut; with
+    `cached_only`, None unless it is already computed (a suggestion takes seconds on large data)."""
     from .outcomes import outcome_weights
     from .profile import resolve_profile
     from .scoring import score_accounts
@@ -184,7 +186,8 @@ def suggested_as_of(accounts, outcome, spec: ColumnSpec, cut: float) -> float:
         r = score_accounts(group_patterns(as_of_matrix(accounts, bound, cut), accounts), [t for t, _ in bound],
                            p.tier_rule)
         return _auc(np.where(r.tier == 4, -1.0, r.score), y, w, known & (days > cut))
-    return accounts.memo(("suggested-as-of", outcome.key(), spec.key, cut), compute)
+    key = ("suggested-as-of", outcome.key(), spec.key, cut)
+    return accounts.memo_peek(key) if cached_only else accounts.memo(key, compute)
 
 
 # --------------------------------------------------------------------------- inflow
@@ -236,11 +239,16 @@ def _opportunity_days(accounts, meta: dict) -> tuple[np.ndarray, np.ndarray, str
     clean = clean_expression("date", quote_ident(date.key), 1.0, date.date_formats)
     with accounts._connect() as con:
         install_cleaning_macros(con)  # (temporary macros: a read-only connection takes them)
+        # keys computed once per side (MATERIALIZED): a join on the key expressions themselves ran as a
+        # nested loop (6 s for the sample's 4,527 deals)
         got = con.execute(f"""
-            SELECT a.row_id - 1 AS pos, CAST(date_diff('day', DATE '1970-01-01', CAST({clean} AS DATE)) AS DOUBLE) AS d
-            FROM raw_opportunities o
-            JOIN (SELECT row_id, {account_key_sql(quote_ident(akey.key + '__raw'))} AS k FROM accounts) a
-              ON a.k = {account_key_sql('o.' + quote_ident(okey.key))}""").fetchnumpy()
+            WITH o AS MATERIALIZED (
+                SELECT {account_key_sql(quote_ident(okey.key))} AS k,
+                       CAST(date_diff('day', DATE '1970-01-01', CAST({clean} AS DATE)) AS DOUBLE) AS d
+                FROM raw_opportunities),
+                 a AS MATERIALIZED (
+                SELECT row_id, {account_key_sql(quote_ident(akey.key + '__raw'))} AS k FROM accounts)
+            SELECT a.row_id - 1 AS pos, o.d FROM o JOIN a ON a.k = o.k""").fetchnumpy()
     d = got["d"]
     return (np.asarray(got["pos"], dtype=np.int64),
             np.asarray(d.filled(np.nan) if hasattr(d, "filled") else d, dtype=np.float64), date.header)

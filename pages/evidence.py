@@ -451,13 +451,20 @@ def over_time() -> None:
     except TimelineError as exc:
         st.warning(escape_markdown(str(exc)), icon=":material/event_busy:")
         return
-    sug_auc = suggested_as_of(accounts, outcome, spec, cut_day)
+    sug_auc = suggested_as_of(accounts, outcome, spec, cut_day, cached_only=True)
     m1, m2, m3, m4 = st.columns(4)
     m1.metric("AUC, scored as of the cut", "–" if np.isnan(asof.backtest.auc) else f"{asof.backtest.auc:.2f}",
               help=f"On the {count(asof.n_after)} accounts whose outcome is dated after {asof.cut}.")
     m2.metric("AUC, random split", "–" if np.isnan(asof.random_auc) else f"{asof.random_auc:.2f}")
-    m3.metric("Suggestion learnt before the cut", "–" if np.isnan(sug_auc) else f"{sug_auc:.2f}",
-              help=f"The data's traits learnt on the {count(asof.n_before)} accounts before the cut, judged after it.")
+    if sug_auc is None:
+        if m3.button("Learn the data's traits before the cut", key="evidence.time.learn", icon=":material/school:"):
+            with st.status("Learning the traits from the accounts before the cut…") as status:
+                sug_auc = suggested_as_of(accounts, outcome, spec, cut_day)
+                status.update(label="Learnt", state="complete")
+    if sug_auc is not None:
+        m3.metric("Suggestion learnt before the cut", "–" if np.isnan(sug_auc) else f"{sug_auc:.2f}",
+                  help=f"The data's traits learnt on the {count(asof.n_before)} accounts before the cut, judged "
+                       "after it.")
     m4.metric("A+B hold, after the cut", pct(asof.backtest.captured_good))
     tiers = asof.backtest.tiers
     st.dataframe(tiers[["tier", "accounts", "known", "good", "rate", "lift"]].rename(columns={

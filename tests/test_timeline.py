@@ -136,6 +136,10 @@ def test_evidence_page_over_time_tab(data_root):
     labels = {m.label: m.value for m in at.metric}
     assert float(labels["AUC, scored as of the cut"]) > 0.6 and float(labels["AUC, random split"]) > 0.6
     assert any("Known after the cut" in d.value.columns for d in at.dataframe)
+    assert "Suggestion learnt before the cut" not in labels  # seconds on large data: on request
+    at.button(key="evidence.time.learn").click().run()
+    learnt = {m.label: m.value for m in at.metric}["Suggestion learnt before the cut"]
+    assert 0.55 < float(learnt) < 0.9
     inflow_table = next(d.value for d in at.dataframe if "Share A+B" in d.value.columns)
     assert {"accounts", "opportunities (by Engage Date)"} <= set(inflow_table["What"])
     next(d for d in at.date_input if d.label == "Score as of").set_value(pd.Timestamp("2022-01-01").date()).run()
