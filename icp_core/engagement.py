@@ -9,8 +9,8 @@ the profile's "engagement" section) and scored on its own.
 Each signal is one column with a weight from -5 to +5, as traits are:
 
 - **recency** (a date column: last activity, last meeting, last login): 0.5 ** (days since / half-life),
-  the days counted to `as_of` (default: the latest date in the chosen recency columns, so an old
-  export is read in its own time); a date after `as_of` counts as 0 days; blank counts 0.
+  the days counted to `as_of` (default: the latest date in the chosen recency columns, never after
+  today, so an old export is read in its own time); a date after `as_of` counts as 0 days; blank 0.
 - **count** (a number column: visits, emails opened, meetings, product events, seats used):
   ln(1 + x) / ln(1 + cap), at most 1, where cap is the 95th percentile of the positive values
   (so one outlier does not flatten everyone else); blank or negative counts 0.
@@ -258,7 +258,8 @@ def as_of_day(e: Engagement, accounts, bound) -> float | None:
         return float((date.fromisoformat(e.as_of) - EPOCH).days)
     latest = [np.nanmax(d) for s, spec in bound if s.kind == "recency"
               for d in [day_numbers(accounts, spec)] if np.isfinite(d).any()]
-    return float(max(latest)) if latest else None
+    # never after today: a mistyped future date (2099) must not make every account look asleep
+    return float(min(max(latest), (date.today() - EPOCH).days)) if latest else None
 
 
 def day_to_iso(day: float) -> str:

@@ -193,3 +193,14 @@ def test_suggested_engagement_reads_activity_headers(sample):
     assert any("Last Activity" in x for x in labels) and any("Visits" in x for x in labels)
     assert not any(x.endswith(" rows") or x == "Open deals" for x in labels)  # join counts and outcomes are not
     assert date.fromisoformat(score_engagement(sample[3], e).as_of) == date(2025, 9, 30)
+
+
+def test_a_mistyped_future_date_does_not_move_the_as_of_day(tmp_path):
+    pd.DataFrame({"Account Name": ["Ann", "Bo", "Cy"], "Industry": ["SaaS", "SaaS", "Retail"],
+                  "Last Activity": ["2025-06-30", "2099-01-01", "2025-06-01"]}).to_csv(tmp_path / "a.csv", index=False)
+    store = DatasetStore(tmp_path / "s", new_token())
+    meta = ingest_dataset(store, tmp_path / "a.csv").meta
+    am = AccountMatrix(lambda: store.open_dataset(meta["id"]), [ColumnSpec.from_dict(c) for c in meta["columns"]])
+    res = score_engagement(am, Engagement(signals=[Signal("Last activity", "recency", column="Last Activity")]))
+    assert res.as_of == date.today().isoformat()  # not 2099-01-01
+    assert res.score[1] == pytest.approx(100.0)  # the future date itself counts as today
