@@ -354,9 +354,9 @@ def _classified_sql(title, key_spec, role, dept, level, name, meta) -> str:
     acc_key = key_sql(role, quote_ident(acc.key + "__raw"))
     person = f"CAST(src.{quote_ident(name.key)} AS VARCHAR)" if name else "NULL"
     return f"""
-        WITH src AS (SELECT row_number() OVER () AS contact_row, *, {f} AS title_folded, {src_key} AS match_key
+        WITH src AS MATERIALIZED (SELECT row_number() OVER () AS contact_row, *, {f} AS title_folded, {src_key} AS match_key
                      FROM src_raw),
-             acc AS (SELECT {acc_key} AS k, min(row_id) AS row_id FROM accounts WHERE {acc_key} IS NOT NULL GROUP BY k)
+             acc AS MATERIALIZED (SELECT {acc_key} AS k, min(row_id) AS row_id FROM accounts WHERE {acc_key} IS NOT NULL GROUP BY k)
         SELECT src.contact_row, {person} AS contact_name, CAST(src.{quote_ident(title.key)} AS VARCHAR) AS title,
                src.title_folded, CAST(src.{quote_ident(key_spec.key)} AS VARCHAR) AS matched_on,
                acc.row_id AS account_row,
