@@ -72,11 +72,24 @@ def blind_sheet(accounts, rows: np.ndarray, raters: list[str]) -> pd.DataFrame:
         got = con.execute(f"SELECT row_id, {sel} FROM accounts WHERE row_id IN "
                           f"({', '.join(str(int(r) + 1) for r in rows)})").fetchall()
     by_row = {r[0] - 1: r[1:] for r in got}
-    frame = pd.DataFrame([by_row[int(r)] for r in rows], columns=[s.header for s in cols])
+    frame = pd.DataFrame([by_row[int(r)] for r in rows], columns=[s.header for s in cols], dtype=object).fillna("")
     frame.insert(0, SAMPLE_ID, [int(r) + 1 for r in rows])
     for r in raters:
         frame[r.strip()] = ""
     return frame
+
+
+def sheet_label(row: pd.Series) -> str:
+    """One account of the sheet as a line a rater reads: its name, then each known value; a number
+    carries its column's name ("Employees 33")."""
+    parts = []
+    for i, (header, value) in enumerate(row.items()):
+        text = str(value).strip()
+        if header == SAMPLE_ID or not text:
+            continue
+        numeric = text.replace(",", "").replace(".", "").replace("$", "").replace("€", "").isdigit()
+        parts.append(f"{header} {text}" if i > 1 and numeric else text)
+    return " · ".join(parts)
 
 
 def read_sheet(frame: pd.DataFrame, n_accounts: int, known: set[str]) -> tuple[np.ndarray, dict[str, np.ndarray]]:

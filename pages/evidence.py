@@ -18,6 +18,7 @@ from icp_core.calibration import (
     blind_sheet,
     calibrate,
     draw_sample,
+    sheet_label,
 )
 from icp_core.campaign import (
     CampaignError,
@@ -457,7 +458,7 @@ def over_time() -> None:
               help=f"On the {count(asof.n_after)} accounts whose outcome is dated after {asof.cut}.")
     m2.metric("AUC, random split", "–" if np.isnan(asof.random_auc) else f"{asof.random_auc:.2f}")
     if sug_auc is None:
-        if m3.button("Learn the data's traits before the cut", key="evidence.time.learn", icon=":material/school:"):
+        if m3.button("Learn before the cut", key="evidence.time.learn", icon=":material/school:"):
             with st.status("Learning the traits from the accounts before the cut…") as status:
                 sug_auc = suggested_as_of(accounts, outcome, spec, cut_day)
                 status.update(label="Learnt", state="complete")
@@ -546,8 +547,8 @@ def calibration_round() -> None:
     with st.form("evidence.cal.form", clear_on_submit=True):
         name = st.text_input("Your name", max_chars=60, key="evidence.cal.name")
         picked = []
-        for i, r in enumerate(sheet.itertuples(index=False)):
-            label = " · ".join(str(v) for v in r[1:] if str(v).strip() and str(v) != "None")
+        for i, (_, r) in enumerate(sheet.iterrows()):
+            label = sheet_label(r)
             picked.append(st.radio(escape_markdown(label[:160]), TIERS4, index=None, horizontal=True,
                                    key=f"evidence.cal.t{i}"))
         submitted = st.form_submit_button("Submit my tiers", type="primary")
