@@ -461,11 +461,12 @@ def add_contacts(store, dataset_id: str, path: Path, title_column: str | None = 
             tmp_parquet.unlink(missing_ok=True)
             raise
         os.replace(tmp_parquet, out)
-    meta = store.read_meta(dataset_id)
-    meta["contacts"] = {"file": info.file_name, "rows": int(rows), "matched": int(matched),
-                        "title": title.header, "key": key_spec.header, "roles": [asdict(r) for r in roles],
-                        "corrections": corrections or {}, "columns": report["columns"]}
-    store.write_meta(dataset_id, meta)
+    with store.lock(f"dataset-{dataset_id}"):  # as add_source writes the metadata
+        meta = store.read_meta(dataset_id)
+        meta["contacts"] = {"file": info.file_name, "rows": int(rows), "matched": int(matched),
+                            "title": title.header, "key": key_spec.header, "roles": [asdict(r) for r in roles],
+                            "corrections": corrections or {}, "columns": report["columns"]}
+        store.write_meta(dataset_id, meta)
     progress(1.0, "Done")
     return meta["contacts"]
 
