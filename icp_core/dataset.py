@@ -66,6 +66,13 @@ def _nbytes(value) -> int:
     return 64
 
 
+def day_to_iso(day: float) -> str:
+    """A day number (AccountMatrix.day_numbers) as an ISO date."""
+    from datetime import date, timedelta
+
+    return (date(1970, 1, 1) + timedelta(days=int(day))).isoformat()
+
+
 class AccountMatrix:
     """One dataset's accounts in memory for scoring: outcomes, a few display columns, and one
     bounded LRU cache of everything derived from them (see the module docstring).
@@ -200,6 +207,16 @@ class AccountMatrix:
             q = con.execute(f"SELECT CAST(year({col}) * 10 + quarter({col}) AS INTEGER) AS c FROM accounts "
                             f"ORDER BY row_id").fetchnumpy()["c"]
         return np.asarray(q.filled(-1) if hasattr(q, "filled") else q, dtype=np.int64)
+
+    def day_numbers(self, spec: ColumnSpec) -> np.ndarray:
+        """A date column as days since 1970-01-01 (float64, NaN where empty) in row order, cached."""
+        return self._cached(("days", spec.key), lambda: self._read_days(spec))
+
+    def _read_days(self, spec: ColumnSpec) -> np.ndarray:
+        with self._connect() as con:
+            v = con.execute(f"SELECT CAST(date_diff('day', DATE '1970-01-01', CAST({quote_ident(spec.key)} AS DATE)) "
+                            f"AS DOUBLE) AS d FROM accounts ORDER BY row_id").fetchnumpy()["d"]
+        return np.asarray(v.filled(np.nan) if hasattr(v, "filled") else v, dtype=np.float64)
 
     def column_codes(self, spec: ColumnSpec) -> tuple[np.ndarray, list[str]]:
         """A categorical column as (codes, values): codes[i] indexes values, -1 where empty.

@@ -30,11 +30,12 @@ from __future__ import annotations
 import math
 import secrets
 from dataclasses import asdict, dataclass, field
-from datetime import date, timedelta
+from datetime import date
 
 import numpy as np
 import pandas as pd
 
+from .dataset import day_to_iso
 from .profile import (
     DISQUALIFIED,
     TIERS,
@@ -240,30 +241,14 @@ def bind_signals(e: Engagement, specs: list[ColumnSpec]) -> tuple[list[tuple[Sig
 # --------------------------------------------------------------------------- components
 
 
-def day_numbers(accounts, spec: ColumnSpec) -> np.ndarray:
-    """A date column as days since 1970-01-01 (float, NaN where blank), cached per dataset."""
-    from .sql import quote_ident
-
-    def compute() -> np.ndarray:
-        with accounts._connect() as con:
-            v = con.execute(f"SELECT CAST(date_diff('day', DATE '1970-01-01', CAST({quote_ident(spec.key)} AS DATE)) "
-                            f"AS DOUBLE) AS d FROM accounts ORDER BY row_id").fetchnumpy()["d"]
-        return np.asarray(v.filled(np.nan) if hasattr(v, "filled") else v, dtype=np.float64)
-    return accounts.memo(("days", spec.key), compute)
-
-
 def as_of_day(e: Engagement, accounts, bound) -> float | None:
     """The day recency counts to: the set date, else the latest date in the recency columns."""
     if e.as_of:
         return float((date.fromisoformat(e.as_of) - EPOCH).days)
     latest = [np.nanmax(d) for s, spec in bound if s.kind == "recency"
-              for d in [day_numbers(accounts, spec)] if np.isfinite(d).any()]
+              for d in [accounts.day_numbers(spec)] if np.isfinite(d).any()]
     # never after today: a mistyped future date (2099) must not make every account look asleep
     return float(min(max(latest), (date.today() - EPOCH).days)) if latest else None
-
-
-def day_to_iso(day: float) -> str:
-    return (EPOCH + timedelta(days=int(day))).isoformat()
 
 
 def recency_component(days: np.ndarray, as_of: float, half_life: float) -> np.ndarray:
@@ -302,7 +287,7 @@ class EngagementResult:
 def _component(accounts, s: Signal, spec: ColumnSpec, as_of: float | None, half_life: float):
     if s.kind == "recency" and as_of is not None:
         key = ("eng-recency", spec.key, as_of, half_life)
-        return accounts.memo(key, lambda: recency_component(day_numbers(accounts, spec), as_of, half_life)), None
+        return accounts.memo(key, lambda: recency_component(accounts.day_numbers(spec), as_of, half_life)), None
     values = accounts.column_array(spec)
     cap = accounts.memo(("eng-cap", spec.key), lambda: count_cap(values))
     return accounts.memo(("eng-count", spec.key), lambda: count_component(values, cap)), cap

@@ -108,9 +108,7 @@ def _after_outcome(accounts, spec: ColumnSpec, close: ColumnSpec | None, known: 
     """Share of the known accounts with both dates whose date is after the close date."""
     if close is None or spec.kind != "date" or spec.key == close.key:
         return math.nan
-    from .engagement import day_numbers
-
-    a, c = day_numbers(accounts, spec), day_numbers(accounts, close)
+    a, c = accounts.day_numbers(spec), accounts.day_numbers(close)
     both = known & np.isfinite(a) & np.isfinite(c)
     return float((a[both] > c[both]).mean()) if both.sum() >= MIN_KNOWN else math.nan
 
@@ -155,9 +153,7 @@ def _blank_mask(accounts, spec: ColumnSpec, groups: np.ndarray | None) -> np.nda
     if groups is not None:
         return groups < 0
     if spec.kind == "date":
-        from .engagement import day_numbers
-
-        return ~np.isfinite(day_numbers(accounts, spec))
+        return ~np.isfinite(accounts.day_numbers(spec))
     if spec.kind == "list":
         codes, _ = accounts.column_codes(spec)
         return codes < 0

@@ -24,6 +24,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from .dataset import day_to_iso
 from .roles import ColumnSpec
 
 MIN_PER_CLASS = 10
@@ -44,12 +45,6 @@ def default_outcome_date(accounts, outcome) -> ColumnSpec | None:
     return last_close or (dates[0] if dates else None)
 
 
-def day_to_date(day: float) -> str:
-    from .engagement import day_to_iso
-
-    return day_to_iso(day)
-
-
 @dataclass
 class AsOf:
     date_column: str
@@ -60,12 +55,6 @@ class AsOf:
     backtest: object  # backtest.Backtest on the accounts after the cut, scored as of the cut
     suggested_auc: float  # the data-suggested traits learnt before the cut, judged after it (NaN: none)
     quarters: pd.DataFrame  # quarter, accounts, good, auc
-
-
-def outcome_days(accounts, spec: ColumnSpec) -> np.ndarray:
-    from .engagement import day_numbers
-
-    return day_numbers(accounts, spec)
 
 
 def created_date(accounts) -> ColumnSpec | None:
@@ -80,7 +69,7 @@ def default_cut(accounts, outcome, spec: ColumnSpec) -> float:
     from .outcomes import outcome_weights
 
     y, w = outcome_weights(accounts, outcome)
-    d = outcome_days(accounts, spec)
+    d = accounts.day_numbers(spec)
     ok = ~np.isnan(y) & (w > 0) & np.isfinite(d)
     if ok.sum() < 2 * MIN_PER_CLASS:
         raise TimelineError(f"too few accounts with both a known outcome and a {spec.header} date "
@@ -93,7 +82,7 @@ def as_of_matrix(accounts, bound, cut: float) -> np.ndarray:
     matrix = accounts.matches(bound).copy()
     for i, (t, spec) in enumerate(bound):
         if spec.kind == "date":
-            days = outcome_days(accounts, spec)
+            days = accounts.day_numbers(spec)
             blank = ~np.isfinite(days) | (days > cut)
             matrix[:, i] = blank if t.rule == "missing" else matrix[:, i] & ~blank
     return matrix
@@ -144,11 +133,11 @@ def as_of_backtest(accounts, profile, outcome, spec: ColumnSpec | None = None, c
                             "time to split on, only the random split")
     cut = default_cut(accounts, outcome, spec) if cut is None else cut
     y, w = outcome_weights(accounts, outcome)
-    days = outcome_days(accounts, spec)
+    days = accounts.day_numbers(spec)
     known = ~np.isnan(y) & (w > 0) & np.isfinite(days)
     before, after = known & (days <= cut), known & (days > cut)
     if after.sum() < 2 * MIN_PER_CLASS or before.sum() < 2 * MIN_PER_CLASS:
-        raise TimelineError(f"the cut {day_to_date(cut)} leaves {int(before.sum())} accounts before and "
+        raise TimelineError(f"the cut {day_to_iso(cut)} leaves {int(before.sum())} accounts before and "
                             f"{int(after.sum())} after it: too few on one side; pick another date")
     binding = resolve_profile(profile, accounts.specs)
     traits = [t for t, _ in binding.traits]
@@ -159,7 +148,7 @@ def as_of_backtest(accounts, profile, outcome, spec: ColumnSpec | None = None, c
     suggested = suggested_as_of(accounts, outcome, spec, cut) if with_suggestion else math.nan
     suggested = math.nan if suggested is None else suggested
     random_auc = live_backtest(accounts, score_profile(accounts, profile)[0], outcome).auc
-    return AsOf(spec.header, day_to_date(cut), int(before.sum()), int(after.sum()), random_auc, bt, suggested,
+    return AsOf(spec.header, day_to_iso(cut), int(before.sum()), int(after.sum()), random_auc, bt, suggested,
                 quarterly_auc(rank, y, w, days))
 
 
@@ -176,7 +165,7 @@ def suggested_as_of(accounts, outcome, spec: ColumnSpec, cut: float, cached_only
         from .dataset import group_patterns
 
         y, w = outcome_weights(accounts, outcome)
-        days = outcome_days(accounts, spec)
+        days = accounts.day_numbers(spec)
         known = ~np.isnan(y) & (w > 0) & np.isfinite(days)
         sug = suggest_traits(accounts, outcome, train=known & (days <= cut))
         if not sug.found:

@@ -29,7 +29,7 @@ from icp_core.campaign import (
     read_campaign_results,
 )
 from icp_core.cohorts import cohort_table, date_columns
-from icp_core.engagement import day_numbers
+from icp_core.dataset import day_to_iso
 from icp_core.export import to_csv_bytes
 from icp_core.formatting import TIER_COLORS, count, format_number, pct, points
 from icp_core.lookalike import account_names, score_auc, similarity_auc
@@ -55,7 +55,6 @@ from icp_core.timeline import (
     TimelineError,
     as_of_backtest,
     created_date,
-    day_to_date,
     default_cut,
     default_outcome_date,
     inflow,
@@ -443,7 +442,7 @@ def over_time() -> None:
     except TimelineError as exc:
         st.info(escape_markdown(str(exc)), icon=":material/event_busy:")
         return
-    cut = c2.date_input("Score as of", value=pd.Timestamp(day_to_date(median)).date(), key=f"evidence.time.cut.{key}",
+    cut = c2.date_input("Score as of", value=pd.Timestamp(day_to_iso(median)).date(), key=f"evidence.time.cut.{key}",
                         help="Traits from what was known on this day; outcomes after it judge them. Default: the "
                              "median outcome date.")
     cut_day = float((pd.Timestamp(cut) - pd.Timestamp("1970-01-01")).days)
@@ -495,7 +494,7 @@ def inflow_section(asof) -> None:
                        format_func=lambda k: dates[k].header, key="evidence.inflow.date")
     period = c2.radio("Per", ["quarter", "month"], horizontal=True, key="evidence.inflow.period")
     in_ab = result.tier <= 1
-    frames = [inflow(day_numbers(accounts, dates[key]), in_ab, period, "accounts")]
+    frames = [inflow(accounts.day_numbers(dates[key]), in_ab, period, "accounts")]
     opp = opportunity_days(accounts, cur.meta)
     if opp is not None:
         frames.append(inflow(opp[1], in_ab[opp[0]], period, f"opportunities (by {opp[2]})"))

@@ -7,7 +7,6 @@ import pytest
 from sklearn.metrics import roc_auc_score
 
 from icp_core.dataset import AccountMatrix
-from icp_core.engagement import day_numbers
 from icp_core.ingest import ingest_dataset
 from icp_core.outcomes import default_outcome, outcome_weights
 from icp_core.profile import Profile, Trait, profile_from_json
@@ -62,7 +61,7 @@ def test_the_as_of_split_never_uses_a_value_dated_after_the_cut(trap):
     cut = default_cut(am, outcome, close)
     assert asof.cut == str((pd.Timestamp("1970-01-01") + pd.Timedelta(days=int(cut))).date())
     y, w = outcome_weights(am, outcome)
-    days = day_numbers(am, close)
+    days = am.day_numbers(close)
     assert asof.n_after == int((~np.isnan(y) & (days > cut)).sum())
     assert asof.n_before == int((~np.isnan(y) & (days <= cut)).sum())
     assert random.score.std() > 0  # (the random scoring did use the trap)
@@ -100,7 +99,7 @@ def test_inflow_counts_equal_pandas(app_sample):
     p = profile_from_json((ROOT / "sample_data" / "default_profile.json").read_text())
     in_ab = score_profile(am, p)[0].tier <= 1
     signup = next(s for s in am.specs if s.role == "signup_date")
-    days = day_numbers(am, signup)
+    days = am.day_numbers(signup)
     table = inflow(days, in_ab, "quarter")
     ok = np.isfinite(days)
     q = pd.to_datetime(days[ok], unit="D")
