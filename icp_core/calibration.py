@@ -19,7 +19,9 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-TIERS4 = ("A", "B", "C", "D")
+from .scoring import TIER_LABELS
+
+TIERS4 = TIER_LABELS[:4]  # the raters' scale: A-D (Disqualified counts as D)
 MIN_N, MAX_N = 20, 40
 SAMPLE_ID = "Sample ID"
 

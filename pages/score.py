@@ -727,7 +727,7 @@ def on_actions() -> None:
         return
     remember(work)
     for row, changed in edits.items():
-        tier = MATRIX_TIERS[int(row)]
+        tier = TIER_LABELS[int(row)]
         for level, text in changed.items():
             key = DISQUALIFIED if tier == DISQUALIFIED else f"{tier}-{level}"
             if key in profile.engagement.actions:
@@ -735,7 +735,6 @@ def on_actions() -> None:
     renew_widgets(work)
 
 
-MATRIX_TIERS = ["A", "B", "C", "D", DISQUALIFIED]
 
 
 def matrix_panel() -> None:
@@ -772,16 +771,16 @@ def matrix_contents(m: pd.DataFrame, e) -> None:
         st.session_state["score.matrix.last"] = st.session_state["score.matrix.cell"] = picked[0]["cell"]
     st.caption("Accounts · ARR · accounts with open deals · win rate (won ÷ won + lost deals). "
                "Click a cell to list its accounts; edit the actions below (they go out as “ICP Action”).")
-    actions = pd.DataFrame({lv: [e.actions.get(f"{t}-{lv}", "") for t in MATRIX_TIERS[:4]]
+    actions = pd.DataFrame({lv: [e.actions.get(f"{t}-{lv}", "") for t in TIER_LABELS[:4]]
                             + [e.actions.get(DISQUALIFIED, "") if lv == "High" else ""] for lv in LEVELS},
-                           index=[f"Tier {t}" for t in MATRIX_TIERS[:4]] + [DISQUALIFIED])
+                           index=[f"Tier {t}" for t in TIER_LABELS[:4]] + [DISQUALIFIED])
     st.data_editor(actions, key=wkey("e.actions"), on_change=on_actions, disabled=readonly, width="stretch",
                    column_config={lv: st.column_config.TextColumn(lv, max_chars=120) for lv in LEVELS})
     names = {"": "List the accounts of a cell…"} | {c: c for c in [*CELLS, DISQUALIFIED]}
     pick = st.selectbox("Cell", list(names), format_func=names.get, key="score.matrix.cell",
                         label_visibility="collapsed")
     if pick:
-        tier_code = MATRIX_TIERS.index(pick.split("-")[0] if pick != DISQUALIFIED else DISQUALIFIED)
+        tier_code = TIER_LABELS.index(pick.split("-")[0] if pick != DISQUALIFIED else DISQUALIFIED)
         mask = eng.level == LEVELS.index(pick.split("-")[1]) if pick != DISQUALIFIED else None
         rows = ranked_rows(result, mask, tiers=[tier_code])
         table = scored_table(result, accounts, rows[:200]).drop(columns=["row_id"])
