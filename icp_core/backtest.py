@@ -18,7 +18,7 @@ import pandas as pd
 from .dataset import AccountMatrix, Patterns
 from .outcomes import Outcome, expand_outcomes, outcome_weights
 from .profile import Profile
-from .scoring import TIER_LABELS, ScoreResult, score_profile
+from .scoring import N_TIERS, TIER_LABELS, ScoreResult, score_profile
 from .stats import MIN_SAMPLE, auc_from_counts, auc_interval, holdout_mask, wilson
 
 
@@ -38,6 +38,7 @@ class Backtest:
     pipeline_in_icp: float  # share of accounts with open deals in tiers A+B
     gains: pd.DataFrame  # share_targeted, share_captured
     warnings: list[str]
+    insufficient: int = 0  # held-out observations of Insufficient-data accounts left out (0 when included)
 
     def to_dict(self, reference_auc: float | None = None) -> dict:
         tiers = self.tiers.replace({np.nan: None}).to_dict("records")
@@ -45,7 +46,8 @@ class Backtest:
                 "auc": self.auc, "auc_interval": [self.auc_low, self.auc_high], "tiers": tiers,
                 "captured_good_ab": self.captured_good, "captured_arr_ab": self.captured_arr,
                 "customers_in_icp": self.customers_in_icp, "open_pipeline_in_icp": self.pipeline_in_icp,
-                "reference_auc": reference_auc, "warnings": self.warnings}
+                "reference_auc": reference_auc, "warnings": self.warnings,
+                "insufficient_left_out": self.insufficient}
 
 
 def pattern_outcomes(patterns: Patterns, y: np.ndarray, test: np.ndarray, accounts: AccountMatrix,
@@ -67,19 +69,19 @@ def pattern_outcomes(patterns: Patterns, y: np.ndarray, test: np.ndarray, accoun
 
 
 def _tier_rows(tier: np.ndarray, count: np.ndarray, pos: np.ndarray, neg: np.ndarray,
-               base: float) -> tuple[list[dict], list[str]]:
+               base: float, judged: tuple[int, ...] = tuple(range(N_TIERS))) -> tuple[list[dict], list[str]]:
     """Per tier: accounts, known and good held-out observations, rate with its Wilson interval,
     lift; and a warning per tier with too few known outcomes to judge."""
-    t_acc = np.bincount(tier, weights=count, minlength=5)
-    t_pos = np.bincount(tier, weights=pos, minlength=5)
-    t_known = t_pos + np.bincount(tier, weights=neg, minlength=5)
+    t_acc = np.bincount(tier, weights=count, minlength=N_TIERS)
+    t_pos = np.bincount(tier, weights=pos, minlength=N_TIERS)
+    t_known = t_pos + np.bincount(tier, weights=neg, minlength=N_TIERS)
     rows = []
     warnings = []
     for i, name in enumerate(TIER_LABELS):
         k = t_known[i]
         rate = t_pos[i] / k if k else math.nan
         rl, rh = wilson(t_pos[i], k)
-        too_few = k < MIN_SAMPLE
+        too_few = bool(k < MIN_SAMPLE and i in judged)  # a tier left out is not "too few"
         if too_few and t_acc[i] > 0:
             warnings.append(f"Tier {name} has only {int(k)} held-out accounts with a known outcome: "
                             "too few to judge its rate")
@@ -107,19 +109,28 @@ def _share(part: np.ndarray, whole: np.ndarray) -> float:
     return float(part.sum() / whole.sum()) if whole.sum() else math.nan
 
 
-def backtest(result: ScoreResult, counts: dict, outcome_label: str = "") -> Backtest:
-    """Backtest the scored profile on the held-out accounts (per pattern: fast)."""
+def backtest(result: ScoreResult, counts: dict, outcome_label: str = "",
+             include_insufficient: bool = False) -> Backtest:
+    """Backtest the scored profile on the held-out accounts (per pattern: fast). Accounts with
+    Insufficient data are left out (their count is reported) unless `include_insufficient`."""
     p = result.patterns
     pos, neg = counts["pos"], counts["neg"]
+    left_out = 0
+    if not include_insufficient:
+        out = ~result.pattern_judged
+        left_out = int(round(float(pos[out].sum() + neg[out].sum())))
+        pos, neg = np.where(out, 0.0, pos), np.where(out, 0.0, neg)
     n_pos, n_neg = float(pos.sum()), float(neg.sum())
     n = n_pos + n_neg
     base = n_pos / n if n else math.nan
-    # rank: disqualified below everything else
-    rank_score = np.where(result.pattern_tier == 4, -1.0, result.pattern_score)
+    rank_score = result.pattern_rank  # disqualified below everything else
     auc = auc_from_counts(rank_score, pos, neg)
     lo, hi = auc_interval(auc, n_pos, n_neg)
     tier = result.pattern_tier.astype(np.int64)
-    rows, warnings = _tier_rows(tier, p.count, pos, neg, base)
+    judged = tuple(range(N_TIERS)) if include_insufficient else tuple(range(N_TIERS - 1))
+    rows, warnings = _tier_rows(tier, p.count, pos, neg, base, judged)
+    if left_out:
+        warnings.append(f"{left_out:,} held-out observations of accounts with insufficient data are left out")
     if n_pos < MIN_SAMPLE or n_neg < MIN_SAMPLE:
         warnings.insert(0, f"The held-out split has {int(n_pos)} good and {int(n_neg)} other accounts: "
                            f"fewer than {MIN_SAMPLE} on one side, so the AUC and lifts are rough")
@@ -130,10 +141,11 @@ def backtest(result: ScoreResult, counts: dict, outcome_label: str = "") -> Back
     cust, opn = counts["customers"], counts["open"]
     return Backtest(outcome_label, int(n), int(n_pos), base, auc, lo, hi, pd.DataFrame(rows), captured,
                     captured_arr, _share(cust[ab], cust), _share(opn[ab], opn), _gains(rank_score, pos, neg),
-                    warnings)
+                    warnings, left_out)
 
 
-def live_backtest(accounts: AccountMatrix, result: ScoreResult, outcome: Outcome) -> Backtest:
+def live_backtest(accounts: AccountMatrix, result: ScoreResult, outcome: Outcome,
+                  include_insufficient: bool = False) -> Backtest:
     """Backtest of a scored profile on the fixed held-out split; the O(n) part (outcome counts
     per match pattern) is memoised per trait set and outcome, so a weight change costs O(patterns)."""
     key = ("backtest", tuple(t.definition_key() for t in result.traits), outcome.key())
@@ -142,7 +154,7 @@ def live_backtest(accounts: AccountMatrix, result: ScoreResult, outcome: Outcome
         y, w = outcome_weights(accounts, outcome)
         return pattern_outcomes(result.patterns, y, holdout_mask(accounts.n), accounts, w)
 
-    return backtest(result, accounts.memo(key, counts), outcome.label())
+    return backtest(result, accounts.memo(key, counts), outcome.label(), include_insufficient)
 
 
 def score_auc(accounts: AccountMatrix, profile: Profile, outcome: Outcome, rows: np.ndarray) -> float:
@@ -151,8 +163,9 @@ def score_auc(accounts: AccountMatrix, profile: Profile, outcome: Outcome, rows:
 
     result, _ = score_profile(accounts, profile)
     y, w = outcome_weights(accounts, outcome)
-    idx, lab = expand_outcomes(np.flatnonzero(rows & ~np.isnan(y) & (w > 0)), y, w)
-    rank = np.where(result.tier == 4, -1.0, result.score)
+    judged = result.pattern_judged[result.patterns.inv]  # Insufficient data is left out
+    idx, lab = expand_outcomes(np.flatnonzero(rows & judged & ~np.isnan(y) & (w > 0)), y, w)
+    rank = result.rank
     if len(np.unique(lab)) < 2:
         return math.nan
     return float(roc_auc_score(lab, rank[idx]))
@@ -174,16 +187,19 @@ def set_backtest(accounts: AccountMatrix, score, outcome: Outcome) -> pd.DataFra
     base = pos.sum() / (pos.sum() + neg.sum()) if pos.sum() + neg.sum() else math.nan
     rows = []
 
-    def row(name: str, rank: np.ndarray, in_ab: np.ndarray) -> dict:
-        good, known = pos[in_ab].sum(), pos[in_ab].sum() + neg[in_ab].sum()
+    def row(name: str, rank: np.ndarray, in_ab: np.ndarray, judged: np.ndarray) -> dict:
+        p, n = np.where(judged, pos, 0.0), np.where(judged, neg, 0.0)
+        good, known = p[in_ab].sum(), p[in_ab].sum() + n[in_ab].sum()
         rate = good / known if known else math.nan
-        return {"icp": name, "auc": auc_from_counts(rank, pos, neg), "accounts_ab": c.count[in_ab].sum() / c.count.sum(),
-                "good_ab": _share(pos[in_ab], pos), "rate_ab": rate,
+        return {"icp": name, "auc": auc_from_counts(rank, p, n), "accounts_ab": c.count[in_ab].sum() / c.count.sum(),
+                "good_ab": _share(p[in_ab], p), "rate_ab": rate,
                 "lift_ab": rate / base if base and not math.isnan(rate) else math.nan}
 
     for i, (name, r) in enumerate(zip(score.names, score.results, strict=True)):
-        tier, sc = r.pattern_tier[c.pats[:, i]], r.pattern_score[c.pats[:, i]]
-        rows.append(row(name, np.where(tier == 4, -1.0, sc), tier <= 1))
+        # each ICP is judged on its own evaluable accounts (Insufficient data left out)
+        rows.append(row(name, r.pattern_rank[c.pats[:, i]], r.pattern_tier[c.pats[:, i]] <= 1,
+                        r.pattern_judged[c.pats[:, i]]))
     best_key = np.min(fit_keys(score.results, c.pats), axis=0)
-    rows.append(row("Best fit (any ICP)", -best_key, best_key <= 1000.0))  # A or B somewhere: A's keys ≤ 0, B's 900..1000
+    judged_any = np.any([r.pattern_judged[c.pats[:, i]] for i, r in enumerate(score.results)], axis=0)
+    rows.append(row("Best fit (any ICP)", -best_key, best_key <= 1000.0, judged_any))  # left out: no ICP can judge it  # A or B somewhere: A's keys ≤ 0, B's 900..1000
     return pd.DataFrame(rows)

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from .scoring import TIER_LABELS
+from .scoring import DISQUALIFIED_CODE, TIER_LABELS
 
 TIERS4 = TIER_LABELS[:4]  # the raters' scale: A-D (Disqualified counts as D)
 MIN_N, MAX_N = 20, 40
@@ -37,20 +37,22 @@ def model_tier4(tier: np.ndarray) -> np.ndarray:
 
 def draw_sample(result, n: int = 30, seed: int = 0) -> np.ndarray:
     """Account positions, `n` of them (20-40) spread as evenly as the tiers allow over A, B, C, D and
-    Disqualified, in a shuffled order (so the sheet does not give the tiers away)."""
+    Disqualified, in a shuffled order (so the sheet does not give the tiers away). Accounts with
+    Insufficient data are not drawn: there is nothing for the model to be compared on."""
     if not MIN_N <= n <= MAX_N:
         raise CalibrationError(f"a calibration round has {MIN_N} to {MAX_N} accounts, not {n}")
     rng = np.random.default_rng(seed)
     tier = np.asarray(result.tier)
-    pools = [rng.permutation(np.flatnonzero(tier == t)) for t in range(5)]
+    drawn = range(DISQUALIFIED_CODE + 1)
+    pools = [rng.permutation(np.flatnonzero(tier == t)) for t in drawn]
     if sum(len(p) for p in pools) < n:
         raise CalibrationError(f"the dataset has {sum(len(p) for p in pools)} accounts; a round needs {n}")
-    take = [0] * 5
+    take = [0] * len(drawn)
     while sum(take) < n:  # one more from each tier that has some left, in turn
-        for t in range(5):
+        for t in drawn:
             if sum(take) < n and take[t] < len(pools[t]):
                 take[t] += 1
-    rows = np.concatenate([pools[t][: take[t]] for t in range(5)])
+    rows = np.concatenate([pools[t][: take[t]] for t in drawn])
     return rng.permutation(rows)
 
 

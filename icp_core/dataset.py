@@ -26,7 +26,7 @@ import pandas as pd
 from .profile import Trait, trait_ref_for
 from .roles import ColumnSpec
 from .sql import quote_ident
-from .traits import condition_sql
+from .traits import condition_sql, known_sql
 
 
 def _outcome_columns(specs: list[ColumnSpec]) -> dict[str, ColumnSpec]:
@@ -279,7 +279,25 @@ class AccountMatrix:
         """The accounts grouped by match pattern for these traits (cached per set of trait
         definitions, so a weight, class or tier change reuses it)."""
         key = ("patterns",) + tuple(t.definition_key() for t, _ in bound)
-        return self._cached(key, lambda: group_patterns(self.matches(bound), self))
+        return self._cached(key, lambda: group_patterns(self.matches(bound), self, self.known_matrix(bound)))
+
+    def known_matrix(self, bound: list[tuple[Trait, ColumnSpec]]) -> np.ndarray:
+        """An (n_accounts, n_traits) boolean matrix: could each trait be evaluated on each account
+        (its column is not blank: traits.known), cached per column like the match vectors."""
+        keys = [("known", s.key) if t.rule != "missing" else None for t, s in bound]
+        found = {k[1]: v for k, v in self._get_many([k for k in keys if k is not None]).items()}
+        todo = {k[1]: (t, s) for k, (t, s) in zip(keys, bound, strict=True) if k is not None and k[1] not in found}
+        if todo:
+            exprs = [f"{known_sql(t, s.key, s.kind)} AS k{i}" for i, (t, s) in enumerate(todo.values())]
+            with self._connect() as con:
+                cols = con.execute(f"SELECT {', '.join(exprs)} FROM accounts ORDER BY row_id").fetchnumpy()
+            new = {k: np.asarray(cols[f"k{i}"], dtype=bool) for i, k in enumerate(todo)}
+            found.update(new)
+            self._put_many({("known", k): v for k, v in new.items()})
+        if not bound:
+            return np.zeros((self.n, 0), dtype=bool)
+        ones = np.ones(self.n, dtype=bool)
+        return np.column_stack([found[k[1]] if k is not None else ones for k in keys])
 
     def technology_flags(self, spec: ColumnSpec, limit: int) -> tuple[list[str], np.ndarray]:
         """The `limit` most common values of a multi-valued column and an (n_accounts, len(values))
@@ -324,23 +342,31 @@ class Patterns:
     order: np.ndarray  # (n,) account positions grouped by pattern, row order within a pattern
     offsets: np.ndarray  # (U + 1,) start of each pattern's accounts in `order`
     agg: dict[str, np.ndarray] | None = None  # per-pattern won, lost, churned, churn_known, arr
+    known: np.ndarray | None = None  # (U, k) bool: could each trait be evaluated (None: all could)
+
+    @property
+    def known_matrix(self) -> np.ndarray:
+        return self.known if self.known is not None else np.ones(self.matrix.shape, dtype=bool)
 
     @property
     def n(self) -> int:
         return len(self.inv)
 
 
-def group_patterns(matrix: np.ndarray, accounts: "AccountMatrix | None" = None) -> Patterns:
-    """Group the rows of a boolean match matrix into distinct patterns (with outcome sums)."""
+def group_patterns(matrix: np.ndarray, accounts: "AccountMatrix | None" = None,
+                   known: np.ndarray | None = None) -> Patterns:
+    """Group the rows of a boolean match matrix into distinct patterns (with outcome sums). With
+    `known` (same shape: could each trait be evaluated), a pattern is the matches and the knowns."""
     n, k = matrix.shape
+    both = matrix if known is None else np.hstack([matrix, np.asarray(known, dtype=bool)])
     if k == 0:
         inv = np.zeros(n, dtype=np.int64)
         uniq = np.zeros((1 if n else 0, 0), dtype=bool)
     else:
-        packed = np.packbits(matrix, axis=1)
+        packed = np.packbits(both, axis=1)
         keys = np.ascontiguousarray(packed).view(np.dtype((np.void, packed.shape[1]))).ravel()
         _, first, inv = np.unique(keys, return_index=True, return_inverse=True)
-        uniq = matrix[first]
+        uniq = both[first]
     inv = inv.astype(np.int64).ravel()
     u = len(uniq)
     count = np.bincount(inv, minlength=u)
@@ -355,6 +381,7 @@ def group_patterns(matrix: np.ndarray, accounts: "AccountMatrix | None" = None) 
             "churn_known": np.bincount(inv, weights=(accounts.churned >= 0), minlength=u),
             "arr": np.bincount(inv, weights=np.nan_to_num(accounts.arr), minlength=u),
         }
-    return Patterns(uniq, inv, count, order, offsets, agg)
+    uniq_known = uniq[:, k:] if known is not None else None
+    return Patterns(uniq[:, :k], inv, count, order, offsets, agg, uniq_known)
 
 

@@ -38,6 +38,7 @@ import pandas as pd
 from .dataset import day_to_iso
 from .profile import (
     DISQUALIFIED,
+    INSUFFICIENT,
     TIERS,
     WEIGHT_MAX,
     WEIGHT_MIN,
@@ -57,7 +58,9 @@ DEFAULT_ACTIONS = {
     "C-High": "SDR qualifies fit", "C-Medium": "Nurture", "C-Low": "Nurture",
     "D-High": "Nurture, check fit", "D-Medium": "Low touch", "D-Low": "Do not pursue",
     DISQUALIFIED: "Do not pursue",
+    INSUFFICIENT: "Enrich the data, then score",
 }
+OTHER_CELLS = (DISQUALIFIED, INSUFFICIENT)  # tiers 4 and 5: one cell each, whatever the engagement
 # headers that read as activity (suggested signals)
 ACTIVITY_WORDS = ("activity", "active", "meeting", "login", "log in", "visit", "session", "email", "open", "click",
                   "event", "seat", "usage", "call", "touch", "engage", "view", "download", "webinar", "reply")
@@ -150,7 +153,7 @@ def _levels_from_dict(e: Engagement, d: dict) -> None:
 
 def _actions_from_dict(actions) -> dict[str, str]:
     if not isinstance(actions, dict) or set(actions) - set(DEFAULT_ACTIONS):
-        raise ProfileError("engagement.actions: one text per cell (A-High ... D-Low, Disqualified)")
+        raise ProfileError("engagement.actions: one text per cell (A-High ... D-Low, Disqualified, Insufficient data)")
     out = dict(DEFAULT_ACTIONS)
     for k, v in actions.items():
         if not isinstance(v, str) or len(v) > MAX_ACTION_CHARS:
@@ -339,17 +342,20 @@ def level_lines(e: Engagement, score: np.ndarray) -> dict[str, float]:
 
 
 def cell_labels(tier: np.ndarray, level: np.ndarray) -> np.ndarray:
-    """'A-High' ... 'D-Low' per account; 'Disqualified' for tier 4."""
-    names = np.array([f"{t}-{lv}" for t in TIERS for lv in LEVELS] + [DISQUALIFIED], dtype=object)
-    code = np.where(tier == 4, len(TIERS) * len(LEVELS), tier.astype(np.int64) * len(LEVELS) + level)
-    return names[code]
+    """'A-High' ... 'D-Low' per account; 'Disqualified' or 'Insufficient data' for tiers 4 and 5."""
+    return np.array([*CELLS, *OTHER_CELLS], dtype=object)[cell_codes(tier, level)]
+
+
+def cell_codes(tier: np.ndarray, level: np.ndarray) -> np.ndarray:
+    """Index into [*CELLS, *OTHER_CELLS] per account (or pattern): tier × level, or the tier's own cell."""
+    tier = np.asarray(tier, dtype=np.int64)
+    return np.where(tier >= len(TIERS), len(CELLS) + tier - len(TIERS), tier * len(LEVELS) + level)
 
 
 def actions_for(e: Engagement, tier: np.ndarray, level: np.ndarray) -> np.ndarray:
     """The ICP Action per account: the text of its fit × engagement cell."""
-    texts = np.array([e.actions.get(c, "") for c in CELLS] + [e.actions.get(DISQUALIFIED, "")], dtype=object)
-    code = np.where(tier == 4, len(CELLS), tier.astype(np.int64) * len(LEVELS) + level)
-    return texts[code]
+    texts = np.array([e.actions.get(c, "") for c in (*CELLS, *OTHER_CELLS)], dtype=object)
+    return texts[cell_codes(tier, level)]
 
 
 def engagement_key(e: Engagement, res: EngagementResult) -> str:
@@ -382,16 +388,15 @@ def fit_engagement_matrix(result, res: EngagementResult, accounts, e: Engagement
     deals, win rate (won / (won + lost) deals, as the tier cards count them) and the cell's action."""
     g = cell_groups(accounts, result, res, key if key is not None else engagement_key(e, res))
     tier = result.pattern_tier[g["pat"]].astype(np.int64)
-    code = np.where(tier == 4, len(CELLS), tier * len(LEVELS) + g["level"])
-    size = len(CELLS) + 1
-    n, arr, open_, won, lost = (np.bincount(code, weights=g[k], minlength=size)
+    code = cell_codes(tier, g["level"])
+    cells = [*CELLS, *OTHER_CELLS]
+    n, arr, open_, won, lost = (np.bincount(code, weights=g[k], minlength=len(cells))
                                 for k in ("count", "arr", "open", "won", "lost"))
-    cells = [*CELLS, DISQUALIFIED]
     with np.errstate(invalid="ignore", divide="ignore"):
         return pd.DataFrame({
             "cell": cells,
-            "tier": [c.split("-")[0] if c != DISQUALIFIED else DISQUALIFIED for c in cells],
-            "level": [c.split("-")[1] if c != DISQUALIFIED else "" for c in cells],
+            "tier": [c.split("-")[0] if c not in OTHER_CELLS else c for c in cells],
+            "level": [c.split("-")[1] if c not in OTHER_CELLS else "" for c in cells],
             "accounts": n.astype(np.int64),
             "arr": arr if accounts.has["arr"] else np.nan,
             "open": open_.astype(np.int64),
@@ -475,8 +480,8 @@ def engagement_expressions(e: Engagement, res: EngagementResult, tier_col: str =
                                                 exp.EQ(this=exp.column("icp_engagement_level"),
                                                        expression=literal(c.split("-")[1]))),
                                   true=literal(e.actions.get(c, ""))) for c in CELLS]
-                      + [exp.If(this=exp.EQ(this=tier.copy(), expression=literal(DISQUALIFIED)),
-                                true=literal(e.actions.get(DISQUALIFIED, "")))],
+                      + [exp.If(this=exp.EQ(this=tier.copy(), expression=literal(c)),
+                                true=literal(e.actions.get(c, ""))) for c in OTHER_CELLS],
                       default=literal(""))
     return score, level, action
 

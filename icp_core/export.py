@@ -118,7 +118,8 @@ def export_bytes(df: pd.DataFrame, fmt: str) -> bytes:
 # The one schema scored accounts leave the app in (Score page download, Share page CRM export,
 # `python -m icp_core score`): every column of the accounts file as it was read (original headers,
 # text as in the file, file order), then these.
-ICP_COLUMNS = ("ICP Score", "ICP Tier", "ICP Reasons", "ICP Flags", "ICP Next Step", "ICP Profile Version")
+ICP_COLUMNS = ("ICP Score", "ICP Tier", "ICP Status", "ICP Reasons", "ICP Flags", "ICP Next Step",
+               "ICP Profile Version")  # ICP Status: profile.STATUSES (ok, low confidence, insufficient data)
 
 
 def profile_version_label(name: str, version: int | None) -> str:
@@ -145,15 +146,16 @@ def icp_values(scored) -> tuple[np.ndarray, pd.DataFrame]:
     combination of match patterns (a few hundred for one profile, thousands for a set), and each
     account's row in it. Reasons and hints are built once per table row, not per account."""
     from .icpset import NONE
+    from .profile import STATUSES
     from .scoring import TIER_LABELS, explain_patterns
 
-    tiers = np.array(TIER_LABELS, dtype=object)
+    tiers, statuses = np.array(TIER_LABELS, dtype=object), np.array(STATUSES, dtype=object)
     if not hasattr(scored, "results"):
         pats = np.arange(len(scored.pattern_score))
         expl = explain_patterns(scored, pats)
         return np.asarray(scored.patterns.inv, dtype=np.int64), pd.DataFrame({
             "ICP Score": np.round(scored.pattern_score, 1), "ICP Tier": tiers[scored.pattern_tier],
-            "ICP Reasons": expl["reasons"].to_numpy(dtype=object), "ICP Flags": expl["flags"].to_numpy(dtype=object),
+            "ICP Status": statuses[scored.pattern_status], "ICP Reasons": expl["reasons"].to_numpy(dtype=object), "ICP Flags": expl["flags"].to_numpy(dtype=object),
             "ICP Next Step": expl["next_step"].to_numpy(dtype=object)})
     combos = scored.combos  # one table row per distinct combination of the ICPs' patterns
     closest = scored.combo_closest.astype(np.int64)
@@ -165,6 +167,7 @@ def icp_values(scored) -> tuple[np.ndarray, pd.DataFrame]:
             expl = explain_patterns(r, pat[on])
             table["ICP Score"][on] = np.round(r.pattern_score[pat[on]], 1)
             table["ICP Tier"][on] = tiers[r.pattern_tier[pat[on]]]
+            table["ICP Status"][on] = statuses[r.pattern_status[pat[on]]]
             for col, k in (("ICP Reasons", "reasons"), ("ICP Flags", "flags"), ("ICP Next Step", "next_step")):
                 table[col][on] = expl[k].to_numpy(dtype=object)
     table[BEST_FIT_COLUMN] = np.array([*scored.names, NONE], dtype=object)[
@@ -178,7 +181,7 @@ def icp_values(scored) -> tuple[np.ndarray, pd.DataFrame]:
 def scored_frame(columns: pd.DataFrame, scored, rows, version_label: str, values=None,
                  extra: dict | None = None) -> pd.DataFrame:
     """The accounts at positions `rows` (`columns`: their file columns, one row each, same order)
-    with the ICP columns after them (icp_column_names: ICP Score (1 decimal), ICP Tier, ICP Reasons,
+    with the ICP columns after them (icp_column_names: ICP Score (1 decimal), ICP Tier, ICP Status, ICP Reasons,
     ICP Flags, ICP Next Step, … , ICP Profile Version). A file column named like one of those (a
     re-scored export) is replaced. values: icp_values(scored), when already built; extra: {column
     name: one value per account} written before the version (lookalike similarity, ...)."""

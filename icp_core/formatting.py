@@ -12,7 +12,8 @@ import math
 MISSING = "–"
 
 # The tier colours of every card, chart and the one-pager (A green ... D orange, Disqualified grey).
-TIER_COLORS = {"A": "#1b7f3b", "B": "#7cb342", "C": "#f2b701", "D": "#e07b39", "Disqualified": "#8d8d8d"}
+TIER_COLORS = {"A": "#1b7f3b", "B": "#7cb342", "C": "#f2b701", "D": "#e07b39", "Disqualified": "#8d8d8d",
+               "Insufficient data": "#d0d4da"}
 
 # Vega-Lite label expressions that print axis values like money() and count() do.
 VEGA_MONEY_LABEL = ("datum.value == 0 ? '$0' : '$' + replace(replace(format(datum.value, '.3~s'), 'G', 'B'), "

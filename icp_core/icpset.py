@@ -20,6 +20,7 @@ import pandas as pd
 
 from .profile import (
     DISQUALIFIED,
+    INSUFFICIENT,
     MAX_NAME_CHARS,
     MAX_PROFILE_JSON_BYTES,
     TIERS,
@@ -33,7 +34,7 @@ SET_SCHEMA = "icp_set"
 SET_SCHEMA_VERSION = 1
 MAX_ICPS = 6
 NONE = "none"  # the best fit of an account that is D or disqualified in every ICP
-TIER_ORDER = (*TIERS, DISQUALIFIED)  # tier codes 0..4
+TIER_ORDER = (*TIERS, DISQUALIFIED, INSUFFICIENT)  # tier codes 0..5 (scoring.TIER_LABELS)
 
 
 @dataclass
@@ -206,8 +207,8 @@ class SetScore:
 
 def fit_keys(results: list, pats: np.ndarray) -> np.ndarray:
     """(k, C) fit key of each ICP for each combination of patterns `pats` (C, k): lower is a better
-    fit. Tier codes 0 (A) .. 4 (Disqualified) and scores 0..100 make one key that orders by tier,
-    then score: A's keys are -100..0, B's 900..1000, C's 1900..2000, D's 2900..3000."""
+    fit. Tier codes 0 (A) .. 4 (Disqualified), 5 (Insufficient data) and scores 0..100 make one key
+    that orders by tier, then score: A's keys are -100..0, B's 900..1000, C's 1900..2000, D's 2900..3000."""
     return np.vstack([(r.pattern_tier.astype(np.float64) * 1000.0 - r.pattern_score)[pats[:, i]]
                       for i, r in enumerate(results)])
 
@@ -247,7 +248,7 @@ def set_score(names: list[str], results: list, combos: Combos | None = None) -> 
 def overlap(score: SetScore) -> dict:
     """How the ICPs overlap: {"best_fit": DataFrame (icp, accounts, share) per ICP and "none",
     "multi_ab": accounts that are A or B in two or more ICPs, "matrix": DataFrame ICP x tier
-    (A, B, C, D, Disqualified) of account counts}. O(combinations)."""
+    (A, B, C, D, Disqualified, Insufficient data) of account counts}. O(combinations)."""
     k, n, c = len(score.names), score.n, score.combos
     counts = np.bincount(np.where(score.combo_best >= 0, score.combo_best, k), weights=c.count, minlength=k + 1)
     best = pd.DataFrame({"icp": [*score.names, NONE], "accounts": counts.astype(np.int64),
@@ -257,7 +258,7 @@ def overlap(score: SetScore) -> dict:
     for i, r in enumerate(score.results):
         tier = r.pattern_tier[c.pats[:, i]].astype(np.int64)
         ab += tier <= 1
-        rows.append(np.bincount(tier, weights=c.count, minlength=5)[:5])
+        rows.append(np.bincount(tier, weights=c.count, minlength=len(TIER_ORDER))[:len(TIER_ORDER)])
     matrix = pd.DataFrame(np.vstack(rows).astype(np.int64), index=pd.Index(score.names, name="icp"),
                           columns=list(TIER_ORDER))
     return {"best_fit": best, "multi_ab": int(c.count[ab >= 2].sum()), "matrix": matrix}

@@ -232,5 +232,5 @@ def similarity_auc(lk: Lookalikes, accounts, outcome) -> float:
 def score_auc(result, accounts, outcome, exclude: np.ndarray | None = None) -> float:
     """heldout_auc of the ICP score (disqualified below every score), on the same accounts as the
     similarity's, so the two read side by side."""
-    rank = np.where(result.pattern_tier == 4, -1.0, result.pattern_score)[result.patterns.inv]
+    rank = result.rank
     return heldout_auc(rank, accounts, outcome, exclude)

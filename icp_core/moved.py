@@ -46,8 +46,10 @@ class Moved:
 
 def _rank(result, pats: np.ndarray) -> np.ndarray:
     """Score per combination, disqualified below every score (as the backtest ranks)."""
+    from .scoring import rank_scores
+
     tier = result.pattern_tier[pats]
-    return np.where(tier == 4, -1.0, result.pattern_score[pats])
+    return rank_scores(tier, result.pattern_score[pats])
 
 
 def _counts(accounts, before, after, outcome):
@@ -92,7 +94,7 @@ def _draws(accounts, before, after, outcome, n: dict, boot: int) -> tuple[np.nda
 
 def what_moved(before, after, accounts, outcome=None, top: int = 10, boot: int = BOOTSTRAP) -> Moved:
     """What changed from `before` to `after` (two ScoreResults of `accounts`); the AUCs on `outcome`."""
-    from .scoring import TIER_LABELS
+    from .scoring import N_TIERS, TIER_LABELS
     from .stats import auc_from_count_draws, auc_from_counts
 
     c, n = _counts(accounts, before, after, outcome)
@@ -100,11 +102,11 @@ def what_moved(before, after, accounts, outcome=None, top: int = 10, boot: int =
     sb, sa = before.pattern_score[c.pats[:, 0]], after.pattern_score[c.pats[:, 1]]
     moved = tb != ta
     labels = np.array(TIER_LABELS, dtype=object)
-    key = tb * 5 + ta
-    per = {name: np.bincount(key[moved], weights=w[moved], minlength=25)
+    key = tb * N_TIERS + ta
+    per = {name: np.bincount(key[moved], weights=w[moved], minlength=N_TIERS ** 2)
            for name, w in (("accounts", c.count), ("arr", n["arr"]), ("open", n["open"]))}
-    src, dst = np.nonzero(per["accounts"].reshape(5, 5))
-    flat = src * 5 + dst
+    src, dst = np.nonzero(per["accounts"].reshape(N_TIERS, N_TIERS))
+    flat = src * N_TIERS + dst
     table = pd.DataFrame({"from": labels[src], "to": labels[dst], "accounts": per["accounts"][flat].astype(np.int64),
                           "arr": per["arr"][flat] if accounts.has["arr"] else np.nan,
                           "open": per["open"][flat].astype(np.int64)})
@@ -122,11 +124,14 @@ def what_moved(before, after, accounts, outcome=None, top: int = 10, boot: int =
     top_frame = (pd.concat(rows, ignore_index=True) if rows else
                  pd.DataFrame(columns=["row", "from", "to", "score_before", "score_after"]))
     rb, ra = _rank(before, c.pats[:, 0]), _rank(after, c.pats[:, 1])
-    auc_b, auc_a = auc_from_counts(rb, n["pos"], n["neg"]), auc_from_counts(ra, n["pos"], n["neg"])
+    # each side is judged as its live backtest is: on its own accounts with enough data
+    jb, ja = before.pattern_judged[c.pats[:, 0]], after.pattern_judged[c.pats[:, 1]]
+    auc_b = auc_from_counts(rb, n["pos"] * jb, n["neg"] * jb)
+    auc_a = auc_from_counts(ra, n["pos"] * ja, n["neg"] * ja)
     band = (math.nan, math.nan)
     if not (math.isnan(auc_b) or math.isnan(auc_a)) and boot:
         pos, neg = _draws(accounts, before, after, outcome, n, boot)
-        d = auc_from_count_draws(ra, pos, neg) - auc_from_count_draws(rb, pos, neg)
+        d = auc_from_count_draws(ra, pos * ja, neg * ja) - auc_from_count_draws(rb, pos * jb, neg * jb)
         d = d[np.isfinite(d)]
         if len(d):
             band = (float(np.quantile(d, 0.05)), float(np.quantile(d, 0.95)))

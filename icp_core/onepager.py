@@ -26,7 +26,7 @@ from .formatting import count as _count
 from .formatting import money as _money
 from .formatting import pct as _pct
 from .outcomes import EvidenceError, default_outcome
-from .profile import TRAIT_CLASSES, Profile
+from .profile import INSUFFICIENT, TIERS, TRAIT_CLASSES, Profile
 from .reference import reference_auc as compute_reference
 from .scoring import ScoreResult, tier_summary
 from .traits import signed_weight
@@ -52,7 +52,7 @@ h1 { font-size: 30px; margin: 0 0 4px; }
 .w { font-weight: 700; min-width: 26px; }
 .must h2 { color: #1e3a8a; } .nice h2 { color: #1b7f3b; } .caution h2 { color: #b26b00; } .stay h2 { color: #b3261e; }
 .empty { color: #9aa0ab; font-size: 13px; }
-.tiers { display: grid; grid-template-columns: repeat(5, 1fr); gap: 10px; margin-bottom: 18px; }
+.tiers { display: grid; grid-template-columns: repeat(6, 1fr); gap: 10px; margin-bottom: 18px; }
 .tier { border-radius: 10px; padding: 10px 12px; color: #fff; }
 .tier .name { font-weight: 700; font-size: 15px; }
 .tier .big { font-size: 30px; font-weight: 700; line-height: 1.1; }
@@ -91,8 +91,10 @@ def render_onepager(profile: Profile, summary: pd.DataFrame, dataset_name: str, 
     tiers = []
     lift = (evidence or {}).get("lift", {})
     for r in summary.itertuples():
-        fg = "#1a1a1a" if r.tier == "C" else "#fff"
+        fg = "#1a1a1a" if r.tier in ("C", INSUFFICIENT) else "#fff"
         lines = [f"{_pct(r.share)} of accounts"]
+        if r.low_confidence:
+            lines.append(f"{_count(r.low_confidence)} low confidence")
         if not (isinstance(r.win_rate, float) and math.isnan(r.win_rate)):
             lines.append(f"win rate {_pct(r.win_rate)}")
         if not (isinstance(r.churn_rate, float) and math.isnan(r.churn_rate)):
@@ -102,7 +104,7 @@ def render_onepager(profile: Profile, summary: pd.DataFrame, dataset_name: str, 
         if r.tier in lift and lift[r.tier] == lift[r.tier]:
             lines.append(f"lift {lift[r.tier]:.1f}×")
         tiers.append(f'<div class="tier" style="background:{TIER_COLORS[r.tier]};color:{fg}">'
-                     f'<div class="name">{"Tier " + r.tier if r.tier != "Disqualified" else "Disqualified"}</div>'
+                     f'<div class="name">{"Tier " + r.tier if r.tier in TIERS else r.tier}</div>'
                      f'<div class="big">{_count(r.accounts)}</div>'
                      + "".join(f'<div class="line">{_e(x)}</div>' for x in lines) + "</div>")
     ev = ""
@@ -136,7 +138,9 @@ def render_onepager(profile: Profile, summary: pd.DataFrame, dataset_name: str, 
 <div class="tiers">{''.join(tiers)}</div>
 {bottom}
 <footer>Score = 100 × (sum of matched trait weights − lowest possible) / (highest − lowest possible). Failing a
-must-have, or matching a disqualifying stay-away, makes an account Disqualified. Made with ICP Explorer.</footer>
+must-have, or matching a disqualifying stay-away, makes an account Disqualified. An account with under
+{profile.tier_rule.insufficient_below:g} % of the trait weight known (blank columns) is Insufficient data; under
+{profile.tier_rule.low_confidence_below:g} % it is low confidence. Made with ICP Explorer.</footer>
 </div></body></html>"""
 
 

@@ -34,6 +34,8 @@ SCHEMA_VERSION = 1
 WEIGHT_MIN, WEIGHT_MAX = -5, 5
 TIERS = ("A", "B", "C", "D")
 DISQUALIFIED = "Disqualified"
+INSUFFICIENT = "Insufficient data"  # too little of the ICP's trait weight could be evaluated (issue 18)
+STATUSES = ("ok", "low confidence", "insufficient data")  # ICP Status, by status code 0..2
 
 RULES = {
     "in_set": "value is one of",
@@ -160,6 +162,11 @@ class TierRule:
     mode: str = "thresholds"  # thresholds | mix
     thresholds: dict[str, float] = field(default_factory=lambda: {"A": 75.0, "B": 50.0, "C": 25.0})
     mix: dict[str, float] = field(default_factory=lambda: {"A": 10.0, "B": 20.0, "C": 30.0, "D": 40.0})
+    # missing-data status: the percent of the traits' absolute weight whose column is filled for an
+    # account; below `insufficient_below` it is "Insufficient data" (not tiered), below
+    # `low_confidence_below` its tier carries a low-confidence flag (0 and 0 switch it off)
+    insufficient_below: float = 50.0
+    low_confidence_below: float = 80.0
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -438,7 +445,20 @@ def validate_profile(p: Profile) -> Profile:
         raise ProfileError(f"tier_rule.mix: the target mix must be non-negative and add up to 100 % "
                            f"(it adds up to {sum(mix.values()):g} %)")
     r.mix = mix
+    _validate_status_lines(r)
     return p
+
+
+def _validate_status_lines(r: TierRule) -> None:
+    """The missing-data status lines: percentages, the insufficient one at or under the other."""
+    for name in ("insufficient_below", "low_confidence_below"):
+        v = getattr(r, name)
+        if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v) or not 0 <= v <= 100:
+            raise ProfileError(f"tier_rule.{name}: must be a percentage from 0 to 100, got {_show(v)}")
+        setattr(r, name, float(v))
+    if r.insufficient_below > r.low_confidence_below:
+        raise ProfileError("tier_rule: the insufficient-data line must not be above the low-confidence line "
+                           f"({r.insufficient_below:g} % > {r.low_confidence_below:g} %)")
 
 
 def _read_sections(p: Profile, d: dict) -> None:
@@ -491,7 +511,9 @@ def profile_from_dict(d: dict) -> Profile:
     mode, thresholds, mix = tr.get("mode"), tr.get("thresholds"), tr.get("mix")
     rule = TierRule(mode=mode if mode is not None else "thresholds",
                     thresholds=thresholds if thresholds is not None else defaults.thresholds,
-                    mix=mix if mix is not None else defaults.mix)
+                    mix=mix if mix is not None else defaults.mix,
+                    insufficient_below=tr.get("insufficient_below", defaults.insufficient_below),
+                    low_confidence_below=tr.get("low_confidence_below", defaults.low_confidence_below))
     # unchecked input (may be None or any type): validate_profile below checks and fills each field
     unchecked: dict[str, Any] = {key: d.get(key) for key in ("name", "description", "created_at", "updated_at")}
     decisive = d.get("decisive", False)
@@ -628,6 +650,9 @@ def _tier_rule_changes(ra: TierRule, rb: TierRule) -> list[str]:
         for k in TIERS:
             if ra.mix[k] != rb.mix[k]:
                 rules.append(f"tier {k} target {ra.mix[k]:g} % → {rb.mix[k]:g} %")
+    for name, what in (("insufficient_below", "insufficient-data line"), ("low_confidence_below", "low-confidence line")):
+        if getattr(ra, name) != getattr(rb, name):
+            rules.append(f"{what} {getattr(ra, name):g} % → {getattr(rb, name):g} % of the trait weight known")
     return rules
 
 

@@ -14,6 +14,13 @@ Score formula (documented in the README): with weights w_i and match m_i ∈ {0,
 Every trait counts in the sum, whatever its class. An account is *Disqualified* when it fails
 a must-have or matches a stay-away trait marked "disqualify"; otherwise its tier is A when
 score ≥ the A line, B when ≥ the B line, C when ≥ the C line, else D.
+
+Missing data (issue 18): an account's *evidence* is the share of the traits' absolute weight
+whose column is filled for it (`traits.known`). Below the rule's `insufficient_below` line its
+tier is *Insufficient data* (unless a filled column disqualifies it: a matched disqualifying
+stay-away, or a must-have failed on a filled value); such accounts are left out of a target
+mix and of backtests. Below `low_confidence_below` the tier carries a low-confidence flag.
+ICP Status: "ok", "low confidence" or "insufficient data" (`profile.STATUSES`).
 """
 
 from __future__ import annotations
@@ -26,10 +33,14 @@ import numpy as np
 import pandas as pd
 
 from .dataset import AccountMatrix, Patterns, group_patterns
-from .profile import DISQUALIFIED, TIERS, Binding, Profile, TierRule, Trait, resolve_profile
+from .profile import DISQUALIFIED, INSUFFICIENT, TIERS, Binding, Profile, TierRule, Trait, resolve_profile
 from .traits import SEPARATOR, flag_piece, flag_raised_on_miss, reason_piece, reason_traits, signed_weight
 
-TIER_LABELS = TIERS + (DISQUALIFIED,)  # tier code 0..4
+TIER_LABELS = TIERS + (DISQUALIFIED, INSUFFICIENT)  # tier code 0..5
+DISQUALIFIED_CODE = TIER_LABELS.index(DISQUALIFIED)
+INSUFFICIENT_CODE = TIER_LABELS.index(INSUFFICIENT)
+N_TIERS = len(TIER_LABELS)
+LOW_CONFIDENCE, INSUFFICIENT_STATUS = 1, 2  # status codes (STATUSES)
 
 
 # --------------------------------------------------------------------------- score, tiers
@@ -42,13 +53,16 @@ class ScoreResult:
     patterns: Patterns
     weights: np.ndarray  # (k,) int
     pattern_score: np.ndarray  # (U,) float64, 0..100
-    pattern_tier: np.ndarray  # (U,) int8: 0=A 1=B 2=C 3=D 4=Disqualified
+    pattern_tier: np.ndarray  # (U,) int8: 0=A 1=B 2=C 3=D 4=Disqualified 5=Insufficient data
     thresholds: dict[str, float]  # the A/B/C lines used (solved when the rule is a mix)
     low: int
     high: int
     pattern_failed_must: np.ndarray
     pattern_stay_away: np.ndarray
     pattern_caution: np.ndarray
+    pattern_evidence: np.ndarray  # (U,) float: share of the traits' absolute weight that could be evaluated
+    pattern_status: np.ndarray  # (U,) int8: 0 ok, 1 low confidence, 2 insufficient data (STATUSES)
+    rule: TierRule
 
     @property
     def step(self) -> float:
@@ -79,6 +93,62 @@ class ScoreResult:
     @property
     def caution_hit(self) -> np.ndarray:
         return self.pattern_caution[self.patterns.inv]
+
+    @property
+    def status(self) -> np.ndarray:
+        return self.pattern_status[self.patterns.inv]
+
+    @property
+    def evidence(self) -> np.ndarray:
+        return self.pattern_evidence[self.patterns.inv]
+
+    @property
+    def pattern_rank(self) -> np.ndarray:
+        """rank_scores per pattern."""
+        return rank_scores(self.pattern_tier, self.pattern_score)
+
+    @property
+    def rank(self) -> np.ndarray:
+        """rank_scores per account."""
+        return self.pattern_rank[self.patterns.inv]
+
+    @property
+    def pattern_judged(self) -> np.ndarray:
+        """Per pattern: is it judged in backtests (everything but Insufficient data)."""
+        return self.pattern_tier != INSUFFICIENT_CODE
+
+
+def rank_scores(tier: np.ndarray, score: np.ndarray) -> np.ndarray:
+    """The order a profile ranks accounts in for AUCs and gains: the score, Disqualified below
+    everything (-1). Insufficient data keeps its score: backtests leave it out unless asked."""
+    return np.where(tier == DISQUALIFIED_CODE, -1.0, score)
+
+
+def evidence_weights(weights) -> np.ndarray:
+    """What each trait counts for in the evidence share: its absolute weight (each trait 1 when
+    every weight is 0). Integers, so the status lines compare exactly (in the app and in SQL)."""
+    w = np.abs(np.asarray(weights, dtype=np.int64))
+    return w if w.sum() > 0 else np.ones(len(w), dtype=np.int64)
+
+
+def evidence_known(known: np.ndarray, weights) -> tuple[np.ndarray, int]:
+    """(known weight per row, total weight) of a (rows × traits) known matrix."""
+    w = evidence_weights(weights)
+    return known.astype(np.int64) @ w, int(w.sum())
+
+
+def below_line(known_weight: np.ndarray, total: int, line_pct: float) -> np.ndarray:
+    """known / total < line %, compared exactly as known · 100 < line · total (never with no traits)."""
+    return known_weight * 100 < line_pct * total if total > 0 else np.zeros(len(known_weight), dtype=bool)
+
+
+def status_flag(status: int, rule: TierRule) -> str:
+    """The flag text of a status code ('' for ok): the same words in the app, exports and SQL."""
+    if status == INSUFFICIENT_STATUS:
+        return f"Insufficient data: under {rule.insufficient_below:g} % of the trait weight known"
+    if status == LOW_CONFIDENCE:
+        return f"Low confidence: under {rule.low_confidence_below:g} % of the trait weight known"
+    return ""
 
 
 def score_formula(matrix: np.ndarray, weights: np.ndarray) -> tuple[np.ndarray, int, int]:
@@ -120,12 +190,15 @@ def solve_mix_thresholds(score: np.ndarray, eligible: np.ndarray, mix: dict[str,
     return out
 
 
-def assign_tiers(score: np.ndarray, disqualified: np.ndarray, thresholds: dict[str, float]) -> np.ndarray:
+def assign_tiers(score: np.ndarray, disqualified: np.ndarray, thresholds: dict[str, float],
+                 insufficient: np.ndarray | None = None) -> np.ndarray:
     tier = np.full(score.shape, 3, dtype=np.int8)
     tier[score >= thresholds["C"]] = 2
     tier[score >= thresholds["B"]] = 1
     tier[score >= thresholds["A"]] = 0
-    tier[disqualified] = 4
+    tier[disqualified] = DISQUALIFIED_CODE
+    if insufficient is not None:
+        tier[insufficient] = INSUFFICIENT_CODE
     return tier
 
 
@@ -144,18 +217,28 @@ def score_accounts(matches: "np.ndarray | Patterns", traits: list[Trait], rule: 
     must = cls == "must_have"
     stay = cls == "stay_away"
     dq_stay = np.array([t.trait_class == "stay_away" and t.disqualify for t in traits], dtype=bool)
+    known = patterns.known_matrix
     # over no columns, all() is True and any() is False: no must-have fails, nothing is hit
     failed_must = ~np.asarray(m[:, must].all(axis=1), dtype=bool)
     stay_hit = np.asarray(m[:, stay].any(axis=1), dtype=bool)
     caution_hit = np.asarray(m[:, cls == "caution"].any(axis=1), dtype=bool)
     disq = failed_must | np.asarray(m[:, dq_stay].any(axis=1), dtype=bool)
+    # disqualified by what the account's filled columns say (a blank must-have column proves nothing)
+    disq_known = (np.asarray((~m[:, must] & known[:, must]).any(axis=1), dtype=bool)
+                  | np.asarray(m[:, dq_stay].any(axis=1), dtype=bool))
+    known_weight, total = evidence_known(known, weights)
+    evidence = known_weight / total if total else np.ones(len(known_weight))
+    insufficient = below_line(known_weight, total, rule.insufficient_below) & ~disq_known
+    status = np.where(insufficient, INSUFFICIENT_STATUS,
+                      np.where(below_line(known_weight, total, rule.low_confidence_below), LOW_CONFIDENCE, 0)
+                      ).astype(np.int8)
     if rule.mode == "mix":
-        thresholds = solve_mix_thresholds(score, ~disq, rule.mix, patterns.count)
+        thresholds = solve_mix_thresholds(score, ~disq & ~insufficient, rule.mix, patterns.count)
     else:
         thresholds = {k: float(rule.thresholds[k]) for k in ("A", "B", "C")}
-    tier = assign_tiers(score, disq, thresholds)
+    tier = assign_tiers(score, disq, thresholds, insufficient)
     return ScoreResult(traits, patterns, weights, score, tier, thresholds, low, high,
-                       failed_must, stay_hit, caution_hit)
+                       failed_must, stay_hit, caution_hit, evidence, status, rule)
 
 
 def score_profile(accounts: AccountMatrix, profile: Profile) -> tuple[ScoreResult, Binding]:
@@ -197,6 +280,10 @@ def explain_patterns(result: ScoreResult, pats: np.ndarray) -> pd.DataFrame:
             continue
         on = ~m[:, i] if flag_raised_on_miss(t) else m[:, i]
         flags = np.where(on, np.where(flags == "", flag, flags + SEPARATOR + flag), flags)
+    status = result.pattern_status[pats]
+    for code in (LOW_CONFIDENCE, INSUFFICIENT_STATUS):
+        flag = status_flag(code, result.rule)
+        flags = np.where(status == code, np.where(flags == "", flag, flags + SEPARATOR + flag), flags)
     hints = _pattern_hints(result, pats)
     return pd.DataFrame({"reasons": reasons, "flags": flags, "next_step": hints})
 
@@ -219,7 +306,7 @@ def _pattern_hints(result: ScoreResult, pat: np.ndarray) -> np.ndarray:
     score = result.pattern_score[pat]
     tier = result.pattern_tier[pat]
     lines = np.array([math.inf, result.thresholds["A"], result.thresholds["B"], result.thresholds["C"], math.inf])
-    target = lines[np.clip(tier, 0, 4)]  # the line of the tier above (A has none)
+    target = lines[np.clip(tier, 0, 4)]  # the line of the tier above (A has none; nor tiers past D)
     gap = np.where((tier >= 1) & (tier <= 3), target - score, np.inf)
     best_gain = np.full(n, np.inf)
     m = result.patterns.matrix[pat]
@@ -234,7 +321,7 @@ def _pattern_hints(result: ScoreResult, pat: np.ndarray) -> np.ndarray:
         if not ok.any():
             continue
         verb = "with" if t.weight > 0 else "without"
-        next_tier = np.array(TIER_LABELS, dtype=object)[np.clip(tier - 1, 0, 4)]
+        next_tier = np.array(TIER_LABELS, dtype=object)[np.clip(tier - 1, 0, 3)]
         text = "Would reach " + next_tier + f" {verb}: {t.label} ({signed_weight(t.weight)})"
         out = np.where(ok, text, out)
         best_gain = np.where(ok, gain, best_gain)
@@ -244,7 +331,8 @@ def _pattern_hints(result: ScoreResult, pat: np.ndarray) -> np.ndarray:
 # --------------------------------------------------------------------------- summaries
 
 def tier_summary(result: ScoreResult, accounts: AccountMatrix) -> pd.DataFrame:
-    """Per tier (A, B, C, D, Disqualified): accounts, share, ARR, won/lost, win rate, churn rate.
+    """Per tier (A, B, C, D, Disqualified, Insufficient data): accounts, share (of all accounts), ARR,
+    low-confidence accounts, won/lost, win rate, churn rate.
     Won/lost count deals when opportunities were rolled up (a deal win rate), else accounts."""
     p = result.patterns
     if p.agg is not None:  # O(patterns)
@@ -254,15 +342,18 @@ def tier_summary(result: ScoreResult, accounts: AccountMatrix) -> pd.DataFrame:
         agg = {"won": accounts.won_deals, "lost": accounts.lost_deals, "churned": accounts.churned == 1,
                "churn_known": accounts.churned >= 0, "arr": np.nan_to_num(accounts.arr)}
     n = max(p.n, 1)
-    count = np.bincount(tier, weights=weights, minlength=5)
-    won, lost = (np.bincount(tier, weights=agg[k], minlength=5) for k in ("won", "lost"))
-    churned, churn_known = (np.bincount(tier, weights=agg[k], minlength=5) for k in ("churned", "churn_known"))
-    arr = np.bincount(tier, weights=agg["arr"], minlength=5)
+    count = np.bincount(tier, weights=weights, minlength=N_TIERS)
+    won, lost = (np.bincount(tier, weights=agg[k], minlength=N_TIERS) for k in ("won", "lost"))
+    churned, churn_known = (np.bincount(tier, weights=agg[k], minlength=N_TIERS) for k in ("churned", "churn_known"))
+    arr = np.bincount(tier, weights=agg["arr"], minlength=N_TIERS)
+    low_conf = (np.bincount(result.pattern_tier.astype(np.int64), minlength=N_TIERS,
+                            weights=p.count * (result.pattern_status == LOW_CONFIDENCE)))
     with np.errstate(invalid="ignore", divide="ignore"):
         df = pd.DataFrame({
             "tier": list(TIER_LABELS),
             "accounts": count.astype(np.int64),
             "share": count / n,
+            "low_confidence": low_conf.astype(np.int64),  # accounts of the tier with a low-confidence flag
             "arr": arr if accounts.has["arr"] else np.nan,
             "won": won, "lost": lost,
             "win_rate": np.where(won + lost > 0, won / (won + lost), np.nan) if accounts.has["won"] else np.nan,
@@ -284,12 +375,13 @@ def score_histogram(result: ScoreResult, bin_width: float = 2.0) -> pd.DataFrame
     if result.step >= 1.5:
         values, inv = np.unique(np.round(result.pattern_score, 6), return_inverse=True)
         inv = inv.ravel()
-        counts = np.bincount(inv * 5 + tier, weights=w, minlength=len(values) * 5).reshape(len(values), 5)
+        counts = np.bincount(inv * N_TIERS + tier, weights=w,
+                             minlength=len(values) * N_TIERS).reshape(len(values), N_TIERS)
         starts, width = values, result.step * 0.85
     else:
         nbins = int(math.ceil(100 / bin_width))
         b = np.clip((result.pattern_score // bin_width).astype(np.int64), 0, nbins - 1)
-        counts = np.bincount(b * 5 + tier, weights=w, minlength=nbins * 5).reshape(nbins, 5)
+        counts = np.bincount(b * N_TIERS + tier, weights=w, minlength=nbins * N_TIERS).reshape(nbins, N_TIERS)
         starts, width = np.arange(nbins) * bin_width, bin_width
     bins, tiers = np.nonzero(counts)
     return pd.DataFrame({
@@ -300,7 +392,7 @@ def score_histogram(result: ScoreResult, bin_width: float = 2.0) -> pd.DataFrame
 
 def ranked_rows(result: ScoreResult, mask: np.ndarray | None = None, limit: int | None = None,
                 tiers: list[int] | None = None) -> np.ndarray:
-    """Account positions sorted by tier (A first, Disqualified last), then score high to low,
+    """Account positions sorted by tier (A first, Disqualified then Insufficient data last), then score high to low,
     then file order. `tiers` keeps only those tier codes (cheap: decided per pattern); `mask`
     is an optional per-account filter (e.g. a search)."""
     p = result.patterns
@@ -354,7 +446,7 @@ def tier_changes(before: ScoreResult, after: ScoreResult) -> tuple[pd.DataFrame,
     table (only moves) and the positions of the accounts that moved."""
     a, b = before.tier.astype(np.int64), after.tier.astype(np.int64)
     moved = np.flatnonzero(a != b)
-    counts = np.bincount(a[moved] * 5 + b[moved], minlength=25).reshape(5, 5)
+    counts = np.bincount(a[moved] * N_TIERS + b[moved], minlength=N_TIERS ** 2).reshape(N_TIERS, N_TIERS)
     src, dst = np.nonzero(counts)
     labels = np.array(TIER_LABELS, dtype=object)
     table = pd.DataFrame({"from": labels[src], "to": labels[dst], "accounts": counts[src, dst]})

@@ -144,7 +144,7 @@ def as_of_backtest(accounts, profile, outcome, spec: ColumnSpec | None = None, c
     result = score_accounts(group_patterns(as_of_matrix(accounts, binding.traits, cut), accounts), traits,
                             profile.tier_rule)
     bt = backtest(result, pattern_outcomes(result.patterns, y, after, accounts, w), outcome.label())
-    rank = np.where(result.tier == 4, -1.0, result.score)
+    rank = result.rank
     suggested = suggested_as_of(accounts, outcome, spec, cut) if with_suggestion else math.nan
     suggested = math.nan if suggested is None else suggested
     random_auc = live_backtest(accounts, score_profile(accounts, profile)[0], outcome).auc
@@ -174,7 +174,7 @@ def suggested_as_of(accounts, outcome, spec: ColumnSpec, cut: float, cached_only
         bound = resolve_profile(p, accounts.specs).traits
         r = score_accounts(group_patterns(as_of_matrix(accounts, bound, cut), accounts), [t for t, _ in bound],
                            p.tier_rule)
-        return _auc(np.where(r.tier == 4, -1.0, r.score), y, w, known & (days > cut))
+        return _auc(r.rank, y, w, known & (days > cut) & r.pattern_judged[r.patterns.inv])
     key = ("suggested-as-of", outcome.key(), spec.key, cut)
     return accounts.memo_peek(key) if cached_only else accounts.memo(key, compute)
 

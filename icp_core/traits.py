@@ -75,6 +75,21 @@ def condition(trait: Trait, col: exp.Expression) -> exp.Expression:
     return exp.Coalesce(this=exp.Paren(this=cast(exp.Expression, expr)), expressions=[exp.false()])
 
 
+def known(trait: Trait, col: exp.Expression) -> exp.Expression:
+    """Whether the trait could be evaluated on input `col` (issue 18's missing-data status): the value
+    is neither NULL nor blank text (an empty list reads as ''). Never NULL. A "missing" trait is
+    about the blank itself, so it is always evaluable."""
+    if trait.rule == "missing":
+        return exp.true()
+    filled = exp.NEQ(this=exp.Trim(this=_text(col)), expression=literal(""))
+    return exp.Coalesce(this=exp.Paren(this=filled), expressions=[exp.false()])
+
+
+def known_sql(trait: Trait, key: str, kind: str) -> str:
+    """known() on the app's clean column `key`, as DuckDB SQL."""
+    return known(trait, input_column(key, kind)).sql("duckdb")
+
+
 def input_column(key: str, kind: str) -> exp.Expression:
     """A clean accounts-table column as a trait reads it: list columns joined with ';' (their
     items are split on ;,| and trimmed when cleaned, so no item holds a ';')."""

@@ -16,6 +16,7 @@ lists them.
 from __future__ import annotations
 
 import re
+from typing import cast
 
 from sqlglot import exp
 
@@ -28,6 +29,7 @@ from .traits import (
     flag_piece,
     flag_raised_on_miss,
     input_column,
+    known,
     reason_piece,
     reason_traits,
 )
@@ -81,14 +83,20 @@ def profile_query(profile: Profile, thresholds: dict[str, float], table: exp.Exp
                   suffix: str = "") -> exp.Select:
     """The scoring query as one sqlglot expression over `table` (see profile_sql). `suffix` names
     its match columns m<i><suffix> and outputs icp_score<suffix> ... (one stage of an ICP set)."""
+    from .profile import STATUSES
+    from .scoring import evidence_weights, status_flag
+
     traits = profile.traits
+    rule = profile.tier_rule
     low = sum(min(t.weight, 0) for t in traits)
     high = sum(max(t.weight, 0) for t in traits)
     m = [exp.column(f"m{i}{suffix}") for i in range(len(traits))]
+    k = [exp.column(f"k{i}{suffix}") for i in range(len(traits))]
     matched = exp.select(exp.Column(this=exp.Star(), table=exp.to_identifier("t"))).from_(
         exp.alias_(table, "t", table=True))
     for i, t in enumerate(traits):
-        matched = matched.select(exp.alias_(condition(t, column(column_name(t))), f"m{i}{suffix}"))
+        matched = matched.select(exp.alias_(condition(t, column(column_name(t))), f"m{i}{suffix}"),
+                                 exp.alias_(known(t, column(column_name(t))), f"k{i}{suffix}"))
     cases = [exp.Case(ifs=[exp.If(this=mi.copy(), true=exp.Literal.number(t.weight))], default=exp.Literal.number(0))
              for t, mi in zip(traits, m, strict=True) if t.weight]
     total: exp.Expression = cases[0] if cases else exp.Literal.number(0)
@@ -100,18 +108,50 @@ def profile_query(profile: Profile, thresholds: dict[str, float], table: exp.Exp
                                         expression=literal(100.0 / (high - low)))
     else:
         score = exp.Cast(this=exp.Literal.number(0), to=exp.DataType.build("DOUBLE"))
-    disq: list[exp.Expression] = [exp.Not(this=mi.copy()) for t, mi in zip(traits, m, strict=True)
-                                  if t.trait_class == "must_have"]
-    disq += [mi.copy() for t, mi in zip(traits, m, strict=True) if t.trait_class == "stay_away" and t.disqualify]
-    ifs = [exp.If(this=exp.or_(*disq), true=literal("Disqualified"))] if disq else []
+    # missing-data status (scoring.score_accounts): known weight · 100 < line · total weight, in integers
+    ew = [int(x) for x in evidence_weights([t.weight for t in traits])]
+    kw_parts = [exp.Case(ifs=[exp.If(this=ki.copy(), true=exp.Literal.number(w))], default=exp.Literal.number(0))
+                for w, ki in zip(ew, k, strict=True)]
+    kw: exp.Expression = exp.Literal.number(0)
+    for part in kw_parts:
+        kw = exp.Add(this=kw, expression=part)
+    ev_total = sum(ew)
+
+    def below(line: float) -> exp.Expression:
+        if not ev_total:
+            return exp.false()
+        return exp.LT(this=exp.Mul(this=exp.Paren(this=kw.copy()), expression=exp.Literal.number(100)),
+                      expression=literal(float(line) * ev_total))
+    must_pairs = [(mi, ki) for t, mi, ki in zip(traits, m, k, strict=True) if t.trait_class == "must_have"]
+    dq_stay: list[exp.Expression] = [mi.copy() for t, mi in zip(traits, m, strict=True)
+                                     if t.trait_class == "stay_away" and t.disqualify]
+    disq_known: list[exp.Expression] = [cast(exp.Expression, exp.and_(exp.Not(this=mi.copy()), ki.copy()))
+                                        for mi, ki in must_pairs]
+    disq_known += [d.copy() for d in dq_stay]
+    disq: list[exp.Expression] = [exp.Not(this=mi.copy()) for mi, _ in must_pairs]
+    disq += dq_stay
+    insufficient: exp.Expression = below(rule.insufficient_below)
+    if disq_known:
+        insufficient = cast(exp.Expression, exp.and_(insufficient, exp.Not(this=exp.Paren(this=exp.or_(*disq_known)))))
+    status = exp.Case(ifs=[exp.If(this=insufficient.copy(), true=literal(STATUSES[2])),
+                           exp.If(this=below(rule.low_confidence_below), true=literal(STATUSES[1]))],
+                      default=literal(STATUSES[0]))
+    ifs = [exp.If(this=exp.or_(*disq_known), true=literal("Disqualified"))] if disq_known else []
+    ifs += [exp.If(this=exp.EQ(this=exp.column(f"icp_status{suffix}"), expression=literal(STATUSES[2])),
+                   true=literal("Insufficient data"))]
+    ifs += [exp.If(this=exp.or_(*disq), true=literal("Disqualified"))] if disq else []
     ifs += [exp.If(this=exp.GTE(this=exp.column(f"icp_score{suffix}"), expression=literal(float(thresholds[k]))),
                    true=literal(k)) for k in ("A", "B", "C") if thresholds[k] != float("inf")]
     tier = exp.Case(ifs=ifs, default=literal("D"))
     reasons = _when_text([(m[i].copy(), reason_piece(traits[i])) for i in reason_traits(traits)])
+    status_col = exp.column(f"icp_status{suffix}")
     flags = _when_text([((exp.Not(this=mi.copy()) if flag_raised_on_miss(t) else mi.copy()), text)
-                        for t, mi in zip(traits, m, strict=True) if (text := flag_piece(t)) is not None])
+                        for t, mi in zip(traits, m, strict=True) if (text := flag_piece(t)) is not None]
+                       + [(exp.EQ(this=status_col.copy(), expression=literal(STATUSES[code])), status_flag(code, rule))
+                          for code in (1, 2)])
     scored = exp.select(exp.Column(this=exp.Star(), table=exp.to_identifier("matched")),
-                        exp.alias_(score, f"icp_score{suffix}")).from_("matched")
+                        exp.alias_(score, f"icp_score{suffix}"), exp.alias_(status, f"icp_status{suffix}")
+                        ).from_("matched")
     return (exp.select(exp.Column(this=exp.Star(), table=exp.to_identifier("scored")),
                        exp.alias_(tier, f"icp_tier{suffix}"), exp.alias_(reasons, f"icp_reasons{suffix}"),
                        exp.alias_(flags, f"icp_flags{suffix}"))
@@ -128,7 +168,7 @@ def _engagement_header(engagement) -> list[str]:
 
 def profile_sql(profile: Profile, thresholds: dict[str, float], table: str = "accounts",
                 dialect: str = "duckdb", engagement=None) -> str:
-    """One SELECT that adds icp_score, icp_tier, icp_reasons and icp_flags to every row of `table`.
+    """One SELECT that adds icp_score, icp_status, icp_tier, icp_reasons and icp_flags to every row of `table`.
 
     `thresholds`: the A/B/C lines (ScoreResult.thresholds: the solved ones for a target mix).
     `engagement`: (Engagement, EngagementResult) adds icp_engagement, icp_engagement_level and
@@ -145,12 +185,14 @@ def profile_sql(profile: Profile, thresholds: dict[str, float], table: str = "ac
     high = sum(max(t.weight, 0) for t in profile.traits)
     header = [f"-- ICP profile: {_comment(profile.name)}",
               f"-- score = 100 * (sum of matched weights - ({low})) / ({high} - ({low}))",
-              "-- tier lines: " + ", ".join(f"{k} >= {v:g}" for k, v in thresholds.items())]
+              "-- tier lines: " + ", ".join(f"{k} >= {v:g}" for k, v in thresholds.items()),
+              f"-- status: insufficient data under {profile.tier_rule.insufficient_below:g} % of the trait weight known "
+              f"(k<i>: the column is filled), low confidence under {profile.tier_rule.low_confidence_below:g} %"]
     header += [f"-- m{i}: {_comment(t.label)}" for i, t in enumerate(profile.traits)] + _engagement_header(engagement)
     return "\n".join(header) + "\n" + query.sql(dialect=DIALECTS[dialect], pretty=True)
 
 
-TIER_RANK = {"A": 0, "B": 1, "C": 2, "D": 3, "Disqualified": 4}
+TIER_RANK = {"A": 0, "B": 1, "C": 2, "D": 3, "Disqualified": 4, "Insufficient data": 5}  # scoring.TIER_LABELS
 
 
 def set_sql(names: list[str], profiles: list[Profile], thresholds: list[dict[str, float]], table: str = "accounts",
@@ -189,7 +231,8 @@ def set_sql(names: list[str], profiles: list[Profile], thresholds: list[dict[str
                        for i, n in enumerate(names)])
     ranked = exp.select(exp.Star(), exp.alias_(closest, "icp_closest")).from_(exp.alias_(stage, "s", table=True))
     query = exp.select(exp.Star(), exp.alias_(best, "icp_best_fit"),
-                       *[exp.alias_(of_closest(c), c) for c in ("icp_score", "icp_tier", "icp_reasons", "icp_flags")]
+                       *[exp.alias_(of_closest(c), c)
+                         for c in ("icp_score", "icp_status", "icp_tier", "icp_reasons", "icp_flags")]
                        ).from_(exp.alias_(exp.Subquery(this=ranked), "r", table=True))
     if engagement is not None:
         from .engagement import with_engagement

@@ -9,6 +9,7 @@ from icp_core.breadth import profile_breadth, set_breadth
 from icp_core.engagement import (
     CELLS,
     LEVELS,
+    OTHER_CELLS,
     candidate_columns,
     engagement_extra,
     engagement_key,
@@ -25,13 +26,15 @@ from icp_core.outcomes import EvidenceError, default_outcome
 from icp_core.personas import contacts_frame
 from icp_core.profile import (
     DECISIVE_WEIGHTS,
-    DISQUALIFIED,
+    INSUFFICIENT,
     MAX_DESCRIPTION_CHARS,
     MAX_LABEL_CHARS,
     MAX_NAME_CHARS,
     MAX_NOTE_CHARS,
     RULES,
     RULES_FOR_KIND,
+    STATUSES,
+    TIERS,
     TRAIT_CLASSES,
     Profile,
     ProfileError,
@@ -140,6 +143,11 @@ def on_tier_rule() -> None:
         mix = {k: float(ss[wkey(f"mix.{k}")]) for k in ("A", "B", "C", "D")}
         if abs(sum(mix.values()) - 100) < 0.5:
             r.mix = mix
+    if wkey("st.insufficient") in ss and wkey("st.low") in ss:
+        low = float(ss[wkey("st.low")])
+        r.low_confidence_below, r.insufficient_below = low, float(min(ss[wkey("st.insufficient")], low))
+        if r.insufficient_below != ss[wkey("st.insufficient")]:
+            renew_widgets(work)
 
 
 def save_trait(spec: ColumnSpec) -> None:
@@ -629,6 +637,14 @@ def tier_controls() -> None:
             st.error(f"The target mix adds up to {total} %; it must be 100 %. The last valid mix is used.")
         lines = ", ".join(f"{k} ≥ {v:.1f}" if np.isfinite(v) else f"{k}: none" for k, v in result.thresholds.items())
         st.caption(f"Solved score lines: {lines} (ties keep a line from cutting exactly at the target)")
+    s1, s2 = st.columns(2)
+    s1.number_input("Insufficient data under % known", 0, 100, value=int(round(rule.insufficient_below)), step=5,
+                    key=wkey("st.insufficient"), on_change=on_tier_rule, disabled=readonly,
+                    help="An account whose filled trait columns carry less than this share of the traits' "
+                         "absolute weight is not tiered: it goes to Insufficient data")
+    s2.number_input("Low confidence under % known", 0, 100, value=int(round(rule.low_confidence_below)), step=5,
+                    key=wkey("st.low"), on_change=on_tier_rule, disabled=readonly,
+                    help="Its tier stands, with a low-confidence flag")
     st.caption(score_formula_text(result.low, result.high) +
                " Failing a must-have, or matching a disqualifying stay-away, puts an account in Disqualified.")
 
@@ -639,11 +655,12 @@ def chart_with_data(spec: dict, datasets: dict) -> dict:
 
 
 def tier_badge(tier: str, big: bool = False) -> str:
-    """A coloured tier label; "Disqualified" shrinks with the card so it never overflows it."""
-    size = ("clamp(0.95rem, 1.3vw, 1.2rem)" if tier != DISQUALIFIED else "clamp(0.7rem, 0.95vw, 1rem)") if big \
+    """A coloured tier label; "Disqualified" and "Insufficient data" shrink with the card so they never
+    overflow it."""
+    size = ("clamp(0.95rem, 1.3vw, 1.2rem)" if tier in TIERS else "clamp(0.62rem, 0.85vw, 1rem)") if big \
         else "0.95rem"
-    fg = "#1a1a1a" if tier == "C" else "white"
-    text = "Tier " + tier if tier != DISQUALIFIED else tier
+    fg = "#1a1a1a" if tier in ("C", INSUFFICIENT) else "white"
+    text = "Tier " + tier if tier in TIERS else tier
     return (f'<span class="tier-badge" title="{text}" style="background:{TIER_COLORS[tier]};color:{fg};'
             f'padding:1px 8px;border-radius:8px;font-weight:700;font-size:{size};line-height:1.8rem">{text}</span>')
 
@@ -729,7 +746,7 @@ def on_actions() -> None:
     for row, changed in edits.items():
         tier = TIER_LABELS[int(row)]
         for level, text in changed.items():
-            key = DISQUALIFIED if tier == DISQUALIFIED else f"{tier}-{level}"
+            key = tier if tier in OTHER_CELLS else f"{tier}-{level}"
             if key in profile.engagement.actions:
                 profile.engagement.actions[key] = " ".join(str(text or "").split())[:120]
     renew_widgets(work)
@@ -771,17 +788,17 @@ def matrix_contents(m: pd.DataFrame, e) -> None:
         st.session_state["score.matrix.last"] = st.session_state["score.matrix.cell"] = picked[0]["cell"]
     st.caption("Accounts · ARR · accounts with open deals · win rate (won ÷ won + lost deals). "
                "Click a cell to list its accounts; edit the actions below (they go out as “ICP Action”).")
-    actions = pd.DataFrame({lv: [e.actions.get(f"{t}-{lv}", "") for t in TIER_LABELS[:4]]
-                            + [e.actions.get(DISQUALIFIED, "") if lv == "High" else ""] for lv in LEVELS},
-                           index=[f"Tier {t}" for t in TIER_LABELS[:4]] + [DISQUALIFIED])
+    actions = pd.DataFrame({lv: [e.actions.get(f"{t}-{lv}", "") for t in TIERS]
+                            + [e.actions.get(c, "") if lv == "High" else "" for c in OTHER_CELLS] for lv in LEVELS},
+                           index=[f"Tier {t}" for t in TIERS] + list(OTHER_CELLS))
     st.data_editor(actions, key=wkey("e.actions"), on_change=on_actions, disabled=readonly, width="stretch",
                    column_config={lv: st.column_config.TextColumn(lv, max_chars=120) for lv in LEVELS})
-    names = {"": "List the accounts of a cell…"} | {c: c for c in [*CELLS, DISQUALIFIED]}
+    names = {"": "List the accounts of a cell…"} | {c: c for c in [*CELLS, *OTHER_CELLS]}
     pick = st.selectbox("Cell", list(names), format_func=names.get, key="score.matrix.cell",
                         label_visibility="collapsed")
     if pick:
-        tier_code = TIER_LABELS.index(pick.split("-")[0] if pick != DISQUALIFIED else DISQUALIFIED)
-        mask = eng.level == LEVELS.index(pick.split("-")[1]) if pick != DISQUALIFIED else None
+        tier_code = TIER_LABELS.index(pick if pick in OTHER_CELLS else pick.split("-")[0])
+        mask = eng.level == LEVELS.index(pick.split("-")[1]) if pick not in OTHER_CELLS else None
         rows = ranked_rows(result, mask, tiers=[tier_code])
         table = scored_table(result, accounts, rows[:200]).drop(columns=["row_id"])
         table.insert(2, "Engagement", np.round(eng.score[rows[:200]], 0))
@@ -812,6 +829,17 @@ def committee_line(pos: int) -> None:
     st.caption("Buying committee: " + (" · ".join(parts) if parts else "no contacts"))
 
 
+def missing_data_line() -> str:
+    """How many accounts the ICP cannot judge for blanks: Insufficient data and low confidence."""
+    by_status = np.bincount(result.pattern_status, weights=result.patterns.count, minlength=len(STATUSES))
+    n = max(result.n, 1)
+    r = profile.tier_rule
+    return (f"Missing data: {count(by_status[2])} accounts ({pct(by_status[2] / n)}) have under "
+            f"{r.insufficient_below:g} % of the trait weight known and are not tiered (Insufficient data, left out "
+            f"of the target mix and the backtest); {count(by_status[1])} ({pct(by_status[1] / n)}) have under "
+            f"{r.low_confidence_below:g} % and carry a low-confidence flag.")
+
+
 def card_lines(row, b) -> str:
     """The tier card's figures as fixed single lines (numbers only, no user text): a change since the
     baseline sits on the same line in small type, so a moved slider never makes a card grow."""
@@ -831,7 +859,7 @@ def card_lines(row, b) -> str:
 def main_area() -> None:
     """The tier cards, what moved, fit × engagement, breadth, charts, the accounts and one account's card."""
     base = work["baseline"]
-    cards = st.columns(5, gap="small")
+    cards = st.columns(len(summary), gap="small")
     for i, (col, row) in enumerate(zip(cards, summary.itertuples(), strict=True)):
         b = base.iloc[i]
         with col.container(border=True, key=f"score-card-{i}"):  # the key is the CSS hook in PAGE_CSS
@@ -843,6 +871,7 @@ def main_area() -> None:
             st.html(card_lines(row, b))
     evidence_line = live_evidence_line()
     st.caption(f"Changes since {work['baseline_label']}" + (f" · {evidence_line}" if evidence_line else "."))
+    st.caption(missing_data_line())
     what_moved_panel()
     matrix_panel()
     # how broad the ICP is, always under the cards (icp_core.breadth: thresholds in the README)
@@ -921,20 +950,24 @@ def main_area() -> None:
             st.markdown("### " + escape_markdown(str(row[name_col])))
             st.html(tier_badge(row["ICP Tier"], big=True) +
                     f'<span style="font-size:1.35rem;font-weight:700;margin-left:12px">score {row["ICP Score"]:.0f}</span>')
-            matched = result.patterns.matrix[result.patterns.inv[pos]]
+            pat = result.patterns.inv[pos]
+            matched, known = result.patterns.matrix[pat], result.patterns.known_matrix[pat]
             lines = []
             for i, t in sorted(enumerate(result.traits), key=lambda it: -abs(it[1].weight)):
                 sign = f"+{t.weight}" if t.weight > 0 else f"−{-t.weight}" if t.weight < 0 else "0"
-                mark = ":material/check_circle:" if matched[i] else ":material/radio_button_unchecked:"
+                mark = (":material/check_circle:" if matched[i] else ":material/radio_button_unchecked:" if known[i]
+                        else ":material/help:")
                 lines.append(f"- {mark} **{sign}** {escape_markdown(t.label)} · _{TRAIT_CLASSES[t.trait_class].lower()}_"
-                             + ("" if matched[i] else " · not matched"))
+                             + ("" if matched[i] else " · not matched" if known[i] else " · blank: not known"))
             st.markdown("\n".join(lines) or "No traits.")
+            st.caption(f"Evidence: {pct(float(result.pattern_evidence[pat]))} of the trait weight known · "
+                       f"ICP Status: {STATUSES[int(result.pattern_status[pat])]}")
             committee_line(pos)
             if eng is not None:
                 st.caption(f"Engagement {eng.score[pos]:.0f} ({LEVELS[eng.level[pos]]}) → "
                            + escape_markdown(profile.engagement.actions.get(
-                               f"{row['ICP Tier']}-{LEVELS[eng.level[pos]]}" if row["ICP Tier"] != DISQUALIFIED
-                               else DISQUALIFIED, "")))
+                               f"{row['ICP Tier']}-{LEVELS[eng.level[pos]]}" if row["ICP Tier"] not in OTHER_CELLS
+                               else row["ICP Tier"], "")))
             if row["Flags"]:
                 st.warning(escape_markdown(row["Flags"]), icon=":material/flag:")
             if row["Next step"]:

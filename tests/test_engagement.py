@@ -109,7 +109,7 @@ def test_matrix_counts_equal_pandas(sample):
                        "level": np.array(["High", "Medium", "Low"], dtype=object)[res.level],
                        "arr": np.nan_to_num(am.arr), "open": am.won == 2,
                        "won": am.won_deals, "lost": am.lost_deals})
-    df["cell"] = np.where(df.tier == "Disqualified", "Disqualified", df.tier + "-" + df.level)
+    df["cell"] = np.where(df.tier.isin(["Disqualified", "Insufficient data"]), df.tier, df.tier + "-" + df.level)
     g = df.groupby("cell").agg(accounts=("tier", "size"), arr=("arr", "sum"), open=("open", "sum"),
                                won=("won", "sum"), lost=("lost", "sum"))
     got = m.set_index("cell")
@@ -124,8 +124,8 @@ def test_matrix_counts_equal_pandas(sample):
     moved = p.with_weights({p.traits[0].id: 0})
     r2, _ = score_profile(am, moved)
     m2 = fit_engagement_matrix(r2, res, am, p.engagement).set_index("cell")
-    fresh = pd.Series(np.where(r2.tier == 4, "Disqualified",
-                               np.array(TIER_LABELS, dtype=object)[r2.tier] + "-" + df.level.to_numpy()))
+    labels = np.array(TIER_LABELS, dtype=object)[r2.tier]
+    fresh = pd.Series(np.where(r2.tier >= 4, labels, labels + "-" + df.level.to_numpy()))
     assert m2["accounts"].to_dict() == {c: int((fresh == c).sum()) for c in m2.index}
 
 

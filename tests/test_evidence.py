@@ -172,7 +172,7 @@ def test_cli_suggest_then_backtest_then_score(tmp_path, capsys):
     report = json.loads(capsys.readouterr().out)
     assert rc == 0 and report["auc"] > 0.75 and report["reference_auc"] > 0.75
     assert report["base_rate"] == pytest.approx(0.73, abs=0.03)
-    assert [t["tier"] for t in report["tiers"]] == ["A", "B", "C", "D", "Disqualified"]
+    assert [t["tier"] for t in report["tiers"]] == ["A", "B", "C", "D", "Disqualified", "Insufficient data"]
     assert report["tiers"][0]["lift"] > 1 > report["tiers"][3]["lift"]
     rc = main(["--data-dir", str(tmp_path / "d"), "score", str(telco), "--profile", str(out),
                "--out", str(tmp_path / "s.csv")])

@@ -83,12 +83,13 @@ def test_crm_xlsx_export_with_control_characters(monkeypatch):
     res = type("Result", (), {})()  # the minimum scored_export_bytes reads, so no scoring is needed
     res.patterns = type("Patterns", (), {"inv": np.zeros(len(display), dtype=int)})()
     res.pattern_score, res.pattern_tier, res.n = np.array([50.0]), np.array([1]), len(display)
+    res.pattern_status = np.array([0])
     monkeypatch.setattr(scoring, "explain_patterns", lambda result, pats: pd.DataFrame(
         {"reasons": [f"Label\x01{p}" for p in pats], "flags": ["\x1b"] * len(pats), "next_step": [""] * len(pats)}))
     data = scored_export_bytes(display, res, "v\x0b1", "xlsx")
     rows = read_xlsx(data)
     assert [r[1] for r in rows[1:]] == [expected_xlsx(n) for n in NAMES]
-    assert rows[1][4:] == [f"Label{XLSX_PLACEHOLDER}0", XLSX_PLACEHOLDER, None, f"v{XLSX_PLACEHOLDER}1"]
+    assert rows[1][4] == "ok" and rows[1][5:] == [f"Label{XLSX_PLACEHOLDER}0", XLSX_PLACEHOLDER, None, f"v{XLSX_PLACEHOLDER}1"]
 
 
 @pytest.mark.parametrize("kind", ["csv", "parquet"])

@@ -64,9 +64,16 @@ while True:
 
 def test_killing_a_profile_save_midway_keeps_every_version_whole(tmp_path):
     ws, ds, pid = new_token(), new_token(), new_token()
+    def saved() -> int:
+        return len(list(tmp_path.glob("workspaces/*/profiles/*/*/v*.json")))
     for delay in (0.3, 0.7):
+        before = saved()
         proc = subprocess.Popen([sys.executable, "-c", SAVER, str(tmp_path), ws, ds, pid,
                                  str(ROOT / "sample_data" / "default_profile.json")], cwd=ROOT)
+        # kill it mid-run once it is saving (its imports alone can take a second on a loaded machine)
+        deadline = time.monotonic() + 60
+        while saved() == before and proc.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.02)
         time.sleep(delay)
         os.kill(proc.pid, signal.SIGKILL)
         proc.wait()

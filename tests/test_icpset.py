@@ -115,7 +115,7 @@ def test_overlap_matches_a_pandas_computation(sample_set):
     assert o["multi_ab"] == int((ab >= 2).sum()) and o["multi_ab"] > 0
     for i, name in enumerate(icps.names):
         counts = df[f"tier{i}"].value_counts()
-        assert o["matrix"].loc[name].tolist() == [int(counts.get(t, 0)) for t in range(5)]
+        assert o["matrix"].loc[name].tolist() == [int(counts.get(t, 0)) for t in range(len(TIER_LABELS))]
     # the best-fit counts differ from a single ICP's: the set spreads accounts over its ICPs
     assert (o["best_fit"]["accounts"][:3] > 0).all()
 
@@ -168,7 +168,7 @@ def test_a_set_exports_every_icp_and_the_best_fit(sample_set):
     back = _read(data)
     names = icp_column_names(s)
     assert list(back.columns[-len(names):]) == names
-    assert names[5] == BEST_FIT_COLUMN and names[6:8] == [f"ICP Score: {icps.names[0]}", f"ICP Tier: {icps.names[0]}"]
+    assert names[6] == BEST_FIT_COLUMN and names[7:9] == [f"ICP Score: {icps.names[0]}", f"ICP Tier: {icps.names[0]}"]
     assert back[BEST_FIT_COLUMN].tolist() == s.best_fit_labels().tolist()
     for r, name in zip(s.results, icps.names, strict=True):
         assert back[f"ICP Tier: {name}"].tolist() == [TIER_LABELS[t] for t in r.tier]

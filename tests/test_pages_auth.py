@@ -64,4 +64,4 @@ def test_share_links_open_without_signing_in(data_root):
     token = ShareStore(data_root).create(ws, SAMPLE_WORKSPACE, sample_id, rec["profile_id"], rec["version"])["token"]
     viewer = run({"is_logged_in": False}, query={"share": token})
     assert viewer.title[0].value == "Score"
-    assert len([m for m in viewer.metric if m.label == "Accounts"]) == 5
+    assert len([m for m in viewer.metric if m.label == "Accounts"]) == 6  # A-D, Disqualified, Insufficient data

@@ -21,7 +21,8 @@ def test_backtest_and_reference_on_the_sample(app):
     ref = float(metric(app, "Reference AUC"))
     assert 0.6 < auc < 0.95 and 0.6 < ref < 0.95
     tiers = next(d.value for d in app.dataframe if "Held-out known" in d.value.columns)
-    lifts = [float(x.rstrip("× ⚠")) for x in tiers["Lift"]]
+    lifts = [float(x.rstrip("× ⚠")) if x.rstrip("× ⚠") != "–" else float("nan") for x in tiers["Lift"]]
+    assert tiers.iloc[-1, 0] == "Insufficient data" and tiers["Held-out known"].tolist()[-1] == 0  # left out
     assert lifts[0] > 1.3 > 1.0 > lifts[3]  # A beats the base rate, D falls below it
 
 

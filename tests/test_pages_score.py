@@ -7,11 +7,9 @@ from streamlit.testing.v1 import AppTest
 from icp_core.dataset import AccountMatrix
 from icp_core.profile import profile_from_json
 from icp_core.roles import ColumnSpec
-from icp_core.scoring import score_profile, tier_summary
+from icp_core.scoring import TIER_LABELS, score_profile, tier_summary
 from icp_core.store import SAMPLE_WORKSPACE, DatasetStore, ProfileStore
 from tests.conftest import ROOT, open_app, open_trait_form, score_widget, weight_sliders
-
-TIERS = ["A", "B", "C", "D", "Disqualified"]
 
 
 @pytest.fixture
@@ -21,8 +19,8 @@ def app(data_root):
 
 def tier_counts(at) -> dict[str, int]:
     values = [int(m.value.replace(",", "")) for m in at.metric if m.label == "Accounts"]
-    assert len(values) == 5
-    return dict(zip(TIERS, values, strict=False))
+    assert len(values) == len(TIER_LABELS)  # A-D, Disqualified, Insufficient data
+    return dict(zip(TIER_LABELS, values, strict=True))
 
 
 def accounts_table(at):
@@ -34,7 +32,7 @@ def core_counts(data_root, profile) -> dict[str, int]:
     meta = store.list_datasets()[0][0]
     am = AccountMatrix(lambda: store.open_dataset(meta["id"]), [ColumnSpec.from_dict(c) for c in meta["columns"]])
     result, _ = score_profile(am, profile)
-    return dict(zip(TIERS, tier_summary(result, am)["accounts"].tolist(), strict=False))
+    return dict(zip(TIER_LABELS, tier_summary(result, am)["accounts"].tolist(), strict=True))
 
 
 def test_opens_on_the_sample_with_the_default_profile(app, data_root):

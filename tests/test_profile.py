@@ -129,9 +129,10 @@ def test_cli_scores_a_file(tmp_path, capsys):
     src = pd.read_csv(ROOT / "sample_data" / "accounts.csv", dtype=str, keep_default_na=False)
     assert list(df.columns[:len(src.columns)]) == list(src.columns)
     assert (df["Account ID"] == src["Account ID"]).all()
-    assert list(df.columns[len(src.columns):]) == ["ICP Score", "ICP Tier", "ICP Reasons", "ICP Flags", "ICP Next Step",
-                                                   "ICP Profile Version"]
-    assert set(df["ICP Tier"]) == {"A", "B", "C", "D", "Disqualified"}
+    assert list(df.columns[len(src.columns):]) == ["ICP Score", "ICP Tier", "ICP Status", "ICP Reasons", "ICP Flags",
+                                                   "ICP Next Step", "ICP Profile Version"]
+    assert set(df["ICP Tier"]) == {"A", "B", "C", "D", "Disqualified", "Insufficient data"}
+    assert set(df["ICP Status"]) == {"ok", "low confidence", "insufficient data"}
     assert not df["ICP Reasons"].str.startswith("'").any()  # reasons start with the label: no apostrophe
     assert df["ICP Reasons"].str.contains(r"\(\+\d").any()
     assert not df["ICP Reasons"].str.match(r"^[=+\-@]").any()

@@ -188,7 +188,8 @@ def test_exports_open_and_are_neutralised(fmt):
         assert back["Account Name"].tolist() == HOSTILE and back["ICP Score"].dtype == float
         return
     assert list(back.columns) == ["Account ID", "Account Name", *ICP_COLUMNS]
-    assert ICP_COLUMNS == ("ICP Score", "ICP Tier", "ICP Reasons", "ICP Flags", "ICP Next Step", "ICP Profile Version")
+    assert ICP_COLUMNS == ("ICP Score", "ICP Tier", "ICP Status", "ICP Reasons", "ICP Flags", "ICP Next Step",
+                           "ICP Profile Version")
     names = back["Account Name"].tolist()
     for raw, got in zip(HOSTILE, names, strict=False):
         got = got.replace("\r\n", "\r").replace("\n", "\r")  # spreadsheets may store CR as LF

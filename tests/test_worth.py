@@ -54,7 +54,8 @@ def test_tam_page_shows_worth_per_segment_and_tier_and_exports_it(data_root):
     at.switch_page("pages/tam.py").run()
     assert not at.exception, at.exception
     (worth,) = [d.value for d in at.dataframe if "LTV" in d.value.columns]  # segmented by tier: one table
-    assert worth.iloc[-1, 0] == "All customers" and worth.iloc[:-1, 0].tolist() == ["A", "B", "C", "D", "Disqualified"]
+    assert worth.iloc[-1, 0] == "All customers" and worth.iloc[:-1, 0].tolist() == ["A", "B", "C", "D", "Disqualified",
+                                                                                 "Insufficient data"]
     assert "CAC" not in worth.columns  # the sample has no acquisition-cost column
     assert worth["Customers"].iloc[:-1].sum() == worth["Customers"].iloc[-1]
     at.multiselect(key="tam.by").set_value(["industry"]).run()

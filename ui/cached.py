@@ -59,7 +59,8 @@ def tier_bar_spec(measure: str, field: str) -> dict:
     bar = alt.Chart(alt.NamedData("tiers")).mark_bar().encode(
         x=alt.X("tier:N", sort=list(TIER_LABELS), title=None,
                   axis=alt.Axis(labelAngle=0, labelOverlap=False,
-                                labelExpr="datum.value == 'Disqualified' ? 'Disq.' : datum.value")),
+                                labelExpr="datum.value == 'Disqualified' ? 'Disq.' : "
+                                          "datum.value == 'Insufficient data' ? 'No data' : datum.value")),
         y=alt.Y(f"{field}:Q", title=measure, axis=axis),
         color=alt.Color("tier:N", scale=colour, legend=None),
         tooltip=["tier:N", alt.Tooltip("label:N", title=measure), "accounts:Q"],
