@@ -4,7 +4,7 @@
     python -m icp_core score FILE --profile PROFILE.json [--out OUT.csv] [--skip-missing-traits]
     python -m icp_core suggest FILE --outcome COLUMN [--positive VALUE] [--max-traits 12] [--allow-column HEADER]
                                --out PROFILE.json
-    python -m icp_core backtest FILE --profile PROFILE.json --outcome COLUMN [--positive VALUE]
+    python -m icp_core backtest FILE --profile PROFILE.json --outcome COLUMN [--positive VALUE] [--include-insufficient]
     python -m icp_core tam FILE --profile PROFILE.json --by DIM [--by DIM2] [--market FILE] [--acv VALUE] [--out OUT.csv]
     python -m icp_core onepager (FILE | --dataset ID|NAME|sample) --profile PROFILE.json [--outcome OUTCOME] [--out OUT.html]
 
@@ -459,7 +459,7 @@ def _cmd_backtest(args) -> int:
         if binding.problems:
             print("warning: scoring without " + "; ".join(binding.problems), file=sys.stderr)
         try:
-            bt = live_backtest(accounts, result, outcome)
+            bt = live_backtest(accounts, result, outcome, include_insufficient=args.include_insufficient)
             ref = reference_auc(accounts, outcome)
             from .leakage import flag_columns
 
@@ -807,6 +807,8 @@ def _add_suggest_backtest_parsers(sub) -> None:
             sp.set_defaults(func=_cmd_suggest)
         else:
             sp.add_argument("--profile", required=True, help="ICP profile JSON")
+            sp.add_argument("--include-insufficient", action="store_true",
+                            help="also judge accounts with insufficient data (left out by default)")
             sp.set_defaults(func=_cmd_backtest)
 
 

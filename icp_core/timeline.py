@@ -88,6 +88,18 @@ def as_of_matrix(accounts, bound, cut: float) -> np.ndarray:
     return matrix
 
 
+def as_of_patterns(accounts, bound, cut: float):
+    """The accounts grouped by match pattern as known at the cut: a date after the cut is blank for the
+    match (as_of_matrix) and for the missing-data status (not known)."""
+    from .dataset import group_patterns
+
+    known = accounts.known_matrix(bound).copy()
+    for i, (t, spec) in enumerate(bound):
+        if spec.kind == "date" and t.rule != "missing":
+            known[:, i] &= accounts.day_numbers(spec) <= cut
+    return group_patterns(as_of_matrix(accounts, bound, cut), accounts, known)
+
+
 def _auc(rank: np.ndarray, y: np.ndarray, w: np.ndarray, mask: np.ndarray) -> float:
     from .stats import auc_from_counts
 
@@ -122,7 +134,6 @@ def as_of_backtest(accounts, profile, outcome, spec: ColumnSpec | None = None, c
     """Score the profile as known at the cut and judge it on the outcomes after the cut (see the
     module docstring). TimelineError when the dataset has no usable dates."""
     from .backtest import backtest, live_backtest, pattern_outcomes
-    from .dataset import group_patterns
     from .outcomes import outcome_weights
     from .profile import resolve_profile
     from .scoring import score_accounts, score_profile
@@ -141,8 +152,7 @@ def as_of_backtest(accounts, profile, outcome, spec: ColumnSpec | None = None, c
                             f"{int(after.sum())} after it: too few on one side; pick another date")
     binding = resolve_profile(profile, accounts.specs)
     traits = [t for t, _ in binding.traits]
-    result = score_accounts(group_patterns(as_of_matrix(accounts, binding.traits, cut), accounts), traits,
-                            profile.tier_rule)
+    result = score_accounts(as_of_patterns(accounts, binding.traits, cut), traits, profile.tier_rule)
     bt = backtest(result, pattern_outcomes(result.patterns, y, after, accounts, w), outcome.label())
     rank = result.rank
     suggested = suggested_as_of(accounts, outcome, spec, cut) if with_suggestion else math.nan
@@ -162,7 +172,6 @@ def suggested_as_of(accounts, outcome, spec: ColumnSpec, cut: float, cached_only
     from .suggest import suggest_traits
 
     def compute() -> float:
-        from .dataset import group_patterns
 
         y, w = outcome_weights(accounts, outcome)
         days = accounts.day_numbers(spec)
@@ -172,8 +181,7 @@ def suggested_as_of(accounts, outcome, spec: ColumnSpec, cut: float, cached_only
             return math.nan
         p = sug.profile()
         bound = resolve_profile(p, accounts.specs).traits
-        r = score_accounts(group_patterns(as_of_matrix(accounts, bound, cut), accounts), [t for t, _ in bound],
-                           p.tier_rule)
+        r = score_accounts(as_of_patterns(accounts, bound, cut), [t for t, _ in bound], p.tier_rule)
         return _auc(r.rank, y, w, known & (days > cut) & r.pattern_judged[r.patterns.inv])
     key = ("suggested-as-of", outcome.key(), spec.key, cut)
     return accounts.memo_peek(key) if cached_only else accounts.memo(key, compute)

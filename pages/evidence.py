@@ -48,7 +48,7 @@ from icp_core.outcomes import (
 )
 from icp_core.profile import adopt_traits, now_iso
 from icp_core.reference import REFERENCE_FOLDS, REFERENCE_MAX_ROWS
-from icp_core.scoring import TIER_LABELS, score_profile
+from icp_core.scoring import INSUFFICIENT_CODE, TIER_LABELS, score_profile
 from icp_core.suggest import nice_bound
 from icp_core.tam import known_customers
 from icp_core.timeline import (
@@ -231,7 +231,9 @@ if not np.isfinite(y).any():
     st.stop()
 
 result, binding = score_profile(accounts, profile)
-bt = live_backtest(accounts, result, outcome)
+# accounts with Insufficient data are left out of the backtest unless asked (toggle on the Backtest tab)
+bt = live_backtest(accounts, result, outcome,
+                   include_insufficient=bool(st.session_state.get("evidence.include_insufficient")))
 
 def lookalike_line(outcome) -> None:
     """The similarity to the best customers (won, highest ARR: the Clusters page's lookalikes) as a
@@ -287,6 +289,10 @@ with tab_bt:
                 f"{count(bt.n)} held-out observations, {count(bt.n_pos)} good (base rate {pct(bt.base_rate)}).")
     for msg in bt.warnings:
         st.warning(msg, icon=":material/warning:")
+    if (result.pattern_tier == INSUFFICIENT_CODE).any():
+        st.toggle("Include accounts with insufficient data", key="evidence.include_insufficient",
+                  help=f"Accounts with under {profile.tier_rule.insufficient_below:g} % of the trait weight known "
+                       "are not tiered; by default the backtest judges the ICP only on accounts it can judge")
     # short labels (six metrics share the row at 1280 px with the sidebar open); the detail is in help=
     m = st.columns(6)
     m[0].metric("Held-out AUC", "–" if math.isnan(bt.auc) else f"{bt.auc:.2f}",

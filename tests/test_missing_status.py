@@ -190,3 +190,51 @@ def test_status_lines_round_trip_and_are_validated():
         d["tier_rule"].update(bad)
         with pytest.raises(ProfileError, match=word):
             profile_from_dict(d)
+
+
+def test_score_and_evidence_pages_show_the_status(data_root):
+    from tests.conftest import open_app, score_widget
+
+    at = open_app(timeout=180)
+    badges = [h.body for h in at.get("html") if "tier-badge" in h.body]
+    assert any(">Insufficient data<" in b for b in badges)  # its own tier card
+    counts = [int(m.value.replace(",", "")) for m in at.metric if m.label == "Accounts"]
+    assert len(counts) == 6 and counts[-1] > 0
+    line = next(c.value for c in at.caption if c.value.startswith("Missing data:"))
+    assert f"{counts[-1]:,} accounts" in line and "low-confidence flag" in line
+    # the status lines are the profile's: 0 and 0 put every account back in a tier
+    score_widget(at.number_input, "st.insufficient").set_value(0).run()
+    score_widget(at.number_input, "st.low").set_value(0).run()
+    assert not at.exception, at.exception
+    counts = [int(m.value.replace(",", "")) for m in at.metric if m.label == "Accounts"]
+    assert counts[-1] == 0 and sum(counts) == 3000
+    score_widget(at.number_input, "st.low").set_value(80).run()
+    score_widget(at.number_input, "st.insufficient").set_value(50).run()
+    at.switch_page("pages/evidence.py").run()
+    assert not at.exception, at.exception
+    n_default = int(next(m for m in at.markdown if "held-out observations" in m.value).value.split("**: ")[1]
+                    .split(" held-out")[0].replace(",", ""))
+    assert any("insufficient data are left out" in w.value for w in at.warning)
+    at.toggle(key="evidence.include_insufficient").set_value(True).run()
+    n_all = int(next(m for m in at.markdown if "held-out observations" in m.value).value.split("**: ")[1]
+                .split(" held-out")[0].replace(",", ""))
+    assert n_all > n_default
+
+
+def test_cli_backtest_includes_insufficient_data_when_asked(judged, tmp_path, capsys):
+    import json
+
+    from icp_core.__main__ import main
+
+    store, meta, specs, am = judged
+    src = tmp_path / "j.csv"
+    with store.open_dataset(meta["id"]) as con:
+        con.execute("SELECT * EXCLUDE (row_id) FROM accounts ORDER BY row_id").df().to_csv(src, index=False)
+    prof = tmp_path / "p.json"
+    prof.write_text(Profile(traits=traits()).to_json())
+    reports = []
+    for extra in ([], ["--include-insufficient"]):
+        assert main(["backtest", str(src), "--profile", str(prof), "--outcome", "won", *extra]) == 0
+        reports.append(json.loads(capsys.readouterr().out))
+    assert reports[0]["insufficient_left_out"] > 0 and reports[1]["insufficient_left_out"] == 0
+    assert reports[1]["accounts"] == reports[0]["accounts"] + reports[0]["insufficient_left_out"]
