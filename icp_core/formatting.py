@@ -14,6 +14,7 @@ MISSING = "–"
 # The tier colours of every card, chart and the one-pager (A green ... D orange, Disqualified grey).
 TIER_COLORS = {"A": "#1b7f3b", "B": "#7cb342", "C": "#f2b701", "D": "#e07b39", "Disqualified": "#8d8d8d",
                "Insufficient data": "#d0d4da"}
+SHORT_TIER_NAMES = {"Disqualified": "Disq.", "Insufficient data": "No data"}  # where a column is narrow
 
 # Vega-Lite label expressions that print axis values like money() and count() do.
 VEGA_MONEY_LABEL = ("datum.value == 0 ? '$0' : '$' + replace(replace(format(datum.value, '.3~s'), 'G', 'B'), "

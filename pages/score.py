@@ -19,7 +19,7 @@ from icp_core.engagement import (
     suggested_engagement,
 )
 from icp_core.export import FileColumns, profile_version_label, scored_export_bytes
-from icp_core.formatting import TIER_COLORS, count, format_number, money, pct, pt_change
+from icp_core.formatting import SHORT_TIER_NAMES, TIER_COLORS, count, format_number, money, pct, pt_change
 from icp_core.icpset import MAX_ICPS, NONE, overlap
 from icp_core.moved import what_moved
 from icp_core.outcomes import EvidenceError, default_outcome
@@ -94,15 +94,20 @@ PAGE_CSS = """<style>
 .st-key-score-controls {height: max(300px, calc(100vh - 175px)) !important; max-height: none !important;
   flex: none !important; padding-right: 0.6rem;}
 div:has(> .st-key-score-controls) {height: auto !important; max-height: none !important; flex: none !important;}
-[class*='st-key-score-card-'] {padding: 0.55rem 0.6rem !important; gap: 0.3rem !important; min-width: 0;}
+[class*='st-key-score-card-'] {padding: 0.55rem 0.5rem !important; gap: 0.3rem !important; min-width: 0;}
 [class*='st-key-score-card-'] [data-testid='stMetricValue'] {font-size: clamp(1.2rem, 1.9vw, 2.1rem);
   line-height: 1.15;}
 [class*='st-key-score-card-'] [data-testid='stMetric'] {padding: 0;}
-.card-lines .ln {white-space: nowrap; overflow: hidden; text-overflow: ellipsis; font-size: clamp(0.72rem, 1vw, 0.95rem);
+.card-lines .ln {white-space: nowrap; overflow: hidden; text-overflow: ellipsis; font-size: clamp(0.66rem, 0.93vw, 0.95rem);
   line-height: 1.45;}
 .card-lines .chg {font-size: 0.78em; color: #555; margin-left: 0.25em;}
 .tier-badge {display: inline-block; max-width: 100%; overflow: hidden; text-overflow: ellipsis; white-space: nowrap;
   vertical-align: middle;}
+.tier-badge .tb-short {display: none;}
+@media (max-width: 1500px) {  /* six cards on a projector: the long tier names go short in the cards */
+  [class*='st-key-score-card-'] .tier-badge .tb-full {display: none;}
+  [class*='st-key-score-card-'] .tier-badge .tb-short {display: inline;}
+}
 </style>"""
 
 cur = current_dataset()
@@ -661,8 +666,10 @@ def tier_badge(tier: str, big: bool = False) -> str:
         else "0.95rem"
     fg = "#1a1a1a" if tier in ("C", INSUFFICIENT) else "white"
     text = "Tier " + tier if tier in TIERS else tier
+    shown = text if tier in TIERS else (f'<span class="tb-full">{text}</span>'
+                                         f'<span class="tb-short">{SHORT_TIER_NAMES[tier]}</span>')
     return (f'<span class="tier-badge" title="{text}" style="background:{TIER_COLORS[tier]};color:{fg};'
-            f'padding:1px 8px;border-radius:8px;font-weight:700;font-size:{size};line-height:1.8rem">{text}</span>')
+            f'padding:1px 8px;border-radius:8px;font-weight:700;font-size:{size};line-height:1.8rem">{shown}</span>')
 
 
 def live_evidence_line() -> str:
@@ -834,10 +841,9 @@ def missing_data_line() -> str:
     by_status = np.bincount(result.pattern_status, weights=result.patterns.count, minlength=len(STATUSES))
     n = max(result.n, 1)
     r = profile.tier_rule
-    return (f"Missing data: {count(by_status[2])} accounts ({pct(by_status[2] / n)}) have under "
-            f"{r.insufficient_below:g} % of the trait weight known and are not tiered (Insufficient data, left out "
-            f"of the target mix and the backtest); {count(by_status[1])} ({pct(by_status[1] / n)}) have under "
-            f"{r.low_confidence_below:g} % and carry a low-confidence flag.")
+    return (f"Missing data: {count(by_status[2])} accounts ({pct(by_status[2] / n)}) not tiered, under "
+            f"{r.insufficient_below:g} % of the trait weight known · {count(by_status[1])} ({pct(by_status[1] / n)}) "
+            f"low confidence, under {r.low_confidence_below:g} %")
 
 
 def card_lines(row, b) -> str:

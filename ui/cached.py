@@ -14,7 +14,7 @@ import altair as alt
 import streamlit as st
 
 from icp_core.dataset import AccountMatrix
-from icp_core.formatting import TIER_COLORS, VEGA_COUNT_LABEL, VEGA_MONEY_LABEL
+from icp_core.formatting import SHORT_TIER_NAMES, TIER_COLORS, VEGA_COUNT_LABEL, VEGA_MONEY_LABEL
 from icp_core.outcomes import Outcome
 from icp_core.reference import reference_auc
 from icp_core.roles import ColumnSpec
@@ -59,8 +59,8 @@ def tier_bar_spec(measure: str, field: str) -> dict:
     bar = alt.Chart(alt.NamedData("tiers")).mark_bar().encode(
         x=alt.X("tier:N", sort=list(TIER_LABELS), title=None,
                   axis=alt.Axis(labelAngle=0, labelOverlap=False,
-                                labelExpr="datum.value == 'Disqualified' ? 'Disq.' : "
-                                          "datum.value == 'Insufficient data' ? 'No data' : datum.value")),
+                                labelExpr=" : ".join(f"datum.value == '{k}' ? '{v}'" for k, v in SHORT_TIER_NAMES.items())
+                                + " : datum.value")),
         y=alt.Y(f"{field}:Q", title=measure, axis=axis),
         color=alt.Color("tier:N", scale=colour, legend=None),
         tooltip=["tier:N", alt.Tooltip("label:N", title=measure), "accounts:Q"],
