@@ -400,7 +400,8 @@ with tab_suggest:
                 "Interval": f"{pct(c.low)}–{pct(c.high)}",
                 "You": (f"{mine.weight:+d}" if mine else "—"),
                 "Data": (f"{c.data_weight:+d}" if c.data_weight else "—"),
-                "Status": ("suggested" if c.data_weight else ("strong, not kept" if c.strong else "weak: chance")),
+                "Status": ("suggested" if c.data_weight else f"in “{c.merged_into}”" if c.merged_into
+                           else "strong, not kept" if c.strong else "weak alone, not kept"),
             })
         table = pd.DataFrame(rows)
         event = st.dataframe(
@@ -409,8 +410,10 @@ with tab_suggest:
             column_config={"Rate": st.column_config.NumberColumn(format="percent"),
                            "Lift": st.column_config.NumberColumn(format="%.2f×"),
                            "Support": st.column_config.NumberColumn(help="Training accounts with a known outcome that match")})
-        st.caption("Weak traits' rates are not distinguishable from the base rate (Wilson interval, "
-                   "Bonferroni-corrected for the number of comparisons) and are never suggested.")
+        st.caption("Strong: the rate differs from the base rate beyond chance on its own (Wilson interval, "
+                   "Bonferroni-corrected for the number of comparisons). Weak alone: not by itself, but the "
+                   "regression may still keep it when it adds to the others (cross-validated). Values or bands of "
+                   "one column that get the same weight are suggested as one trait.")
         picked = [sug.candidates[i] for i in (event.selection.rows if event else []) if sug.candidates[i].data_weight]
         by_def = {c.trait.definition_key(): t for c in sug.candidates for t in sug.traits
                   if t.definition_key() == c.trait.definition_key()}
