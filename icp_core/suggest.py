@@ -402,9 +402,9 @@ def _class_for(weight: int) -> str:
 
 def _fit_coefficients(X: np.ndarray, yy: np.ndarray, groups: np.ndarray,
                       max_traits: int) -> tuple[float, np.ndarray] | None:
-    """The L1 logistic regression along a path of C values picks the traits: those of the C with
-    the best cross-validated AUC (a sparser C stays unless a denser one is better by more than
-    0.0005: several weak traits of +0.001 each add up) among those keeping 1..2 × max_traits atoms
+    """The L1 logistic regression along a path of C values picks the traits: those of the sparsest C
+    whose cross-validated AUC is within one standard error of the best (few training accounts keep
+    only what they can support; many let weak traits in), among those keeping 1..2 × max_traits atoms
     (atoms of one column with the same weight merge into one trait afterwards). The kept atoms are
     then refitted without the L1 shrinkage (a relaxed lasso: L1 shrinks weak effects more than
     strong ones, which bends the weights' ratios). (CV AUC, coefficients) or None."""
@@ -413,7 +413,7 @@ def _fit_coefficients(X: np.ndarray, yy: np.ndarray, groups: np.ndarray,
     from sklearn.model_selection import StratifiedGroupKFold, cross_val_score
 
     folds = list(StratifiedGroupKFold(n_splits=5, shuffle=True, random_state=0).split(X, yy, groups=groups))
-    best: tuple[float, np.ndarray] | None = None
+    path: list[tuple[float, float, np.ndarray]] = []  # (CV AUC, its standard error, coefficients), sparse first
     for C in np.logspace(-2.5, 1, 16):
         # random_state fixes liblinear's coordinate order: the same data gives the same suggestion
         model = LogisticRegression(l1_ratio=1.0, C=C, solver="liblinear", max_iter=500, random_state=0)
@@ -423,11 +423,16 @@ def _fit_coefficients(X: np.ndarray, yy: np.ndarray, groups: np.ndarray,
             continue
         if nz > 2 * max_traits:
             break
-        auc = float(cross_val_score(clone(model), X, yy, cv=folds, scoring="roc_auc").mean())
-        if best is None or auc > best[0] + 0.0005:
-            best = (auc, model.coef_[0].copy())
-    if best is None:
+        folds_auc = cross_val_score(clone(model), X, yy, cv=folds, scoring="roc_auc")
+        path.append((float(folds_auc.mean()), float(folds_auc.std(ddof=1) / math.sqrt(len(folds_auc))),
+                     model.coef_[0].copy()))
+    if not path:
         return None
+    # the one-standard-error rule: the sparsest model within one standard error of the best, so few
+    # training accounts keep only what they can support and many let weak traits in
+    top = max(path, key=lambda p: p[0])
+    chosen = next(p for p in path if p[0] >= top[0] - top[1])
+    best = (chosen[0], chosen[2])
     keep = np.abs(best[1]) > 1e-6
     relaxed = LogisticRegression(C=1.0, solver="lbfgs", max_iter=1000).fit(X[:, keep], yy)
     coef = np.zeros(X.shape[1])
