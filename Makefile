@@ -4,7 +4,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 PORT   ?= 8501
 
-.PHONY: run test browser bench sample clean
+.PHONY: run test browser servers bench sample clean
 
 $(VENV)/.installed: requirements.txt
 	@command -v $(PYTHON) >/dev/null 2>&1 || { echo "error: $(PYTHON) not found (Python 3.11 is required; set PYTHON=...)"; exit 1; }
@@ -29,8 +29,17 @@ browser:
 	fi
 	@/usr/bin/chromium --version
 
+## servers: Debian's PostgreSQL server binaries for the warehouse tests (each test run starts its own
+## throwaway cluster on a unix socket and stops it; nothing listens on a port)
+servers:
+	@if ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then \
+	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq postgresql; \
+	fi
+	@ls /usr/lib/postgresql/*/bin/initdb
+
 ## test: install everything (first time), lint, type-check icp_core, run the whole suite (browser tests included)
-test: $(VENV)/.installed-dev browser
+test: $(VENV)/.installed-dev browser servers
 	$(PY) -m ruff check .
 	$(PY) -m mypy
 	$(PY) -m pytest

@@ -6,6 +6,7 @@
                                --out PROFILE.json
     python -m icp_core backtest FILE --profile PROFILE.json --outcome COLUMN [--positive VALUE] [--include-insufficient]
     python -m icp_core tam FILE --profile PROFILE.json --by DIM [--by DIM2] [--market FILE] [--acv VALUE] [--out OUT.csv]
+    python -m icp_core run-sql --profile PROFILE.json --engine postgres|duckdb --table T --target T2 [--dsn DSN]
     python -m icp_core onepager (FILE | --dataset ID|NAME|sample) --profile PROFILE.json [--outcome OUTCOME] [--out OUT.html]
 
 
@@ -644,7 +645,7 @@ def _cmd_sql(args) -> int:
     try:
         if len(icps.profiles) == 1:
             p = icps.profiles[0]
-            sql = (dbt_model(p, thresholds[0], engagement=engagement) if args.dbt
+            sql = (dbt_model(p, thresholds[0], engagement=engagement, dialect=args.dialect) if args.dbt
                    else profile_sql(p, thresholds[0], args.table, args.dialect, engagement=engagement))
         else:
             sql = (dbt_set_model(icps.names, icps.profiles, thresholds, engagement=engagement) if args.dbt
@@ -753,8 +754,41 @@ def _add_sql_parser(sub) -> None:
     sql.add_argument("--dialect", default="duckdb", choices=["duckdb", "snowflake", "bigquery", "postgres", "spark"])
     sql.add_argument("--table", default="accounts", help="input table (db.schema.table allowed)")
     sql.add_argument("--data", dest="file", help="accounts file to solve target-mix tier lines on")
-    sql.add_argument("--dbt", action="store_true", help="print a dbt model (reads {{ ref('accounts') }})")
+    sql.add_argument("--dbt", action="store_true",
+                     help="print a dbt model (reads {{ ref('accounts') }}) in the --dialect of your warehouse")
     sql.set_defaults(func=_cmd_sql)
+
+
+def _cmd_run_sql(args) -> int:
+    from .engines import EngineError, run_sql
+    from .export import profile_version_label
+
+    profile = _read_profile(args.profile)
+    label = args.version_label or profile_version_label(profile.name, None)
+    try:
+        r = run_sql(profile, args.engine, args.table, args.target, dsn=args.dsn, database=args.database,
+                    version_label=label, id_column=args.id_column)
+    except EngineError as exc:
+        raise CliError(str(exc)) from None
+    tiers = ", ".join(f"{t} {n:,}" for t, n in sorted(r.tiers.items()))
+    print(f"scored {r.rows:,} rows on {r.engine} into {r.target} ({tiers}); tier lines "
+          + ", ".join(f"{k} >= {v:g}" for k, v in r.thresholds.items()), file=sys.stderr)
+    return 0
+
+
+def _add_run_sql_parser(sub) -> None:
+    """The `run-sql` subcommand: score a table where it lives and replace a target table atomically."""
+    run = sub.add_parser("run-sql", help="score a table on PostgreSQL or DuckDB and write the scores to a table")
+    run.add_argument("--profile", required=True, help="ICP profile JSON")
+    run.add_argument("--engine", required=True, choices=["postgres", "duckdb"])
+    run.add_argument("--table", required=True, help="input table (schema.table allowed), one column per trait column "
+                                                    "(see `sql`: input columns)")
+    run.add_argument("--target", required=True, help="table to (re)write with the scores, atomically")
+    run.add_argument("--dsn", help="PostgreSQL connection string (default: $ICP_PG_DSN)")
+    run.add_argument("--database", help="DuckDB database file")
+    run.add_argument("--id-column", help="the input column that identifies a row (default: the first)")
+    run.add_argument("--version-label", help="icp_profile_version text (default: the profile's name)")
+    run.set_defaults(func=_cmd_run_sql)
 
 
 def _add_campaign_parser(sub) -> None:
@@ -819,6 +853,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_ingest_parser(sub)
     _add_score_parser(sub)
     _add_sql_parser(sub)
+    _add_run_sql_parser(sub)
     _add_campaign_parser(sub)
     _add_tam_parser(sub)
     _add_onepager_parser(sub)

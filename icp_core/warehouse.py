@@ -50,12 +50,12 @@ def column_name(trait: Trait) -> str:
     return name or "column"
 
 
-def input_columns(profile: Profile) -> dict[str, str]:
-    """{warehouse column: what it must hold} for the profile's traits."""
+def input_columns(profile: Profile, engagement: bool = True) -> dict[str, str]:
+    """{warehouse column: what it must hold} for the profile's traits (and engagement signals)."""
     out: dict[str, str] = {}
     for t in profile.traits:
         out.setdefault(column_name(t), INPUT_KINDS[t.rule])
-    for sig in (profile.engagement.signals if profile.engagement is not None else []):
+    for sig in (profile.engagement.signals if profile.engagement is not None and engagement else []):
         out.setdefault(column_name(sig), "a date (engagement recency)" if sig.kind == "recency"
                        else "a number (engagement count)")
     return out
@@ -256,9 +256,10 @@ def _table(name: str) -> exp.Table:
                      catalog=parts[-3] if len(parts) > 2 else None)
 
 
-def dbt_model(profile: Profile, thresholds: dict[str, float], source: str = "ref('accounts')", engagement=None) -> str:
-    """The same query as a dbt model file (the input is a dbt ref/source)."""
-    return _dbt(profile_sql(profile, thresholds, table="__DBT_SOURCE__", dialect="duckdb", engagement=engagement),
+def dbt_model(profile: Profile, thresholds: dict[str, float], source: str = "ref('accounts')", engagement=None,
+              dialect: str = "duckdb") -> str:
+    """The same query as a dbt model file (the input is a dbt ref/source), in the warehouse's dialect."""
+    return _dbt(profile_sql(profile, thresholds, table="__DBT_SOURCE__", dialect=dialect, engagement=engagement),
                 source)
 
 
@@ -273,7 +274,9 @@ def _dbt(body: str, source: str) -> str:
     """A query on the placeholder table __DBT_SOURCE__ as a dbt model reading `source`."""
     # dbt renders the whole file with Jinja: every "{" from labels, values or column names is written
     # as {{ '{' }}, which renders back to "{", so user text can never open a Jinja tag
-    body = body.replace("{", "{{ '{' }}").replace('"__DBT_SOURCE__"', "{{ " + source + " }}")
+    body = body.replace("{", "{{ '{' }}")
+    for quoted in ('"__DBT_SOURCE__"', "`__DBT_SOURCE__`"):  # ANSI quotes, or BigQuery / Spark backticks
+        body = body.replace(quoted, "{{ " + source + " }}")
     return "{{ config(materialized='table') }}\n" + body + "\n"
 
 

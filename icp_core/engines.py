@@ -1,0 +1,198 @@
+"""Score where the data lives (issue 19): run a profile's warehouse SQL on a real engine and write the
+scores to a table, replacing it atomically.
+
+    run_sql(profile, "postgres", "crm.accounts", "crm.icp_scores", dsn=...)   # psycopg
+    run_sql(profile, "duckdb", "accounts", "icp_scores", database="wh.duckdb")
+
+The query is `warehouse.profile_sql` for the engine's dialect: the same trait conditions, score
+arithmetic, status and tier lines as the app, so the scores there equal the app's row for row (the
+equality tests run it on a real PostgreSQL server). A target-mix profile solves its lines on the
+engine: the engine aggregates the exact score histogram of the eligible accounts (GROUP BY score:
+a few hundred rows, never the accounts), and `scoring.solve_mix_thresholds` places the lines on it
+as the app does.
+
+The target gets one row per input row: the id column (`id_column`, default the table's first
+column), icp_score, icp_status, icp_tier, icp_reasons, icp_flags and icp_profile_version. It is
+written to a staging table and swapped in inside one transaction (PostgreSQL and DuckDB both have
+transactional DDL), so a failure leaves the previous target as it was. Every problem (server not
+reachable, no such table, a trait column the table lacks, a value of the wrong type) is an
+EngineError with one line naming it.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+from sqlglot import exp
+
+from .profile import Profile
+from .sql import literal
+from .warehouse import SqlError, _table, input_columns, profile_sql
+
+ENGINES = ("duckdb", "postgres")
+DSN_ENV = "ICP_PG_DSN"
+OUTPUT_COLUMNS = ("icp_score", "icp_status", "icp_tier", "icp_reasons", "icp_flags")
+
+
+class EngineError(ValueError):
+    """A scoring run that cannot go ahead; the message is one line naming the problem."""
+
+
+@dataclass
+class RunResult:
+    engine: str
+    target: str
+    rows: int
+    thresholds: dict[str, float]
+    tiers: dict[str, int]
+
+
+def _one_line(exc: BaseException) -> str:
+    text = " ".join(str(exc).split())
+    return text[:300] or type(exc).__name__
+
+
+class _Connection:
+    """The little a run needs from a DB-API connection: execute, fetch, commit, rollback, close."""
+
+    con: Any  # a psycopg or a DuckDB connection
+
+    def __init__(self, engine: str, dsn: str | None, database: str | None):
+        self.engine = engine
+        try:
+            if engine == "postgres":
+                import psycopg
+
+                dsn = dsn or os.environ.get(DSN_ENV)
+                if not dsn:
+                    raise EngineError(f"no PostgreSQL connection: pass --dsn or set {DSN_ENV}")
+                self.con = psycopg.connect(dsn, connect_timeout=10)
+            elif engine == "duckdb":
+                import duckdb
+
+                if not database:
+                    raise EngineError("no DuckDB database file: pass --database")
+                self.con = duckdb.connect(database)
+                self.con.execute("BEGIN TRANSACTION")
+            else:
+                raise EngineError(f"unknown engine {engine!r} (one of {', '.join(ENGINES)})")
+        except EngineError:
+            raise
+        except Exception as exc:  # the driver's own error: unreachable server, bad file, refused login
+            where = "PostgreSQL" if engine == "postgres" else f"DuckDB file {database}"
+            raise EngineError(f"cannot connect to {where}: {_one_line(exc)}") from None
+
+    def query(self, sql: str) -> tuple[list[str], list[tuple]]:
+        cur = self.con.cursor() if self.engine == "postgres" else self.con
+        cur.execute(sql)
+        names = [d[0] for d in (cur.description or [])]
+        return names, (cur.fetchall() if cur.description else [])
+
+    def commit(self) -> None:
+        if self.engine == "postgres":
+            self.con.commit()
+        else:
+            self.con.execute("COMMIT")
+
+    def rollback(self) -> None:
+        try:
+            if self.engine == "postgres":
+                self.con.rollback()
+            else:
+                self.con.execute("ROLLBACK")
+        except Exception:  # noqa: S110 - nothing more to undo on a broken connection
+            pass
+
+    def close(self) -> None:
+        self.con.close()
+
+
+def _dialect(engine: str) -> str:
+    return {"postgres": "postgres", "duckdb": "duckdb"}[engine]
+
+
+def _scored(profile: Profile, thresholds: dict[str, float], table: str, engine: str) -> str:
+    """The scoring query: the profile's warehouse SQL over `table` for the engine's dialect."""
+    return profile_sql(profile, thresholds, table=table, dialect=_dialect(engine))
+
+
+def _solve_mix(con: _Connection, profile: Profile, table: str) -> dict[str, float]:
+    """A target mix's A/B/C lines, solved on the engine's exact score histogram of the accounts that
+    are neither Disqualified nor Insufficient data (with no lines, every other account is D)."""
+    from .scoring import solve_mix_thresholds
+
+    none = {"A": math.inf, "B": math.inf, "C": math.inf}
+    sql = (f"SELECT icp_score, count(*) AS n FROM ({_scored(profile, none, table, con.engine)}) AS s "
+           f"WHERE icp_tier = 'D' GROUP BY icp_score")
+    _, rows = con.query(sql)
+    if not rows:
+        return none
+    score = np.array([float(r[0]) for r in rows])
+    counts = np.array([int(r[1]) for r in rows])
+    return solve_mix_thresholds(score, np.ones(len(score), bool), profile.tier_rule.mix, counts)
+
+
+def _check_columns(con: _Connection, profile: Profile, table: str) -> list[str]:
+    """The table's columns (EngineError for a missing table or a trait column it lacks)."""
+    try:
+        names, _ = con.query(f"SELECT * FROM {_table(table).sql(dialect=_dialect(con.engine))} LIMIT 0")
+    except SqlError:
+        raise
+    except Exception as exc:
+        raise EngineError(f"cannot read table {table}: {_one_line(exc)}") from None
+    have = {n.lower() for n in names}
+    need = input_columns(profile, engagement=False)  # the run writes fit scores only
+    missing = [f"{c} ({what})" for c, what in need.items() if c.lower() not in have]
+    if missing:
+        raise EngineError(f"table {table} lacks the column(s) the ICP's traits read: {', '.join(missing)}")
+    return names
+
+
+def run_sql(profile: Profile, engine: str, table: str, target: str, dsn: str | None = None,
+            database: str | None = None, version_label: str = "", id_column: str | None = None) -> RunResult:
+    """Score every row of `table` on `engine` and replace `target` with the scores (see module doc)."""
+    try:
+        target_ref, table_ref = _table(target), _table(table)
+    except SqlError as exc:
+        raise EngineError(str(exc)) from None
+    if target_ref == table_ref:
+        raise EngineError("the target table must not be the input table")
+    con = _Connection(engine, dsn, database)
+    try:
+        names = _check_columns(con, profile, table)
+        key = id_column or names[0]
+        if key.lower() not in {n.lower() for n in names}:
+            raise EngineError(f"table {table} has no id column {key!r}")
+        dialect = _dialect(engine)
+        try:
+            thresholds = (_solve_mix(con, profile, table) if profile.tier_rule.mode == "mix"
+                          else {k: float(profile.tier_rule.thresholds[k]) for k in ("A", "B", "C")})
+            scored = _scored(profile, thresholds, table, engine)
+            key_col = exp.column(exp.to_identifier(key, quoted=True)).sql(dialect=dialect)
+            select = (f"SELECT {key_col}, {', '.join(OUTPUT_COLUMNS)}, "
+                      f"{literal(version_label).sql(dialect=dialect)} AS icp_profile_version FROM ({scored}) AS s")
+            stage_name = target_ref.name + "_icp_staging"
+            stage = target_ref.copy()
+            stage.set("this", exp.to_identifier(stage_name, quoted=True))
+            stage_sql, target_sql = stage.sql(dialect=dialect), target_ref.sql(dialect=dialect)
+            con.query(f"DROP TABLE IF EXISTS {stage_sql}")
+            con.query(f"CREATE TABLE {stage_sql} AS {select}")
+            _, counts = con.query(f"SELECT icp_tier, count(*) FROM {stage_sql} GROUP BY icp_tier")
+            con.query(f"DROP TABLE IF EXISTS {target_sql}")
+            con.query(f"ALTER TABLE {stage_sql} RENAME TO {exp.to_identifier(target_ref.name, quoted=True).sql(dialect=dialect)}")
+            con.commit()
+        except EngineError:
+            raise
+        except Exception as exc:  # the engine refused the query: wrong types, permissions, ...
+            raise EngineError(f"{engine} could not score {table}: {_one_line(exc)}") from None
+    except BaseException:
+        con.rollback()
+        raise
+    finally:
+        con.close()
+    tiers = {str(t): int(n) for t, n in counts}
+    return RunResult(engine, target, sum(tiers.values()), thresholds, tiers)

@@ -1,0 +1,183 @@
+"""Issue 19: the profile scored where the data lives. On a real PostgreSQL server (started and
+stopped by this module, on a unix socket) and on DuckDB, `run-sql` writes scores, statuses, tiers,
+reasons and flags equal to the app's row for row, for every trait kind and both tier modes; errors
+are one line and never touch the previous target."""
+
+import numpy as np
+import pandas as pd
+import psycopg
+import pytest
+
+from icp_core.__main__ import main
+from icp_core.dataset import AccountMatrix
+from icp_core.engines import EngineError, run_sql
+from icp_core.ingest import ingest_dataset
+from icp_core.profile import Profile, TierRule, Trait, profile_from_json
+from icp_core.roles import ColumnSpec
+from icp_core.scoring import TIER_LABELS, explain_accounts, score_profile
+from icp_core.store import DatasetStore, new_token
+from icp_core.warehouse import warehouse_view_sql
+from sample_data.generate_sample import generate_accounts
+from tests.conftest import ROOT
+from tests.pg import Postgres, load_frame
+
+pytestmark = pytest.mark.xdist_group("postgres")  # one server per worker that runs these
+
+DEFAULT = ROOT / "sample_data" / "default_profile.json"
+
+
+@pytest.fixture(scope="module")
+def postgres():
+    server = Postgres()
+    yield server
+    server.stop()
+
+
+def dataset(directory, csv):
+    store = DatasetStore(directory, new_token())
+    meta = ingest_dataset(store, csv).meta
+    specs = [ColumnSpec.from_dict(c) for c in meta["columns"]]
+    return store, meta, specs, AccountMatrix(lambda: store.open_dataset(meta["id"]), specs)
+
+
+@pytest.fixture(scope="module")
+def sample(tmp_path_factory):
+    return dataset(tmp_path_factory.mktemp("eng"), ROOT / "sample_data" / "accounts.csv")
+
+
+@pytest.fixture(scope="module")
+def large(tmp_path_factory):
+    d = tmp_path_factory.mktemp("eng100k")
+    generate_accounts(100_000, seed=11).to_csv(d / "a.csv", index=False)
+    return dataset(d, d / "a.csv")
+
+
+def every_kind(p: Profile) -> Profile:
+    """The default profile plus a trait of every rule it lacks: in a set, a range, contains any,
+    true / false, missing; must-have, caution and a disqualifying stay-away."""
+    p = p.copy()
+    p.traits += [Trait("Churned", "is_true", role="churned", weight=-2, trait_class="caution"),
+                 Trait("Not churned", "is_false", role="churned", weight=1),
+                 Trait("No NPS", "missing", role="nps", weight=-1),
+                 Trait("Government", "in_set", role="industry", values=["government"], weight=-5,
+                       trait_class="stay_away", disqualify=True)]
+    return p
+
+
+def app_frame(am, profile):
+    r, _ = score_profile(am, profile)
+    expl = explain_accounts(r, np.arange(am.n))
+    from icp_core.profile import STATUSES
+    return r, pd.DataFrame({"icp_score": r.score, "icp_tier": np.array(TIER_LABELS, dtype=object)[r.tier],
+                            "icp_status": np.array(STATUSES, dtype=object)[r.status],
+                            "icp_reasons": expl["reasons"], "icp_flags": expl["flags"]})
+
+
+def input_frame(store, meta, specs, profile) -> pd.DataFrame:
+    with store.open_dataset(meta["id"]) as con:
+        return con.execute(f"SELECT * FROM ({warehouse_view_sql(profile, specs)}) ORDER BY row_id").df()
+
+
+def assert_equal_to_app(got: pd.DataFrame, want: pd.DataFrame) -> None:
+    got = got.sort_values("row_id").reset_index(drop=True)
+    assert len(got) == len(want)
+    assert np.abs(got["icp_score"].to_numpy(dtype=float) - want["icp_score"].to_numpy()).max() < 1e-9
+    for col in ("icp_tier", "icp_status", "icp_reasons", "icp_flags"):
+        bad = np.flatnonzero(got[col].to_numpy(dtype=object) != want[col].to_numpy(dtype=object))
+        assert len(bad) == 0, (col, got[col].iloc[bad[:3]].tolist(), want[col].iloc[bad[:3]].tolist())
+
+
+def pg_table(dsn, table) -> pd.DataFrame:
+    with psycopg.connect(dsn) as con, con.cursor() as cur:
+        cur.execute(f'SELECT * FROM "{table}"')
+        return pd.DataFrame(cur.fetchall(), columns=[d[0] for d in cur.description])
+
+
+@pytest.mark.parametrize("mode", ["thresholds", "mix"])
+def test_postgres_scores_equal_the_app_on_the_sample(postgres, sample, mode):
+    store, meta, specs, am = sample
+    p = every_kind(profile_from_json(DEFAULT.read_text()))
+    if mode == "mix":
+        p.tier_rule = TierRule(mode="mix", mix={"A": 10, "B": 20, "C": 30, "D": 40})
+    result, want = app_frame(am, p)
+    load_frame(postgres.dsn, "accounts_in", input_frame(store, meta, specs, p))
+    run = run_sql(p, "postgres", "accounts_in", "icp_scores", dsn=postgres.dsn, version_label="Sample v1",
+                  id_column="row_id")
+    assert run.rows == am.n
+    assert run.thresholds == pytest.approx(result.thresholds)  # the mix's lines, solved on the server
+    got = pg_table(postgres.dsn, "icp_scores")
+    assert set(got.columns) == {"row_id", "icp_score", "icp_status", "icp_tier", "icp_reasons", "icp_flags",
+                                "icp_profile_version"}
+    assert (got["icp_profile_version"] == "Sample v1").all()
+    assert_equal_to_app(got, want)
+    assert {"Insufficient data", "Disqualified"} <= set(got["icp_tier"])
+
+
+@pytest.mark.parametrize("mode", ["thresholds", "mix"])
+def test_postgres_and_duckdb_equal_the_app_on_100k_generated_accounts(postgres, large, tmp_path, mode):
+    store, meta, specs, am = large
+    p = every_kind(profile_from_json(DEFAULT.read_text()))
+    if mode == "mix":
+        p.tier_rule = TierRule(mode="mix", mix={"A": 15, "B": 25, "C": 30, "D": 30})
+    _, want = app_frame(am, p)
+    frame = input_frame(store, meta, specs, p)
+    load_frame(postgres.dsn, "big_in", frame)
+    run_sql(p, "postgres", "big_in", "big_scores", dsn=postgres.dsn, id_column="row_id")
+    assert_equal_to_app(pg_table(postgres.dsn, "big_scores"), want)
+    import duckdb
+    db = tmp_path / "wh.duckdb"
+    with duckdb.connect(str(db)) as con:
+        con.register("f", frame)
+        con.execute("CREATE TABLE big_in AS SELECT * FROM f")
+    run_sql(p, "duckdb", "big_in", "big_scores", database=str(db), id_column="row_id")
+    with duckdb.connect(str(db)) as con:
+        assert_equal_to_app(con.execute("SELECT * FROM big_scores").df(), want)
+
+
+def test_errors_are_one_line_and_leave_the_target_whole(postgres, sample, tmp_path, capsys):
+    store, meta, specs, am = sample
+    p = profile_from_json(DEFAULT.read_text())
+    frame = input_frame(store, meta, specs, p)
+    load_frame(postgres.dsn, "acc", frame)
+    run_sql(p, "postgres", "acc", "scores_kept", dsn=postgres.dsn, id_column="row_id")
+    before = pg_table(postgres.dsn, "scores_kept")
+    # a trait column the table lacks
+    load_frame(postgres.dsn, "acc_short", frame.drop(columns=["industry"]))
+    with pytest.raises(EngineError, match="lacks the column.*industry"):
+        run_sql(p, "postgres", "acc_short", "scores_kept", dsn=postgres.dsn)
+    # a column of the wrong type: employees as text, compared with a number
+    load_frame(postgres.dsn, "acc_text", frame.astype({"employees": str}))
+    with pytest.raises(EngineError, match="could not score acc_text"):
+        run_sql(p, "postgres", "acc_text", "scores_kept", dsn=postgres.dsn)
+    with pytest.raises(EngineError, match="cannot read table nowhere"):
+        run_sql(p, "postgres", "nowhere", "scores_kept", dsn=postgres.dsn)
+    pd.testing.assert_frame_equal(pg_table(postgres.dsn, "scores_kept"), before)  # nothing half-written
+    # the CLI: exit 2 with one line; an unreachable server too
+    prof = tmp_path / "p.json"
+    prof.write_text(p.to_json())
+    base = ["run-sql", "--profile", str(prof), "--engine", "postgres", "--target", "scores_kept"]
+    assert main([*base, "--table", "acc_short", "--dsn", postgres.dsn]) == 2
+    assert main([*base, "--table", "acc", "--dsn", f"host={tmp_path} port=1 user=icp connect_timeout=2"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 2 and "lacks the column" in err[0] and err[1].startswith("error: cannot connect to PostgreSQL")
+    assert main([*base, "--table", "acc", "--dsn", postgres.dsn, "--id-column", "row_id"]) == 0
+    assert "scored 3,000 rows on postgres into scores_kept" in capsys.readouterr().err
+
+
+def test_the_dbt_model_runs_on_postgres_and_equals_the_app(postgres, sample):
+    """dbt itself is not installed: the model file is rendered with Jinja2 the way dbt renders it
+    (config() writes nothing, ref() names the relation) and its SQL runs on the real server."""
+    import jinja2
+
+    from icp_core.warehouse import dbt_model
+
+    store, meta, specs, am = sample
+    p = every_kind(profile_from_json(DEFAULT.read_text()))
+    result, want = app_frame(am, p)
+    load_frame(postgres.dsn, "dbt_accounts", input_frame(store, meta, specs, p))
+    model = dbt_model(p, result.thresholds, dialect="postgres")
+    sql = jinja2.Environment().from_string(model).render(config=lambda **kw: "", ref=lambda name: f'"dbt_{name}"')
+    with psycopg.connect(postgres.dsn) as con, con.cursor() as cur:
+        cur.execute(sql)
+        got = pd.DataFrame(cur.fetchall(), columns=[d[0] for d in cur.description])
+    assert_equal_to_app(got, want)
