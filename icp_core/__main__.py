@@ -6,6 +6,7 @@
                                --out PROFILE.json
     python -m icp_core backtest FILE --profile PROFILE.json --outcome COLUMN [--positive VALUE] [--include-insufficient]
     python -m icp_core tam FILE --profile PROFILE.json --by DIM [--by DIM2] [--market FILE] [--acv VALUE] [--out OUT.csv]
+    python -m icp_core ingest-postgres --table T [--dsn DSN] [--name NAME]
     python -m icp_core run-sql --profile PROFILE.json --engine postgres|duckdb --table T --target T2 [--dsn DSN]
     python -m icp_core onepager (FILE | --dataset ID|NAME|sample) --profile PROFILE.json [--outcome OUTCOME] [--out OUT.html]
 
@@ -776,6 +777,26 @@ def _cmd_run_sql(args) -> int:
     return 0
 
 
+def _cmd_ingest_postgres(args) -> int:
+    import tempfile
+
+    from .engines import EngineError, read_postgres
+
+    root = Path(args.data_dir) if args.data_dir else data_dir()
+    store = DatasetStore(root, cli_workspace(root))
+    with tempfile.TemporaryDirectory(prefix="icp_pg_") as tmp:
+        path = Path(tmp) / "accounts.parquet"
+        try:
+            read_postgres(args.table, path, dsn=args.dsn)
+        except EngineError as exc:
+            raise CliError(str(exc)) from None
+        result = ingest_dataset(store, path, name=args.name or f"PostgreSQL {args.table}",
+                                display_names=(f"PostgreSQL table {args.table}", None))
+    print(json.dumps(ingest_summary(result.meta), ensure_ascii=False, default=str) if args.json
+          else format_quality(result.meta))
+    return 0
+
+
 def _add_run_sql_parser(sub) -> None:
     """The `run-sql` subcommand: score a table where it lives and replace a target table atomically."""
     run = sub.add_parser("run-sql", help="score a table on PostgreSQL or DuckDB and write the scores to a table")
@@ -789,6 +810,12 @@ def _add_run_sql_parser(sub) -> None:
     run.add_argument("--id-column", help="the input column that identifies a row (default: the first)")
     run.add_argument("--version-label", help="icp_profile_version text (default: the profile's name)")
     run.set_defaults(func=_cmd_run_sql)
+    pg = sub.add_parser("ingest-postgres", help="read an accounts table from PostgreSQL as a new dataset")
+    pg.add_argument("--table", required=True, help="the table (schema.table allowed)")
+    pg.add_argument("--dsn", help="PostgreSQL connection string (default: $ICP_PG_DSN); never stored")
+    pg.add_argument("--name", help="dataset name (default: PostgreSQL <table>)")
+    pg.add_argument("--json", action="store_true", help="print the ingest summary as JSON")
+    pg.set_defaults(func=_cmd_ingest_postgres)
 
 
 def _add_campaign_parser(sub) -> None:

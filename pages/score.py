@@ -94,7 +94,7 @@ PAGE_CSS = """<style>
 .st-key-score-controls {height: max(300px, calc(100vh - 175px)) !important; max-height: none !important;
   flex: none !important; padding-right: 0.6rem;}
 div:has(> .st-key-score-controls) {height: auto !important; max-height: none !important; flex: none !important;}
-[class*='st-key-score-card-'] {padding: 0.55rem 0.5rem !important; gap: 0.3rem !important; min-width: 0;}
+[class*='st-key-score-card-'] {padding: 0.4rem 0.5rem !important; gap: 0.3rem !important; min-width: 0;}
 [class*='st-key-score-card-'] [data-testid='stMetricValue'] {font-size: clamp(1.2rem, 1.9vw, 2.1rem);
   line-height: 1.15;}
 [class*='st-key-score-card-'] [data-testid='stMetric'] {padding: 0;}
@@ -839,11 +839,9 @@ def committee_line(pos: int) -> None:
 def missing_data_line() -> str:
     """How many accounts the ICP cannot judge for blanks: Insufficient data and low confidence."""
     by_status = np.bincount(result.pattern_status, weights=result.patterns.count, minlength=len(STATUSES))
-    n = max(result.n, 1)
     r = profile.tier_rule
-    return (f"Missing data: {count(by_status[2])} accounts ({pct(by_status[2] / n)}) not tiered, under "
-            f"{r.insufficient_below:g} % of the trait weight known · {count(by_status[1])} ({pct(by_status[1] / n)}) "
-            f"low confidence, under {r.low_confidence_below:g} %")
+    return (f"Missing data: {count(by_status[2])} not tiered (under {r.insufficient_below:g} % of the trait "
+            f"weight known), {count(by_status[1])} low confidence (under {r.low_confidence_below:g} %)")
 
 
 def card_lines(row, b) -> str:
@@ -876,8 +874,8 @@ def main_area() -> None:
                       delta_arrow="auto" if change else "off", label_visibility="collapsed")
             st.html(card_lines(row, b))
     evidence_line = live_evidence_line()
-    st.caption(f"Changes since {work['baseline_label']}" + (f" · {evidence_line}" if evidence_line else "."))
-    st.caption(missing_data_line())
+    st.caption(f"Changes since {work['baseline_label']}" + (f" · {evidence_line}" if evidence_line else "")
+               + f" · {missing_data_line()}")
     what_moved_panel()
     matrix_panel()
     # how broad the ICP is, always under the cards (icp_core.breadth: thresholds in the README)

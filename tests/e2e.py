@@ -88,11 +88,14 @@ def open_app(browser, url: str, width: int = 1280, height: int = 720, ready: str
 
 
 def tier_counts(page, timeout_s: float = 60) -> list[str]:
-    """The five tier metric values once they are all drawn (the cards render after the heading)."""
+    """The six tier metric values (A-D, Disqualified, Insufficient data) once they are all drawn and
+    the trait controls after them too (the cards render after the heading, the controls after the
+    cards)."""
     deadline = time.time() + timeout_s
     while True:
-        values = page.locator("[data-testid='stMetricValue']").all_inner_texts()[:5]
-        if len(values) == 5 and all(v.strip() for v in values):
+        values = page.locator("[data-testid='stMetricValue']").all_inner_texts()[:6]
+        controls = page.locator(".st-key-score-controls [data-testid='stSlider']").count()
+        if len(values) == 6 and all(v.strip() for v in values) and controls:
             return values
         if time.time() > deadline:
             raise AssertionError(f"tier metrics not drawn: {values}")

@@ -181,3 +181,33 @@ def test_the_dbt_model_runs_on_postgres_and_equals_the_app(postgres, sample):
         cur.execute(sql)
         got = pd.DataFrame(cur.fetchall(), columns=[d[0] for d in cur.description])
     assert_equal_to_app(got, want)
+
+
+def test_ingest_from_postgres_equals_the_file(postgres, sample, tmp_path, capsys):
+    """Accounts read from a PostgreSQL table go through the same cleaning and role detection as the
+    file: the same columns and roles, the same scores; the DSN is stored nowhere."""
+    import json
+
+    from icp_core.store import DatasetStore as Store
+
+    store, meta, specs, am = sample
+    raw = pd.read_csv(ROOT / "sample_data" / "accounts.csv", dtype=str, keep_default_na=False)
+    load_frame(postgres.dsn, "crm_accounts", raw.replace({"": None}))
+    root = tmp_path / "data"
+    assert main(["--data-dir", str(root), "ingest-postgres", "--table", "crm_accounts", "--dsn", postgres.dsn,
+                 "--json"]) == 0
+    summary = json.loads(capsys.readouterr().out)
+    assert summary["accounts"] == am.n
+    (pg_meta,), _ = next(iter(Store(root, ws).list_datasets() for ws in [p.name for p in (root / "workspaces").iterdir()]))
+    pg_specs = [ColumnSpec.from_dict(c) for c in pg_meta["columns"]]
+    assert [(s.header, s.role, s.kind) for s in pg_specs] == [(s.header, s.role, s.kind) for s in specs]
+    pg_am = AccountMatrix(lambda: Store(root, next((root / "workspaces").iterdir()).name).open_dataset(pg_meta["id"]),
+                          pg_specs)
+    p = profile_from_json(DEFAULT.read_text())
+    a, b = score_profile(am, p)[0], score_profile(pg_am, p)[0]
+    assert (a.tier == b.tier).all() and np.allclose(a.score, b.score)
+    stored = "".join(f.read_text(errors="ignore") for f in root.rglob("*.json"))
+    assert str(postgres.sock) not in stored and "user=icp" not in stored  # credentials never stored
+    # a missing table: exit 2, one line
+    assert main(["--data-dir", str(root), "ingest-postgres", "--table", "nope", "--dsn", postgres.dsn]) == 2
+    assert capsys.readouterr().err.strip().startswith("error: cannot read table nope")
