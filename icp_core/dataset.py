@@ -284,20 +284,30 @@ class AccountMatrix:
     def known_matrix(self, bound: list[tuple[Trait, ColumnSpec]]) -> np.ndarray:
         """An (n_accounts, n_traits) boolean matrix: could each trait be evaluated on each account
         (its column is not blank: traits.known), cached per column like the match vectors."""
-        keys = [("known", s.key) if t.rule != "missing" else None for t, s in bound]
-        found = {k[1]: v for k, v in self._get_many([k for k in keys if k is not None]).items()}
-        todo = {k[1]: (t, s) for k, (t, s) in zip(keys, bound, strict=True) if k is not None and k[1] not in found}
-        if todo:
-            exprs = [f"{known_sql(t, s.key, s.kind)} AS k{i}" for i, (t, s) in enumerate(todo.values())]
-            with self._connect() as con:
-                cols = con.execute(f"SELECT {', '.join(exprs)} FROM accounts ORDER BY row_id").fetchnumpy()
-            new = {k: np.asarray(cols[f"k{i}"], dtype=bool) for i, k in enumerate(todo)}
-            found.update(new)
-            self._put_many({("known", k): v for k, v in new.items()})
+        keys = [s.key if t.rule != "missing" else None for t, s in bound]
+        found = self._vectors("known", {k: (lambda t=t, s=s: known_sql(t, s.key, s.kind))
+                                        for k, (t, s) in zip(keys, bound, strict=True) if k is not None})
         if not bound:
             return np.zeros((self.n, 0), dtype=bool)
         ones = np.ones(self.n, dtype=bool)
-        return np.column_stack([found[k[1]] if k is not None else ones for k in keys])
+        return np.column_stack([found[k] if k is not None else ones for k in keys])
+
+    def _vectors(self, tag: str, wanted: dict) -> dict:
+        """{key: boolean vector per account} for {key: () -> DuckDB boolean expression}: the cached
+        ones from the cache (as (tag, key)), the others computed together in one query and cached.
+        Every vector is held in the returned dict (a local reference) before a matrix is built: the
+        bounded cache is only an accelerator, so another session evicting an entry meanwhile (or
+        more vectors than the cache holds) can never make a lookup fail."""
+        found = {k[1]: v for k, v in self._get_many([(tag, k) for k in wanted]).items()}
+        todo = [k for k in wanted if k not in found]
+        if todo:
+            exprs = [f"{wanted[k]()} AS v{i}" for i, k in enumerate(todo)]
+            with self._connect() as con:
+                cols = con.execute(f"SELECT {', '.join(exprs)} FROM accounts ORDER BY row_id").fetchnumpy()
+            new = {k: np.asarray(cols[f"v{i}"], dtype=bool) for i, k in enumerate(todo)}
+            found.update(new)
+            self._put_many({(tag, k): v for k, v in new.items()})
+        return found
 
     def technology_flags(self, spec: ColumnSpec, limit: int) -> tuple[list[str], np.ndarray]:
         """The `limit` most common values of a multi-valued column and an (n_accounts, len(values))
@@ -312,18 +322,8 @@ class AccountMatrix:
         """An (n_accounts, n_traits) boolean matrix for the bound traits, in their order.
         Definitions not seen before are computed together in one DuckDB query."""
         keys = [t.definition_key() for t, _ in bound]
-        # Every vector needed is held in `found` (a local reference) before the matrix is built:
-        # the bounded cache is only an accelerator, so another session evicting an entry
-        # meanwhile (or more traits than the cache holds) can never make a lookup fail.
-        found = {k[1]: v for k, v in self._get_many([("match", k) for k in keys]).items()}
-        todo = {k: (t, s) for k, (t, s) in zip(keys, bound, strict=True) if k not in found}
-        if todo:
-            exprs = [f"{condition_sql(t, s.key, s.kind)} AS m{i}" for i, (t, s) in enumerate(todo.values())]
-            with self._connect() as con:
-                cols = con.execute(f"SELECT {', '.join(exprs)} FROM accounts ORDER BY row_id").fetchnumpy()
-            new = {k: np.asarray(cols[f"m{i}"], dtype=bool) for i, k in enumerate(todo)}
-            found.update(new)
-            self._put_many({("match", k): v for k, v in new.items()})
+        found = self._vectors("match", {k: (lambda t=t, s=s: condition_sql(t, s.key, s.kind))
+                                        for k, (t, s) in zip(keys, bound, strict=True)})
         vectors = [found[k] for k in keys]
         if not vectors:
             return np.zeros((self.n, 0), dtype=bool)
