@@ -29,14 +29,18 @@ browser:
 	fi
 	@/usr/bin/chromium --version
 
-## servers: Debian's PostgreSQL server binaries for the warehouse tests (each test run starts its own
-## throwaway cluster on a unix socket and stops it; nothing listens on a port)
+## servers: Debian's PostgreSQL server binaries and a Java 17 runtime for Spark, for the warehouse tests
+## (each test run starts its own throwaway PostgreSQL cluster on a unix socket and Spark in local mode,
+## and stops them; nothing listens on a port)
 servers:
-	@if ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then \
+	@PKGS=""; \
+	ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || PKGS="$$PKGS postgresql"; \
+	command -v java >/dev/null 2>&1 || PKGS="$$PKGS openjdk-17-jre-headless"; \
+	if [ -n "$$PKGS" ]; then \
 	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
-	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq postgresql; \
+	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq $$PKGS; \
 	fi
-	@ls /usr/lib/postgresql/*/bin/initdb
+	@ls /usr/lib/postgresql/*/bin/initdb && java -version 2>&1 | head -1
 
 ## test: install everything (first time), lint, type-check icp_core, run the whole suite (browser tests included)
 test: $(VENV)/.installed-dev browser servers

@@ -7,7 +7,7 @@
     python -m icp_core backtest FILE --profile PROFILE.json --outcome COLUMN [--positive VALUE] [--include-insufficient]
     python -m icp_core tam FILE --profile PROFILE.json --by DIM [--by DIM2] [--market FILE] [--acv VALUE] [--out OUT.csv]
     python -m icp_core ingest-postgres --table T [--dsn DSN] [--name NAME]
-    python -m icp_core run-sql --profile PROFILE.json --engine postgres|duckdb --table T --target T2 [--dsn DSN]
+    python -m icp_core run-sql --profile PROFILE.json --engine postgres|duckdb|spark --table T --target T2 [--dsn DSN]
     python -m icp_core onepager (FILE | --dataset ID|NAME|sample) --profile PROFILE.json [--outcome OUTCOME] [--out OUT.html]
 
 
@@ -767,8 +767,14 @@ def _cmd_run_sql(args) -> int:
     profile = _read_profile(args.profile)
     label = args.version_label or profile_version_label(profile.name, None)
     try:
-        r = run_sql(profile, args.engine, args.table, args.target, dsn=args.dsn, database=args.database,
-                    version_label=label, id_column=args.id_column)
+        if args.engine == "spark":
+            from .engines import run_spark
+
+            r = run_spark(profile, args.table, args.target, master=args.spark_master, version_label=label,
+                          id_column=args.id_column)
+        else:
+            r = run_sql(profile, args.engine, args.table, args.target, dsn=args.dsn, database=args.database,
+                        version_label=label, id_column=args.id_column)
     except EngineError as exc:
         raise CliError(str(exc)) from None
     tiers = ", ".join(f"{t} {n:,}" for t, n in sorted(r.tiers.items()))
@@ -799,12 +805,14 @@ def _cmd_ingest_postgres(args) -> int:
 
 def _add_run_sql_parser(sub) -> None:
     """The `run-sql` subcommand: score a table where it lives and replace a target table atomically."""
-    run = sub.add_parser("run-sql", help="score a table on PostgreSQL or DuckDB and write the scores to a table")
+    run = sub.add_parser("run-sql", help="score a table on PostgreSQL, DuckDB or Spark and write the scores to a table")
     run.add_argument("--profile", required=True, help="ICP profile JSON")
-    run.add_argument("--engine", required=True, choices=["postgres", "duckdb"])
-    run.add_argument("--table", required=True, help="input table (schema.table allowed), one column per trait column "
-                                                    "(see `sql`: input columns)")
-    run.add_argument("--target", required=True, help="table to (re)write with the scores, atomically")
+    run.add_argument("--engine", required=True, choices=["postgres", "duckdb", "spark"])
+    run.add_argument("--table", required=True, help="input table (schema.table allowed; for Spark also a Parquet or "
+                                                    "CSV path), one column per trait column (see `sql`: input columns)")
+    run.add_argument("--target", required=True, help="table to (re)write with the scores, atomically (for Spark also "
+                                                     "a Parquet path)")
+    run.add_argument("--spark-master", default="local[*]", help="Spark master (default local[*]; a cluster URL)")
     run.add_argument("--dsn", help="PostgreSQL connection string (default: $ICP_PG_DSN)")
     run.add_argument("--database", help="DuckDB database file")
     run.add_argument("--id-column", help="the input column that identifies a row (default: the first)")

@@ -112,7 +112,7 @@ class _Connection:
 
 
 def _dialect(engine: str) -> str:
-    return {"postgres": "postgres", "duckdb": "duckdb"}[engine]
+    return {"postgres": "postgres", "duckdb": "duckdb", "spark": "spark"}[engine]
 
 
 def _scored(profile: Profile, thresholds: dict[str, float], table: str, engine: str) -> str:
@@ -248,3 +248,103 @@ def read_postgres(table: str, dest, dsn: str | None = None, max_rows: int | None
         con.rollback()
         con.close()
     return rows
+
+
+# --------------------------------------------------------------------------- Apache Spark
+
+SPARK_INPUT_VIEW = "icp_input"
+
+
+def _is_path(name: str) -> bool:
+    return "/" in name or name.lower().endswith((".parquet", ".csv"))
+
+
+SPARK_SUBMIT = "submit"  # --spark-master value under spark-submit: its own --master decides
+
+
+def spark_session(master: str = "local[*]"):
+    """A SparkSession on `master` (local[*] by default; a cluster URL, e.g. spark://host:7077, runs the
+    same job there; SPARK_SUBMIT keeps the master spark-submit was given)."""
+    from pyspark.sql import SparkSession
+
+    builder = SparkSession.builder.appName("icp-explorer")
+    if master != SPARK_SUBMIT:
+        builder = (builder.master(master).config("spark.ui.enabled", "false")
+                   .config("spark.sql.shuffle.partitions", "8"))
+    return builder.config("spark.sql.session.timeZone", "UTC").getOrCreate()
+
+
+def run_spark(profile: Profile, source: str, target: str, spark=None, master: str = "local[*]",
+              version_label: str = "", id_column: str | None = None) -> RunResult:
+    """Score `source` (a Spark table, or a Parquet / CSV path) with the profile's Spark SQL and write
+    the scores to `target`: a path gets Parquet, written beside it and swapped in by renaming
+    directories (on a local or mounted file system); a table name is overwritten with saveAsTable.
+    Same output columns and errors as run_sql."""
+    try:
+        if spark is None:
+            spark = spark_session(master)
+    except Exception as exc:
+        raise EngineError(f"cannot start Spark on {master}: {_one_line(exc)}") from None
+    try:
+        if _is_path(source):
+            reader = spark.read.option("header", "true").option("inferSchema", "true")
+            frame = reader.csv(source) if source.lower().endswith(".csv") else spark.read.parquet(source)
+        else:
+            frame = spark.table(source)
+        frame.createOrReplaceTempView(SPARK_INPUT_VIEW)
+    except Exception as exc:
+        raise EngineError(f"cannot read {source}: {_one_line(exc)}") from None
+    names = frame.columns
+    have = {n.lower() for n in names}
+    missing = [f"{c} ({what})" for c, what in input_columns(profile, engagement=False).items() if c.lower() not in have]
+    if missing:
+        raise EngineError(f"{source} lacks the column(s) the ICP's traits read: {', '.join(missing)}")
+    key = id_column or names[0]
+    if key.lower() not in have:
+        raise EngineError(f"{source} has no id column {key!r}")
+    try:
+        if profile.tier_rule.mode == "mix":
+            from .scoring import solve_mix_thresholds
+
+            none = {"A": math.inf, "B": math.inf, "C": math.inf}
+            hist = spark.sql(f"SELECT icp_score, count(*) AS n FROM ({_scored(profile, none, SPARK_INPUT_VIEW, 'spark')}) "
+                             f"AS s WHERE icp_tier = 'D' GROUP BY icp_score").collect()
+            thresholds = none if not hist else solve_mix_thresholds(
+                np.array([float(r[0]) for r in hist]), np.ones(len(hist), bool), profile.tier_rule.mix,
+                np.array([int(r[1]) for r in hist]))
+        else:
+            thresholds = {k: float(profile.tier_rule.thresholds[k]) for k in ("A", "B", "C")}
+        key_col = exp.column(exp.to_identifier(key, quoted=True)).sql(dialect="spark")
+        out = spark.sql(f"SELECT {key_col}, {', '.join(OUTPUT_COLUMNS)}, "
+                        f"{literal(version_label).sql(dialect='spark')} AS icp_profile_version "
+                        f"FROM ({_scored(profile, thresholds, SPARK_INPUT_VIEW, 'spark')}) AS s")
+        if _is_path(target):
+            _write_parquet_swap(out, target)
+            written = spark.read.parquet(target)
+        else:
+            out.write.mode("overwrite").saveAsTable(target)
+            written = spark.table(target)
+        counts = written.groupBy("icp_tier").count().collect()  # read back, not scored again
+    except EngineError:
+        raise
+    except Exception as exc:
+        raise EngineError(f"spark could not score {source}: {_one_line(exc)}") from None
+    tiers = {str(r[0]): int(r[1]) for r in counts}
+    return RunResult("spark", target, sum(tiers.values()), thresholds, tiers)
+
+
+def _write_parquet_swap(frame, target: str) -> None:
+    """Parquet at `target`, written to a staging directory first and renamed into place, so a failed
+    job never leaves a half-written target (the previous one stays until the new one is whole)."""
+    import shutil
+    from pathlib import Path
+
+    dest = Path(target.removeprefix("file://"))
+    stage, old = dest.with_name(dest.name + ".icp_staging"), dest.with_name(dest.name + ".icp_old")
+    shutil.rmtree(stage, ignore_errors=True)
+    frame.write.mode("overwrite").parquet(str(stage))
+    shutil.rmtree(old, ignore_errors=True)
+    if dest.exists():
+        dest.rename(old)
+    stage.rename(dest)
+    shutil.rmtree(old, ignore_errors=True)

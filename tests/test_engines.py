@@ -1,7 +1,8 @@
 """Issue 19: the profile scored where the data lives. On a real PostgreSQL server (started and
-stopped by this module, on a unix socket) and on DuckDB, `run-sql` writes scores, statuses, tiers,
-reasons and flags equal to the app's row for row, for every trait kind and both tier modes; errors
-are one line and never touch the previous target."""
+stopped by this module, on a unix socket), on DuckDB and on Apache Spark (pyspark in local mode, the
+job a cluster runs), `run-sql` writes scores, statuses, tiers, reasons and flags equal to the app's
+row for row, for every trait kind and both tier modes; errors are one line and never touch the
+previous target."""
 
 import numpy as np
 import pandas as pd
@@ -10,7 +11,7 @@ import pytest
 
 from icp_core.__main__ import main
 from icp_core.dataset import AccountMatrix
-from icp_core.engines import EngineError, run_sql
+from icp_core.engines import EngineError, run_spark, run_sql, spark_session
 from icp_core.ingest import ingest_dataset
 from icp_core.profile import Profile, TierRule, Trait, profile_from_json
 from icp_core.roles import ColumnSpec
@@ -21,7 +22,7 @@ from sample_data.generate_sample import generate_accounts
 from tests.conftest import ROOT
 from tests.pg import Postgres, load_frame
 
-pytestmark = pytest.mark.xdist_group("postgres")  # one server per worker that runs these
+pytestmark = pytest.mark.xdist_group("engines")  # one server and one JVM, on the worker that runs these
 
 DEFAULT = ROOT / "sample_data" / "default_profile.json"
 
@@ -211,3 +212,53 @@ def test_ingest_from_postgres_equals_the_file(postgres, sample, tmp_path, capsys
     # a missing table: exit 2, one line
     assert main(["--data-dir", str(root), "ingest-postgres", "--table", "nope", "--dsn", postgres.dsn]) == 2
     assert capsys.readouterr().err.strip().startswith("error: cannot read table nope")
+
+
+# --------------------------------------------------------------------------- Apache Spark
+
+@pytest.fixture(scope="module")
+def spark():
+    session = spark_session("local[2]")
+    yield session
+    session.stop()
+
+
+@pytest.mark.parametrize("mode", ["thresholds", "mix"])
+@pytest.mark.parametrize("which", ["sample", "large"])
+def test_spark_scores_equal_the_app(spark, request, tmp_path, which, mode):
+    store, meta, specs, am = request.getfixturevalue(which)
+    p = every_kind(profile_from_json(DEFAULT.read_text()))
+    if mode == "mix":
+        p.tier_rule = TierRule(mode="mix", mix={"A": 10, "B": 20, "C": 30, "D": 40})
+    result, want = app_frame(am, p)
+    src = tmp_path / "in.parquet"
+    input_frame(store, meta, specs, p).to_parquet(src, index=False)
+    out = tmp_path / "scores.parquet"
+    run = run_spark(p, str(src), str(out), spark=spark, version_label="v2", id_column="row_id")
+    assert run.rows == am.n and run.thresholds == pytest.approx(result.thresholds)
+    got = pd.read_parquet(out)
+    assert (got["icp_profile_version"] == "v2").all()
+    assert_equal_to_app(got, want)
+
+
+def test_spark_errors_are_one_line_and_leave_the_target_whole(spark, sample, tmp_path, capsys):
+    store, meta, specs, am = sample
+    p = profile_from_json(DEFAULT.read_text())
+    frame = input_frame(store, meta, specs, p)
+    good, short = tmp_path / "in.parquet", tmp_path / "short.parquet"
+    frame.to_parquet(good, index=False)
+    frame.drop(columns=["industry"]).to_parquet(short, index=False)
+    out = tmp_path / "scores.parquet"
+    run_spark(p, str(good), str(out), spark=spark, id_column="row_id")
+    before = pd.read_parquet(out)
+    with pytest.raises(EngineError, match="lacks the column.*industry"):
+        run_spark(p, str(short), str(out), spark=spark)
+    with pytest.raises(EngineError, match="cannot read"):
+        run_spark(p, str(tmp_path / "none.parquet"), str(out), spark=spark)
+    pd.testing.assert_frame_equal(pd.read_parquet(out), before)
+    prof = tmp_path / "p.json"
+    prof.write_text(p.to_json())
+    assert main(["run-sql", "--profile", str(prof), "--engine", "spark", "--spark-master", "local[1]",
+                 "--table", str(short), "--target", str(out)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "lacks the column" in err[0]
