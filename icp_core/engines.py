@@ -164,9 +164,9 @@ def run_sql(profile: Profile, engine: str, table: str, target: str, dsn: str | N
     con = _Connection(engine, dsn, database)
     try:
         names = _check_columns(con, profile, table)
-        key = id_column or names[0]
-        if key.lower() not in {n.lower() for n in names}:
-            raise EngineError(f"table {table} has no id column {key!r}")
+        key = next((n for n in names if n.lower() == (id_column or names[0]).lower()), None)
+        if key is None:
+            raise EngineError(f"table {table} has no id column {id_column!r}")
         dialect = _dialect(engine)
         try:
             thresholds = (_solve_mix(con, profile, table) if profile.tier_rule.mode == "mix"
@@ -299,9 +299,9 @@ def run_spark(profile: Profile, source: str, target: str, spark=None, master: st
     missing = [f"{c} ({what})" for c, what in input_columns(profile, engagement=False).items() if c.lower() not in have]
     if missing:
         raise EngineError(f"{source} lacks the column(s) the ICP's traits read: {', '.join(missing)}")
-    key = id_column or names[0]
-    if key.lower() not in have:
-        raise EngineError(f"{source} has no id column {key!r}")
+    key = next((n for n in names if n.lower() == (id_column or names[0]).lower()), None)
+    if key is None:
+        raise EngineError(f"{source} has no id column {id_column!r}")
     try:
         if profile.tier_rule.mode == "mix":
             from .scoring import solve_mix_thresholds
