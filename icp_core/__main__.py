@@ -1,12 +1,11 @@
 """The ICP Explorer command line.
 
-    python -m icp_core ingest FILE [--opportunities FILE] [--name NAME]
+    python -m icp_core ingest (FILE | --postgres TABLE_OR_QUERY [--dsn DSN]) [--opportunities FILE] [--name NAME]
     python -m icp_core score FILE --profile PROFILE.json [--out OUT.csv] [--skip-missing-traits]
     python -m icp_core suggest FILE --outcome COLUMN [--positive VALUE] [--max-traits 12] [--allow-column HEADER]
                                --out PROFILE.json
     python -m icp_core backtest FILE --profile PROFILE.json --outcome COLUMN [--positive VALUE] [--include-insufficient]
     python -m icp_core tam FILE --profile PROFILE.json --by DIM [--by DIM2] [--market FILE] [--acv VALUE] [--out OUT.csv]
-    python -m icp_core ingest-postgres --table T [--dsn DSN] [--name NAME]
     python -m icp_core run-sql --profile PROFILE.json --engine postgres|duckdb|spark --table T --target T2 [--dsn DSN]
     python -m icp_core onepager (FILE | --dataset ID|NAME|sample) --profile PROFILE.json [--outcome OUTCOME] [--out OUT.html]
 
@@ -87,10 +86,25 @@ def _cmd_ingest(args) -> int:
 
     if args.header_row is not None and args.header_row < 1:
         raise CliError(f"--header-row is counted from 1; got {args.header_row}")
-    result = ingest_dataset(store, Path(args.file), Path(args.opportunities) if args.opportunities else None,
-                            name=args.name, shape=args.shape, key=args.key,
-                            read_options=ReadOptions(encoding=args.encoding, sheet=args.sheet,
-                                                     header_row=args.header_row))
+    if (args.file is None) == (args.postgres is None):
+        raise CliError("give an accounts FILE or --postgres TABLE_OR_QUERY (one of them)")
+    import tempfile
+
+    with tempfile.TemporaryDirectory(prefix="icp_pg_") as tmp:
+        accounts, shown = Path(args.file) if args.file else Path(tmp) / "accounts.parquet", None
+        if args.postgres is not None:
+            from .engines import EngineError, read_postgres, source_label
+
+            try:
+                read_postgres(args.postgres, accounts, dsn=args.dsn)
+            except EngineError as exc:
+                raise CliError(str(exc)) from None
+            shown = source_label(args.postgres)
+        result = ingest_dataset(store, accounts, Path(args.opportunities) if args.opportunities else None,
+                                name=args.name or shown, shape=args.shape, key=args.key,
+                                display_names=(shown, None),
+                                read_options=ReadOptions(encoding=args.encoding, sheet=args.sheet,
+                                                         header_row=args.header_row))
     meta = result.meta
     if args.join or args.enrich:
         from .sources import add_source
@@ -711,7 +725,11 @@ def _add_onepager_parser(sub) -> None:
 def _add_ingest_parser(sub) -> None:
     """The `ingest` subcommand: load files as a dataset."""
     ingest = sub.add_parser("ingest", help="load an accounts file (and opportunities) as a dataset")
-    ingest.add_argument("file", help="accounts file: CSV/TSV, .xlsx or .parquet")
+    ingest.add_argument("file", nargs="?", help="accounts file: CSV/TSV, .xlsx or .parquet (or --postgres)")
+    ingest.add_argument("--postgres", metavar="TABLE_OR_QUERY",
+                        help="read the accounts (or deals, contacts, lines) from PostgreSQL instead of a file: a table "
+                             "(schema.table) or one SELECT query, run read-only")
+    ingest.add_argument("--dsn", help="PostgreSQL connection string for --postgres (default: $ICP_PG_DSN); never stored")
     ingest.add_argument("--opportunities", help="opportunities/deals file to roll up to accounts")
     ingest.add_argument("--name", help="dataset name (default: the file name)")
     ingest.add_argument("--join", action="append", metavar="FILE",
@@ -783,26 +801,6 @@ def _cmd_run_sql(args) -> int:
     return 0
 
 
-def _cmd_ingest_postgres(args) -> int:
-    import tempfile
-
-    from .engines import EngineError, read_postgres
-
-    root = Path(args.data_dir) if args.data_dir else data_dir()
-    store = DatasetStore(root, cli_workspace(root))
-    with tempfile.TemporaryDirectory(prefix="icp_pg_") as tmp:
-        path = Path(tmp) / "accounts.parquet"
-        try:
-            read_postgres(args.table, path, dsn=args.dsn)
-        except EngineError as exc:
-            raise CliError(str(exc)) from None
-        result = ingest_dataset(store, path, name=args.name or f"PostgreSQL {args.table}",
-                                display_names=(f"PostgreSQL table {args.table}", None))
-    print(json.dumps(ingest_summary(result.meta), ensure_ascii=False, default=str) if args.json
-          else format_quality(result.meta))
-    return 0
-
-
 def _add_run_sql_parser(sub) -> None:
     """The `run-sql` subcommand: score a table where it lives and replace a target table atomically."""
     run = sub.add_parser("run-sql", help="score a table on PostgreSQL, DuckDB or Spark and write the scores to a table")
@@ -818,12 +816,6 @@ def _add_run_sql_parser(sub) -> None:
     run.add_argument("--id-column", help="the input column that identifies a row (default: the first)")
     run.add_argument("--version-label", help="icp_profile_version text (default: the profile's name)")
     run.set_defaults(func=_cmd_run_sql)
-    pg = sub.add_parser("ingest-postgres", help="read an accounts table from PostgreSQL as a new dataset")
-    pg.add_argument("--table", required=True, help="the table (schema.table allowed)")
-    pg.add_argument("--dsn", help="PostgreSQL connection string (default: $ICP_PG_DSN); never stored")
-    pg.add_argument("--name", help="dataset name (default: PostgreSQL <table>)")
-    pg.add_argument("--json", action="store_true", help="print the ingest summary as JSON")
-    pg.set_defaults(func=_cmd_ingest_postgres)
 
 
 def _add_campaign_parser(sub) -> None:

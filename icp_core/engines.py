@@ -52,7 +52,9 @@ class RunResult:
 
 
 def _one_line(exc: BaseException) -> str:
-    text = " ".join(str(exc).split())
+    """The error as one line: a server error's primary message (without its LINE 1 / caret context)."""
+    primary = getattr(getattr(exc, "diag", None), "message_primary", None)
+    text = " ".join((primary or str(exc)).split())
     return text[:300] or type(exc).__name__
 
 
@@ -201,30 +203,98 @@ def run_sql(profile: Profile, engine: str, table: str, target: str, dsn: str | N
 # --------------------------------------------------------------------------- reading accounts from PostgreSQL
 
 READ_CHUNK_ROWS = 50_000
+READ_TIMEOUT_MS = 600_000  # a query that runs longer than ten minutes is stopped by the server
 
 
-def read_postgres(table: str, dest, dsn: str | None = None, max_rows: int | None = None) -> int:
-    """Copy `table` from PostgreSQL into a Parquet file `dest` for `ingest.ingest_dataset`, so it goes
-    through the same reading, cleaning and role detection as an uploaded file. Every value is kept
-    as its text (numbers, dates and booleans as PostgreSQL prints them; NULL stays empty), streamed
-    through a server-side cursor in chunks, so memory stays bounded whatever the table's size. The
-    DSN is only used to connect (from `dsn` or ICP_PG_DSN): it is never written anywhere. Returns the
-    number of rows; EngineError (one line) for anything that goes wrong."""
+def pg_max_rows() -> int:
+    """The most rows the app reads from PostgreSQL in one go ($ICP_PG_MAX_ROWS, default 2,000,000)."""
+    return int(os.environ.get("ICP_PG_MAX_ROWS", "2000000"))
+
+
+def postgres_dsn(secret: str | None = None) -> str | None:
+    """The PostgreSQL connection string to read from: $ICP_PG_DSN, else `secret` (the app passes
+    Streamlit's secrets `[postgres] dsn`), else None. Credentials only ever come from there."""
+    return os.environ.get(DSN_ENV) or secret or None
+
+
+def source_label(source: str) -> str:
+    """How a read is named on screen and in the dataset's sidecar: the table, or "query" (never the
+    DSN)."""
+    return "PostgreSQL query" if _is_query(source) else f"PostgreSQL table {source.strip()}"
+
+
+def _is_query(source: str) -> bool:
+    return source.lstrip().lower().startswith(("select", "with", "("))
+
+
+def _source_sql(source: str) -> str:
+    """A table name, quoted part by part, or one read-only query (SELECT or WITH),
+    checked with sqlglot to be a single query and nothing else."""
+    import sqlglot
+
+    if not _is_query(source):
+        try:
+            return f"SELECT * FROM {_table(source.strip()).sql(dialect='postgres')}"
+        except SqlError as exc:
+            raise EngineError(str(exc)) from None
+    text = source.strip().rstrip(";").strip()
+    try:
+        parsed = sqlglot.parse(text, dialect="postgres")
+    except sqlglot.errors.ParseError as exc:
+        raise EngineError(f"the query does not parse: {_one_line(exc)}") from None
+    if len(parsed) != 1 or not isinstance(parsed[0], exp.Query):
+        raise EngineError("give one SELECT query (or a table name), nothing else")
+    return f"SELECT * FROM ({text}) AS icp_source"
+
+
+def _without_secrets(message: str, dsn: str | None) -> str:
+    """A driver's message with the connection string's password (and the string itself) taken out."""
+    if not dsn:
+        return message
+    secrets = [dsn]
+    try:
+        from psycopg.conninfo import conninfo_to_dict
+
+        password = conninfo_to_dict(dsn).get("password")
+        if password:
+            secrets.append(str(password))
+    except Exception:  # noqa: S110 - an unparseable DSN: the whole string is still taken out
+        pass
+    for secret in sorted(secrets, key=len, reverse=True):
+        message = message.replace(secret, "***")
+    return message
+
+
+def read_postgres(source: str, dest, dsn: str | None = None, max_rows: int | None = None,
+                  progress=None) -> int:
+    """Copy a table or the rows of one query from PostgreSQL into a Parquet file `dest` for
+    `ingest.ingest_dataset`, so it goes through the same reading, cleaning and role detection as an
+    uploaded file. Every value is kept as its text (numbers, dates and booleans as PostgreSQL prints
+    them; NULL stays empty), streamed through a server-side cursor in chunks inside a READ ONLY
+    transaction, so memory stays bounded whatever the table's size and nothing is changed on the
+    server. The DSN (`dsn`, else ICP_PG_DSN) is only used to connect: it is never written anywhere
+    nor part of any message. `progress(rows)` is called after each chunk. Returns the number of
+    rows; EngineError (one line) for anything that goes wrong, `max_rows` exceeded included."""
     import pyarrow as pa
     import pyarrow.parquet as pq
 
+    query = _source_sql(source)
+    what = "the query" if _is_query(source) else f"table {source.strip()}"
+    dsn = dsn or os.environ.get(DSN_ENV)
     try:
-        ref = _table(table)
-    except SqlError as exc:
-        raise EngineError(str(exc)) from None
-    con = _Connection("postgres", dsn, None)
+        con = _Connection("postgres", dsn, None)
+    except EngineError as exc:
+        raise EngineError(_without_secrets(str(exc), dsn)) from None
     rows = 0
     writer = None
     try:
-        cur = con.con.cursor(name="icp_read")  # server-side: the rows arrive chunk by chunk
-        cur.itersize = READ_CHUNK_ROWS
         try:
-            cur.execute(f"SELECT * FROM {ref.sql(dialect='postgres')}")
+            with con.con.cursor() as setup:
+                setup.execute("SET TRANSACTION READ ONLY")
+                setup.execute(f"SET LOCAL statement_timeout = {READ_TIMEOUT_MS}")
+            cur = con.con.cursor(name="icp_read")  # server-side: the rows arrive chunk by chunk
+            cur.itersize = READ_CHUNK_ROWS
+            cur.execute(query)
             while chunk := cur.fetchmany(READ_CHUNK_ROWS):
                 if writer is None:
                     names = [d[0] for d in cur.description]
@@ -235,13 +305,15 @@ def read_postgres(table: str, dest, dsn: str | None = None, max_rows: int | None
                                              for c in cols], schema=schema))
                 rows += len(chunk)
                 if max_rows is not None and rows > max_rows:
-                    raise EngineError(f"table {table} has more than {max_rows:,} rows: too many to read into the app")
+                    raise EngineError(f"{what} has more than {max_rows:,} rows: too many to read into the app")
+                if progress is not None:
+                    progress(rows)
         except EngineError:
             raise
         except Exception as exc:
-            raise EngineError(f"cannot read table {table}: {_one_line(exc)}") from None
+            raise EngineError(_without_secrets(f"cannot read {what}: {_one_line(exc)}", dsn)) from None
         if writer is None:
-            raise EngineError(f"table {table} has no rows")
+            raise EngineError(f"{what} has no rows")
     finally:
         if writer is not None:
             writer.close()

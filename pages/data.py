@@ -7,6 +7,7 @@ from pathlib import Path
 import pandas as pd
 import streamlit as st
 
+from icp_core.engines import EngineError, pg_max_rows, postgres_dsn, read_postgres, source_label
 from icp_core.formatting import count, pct
 from icp_core.ingest import IngestError, default_upload_limit_mb, file_size_problem, ingest_dataset, remap_dataset
 from icp_core.readers import FILE_TYPES, ReadOptions
@@ -139,6 +140,66 @@ def load_upload(accounts_file, opportunities_file, name: str, choices: dict | No
                                 f"in {result.meta['load_seconds']:.1f} s", state="complete", expanded=False)
 
 
+def postgres_secret() -> str | None:
+    """`[postgres] dsn` from the app's Streamlit secrets, if the server has any."""
+    try:
+        section = st.secrets.get("postgres") or {}
+        return section.get("dsn") if hasattr(section, "get") else None
+    except Exception:  # no secrets file on this server
+        return None
+
+
+def load_postgres(dsn: str, source: str, name: str) -> None:
+    """Read a table or query from PostgreSQL (read-only, streamed) and ingest it like an upload."""
+    shown = source_label(source)
+    with tempfile.TemporaryDirectory(prefix="icp_pg_") as tmp, \
+            st.status(f"Reading {escape_markdown(shown)}…", expanded=True) as status:
+        bar = st.progress(0.0, text="Connecting to PostgreSQL")
+        limit = pg_max_rows()
+        path = Path(tmp) / "accounts.parquet"
+        try:
+            rows = read_postgres(source, path, dsn=dsn, max_rows=limit,
+                                 progress=lambda n: bar.progress(min(0.3 * n / limit, 0.3), text=f"Read {n:,} rows"))
+
+            def progress(fraction: float, message: str) -> None:
+                bar.progress(0.3 + 0.7 * min(max(fraction, 0.0), 1.0), text=message)
+
+            result = ingest_dataset(own_store, path, name=name or shown, progress=progress,
+                                    display_names=(shown, None))
+        except (EngineError, IngestError) as exc:
+            status.update(label=f"Could not read from PostgreSQL: {escape_markdown(exc)}", state="error")
+            st.session_state["data.pg_error"] = str(exc)
+            return
+        choose_dataset((own_store.workspace, result.dataset_id))
+        status.update(label=f"Loaded {result.meta['quality']['rows_loaded']:,} accounts from {rows:,} rows of "
+                            f"{escape_markdown(shown)} in {result.meta['load_seconds']:.1f} s",
+                      state="complete", expanded=False)
+
+
+def postgres_form(dsn: str | None) -> None:
+    """Read accounts from the server's PostgreSQL (a table or one query), or say how to set it up."""
+    if not dsn:
+        st.caption("To read accounts straight from PostgreSQL (a warehouse replica) instead of a file, the server "
+                   "needs a connection string in the environment variable ICP_PG_DSN or as `dsn` under `[postgres]` "
+                   "in `.streamlit/secrets.toml`.")
+        return
+    st.caption("Through the connection this server is configured with (its details are never shown or stored). "
+               "The read runs in a read-only transaction and goes through the same cleaning and role detection "
+               "as an uploaded file; deals, contacts or order lines are rolled up to accounts.")
+    source = st.text_area("Table or query", key="data.pg_source", height=80,
+                          placeholder="crm.accounts   or   SELECT * FROM crm.accounts WHERE region = 'EMEA'")
+    pg_name = st.text_input("Dataset name", key="data.pg_name", placeholder="e.g. Warehouse accounts, Dec 2026")
+    if st.button("Read from PostgreSQL", type="primary", icon=":material/database:", key="data.pg_read"):
+        st.session_state.pop("data.pg_error", None)
+        if not source.strip():
+            st.error("Give a table name or a SELECT query first.", icon=":material/error:")
+        else:
+            load_postgres(dsn, source, pg_name)
+    if st.session_state.get("data.pg_error"):
+        st.error(f"Could not read from PostgreSQL: {escape_markdown(st.session_state['data.pg_error'])}",
+                 icon=":material/error:")
+
+
 ENCODINGS = ["utf-8", "cp1252", "latin-1", "cp850", "cp437", "iso8859-15", "mac_roman", "utf-16"]
 
 
@@ -247,6 +308,10 @@ with st.expander("Load a new dataset", expanded=(app_state().dataset[0] == SAMPL
             load_upload(accounts_file, opportunities_file, name, choices)
     if st.session_state.get("data.load_error"):
         st.error(f"Could not load the file: {escape_markdown(st.session_state['data.load_error'])}", icon=":material/error:")
+
+pg_dsn = postgres_dsn(postgres_secret())
+with st.expander("Read from PostgreSQL", expanded=False, icon=":material/database:"):
+    postgres_form(pg_dsn)
 
 
 def _dataset_header(meta: dict, read_only: bool) -> None:

@@ -195,7 +195,7 @@ def test_ingest_from_postgres_equals_the_file(postgres, sample, tmp_path, capsys
     raw = pd.read_csv(ROOT / "sample_data" / "accounts.csv", dtype=str, keep_default_na=False)
     load_frame(postgres.dsn, "crm_accounts", raw.replace({"": None}))
     root = tmp_path / "data"
-    assert main(["--data-dir", str(root), "ingest-postgres", "--table", "crm_accounts", "--dsn", postgres.dsn,
+    assert main(["--data-dir", str(root), "ingest", "--postgres", "crm_accounts", "--dsn", postgres.dsn,
                  "--json"]) == 0
     summary = json.loads(capsys.readouterr().out)
     assert summary["accounts"] == am.n
@@ -210,8 +210,89 @@ def test_ingest_from_postgres_equals_the_file(postgres, sample, tmp_path, capsys
     stored = "".join(f.read_text(errors="ignore") for f in root.rglob("*.json"))
     assert str(postgres.sock) not in stored and "user=icp" not in stored  # credentials never stored
     # a missing table: exit 2, one line
-    assert main(["--data-dir", str(root), "ingest-postgres", "--table", "nope", "--dsn", postgres.dsn]) == 2
+    assert main(["--data-dir", str(root), "ingest", "--postgres", "nope", "--dsn", postgres.dsn]) == 2
     assert capsys.readouterr().err.strip().startswith("error: cannot read table nope")
+
+
+def test_ingest_a_query_read_only(postgres, tmp_path, capsys, monkeypatch):
+    """A query instead of a table (one SELECT, read in a READ ONLY transaction): only its rows load;
+    a query that writes is refused by the server and changes nothing; two statements, a missing DSN
+    and an unreachable server are one line each, with no password in it."""
+    import json
+
+    raw = pd.read_csv(ROOT / "sample_data" / "accounts.csv", dtype=str, keep_default_na=False).replace({"": None})
+    load_frame(postgres.dsn, "crm_q", raw)
+    root = tmp_path / "data"
+    monkeypatch.setenv("ICP_PG_DSN", postgres.dsn)
+    col = raw.columns[1]
+    value = raw[col].dropna().iloc[0]
+    want = int((raw[col] == value).sum())
+    assert main(["--data-dir", str(root), "ingest", "--postgres",
+                 f"SELECT * FROM crm_q WHERE \"{col}\" = '{value}';", "--json"]) == 0, capsys.readouterr().err
+    summary = json.loads(capsys.readouterr().out)
+    assert summary["accounts"] == want and summary["name"] == "PostgreSQL query" and 0 < want < len(raw)
+    # a query that writes parses as one SELECT, but the read-only transaction refuses it
+    with psycopg.connect(postgres.dsn, autocommit=True) as con:
+        con.execute("CREATE SEQUENCE IF NOT EXISTS crm_seq")
+    assert main(["--data-dir", str(root), "ingest", "--postgres", "SELECT nextval('crm_seq') AS n, * FROM crm_q"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "read-only transaction" in err and len(err.splitlines()) == 1
+    assert main(["--data-dir", str(root), "ingest", "--postgres",
+                 "WITH gone AS (DELETE FROM crm_q RETURNING *) SELECT * FROM gone"]) == 2
+    assert capsys.readouterr().err.startswith("error: cannot read the query")
+    with psycopg.connect(postgres.dsn) as con:
+        assert con.execute("SELECT count(*) FROM crm_q").fetchone()[0] == len(raw)
+    assert main(["--data-dir", str(root), "ingest", "--postgres", "SELECT 1; DROP TABLE crm_q"]) == 2
+    assert "one SELECT query" in capsys.readouterr().err
+    assert main(["--data-dir", str(root), "ingest", "--postgres", "SELECT * FROM crm_q WHERE false"]) == 2
+    assert "has no rows" in capsys.readouterr().err
+    monkeypatch.delenv("ICP_PG_DSN")
+    assert main(["--data-dir", str(root), "ingest", "--postgres", "crm_q"]) == 2
+    assert "ICP_PG_DSN" in capsys.readouterr().err
+    secret = f"host={postgres.sock} port=1 user=icp password=s3cr3t-pw dbname=postgres"
+    assert main(["--data-dir", str(root), "ingest", "--postgres", "crm_q", "--dsn", secret]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: cannot connect to PostgreSQL") and "s3cr3t-pw" not in err
+    assert main(["--data-dir", str(root), "ingest", "x.csv", "--postgres", "crm_q"]) == 2  # one source only
+
+
+def test_data_page_reads_postgres(postgres, data_root, monkeypatch):
+    """The Data page reads a table through the server's DSN (environment or Streamlit secrets), loads
+    it as the current dataset, and never shows or stores the DSN; without one it says how to set it."""
+    from tests.conftest import open_app
+
+    raw = pd.read_csv(ROOT / "sample_data" / "accounts.csv", dtype=str, keep_default_na=False).replace({"": None})
+    load_frame(postgres.dsn, "page_accounts", raw.head(500))
+    monkeypatch.delenv("ICP_PG_DSN", raising=False)
+    at = open_app("pages/data.py", timeout=120)
+    assert "ICP_PG_DSN" in " ".join(c.value for c in at.caption)
+    assert "data.pg_read" not in [b.key for b in at.button]  # no form without a connection
+    dsn = postgres.dsn + " password=s3cr3t-pw"  # trust login: the password only has to stay hidden
+    for how in ("env", "secrets"):
+        at = open_app(None, timeout=120)
+        if how == "env":
+            monkeypatch.setenv("ICP_PG_DSN", dsn)
+        else:
+            monkeypatch.delenv("ICP_PG_DSN", raising=False)
+            at.secrets["postgres"] = {"dsn": dsn}
+        at.switch_page("pages/data.py").run()
+        at.text_area(key="data.pg_source").set_value("page_accounts")
+        at.text_input(key="data.pg_name").set_value(f"Replica {how}")
+        at.button(key="data.pg_read").click().run()
+        assert not at.exception, at.exception
+        assert not at.error, [e.value for e in at.error]
+        assert at.subheader[0].value == f"Replica {how}"
+        assert next(m.value for m in at.metric if m.label == "Accounts loaded") == "500"
+        shown = " ".join(str(getattr(e, "value", "")) for e in at.main)
+        assert "s3cr3t-pw" not in shown and str(postgres.sock) not in shown
+        # a bad query: the reason on screen, nothing loaded
+        at.text_area(key="data.pg_source").set_value("SELECT * FROM no_such_table")
+        at.button(key="data.pg_read").click().run()
+        assert [e.value.replace("\\", "") for e in at.error] == [
+            'Could not read from PostgreSQL: cannot read the query: relation "no_such_table" does not exist']
+        assert at.subheader[0].value == f"Replica {how}"
+    stored = "".join(f.read_text(errors="ignore") for f in data_root.rglob("*.json"))
+    assert "s3cr3t-pw" not in stored and str(postgres.sock) not in stored
 
 
 # --------------------------------------------------------------------------- Apache Spark
