@@ -6,7 +6,7 @@
                                --out PROFILE.json
     python -m icp_core backtest FILE --profile PROFILE.json --outcome COLUMN [--positive VALUE] [--include-insufficient]
     python -m icp_core tam FILE --profile PROFILE.json --by DIM [--by DIM2] [--market FILE] [--acv VALUE] [--out OUT.csv]
-    python -m icp_core run-sql --profile PROFILE.json --engine postgres|duckdb|spark --table T --target T2 [--dsn DSN]
+    python -m icp_core run-sql --profile PROFILE.json [--profile P2.json] --engine postgres|duckdb|spark --table T --target T2 [--dsn DSN]
     python -m icp_core onepager (FILE | --dataset ID|NAME|sample) --profile PROFILE.json [--outcome OUTCOME] [--out OUT.html]
 
 
@@ -779,32 +779,37 @@ def _add_sql_parser(sub) -> None:
 
 
 def _cmd_run_sql(args) -> int:
-    from .engines import EngineError, run_sql
+    from .engines import EngineError, run_spark, run_sql
     from .export import profile_version_label
 
-    profile = _read_profile(args.profile)
-    label = args.version_label or profile_version_label(profile.name, None)
+    icps = _read_icp_set(args.profile)
+    target = icps.profiles[0] if len(icps.profiles) == 1 else icps
+    label = args.version_label or (profile_version_label(icps.profiles[0].name, None) if target is not icps
+                                   else f"{icps.name} ({', '.join(icps.names)})")
     try:
         if args.engine == "spark":
-            from .engines import run_spark
-
-            r = run_spark(profile, args.table, args.target, master=args.spark_master, version_label=label,
+            r = run_spark(target, args.table, args.target, master=args.spark_master, version_label=label,
                           id_column=args.id_column)
         else:
-            r = run_sql(profile, args.engine, args.table, args.target, dsn=args.dsn, database=args.database,
+            r = run_sql(target, args.engine, args.table, args.target, dsn=args.dsn, database=args.database,
                         version_label=label, id_column=args.id_column)
     except EngineError as exc:
         raise CliError(str(exc)) from None
     tiers = ", ".join(f"{t} {n:,}" for t, n in sorted(r.tiers.items()))
-    print(f"scored {r.rows:,} rows on {r.engine} into {r.target} ({tiers}); tier lines "
-          + ", ".join(f"{k} >= {v:g}" for k, v in r.thresholds.items()), file=sys.stderr)
+    print(f"scored {r.rows:,} rows on {r.engine} into {r.target} ({tiers})", file=sys.stderr)
+    for name, lines in zip(icps.names, r.lines, strict=True):
+        print(f"tier lines of “{name}”: " + ", ".join(f"{k} >= {v:g}" for k, v in lines.items()), file=sys.stderr)
+    if r.best_fit is not None:
+        print("best fit: " + ", ".join(f"{b} {n:,}" for b, n in sorted(r.best_fit.items())), file=sys.stderr)
     return 0
 
 
 def _add_run_sql_parser(sub) -> None:
     """The `run-sql` subcommand: score a table where it lives and replace a target table atomically."""
     run = sub.add_parser("run-sql", help="score a table on PostgreSQL, DuckDB or Spark and write the scores to a table")
-    run.add_argument("--profile", required=True, help="ICP profile JSON")
+    run.add_argument("--profile", required=True, action="append",
+                     help="ICP profile JSON, or an ICP set file; repeat it for a set (adds icp_best_fit and every "
+                          "ICP's columns, suffixed _0, _1, ...)")
     run.add_argument("--engine", required=True, choices=["postgres", "duckdb", "spark"])
     run.add_argument("--table", required=True, help="input table (schema.table allowed; for Spark also a Parquet or "
                                                     "CSV path), one column per trait column (see `sql`: input columns)")

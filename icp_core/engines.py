@@ -1,37 +1,40 @@
-"""Score where the data lives (issue 19): run a profile's warehouse SQL on a real engine and write the
-scores to a table, replacing it atomically.
+"""Score where the data lives (issue 19): run a profile's (or an ICP set's) warehouse SQL on a real
+engine and write the scores to a table, replacing it atomically.
 
     run_sql(profile, "postgres", "crm.accounts", "crm.icp_scores", dsn=...)   # psycopg
     run_sql(profile, "duckdb", "accounts", "icp_scores", database="wh.duckdb")
+    run_spark(icp_set, "s3://lake/accounts.parquet", "s3://lake/icp_scores")  # pyspark
 
-The query is `warehouse.profile_sql` for the engine's dialect: the same trait conditions, score
-arithmetic, status and tier lines as the app, so the scores there equal the app's row for row (the
-equality tests run it on a real PostgreSQL server). A target-mix profile solves its lines on the
-engine: the engine aggregates the exact score histogram of the eligible accounts (GROUP BY score:
-a few hundred rows, never the accounts), and `scoring.solve_mix_thresholds` places the lines on it
-as the app does.
+The query is `warehouse.profile_sql` (`warehouse.set_sql` for a set) in the engine's dialect: the
+same trait conditions, score arithmetic, status and tier lines as the app, so the scores there
+equal the app's row for row (the equality tests run it on a real PostgreSQL server and on Spark). A
+target-mix ICP solves its lines on the engine (`_tier_lines`): the engine aggregates the exact score
+histogram, and `scoring.solve_mix_thresholds` places the lines on it as the app does.
 
 The target gets one row per input row: the id column (`id_column`, default the table's first
-column), icp_score, icp_status, icp_tier, icp_reasons, icp_flags and icp_profile_version. It is
-written to a staging table and swapped in inside one transaction (PostgreSQL and DuckDB both have
-transactional DDL), so a failure leaves the previous target as it was. Every problem (server not
-reachable, no such table, a trait column the table lacks, a value of the wrong type) is an
-EngineError with one line naming it.
+column), icp_score, icp_status, icp_tier, icp_reasons, icp_flags and icp_profile_version; a set also
+writes icp_best_fit (the best-fit ICP's name, or "none"; the unsuffixed columns are that ICP's) and
+every ICP's columns suffixed _0, _1, ... in set order. It is written to a staging table and swapped
+in inside one transaction (PostgreSQL and DuckDB both have transactional DDL), so a failure leaves
+the previous target as it was. Every problem (server not reachable, no such table, a trait column
+the table lacks, a value of the wrong type) is an EngineError with one line naming it.
 """
 
 from __future__ import annotations
 
 import math
 import os
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 from sqlglot import exp
 
+from .icpset import IcpSet
 from .profile import Profile
 from .sql import literal
-from .warehouse import SqlError, _table, input_columns, profile_sql
+from .warehouse import SqlError, _table, input_columns, profile_sql, set_sql
 
 ENGINES = ("duckdb", "postgres")
 DSN_ENV = "ICP_PG_DSN"
@@ -47,8 +50,14 @@ class RunResult:
     engine: str
     target: str
     rows: int
-    thresholds: dict[str, float]
-    tiers: dict[str, int]
+    lines: list[dict[str, float]]  # each ICP's A/B/C lines (set order; one for a profile)
+    tiers: dict[str, int]  # rows per icp_tier (the best-fit ICP's tier for a set)
+    best_fit: dict[str, int] | None = None  # a set: rows per icp_best_fit
+
+    @property
+    def thresholds(self) -> dict[str, float]:
+        """The lines of the first (for a profile, the only) ICP."""
+        return self.lines[0]
 
 
 def _one_line(exc: BaseException) -> str:
@@ -117,28 +126,74 @@ def _dialect(engine: str) -> str:
     return {"postgres": "postgres", "duckdb": "duckdb", "spark": "spark"}[engine]
 
 
-def _scored(profile: Profile, thresholds: dict[str, float], table: str, engine: str) -> str:
-    """The scoring query: the profile's warehouse SQL over `table` for the engine's dialect."""
-    return profile_sql(profile, thresholds, table=table, dialect=_dialect(engine))
+NO_LINES = {"A": math.inf, "B": math.inf, "C": math.inf}
 
 
-def _solve_mix(con: _Connection, profile: Profile, table: str) -> dict[str, float]:
-    """A target mix's A/B/C lines, solved on the engine's exact score histogram of the accounts that
-    are neither Disqualified nor Insufficient data (with no lines, every other account is D)."""
+def _members(icps: Profile | IcpSet) -> tuple[list[str], list[Profile]]:
+    """(names, profiles) of a profile (a set of one) or of an ICP set."""
+    return ([icps.name], [icps]) if isinstance(icps, Profile) else (list(icps.names), list(icps.profiles))
+
+
+def _tier_lines(profiles: list[Profile], table: str, dialect: str, fetch: Callable[[str], list]) -> list[dict[str, float]]:
+    """Each ICP's A/B/C lines: its fixed thresholds, or its target mix solved on the engine's exact
+    score histogram of the accounts that are neither Disqualified nor Insufficient data (GROUP BY
+    score: a few hundred rows, never the accounts) with `scoring.solve_mix_thresholds`, as the app
+    solves them. `fetch(sql)` runs a query on the engine and returns its rows."""
     from .scoring import solve_mix_thresholds
 
-    none = {"A": math.inf, "B": math.inf, "C": math.inf}
-    sql = (f"SELECT icp_score, count(*) AS n FROM ({_scored(profile, none, table, con.engine)}) AS s "
-           f"WHERE icp_tier = 'D' GROUP BY icp_score")
-    _, rows = con.query(sql)
-    if not rows:
-        return none
-    score = np.array([float(r[0]) for r in rows])
-    counts = np.array([int(r[1]) for r in rows])
-    return solve_mix_thresholds(score, np.ones(len(score), bool), profile.tier_rule.mix, counts)
+    lines = []
+    for p in profiles:
+        if p.tier_rule.mode != "mix":
+            lines.append({k: float(p.tier_rule.thresholds[k]) for k in ("A", "B", "C")})
+            continue
+        rows = fetch(f"SELECT icp_score, count(*) AS n FROM ({profile_sql(p, NO_LINES, table, dialect)}) AS s "
+                     f"WHERE icp_tier = 'D' GROUP BY icp_score")
+        if not rows:  # with no lines, every other account is D
+            lines.append(dict(NO_LINES))
+            continue
+        score = np.array([float(r[0]) for r in rows])
+        counts = np.array([int(r[1]) for r in rows])
+        lines.append(solve_mix_thresholds(score, np.ones(len(score), bool), p.tier_rule.mix, counts))
+    return lines
 
 
-def _check_columns(con: _Connection, profile: Profile, table: str) -> list[str]:
+def _output_columns(names: list[str]) -> list[str]:
+    """The score columns a run writes after the id: a profile's, or a set's best fit and every ICP's."""
+    if len(names) == 1:
+        return list(OUTPUT_COLUMNS)
+    return ["icp_best_fit", *OUTPUT_COLUMNS,
+            *[f"{c}_{i}" for i in range(len(names)) for c in OUTPUT_COLUMNS]]
+
+
+def _scores_select(icps: Profile | IcpSet, lines: list[dict[str, float]], table: str, dialect: str,
+                   key: str, version_label: str) -> str:
+    """The SELECT a run writes: the id column, the score columns and icp_profile_version, over the
+    profile's warehouse SQL (or the set's, with its best fit) for `dialect`."""
+    names, profiles = _members(icps)
+    scored = (profile_sql(profiles[0], lines[0], table=table, dialect=dialect) if len(profiles) == 1
+              else set_sql(names, profiles, lines, table=table, dialect=dialect))
+    key_col = exp.column(exp.to_identifier(key, quoted=True)).sql(dialect=dialect)
+    return (f"SELECT {key_col}, {', '.join(_output_columns(names))}, "
+            f"{literal(version_label).sql(dialect=dialect)} AS icp_profile_version FROM ({scored}) AS s")
+
+
+def _missing_columns(icps: Profile | IcpSet, have: list[str]) -> list[str]:
+    """The trait columns (with what they hold) that every ICP reads and `have` lacks (any case)."""
+    lower = {n.lower() for n in have}
+    need: dict[str, str] = {}
+    for p in _members(icps)[1]:
+        need |= {c: k for c, k in input_columns(p, engagement=False).items() if c not in need}  # fit scores only
+    return [f"{c} ({what})" for c, what in need.items() if c.lower() not in lower]
+
+
+def _key_column(names: list[str], id_column: str | None, where: str) -> str:
+    key = next((n for n in names if n.lower() == (id_column or names[0]).lower()), None)
+    if key is None:
+        raise EngineError(f"{where} has no id column {id_column!r}")
+    return key
+
+
+def _check_columns(con: _Connection, icps: Profile | IcpSet, table: str) -> list[str]:
     """The table's columns (EngineError for a missing table or a trait column it lacks)."""
     try:
         names, _ = con.query(f"SELECT * FROM {_table(table).sql(dialect=_dialect(con.engine))} LIMIT 0")
@@ -146,37 +201,29 @@ def _check_columns(con: _Connection, profile: Profile, table: str) -> list[str]:
         raise
     except Exception as exc:
         raise EngineError(f"cannot read table {table}: {_one_line(exc)}") from None
-    have = {n.lower() for n in names}
-    need = input_columns(profile, engagement=False)  # the run writes fit scores only
-    missing = [f"{c} ({what})" for c, what in need.items() if c.lower() not in have]
-    if missing:
+    if missing := _missing_columns(icps, names):
         raise EngineError(f"table {table} lacks the column(s) the ICP's traits read: {', '.join(missing)}")
     return names
 
 
-def run_sql(profile: Profile, engine: str, table: str, target: str, dsn: str | None = None,
+def run_sql(icps: Profile | IcpSet, engine: str, table: str, target: str, dsn: str | None = None,
             database: str | None = None, version_label: str = "", id_column: str | None = None) -> RunResult:
-    """Score every row of `table` on `engine` and replace `target` with the scores (see module doc)."""
+    """Score every row of `table` on `engine` with a profile or an ICP set and replace `target` with
+    the scores (see module doc)."""
     try:
         target_ref, table_ref = _table(target), _table(table)
     except SqlError as exc:
         raise EngineError(str(exc)) from None
     if target_ref == table_ref:
         raise EngineError("the target table must not be the input table")
+    names, profiles = _members(icps)
     con = _Connection(engine, dsn, database)
     try:
-        names = _check_columns(con, profile, table)
-        key = next((n for n in names if n.lower() == (id_column or names[0]).lower()), None)
-        if key is None:
-            raise EngineError(f"table {table} has no id column {id_column!r}")
+        key = _key_column(_check_columns(con, icps, table), id_column, f"table {table}")
         dialect = _dialect(engine)
         try:
-            thresholds = (_solve_mix(con, profile, table) if profile.tier_rule.mode == "mix"
-                          else {k: float(profile.tier_rule.thresholds[k]) for k in ("A", "B", "C")})
-            scored = _scored(profile, thresholds, table, engine)
-            key_col = exp.column(exp.to_identifier(key, quoted=True)).sql(dialect=dialect)
-            select = (f"SELECT {key_col}, {', '.join(OUTPUT_COLUMNS)}, "
-                      f"{literal(version_label).sql(dialect=dialect)} AS icp_profile_version FROM ({scored}) AS s")
+            lines = _tier_lines(profiles, table, dialect, lambda sql: con.query(sql)[1])
+            select = _scores_select(icps, lines, table, dialect, key, version_label)
             stage_name = target_ref.name + "_icp_staging"
             stage = target_ref.copy()
             stage.set("this", exp.to_identifier(stage_name, quoted=True))
@@ -184,6 +231,8 @@ def run_sql(profile: Profile, engine: str, table: str, target: str, dsn: str | N
             con.query(f"DROP TABLE IF EXISTS {stage_sql}")
             con.query(f"CREATE TABLE {stage_sql} AS {select}")
             _, counts = con.query(f"SELECT icp_tier, count(*) FROM {stage_sql} GROUP BY icp_tier")
+            best = (con.query(f"SELECT icp_best_fit, count(*) FROM {stage_sql} GROUP BY icp_best_fit")[1]
+                    if len(names) > 1 else None)
             con.query(f"DROP TABLE IF EXISTS {target_sql}")
             con.query(f"ALTER TABLE {stage_sql} RENAME TO {exp.to_identifier(target_ref.name, quoted=True).sql(dialect=dialect)}")
             con.commit()
@@ -197,7 +246,8 @@ def run_sql(profile: Profile, engine: str, table: str, target: str, dsn: str | N
     finally:
         con.close()
     tiers = {str(t): int(n) for t, n in counts}
-    return RunResult(engine, target, sum(tiers.values()), thresholds, tiers)
+    return RunResult(engine, target, sum(tiers.values()), lines, tiers,
+                     {str(b): int(n) for b, n in best} if best is not None else None)
 
 
 # --------------------------------------------------------------------------- reading accounts from PostgreSQL
@@ -346,12 +396,12 @@ def spark_session(master: str = "local[*]"):
     return builder.config("spark.sql.session.timeZone", "UTC").getOrCreate()
 
 
-def run_spark(profile: Profile, source: str, target: str, spark=None, master: str = "local[*]",
+def run_spark(icps: Profile | IcpSet, source: str, target: str, spark=None, master: str = "local[*]",
               version_label: str = "", id_column: str | None = None) -> RunResult:
-    """Score `source` (a Spark table, or a Parquet / CSV path) with the profile's Spark SQL and write
-    the scores to `target`: a path gets Parquet, written beside it and swapped in by renaming
-    directories (on a local or mounted file system); a table name is overwritten with saveAsTable.
-    Same output columns and errors as run_sql."""
+    """Score `source` (a Spark table, or a Parquet / CSV path) with a profile's or an ICP set's Spark
+    SQL and write the scores to `target`: a path gets Parquet, written beside it and swapped in by
+    renaming directories (on a local or mounted file system); a table name is overwritten with
+    saveAsTable. Same output columns and errors as run_sql."""
     try:
         if spark is None:
             spark = spark_session(master)
@@ -366,30 +416,13 @@ def run_spark(profile: Profile, source: str, target: str, spark=None, master: st
         frame.createOrReplaceTempView(SPARK_INPUT_VIEW)
     except Exception as exc:
         raise EngineError(f"cannot read {source}: {_one_line(exc)}") from None
-    names = frame.columns
-    have = {n.lower() for n in names}
-    missing = [f"{c} ({what})" for c, what in input_columns(profile, engagement=False).items() if c.lower() not in have]
-    if missing:
+    if missing := _missing_columns(icps, frame.columns):
         raise EngineError(f"{source} lacks the column(s) the ICP's traits read: {', '.join(missing)}")
-    key = next((n for n in names if n.lower() == (id_column or names[0]).lower()), None)
-    if key is None:
-        raise EngineError(f"{source} has no id column {id_column!r}")
+    key = _key_column(frame.columns, id_column, source)
+    names, profiles = _members(icps)
     try:
-        if profile.tier_rule.mode == "mix":
-            from .scoring import solve_mix_thresholds
-
-            none = {"A": math.inf, "B": math.inf, "C": math.inf}
-            hist = spark.sql(f"SELECT icp_score, count(*) AS n FROM ({_scored(profile, none, SPARK_INPUT_VIEW, 'spark')}) "
-                             f"AS s WHERE icp_tier = 'D' GROUP BY icp_score").collect()
-            thresholds = none if not hist else solve_mix_thresholds(
-                np.array([float(r[0]) for r in hist]), np.ones(len(hist), bool), profile.tier_rule.mix,
-                np.array([int(r[1]) for r in hist]))
-        else:
-            thresholds = {k: float(profile.tier_rule.thresholds[k]) for k in ("A", "B", "C")}
-        key_col = exp.column(exp.to_identifier(key, quoted=True)).sql(dialect="spark")
-        out = spark.sql(f"SELECT {key_col}, {', '.join(OUTPUT_COLUMNS)}, "
-                        f"{literal(version_label).sql(dialect='spark')} AS icp_profile_version "
-                        f"FROM ({_scored(profile, thresholds, SPARK_INPUT_VIEW, 'spark')}) AS s")
+        lines = _tier_lines(profiles, SPARK_INPUT_VIEW, "spark", lambda sql: [tuple(r) for r in spark.sql(sql).collect()])
+        out = spark.sql(_scores_select(icps, lines, SPARK_INPUT_VIEW, "spark", key, version_label))
         if _is_path(target):
             _write_parquet_swap(out, target)
             written = spark.read.parquet(target)
@@ -397,12 +430,14 @@ def run_spark(profile: Profile, source: str, target: str, spark=None, master: st
             out.write.mode("overwrite").saveAsTable(target)
             written = spark.table(target)
         counts = written.groupBy("icp_tier").count().collect()  # read back, not scored again
+        best = written.groupBy("icp_best_fit").count().collect() if len(names) > 1 else None
     except EngineError:
         raise
     except Exception as exc:
         raise EngineError(f"spark could not score {source}: {_one_line(exc)}") from None
     tiers = {str(r[0]): int(r[1]) for r in counts}
-    return RunResult("spark", target, sum(tiers.values()), thresholds, tiers)
+    return RunResult("spark", target, sum(tiers.values()), lines, tiers,
+                     {str(r[0]): int(r[1]) for r in best} if best is not None else None)
 
 
 def _write_parquet_swap(frame, target: str) -> None:

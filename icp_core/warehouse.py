@@ -149,13 +149,15 @@ def profile_query(profile: Profile, thresholds: dict[str, float], table: exp.Exp
                         for t, mi in zip(traits, m, strict=True) if (text := flag_piece(t)) is not None]
                        + [(exp.EQ(this=status_col.copy(), expression=literal(STATUSES[code])), status_flag(code, rule))
                           for code in (1, 2)])
-    scored = exp.select(exp.Column(this=exp.Star(), table=exp.to_identifier("matched")),
+    # the CTE names carry the suffix too: Spark hoists a set's nested WITHs into one and refuses repeats
+    matched_cte, scored_cte = f"matched{suffix}", f"scored{suffix}"
+    scored = exp.select(exp.Column(this=exp.Star(), table=exp.to_identifier(matched_cte)),
                         exp.alias_(score, f"icp_score{suffix}"), exp.alias_(status, f"icp_status{suffix}")
-                        ).from_("matched")
-    return (exp.select(exp.Column(this=exp.Star(), table=exp.to_identifier("scored")),
+                        ).from_(matched_cte)
+    return (exp.select(exp.Column(this=exp.Star(), table=exp.to_identifier(scored_cte)),
                        exp.alias_(tier, f"icp_tier{suffix}"), exp.alias_(reasons, f"icp_reasons{suffix}"),
                        exp.alias_(flags, f"icp_flags{suffix}"))
-            .from_("scored").with_("matched", as_=matched).with_("scored", as_=scored))
+            .from_(scored_cte).with_(matched_cte, as_=matched).with_(scored_cte, as_=scored))
 
 
 def _engagement_header(engagement) -> list[str]:

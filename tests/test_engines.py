@@ -297,6 +297,82 @@ def test_data_page_reads_postgres(postgres, data_root, monkeypatch):
 
 # --------------------------------------------------------------------------- Apache Spark
 
+def sample_icp_set():
+    """Three ICPs, one of them with a target mix, one with a disqualifying stay-away."""
+    from icp_core.icpset import combine_profiles
+
+    health = Profile(name="Enterprise healthcare", traits=[
+        Trait("Healthcare", "in_set", role="industry", values=["healthcare"], weight=5),
+        Trait("Big", "range", role="employees", min=1000, weight=3),
+        Trait("Government", "in_set", role="industry", values=["government"], weight=-5, trait_class="stay_away",
+              disqualify=True),
+    ], tier_rule=TierRule(mode="mix", mix={"A": 10, "B": 20, "C": 30, "D": 40}))
+    emea = Profile(name="EMEA anything", traits=[Trait("EMEA", "in_set", role="region", values=["emea"], weight=4)])
+    return combine_profiles([every_kind(profile_from_json(DEFAULT.read_text())), health, emea])
+
+
+def app_set_frame(am, icps):
+    """The app's set scores as run-sql writes them: every ICP's columns _<i>, the best fit, and the
+    columns of the ICP each account ranks best in."""
+    from icp_core.icpset import score_set
+
+    s, _ = score_set(am, icps)
+    frames = [app_frame(am, p)[1] for p in icps.profiles]  # score_set scores each ICP as score_profile does
+    want = pd.DataFrame({"icp_best_fit": s.best_fit_labels()})
+    closest = s.closest
+    for c in ("icp_score", "icp_status", "icp_tier", "icp_reasons", "icp_flags"):
+        cols = np.column_stack([f[c].to_numpy(dtype=object) for f in frames])
+        want[c] = cols[np.arange(len(closest)), closest]
+        for i in range(len(frames)):
+            want[f"{c}_{i}"] = cols[:, i]
+    return s, want
+
+
+SCORE_COLUMNS = ("icp_score", "icp_status", "icp_tier", "icp_reasons", "icp_flags")
+
+
+def assert_set_equal_to_app(got: pd.DataFrame, want: pd.DataFrame, n: int) -> None:
+    """The best fit, the best ICP's columns and every ICP's columns (_<i>) equal the app's."""
+    got = got.sort_values("row_id").reset_index(drop=True)
+    assert got["icp_best_fit"].tolist() == want["icp_best_fit"].tolist()
+    for suffix in ["", *[f"_{i}" for i in range(n)]]:
+        cols = [c + suffix for c in SCORE_COLUMNS]
+        assert_equal_to_app(got[["row_id", *cols]].set_axis(["row_id", *SCORE_COLUMNS], axis=1),
+                            want[cols].set_axis(list(SCORE_COLUMNS), axis=1).astype({"icp_score": float}))
+
+
+def test_an_icp_set_on_postgres_and_duckdb_equals_the_app(postgres, sample, tmp_path, capsys):
+    """run-sql with an ICP set: each ICP's columns, the best fit and the best ICP's columns equal the
+    app's; the target-mix ICP's lines are solved on the server."""
+    store, meta, specs, am = sample
+    icps = sample_icp_set()
+    s, want = app_set_frame(am, icps)
+    everything = Profile(name="all", traits=[t for p in icps.profiles for t in p.traits])
+    frame = input_frame(store, meta, specs, everything)
+    load_frame(postgres.dsn, "set_in", frame)
+    run = run_sql(icps, "postgres", "set_in", "set_scores", dsn=postgres.dsn, id_column="row_id")
+    assert run.lines == [pytest.approx(r.thresholds) for r in s.results]
+    got = pg_table(postgres.dsn, "set_scores")
+    assert_set_equal_to_app(got, want, 3)
+    assert run.best_fit == want["icp_best_fit"].value_counts().to_dict() and len(run.best_fit) == 4
+    # the CLI, on a DuckDB file, from the profiles given one by one
+    import duckdb
+    db = tmp_path / "wh.duckdb"
+    with duckdb.connect(str(db)) as con:
+        con.register("f", frame)
+        con.execute("CREATE TABLE accounts AS SELECT * FROM f")
+    files = []
+    for i, p in enumerate(icps.profiles):
+        (tmp_path / f"p{i}.json").write_text(p.to_json())
+        files += ["--profile", str(tmp_path / f"p{i}.json")]
+    assert main(["run-sql", *files, "--engine", "duckdb", "--database", str(db), "--table", "accounts",
+                 "--target", "scores", "--id-column", "row_id"]) == 0
+    err = capsys.readouterr().err
+    assert "tier lines of “Enterprise healthcare”" in err and "best fit: " in err
+    with duckdb.connect(str(db)) as con:
+        assert_set_equal_to_app(con.execute("SELECT * FROM scores").df(), want, 3)
+
+
 @pytest.fixture(scope="module")
 def spark():
     session = spark_session("local[2]")
@@ -343,3 +419,15 @@ def test_spark_errors_are_one_line_and_leave_the_target_whole(spark, sample, tmp
                  "--table", str(short), "--target", str(out)]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "lacks the column" in err[0]
+
+
+def test_an_icp_set_on_spark_equals_the_app(spark, sample, tmp_path):
+    store, meta, specs, am = sample
+    icps = sample_icp_set()
+    s, want = app_set_frame(am, icps)
+    everything = Profile(name="all", traits=[t for p in icps.profiles for t in p.traits])
+    src = tmp_path / "in.parquet"
+    input_frame(store, meta, specs, everything).to_parquet(src, index=False)
+    run = run_spark(icps, str(src), str(tmp_path / "out.parquet"), spark=spark, id_column="row_id")
+    assert run.lines == [pytest.approx(r.thresholds) for r in s.results]
+    assert_set_equal_to_app(pd.read_parquet(tmp_path / "out.parquet"), want, 3)
