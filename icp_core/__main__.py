@@ -102,7 +102,7 @@ def _cmd_ingest(args) -> int:
             shown = source_label(args.postgres)
         result = ingest_dataset(store, accounts, Path(args.opportunities) if args.opportunities else None,
                                 name=args.name or shown, shape=args.shape, key=args.key,
-                                display_names=(shown, None),
+                                display_names=(shown, None), source_format="postgresql" if shown else None,
                                 read_options=ReadOptions(encoding=args.encoding, sheet=args.sheet,
                                                          header_row=args.header_row))
     meta = result.meta

@@ -458,14 +458,16 @@ def ingest_dataset(store, accounts: Path, opportunities: Path | None = None,
                    name: str | None = None, progress: Progress = _noop,
                    display_names: tuple[str | None, str | None] = (None, None),
                    max_mb: int | None = None, shape: str | None = None, key: str | None = None,
-                   read_options: ReadOptions | None = None) -> IngestResult:
+                   read_options: ReadOptions | None = None, source_format: str | None = None) -> IngestResult:
     """Load an accounts file (and optionally an opportunities file) as a new dataset.
 
     `store` is a `store.DatasetStore`. The database is written to a temporary file and
     moved into place only when complete, so a failed or interrupted ingest leaves nothing.
     `display_names` overrides the file names shown (uploads arrive as temp files).
     `shape` / `key` override what one row of the accounts file is and the column naming its
-    account (see `shape.detect_shape`); `read_options` the encoding, sheet and header row.
+    account (see `shape.detect_shape`); `read_options` the encoding, sheet and header row;
+    `source_format` what the source is called when it is not the file's format (e.g. "postgresql":
+    a table read into a Parquet file first).
     """
     from .quality import assess_quality
 
@@ -485,6 +487,7 @@ def ingest_dataset(store, accounts: Path, opportunities: Path | None = None,
                 info, keys, headers = read_table(con, Path(accounts), "raw_accounts", workdir, read_options)
                 if display_names[0]:
                     info.file_name = display_names[0]
+                info.format = source_format or info.format
                 progress(0.3, "Detecting column roles")
                 specs = detect_roles(con, "raw_accounts", keys, headers)
                 progress(0.35, "Detecting what one row is")

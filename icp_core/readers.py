@@ -45,7 +45,7 @@ class SourceInfo:
     """What was read from one file."""
 
     file_name: str
-    format: str  # csv | xlsx | parquet
+    format: str  # csv | xlsx | parquet (postgresql: read from a server into Parquet, see engines.read_postgres)
     encoding: str | None = None
     # lines that do not fit `encoding` (see scan_encoding), or None when every line does
     encoding_report: dict | None = None

@@ -165,7 +165,7 @@ def load_postgres(dsn: str, source: str, name: str) -> None:
                 bar.progress(0.3 + 0.7 * min(max(fraction, 0.0), 1.0), text=message)
 
             result = ingest_dataset(own_store, path, name=name or shown, progress=progress,
-                                    display_names=(shown, None))
+                                    display_names=(shown, None), source_format="postgresql")
         except (EngineError, IngestError) as exc:
             status.update(label=f"Could not read from PostgreSQL: {escape_markdown(exc)}", state="error")
             st.session_state["data.pg_error"] = str(exc)

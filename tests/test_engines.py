@@ -198,7 +198,7 @@ def test_ingest_from_postgres_equals_the_file(postgres, sample, tmp_path, capsys
     assert main(["--data-dir", str(root), "ingest", "--postgres", "crm_accounts", "--dsn", postgres.dsn,
                  "--json"]) == 0
     summary = json.loads(capsys.readouterr().out)
-    assert summary["accounts"] == am.n
+    assert summary["accounts"] == am.n and summary["format"] == "postgresql"
     (pg_meta,), _ = next(iter(Store(root, ws).list_datasets() for ws in [p.name for p in (root / "workspaces").iterdir()]))
     pg_specs = [ColumnSpec.from_dict(c) for c in pg_meta["columns"]]
     assert [(s.header, s.role, s.kind) for s in pg_specs] == [(s.header, s.role, s.kind) for s in specs]
@@ -283,6 +283,8 @@ def test_data_page_reads_postgres(postgres, data_root, monkeypatch):
         assert not at.error, [e.value for e in at.error]
         assert at.subheader[0].value == f"Replica {how}"
         assert next(m.value for m in at.metric if m.label == "Accounts loaded") == "500"
+        assert any(c.value.startswith("PostgreSQL table page\\_accounts · POSTGRESQL") for c in at.caption), \
+            [c.value for c in at.caption]
         shown = " ".join(str(getattr(e, "value", "")) for e in at.main)
         assert "s3cr3t-pw" not in shown and str(postgres.sock) not in shown
         # a bad query: the reason on screen, nothing loaded
