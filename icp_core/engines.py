@@ -95,7 +95,7 @@ class _Connection:
             raise
         except Exception as exc:  # the driver's own error: unreachable server, bad file, refused login
             where = "PostgreSQL" if engine == "postgres" else f"DuckDB file {database}"
-            raise EngineError(f"cannot connect to {where}: {_one_line(exc)}") from None
+            raise EngineError(_without_secrets(f"cannot connect to {where}: {_one_line(exc)}", dsn)) from None
 
     def query(self, sql: str) -> tuple[list[str], list[tuple]]:
         cur = self.con.cursor() if self.engine == "postgres" else self.con
@@ -331,10 +331,7 @@ def read_postgres(source: str, dest, dsn: str | None = None, max_rows: int | Non
     query = _source_sql(source)
     what = "the query" if _is_query(source) else f"table {source.strip()}"
     dsn = dsn or os.environ.get(DSN_ENV)
-    try:
-        con = _Connection("postgres", dsn, None)
-    except EngineError as exc:
-        raise EngineError(_without_secrets(str(exc), dsn)) from None
+    con = _Connection("postgres", dsn, None)
     rows = 0
     writer = None
     try:

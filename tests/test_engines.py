@@ -433,3 +433,15 @@ def test_an_icp_set_on_spark_equals_the_app(spark, sample, tmp_path):
     run = run_spark(icps, str(src), str(tmp_path / "out.parquet"), spark=spark, id_column="row_id")
     assert run.lines == [pytest.approx(r.thresholds) for r in s.results]
     assert_set_equal_to_app(pd.read_parquet(tmp_path / "out.parquet"), want, 3)
+
+
+def test_a_password_never_reaches_a_message():
+    """Whatever a driver puts in its message, the DSN's password (and the DSN itself) come out."""
+    from icp_core.engines import _without_secrets
+
+    dsn = "host=db user=icp password=s3cr3t-pw dbname=crm"
+    assert _without_secrets(f"cannot connect: bad login for {dsn}", dsn) == "cannot connect: bad login for ***"
+    assert _without_secrets("auth failed, password s3cr3t-pw rejected", dsn) == "auth failed, password *** rejected"
+    url = "postgresql://icp:p%40ss-9@db/crm"
+    assert "p%40ss-9" not in _without_secrets("failed at postgresql://icp:p%40ss-9@db/crm", url)
+    assert _without_secrets("nothing secret here", None) == "nothing secret here"
