@@ -319,7 +319,7 @@ def _dataset_header(meta: dict, read_only: bool) -> None:
     q = meta["quality"]
     src = q["source"]
     st.subheader(escape_markdown(meta["name"]))
-    details = [f"{src['file_name']}", src["format"].upper()]
+    details = [f"{src['file_name']}"] + ([src["format"].upper()] if src["format"] != "postgresql" else [])
     if src.get("encoding"):
         details.append(src["encoding"])
     if src.get("delimiter"):

@@ -283,7 +283,7 @@ def test_data_page_reads_postgres(postgres, data_root, monkeypatch):
         assert not at.error, [e.value for e in at.error]
         assert at.subheader[0].value == f"Replica {how}"
         assert next(m.value for m in at.metric if m.label == "Accounts loaded") == "500"
-        assert any(c.value.startswith("PostgreSQL table page\\_accounts · POSTGRESQL") for c in at.caption), \
+        assert any(c.value.startswith("PostgreSQL table page\\_accounts · loaded") for c in at.caption), \
             [c.value for c in at.caption]
         shown = " ".join(str(getattr(e, "value", "")) for e in at.main)
         assert "s3cr3t-pw" not in shown and str(postgres.sock) not in shown
