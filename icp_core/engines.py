@@ -267,6 +267,16 @@ def postgres_dsn(secret: str | None = None) -> str | None:
     return os.environ.get(DSN_ENV) or secret or None
 
 
+ANONYMOUS_ENV = "ICP_PG_ANONYMOUS"
+
+
+def pg_open_to(signed_in: bool) -> bool:
+    """Whether the app offers reading from its PostgreSQL connection to this session: to a signed-in
+    user, or to anyone when the server says it is private to its users ($ICP_PG_ANONYMOUS=1, e.g. a
+    laptop). A server without sign-in would otherwise hand its warehouse to whoever opens the URL."""
+    return signed_in or os.environ.get(ANONYMOUS_ENV) == "1"
+
+
 def source_label(source: str) -> str:
     """How a read is named on screen and in the dataset's sidecar: the table, or "query" (never the
     DSN)."""

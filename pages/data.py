@@ -7,7 +7,15 @@ from pathlib import Path
 import pandas as pd
 import streamlit as st
 
-from icp_core.engines import EngineError, pg_max_rows, postgres_dsn, read_postgres, source_label
+from icp_core.engines import (
+    ANONYMOUS_ENV,
+    EngineError,
+    pg_max_rows,
+    pg_open_to,
+    postgres_dsn,
+    read_postgres,
+    source_label,
+)
 from icp_core.formatting import count, pct
 from icp_core.ingest import IngestError, default_upload_limit_mb, file_size_problem, ingest_dataset, remap_dataset
 from icp_core.readers import FILE_TYPES, ReadOptions
@@ -180,8 +188,13 @@ def postgres_form(dsn: str | None) -> None:
     """Read accounts from the server's PostgreSQL (a table or one query), or say how to set it up."""
     if not dsn:
         st.caption("To read accounts straight from PostgreSQL (a warehouse replica) instead of a file, the server "
-                   "needs a connection string in the environment variable ICP_PG_DSN or as `dsn` under `[postgres]` "
-                   "in `.streamlit/secrets.toml`.")
+                   "needs a connection string in the environment variable `ICP_PG_DSN` or as `dsn` under "
+                   "`[postgres]` in `.streamlit/secrets.toml`.")
+        return
+    if not pg_open_to(app_state().signed_in is not None):
+        st.caption("A PostgreSQL connection is configured, but this server has no sign-in: anyone who opens it "
+                   "could read through that connection. Configure sign-in (`[auth]` in the app's secrets), or set "
+                   f"`{ANONYMOUS_ENV}=1` on a server only you can reach.")
         return
     st.caption("Through the connection this server is configured with (its details are never shown or stored). "
                "The read runs in a read-only transaction and goes through the same cleaning and role detection "

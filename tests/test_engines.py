@@ -268,6 +268,12 @@ def test_data_page_reads_postgres(postgres, data_root, monkeypatch):
     assert "ICP_PG_DSN" in " ".join(c.value for c in at.caption)
     assert "data.pg_read" not in [b.key for b in at.button]  # no form without a connection
     dsn = postgres.dsn + " password=s3cr3t-pw"  # trust login: the password only has to stay hidden
+    # a server without sign-in offers the connection to nobody, unless it says it is private
+    monkeypatch.setenv("ICP_PG_DSN", dsn)
+    at = open_app("pages/data.py", timeout=120)
+    assert "has no sign-in" in " ".join(c.value for c in at.caption)
+    assert "data.pg_read" not in [b.key for b in at.button]
+    monkeypatch.setenv("ICP_PG_ANONYMOUS", "1")
     for how in ("env", "secrets"):
         at = open_app(None, timeout=120)
         if how == "env":
