@@ -10,10 +10,12 @@ marked strong.
 
 `suggest_traits` (issue 18, item 5: close to the best possible ranking) fits an L1-regularised
 logistic regression (scikit-learn) on the *atoms* (single values, bands, flags, missing), strong
-or not, picks the regularisation by cross-validated AUC, refits the kept atoms without the L1
-shrinkage (relaxed lasso), maps the coefficients to integer weights -5..+5, and merges atoms of
-one column with the same weight (values into one set, adjacent bands into one range); beyond
-`max_traits` traits, the closest weights of one column merge, then the smallest are dropped. No
+or not, refits the kept atoms without the L1 shrinkage (relaxed lasso), maps the coefficients to
+-5..+5 and merges atoms of one column with the same weight (values into one set, adjacent bands into
+one range); beyond `max_traits` traits, the closest weights of one column merge, then the least
+significant trait (Wald statistic of a joint refit) is dropped until `max_traits` are left; the
+final weights become integers by the scale that ranks the training accounts best. The regularisation
+is picked by the cross-validated AUC of that whole suggestion (integer score, cap included). No
 strong candidate -> "no strong traits found". bench/bench_evidence.py measures it against the
 planted model's own ranking (the oracle) and gradient boosting.
 """
@@ -22,7 +24,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -378,7 +380,7 @@ class Suggestion:
     n_train: int
     candidates: list[Candidate]  # strong ones first, then weak
     traits: list[Trait]  # the suggested traits (weights -5..+5), at most max_traits
-    cv_auc: float  # cross-validated AUC of the regression on the training split
+    cv_auc: float  # cross-validated AUC of the suggestion (integer weights) on the training split
     message: str  # "n strong traits found" / "no strong traits found" / why not
     leaks: list = field(default_factory=list)  # leakage.LeakFlag per flagged column
     excluded: list[str] = field(default_factory=list)  # headers of flagged columns left out (not allowed)
@@ -400,49 +402,161 @@ def _class_for(weight: int) -> str:
     return "stay_away" if weight <= -4 else "caution"
 
 
-def _fit_coefficients(X: np.ndarray, yy: np.ndarray, groups: np.ndarray,
-                      max_traits: int) -> tuple[float, np.ndarray] | None:
-    """The L1 logistic regression along a path of C values picks the traits: those of the sparsest C
-    whose cross-validated AUC is within one standard error of the best (few training accounts keep
-    only what they can support; many let weak traits in), among those keeping 1..2 × max_traits atoms
-    (atoms of one column with the same weight merge into one trait afterwards). The kept atoms are
-    then refitted without the L1 shrinkage (a relaxed lasso: L1 shrinks weak effects more than
-    strong ones, which bends the weights' ratios). (CV AUC, coefficients) or None."""
-    from sklearn.base import clone
+def _relaxed(X: np.ndarray, yy: np.ndarray, keep: np.ndarray) -> np.ndarray:
+    """The kept atoms refitted without the L1 shrinkage (a relaxed lasso: L1 shrinks weak effects
+    more than strong ones, which bends the weights' ratios); 0 for the others."""
     from sklearn.linear_model import LogisticRegression
-    from sklearn.model_selection import StratifiedGroupKFold, cross_val_score
+
+    coef = np.zeros(X.shape[1])
+    if keep.any():
+        coef[keep] = LogisticRegression(C=1.0, solver="lbfgs", max_iter=1000).fit(X[:, keep], yy).coef_[0]
+    return coef
+
+
+def _fit_coefficients(X: np.ndarray, yy: np.ndarray, groups: np.ndarray, pool: list[Candidate],
+                      max_traits: int, n_known: int) -> tuple[float, np.ndarray] | None:
+    """The L1 logistic regression along a path of C values picks the atoms (those of C values keeping
+    1..2 × max_traits atoms: atoms of one column with the same weight merge into one trait afterwards),
+    and the kept atoms are refitted without the shrinkage (`_relaxed`). Each C is judged by what it
+    finally suggests: on each of five cross-validation folds, the whole suggestion (atoms, merges, the
+    cap, integer weights: `_units`) is made on the other folds and the fold's accounts are ranked by its
+    integer score. The C with the best mean AUC wins: judging the suggestion itself rather than the
+    regression lets the cap and the rounding decide how many atoms are worth keeping. (CV AUC,
+    coefficients) or None."""
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.metrics import roc_auc_score
+    from sklearn.model_selection import StratifiedGroupKFold
 
     folds = list(StratifiedGroupKFold(n_splits=5, shuffle=True, random_state=0).split(X, yy, groups=groups))
     path: list[tuple[float, float, np.ndarray]] = []  # (CV AUC, its standard error, coefficients), sparse first
     for C in np.logspace(-2.5, 1, 16):
         # random_state fixes liblinear's coordinate order: the same data gives the same suggestion
         model = LogisticRegression(l1_ratio=1.0, C=C, solver="liblinear", max_iter=500, random_state=0)
-        model.fit(X, yy)
-        nz = int((np.abs(model.coef_[0]) > 1e-6).sum())
+        keep = np.abs(model.fit(X, yy).coef_[0]) > 1e-6
+        nz = int(keep.sum())
         if nz == 0:
             continue
         if nz > 2 * max_traits:
             break
-        folds_auc = cross_val_score(clone(model), X, yy, cv=folds, scoring="roc_auc")
-        path.append((float(folds_auc.mean()), float(folds_auc.std(ddof=1) / math.sqrt(len(folds_auc))),
-                     model.coef_[0].copy()))
+        aucs = []
+        for tr, va in folds:
+            sub = np.abs(model.fit(X[tr], yy[tr]).coef_[0]) > 1e-6
+            units = _units(pool, _relaxed(X[tr], yy[tr], sub), max_traits, n_known, X[tr], yy[tr])
+            if not units:
+                aucs.append(0.5)
+                continue
+            score = _unit_matrix(X[va], units) @ np.array([wt for wt, _ in units], dtype=np.float64)
+            aucs.append(float(roc_auc_score(yy[va], score)) if len(np.unique(yy[va])) == 2 else 0.5)
+        path.append((float(np.mean(aucs)), float(np.std(aucs, ddof=1) / math.sqrt(len(aucs))),
+                     _relaxed(X, yy, keep)))
     if not path:
         return None
-    # the one-standard-error rule: the sparsest model within one standard error of the best, so few
-    # training accounts keep only what they can support and many let weak traits in
     top = max(path, key=lambda p: p[0])
-    chosen = next(p for p in path if p[0] >= top[0] - top[1])
-    best = (chosen[0], chosen[2])
-    keep = np.abs(best[1]) > 1e-6
-    relaxed = LogisticRegression(C=1.0, solver="lbfgs", max_iter=1000).fit(X[:, keep], yy)
-    coef = np.zeros(X.shape[1])
-    coef[keep] = relaxed.coef_[0]
-    return best[0], coef
+    return top[0], top[2]
+
+
+def _unit_matrix(X: np.ndarray, units: list[tuple[int, list[int]]]) -> np.ndarray:
+    """Each unit's match (any of its atoms: values of one set, adjacent bands of one range)."""
+    return np.column_stack([X[:, ids].max(axis=1) for _, ids in units]).astype(np.float64)
+
+
+def _integer_weights(coef: np.ndarray, X: np.ndarray, yy: np.ndarray) -> np.ndarray:
+    """Integer weights -5..+5 for `coef`: of the scales that put the largest at ±3..±5 (a kept trait
+    never rounds to 0), the one whose rounded weights rank the training accounts best."""
+    from sklearn.metrics import roc_auc_score
+
+    top = max(float(np.abs(coef).max()), 1e-9)
+    best: tuple[float, np.ndarray] | None = None
+    for largest in (5.0, 4.5, 4.0, 3.5, 3.0):
+        w = np.clip(np.rint(coef * largest / top), -5, 5)
+        w = np.where(w == 0, np.where(coef > 0, 1, -1), w).astype(np.int64)
+        auc = float(roc_auc_score(yy, X @ w)) if len(np.unique(yy)) == 2 else 0.5
+        if best is None or auc > best[0] + 1e-12:
+            best = (auc, w)
+    assert best is not None
+    return best[1]
+
+
+def _least_significant(U: np.ndarray, yy: np.ndarray) -> tuple[int, np.ndarray]:
+    """(the unit whose Wald statistic is smallest, the coefficients) of a logistic fit on units `U`."""
+    from sklearn.linear_model import LogisticRegression
+
+    model = LogisticRegression(C=1.0, solver="lbfgs", max_iter=1000).fit(U, yy)
+    p = model.predict_proba(U)[:, 1]
+    Ui = np.column_stack([np.ones(len(U)), U])
+    # the L2 penalty (C = 1) is part of the curvature
+    info = Ui.T @ (Ui * (p * (1 - p))[:, None]) + np.diag([0.0] + [1.0] * U.shape[1])
+    var = np.diag(np.linalg.pinv(info))[1:]
+    coef = model.coef_[0]
+    return int(np.argmin(coef ** 2 / np.maximum(var, 1e-12))), coef
+
+
+def _units(pool: list[Candidate], coef: np.ndarray, max_traits: int, n_known: int,
+           X: np.ndarray | None = None, yy: np.ndarray | None = None) -> list[tuple[int, list[int]]]:
+    """The suggested traits as (integer weight, atom indices into `pool`). Coefficients scaled to -5..+5
+    (the largest to ±5) and rounded; atoms of one column with the same weight merged (values into one
+    set, adjacent bands into one range). While there are more than `max_traits`, the two traits of one
+    column whose weights differ least (by one at most) merge at their support-weighted weight. Then,
+    with the atoms' matches `X` and labels `yy`: the traits are refitted together (merging changed
+    what each stands for) and, while more than `max_traits`, the least significant (smallest Wald
+    statistic) is dropped and the rest refitted; the final coefficients become integers by the scale
+    that ranks the training accounts best (`_integer_weights`). Without `X`, the least important are
+    dropped (|weight| × the spread of the match: a +1 on half the accounts moves more rankings than a
+    +2 on 2 %) and the strongest is ±5."""
+    if not np.any(coef):
+        return []
+    scale = 5.0 / np.abs(coef).max()
+    rounded = np.clip(np.rint(coef * scale), -5, 5).astype(np.int64)
+    units: list[tuple[int, list[int]]] = [(int(rounded[i]), [int(i)]) for i in np.flatnonzero(rounded)]
+
+    def joinable(a: list[int], b: list[int]) -> bool:
+        return _joinable([pool[i] for i in a], [pool[i] for i in b])
+
+    def join(i: int, j: int, weight: int | None = None) -> None:
+        both = sorted(units[i][1] + units[j][1], key=lambda k: pool[k].segment)
+        if weight is None:
+            support = np.array([pool[k].support for k in both], dtype=np.float64)
+            weight = int(np.clip(round(float(coef[both] @ support) / support.sum() * scale), -5, 5))
+        units[i] = (weight, both)
+        del units[j]
+
+    def closest(max_diff: int) -> tuple[int, int] | None:
+        pairs = [(abs(units[i][0] - units[j][0]), i, j) for i in range(len(units)) for j in range(i + 1, len(units))
+                 if abs(units[i][0] - units[j][0]) <= max_diff and joinable(units[i][1], units[j][1])]
+        return min(pairs)[1:] if pairs else None
+
+    while (ij := closest(0)) is not None:  # same weight: one trait
+        join(*ij, weight=units[ij[0]][0])
+    while len(units) > max_traits and (ij := closest(1)) is not None:
+        join(*ij)
+    units = [u for u in units if u[0]]
+    if X is not None and yy is not None and units:
+        U = _unit_matrix(X, units)
+        worst, fitted = _least_significant(U, yy)
+        while len(units) > max_traits:
+            del units[worst]
+            U = np.delete(U, worst, axis=1)
+            worst, fitted = _least_significant(U, yy)
+        weights = _integer_weights(fitted, U, yy)
+        units = [(int(wt), ids) for wt, (_, ids) in zip(weights, units, strict=True)]
+        while (ij := closest(0)) is not None:  # the same integer weight again: one trait
+            join(*ij, weight=units[ij[0]][0])
+        return units
+
+    def importance(u: tuple[int, list[int]]) -> float:
+        """How much a trait moves the ranking: |weight| × the spread of its match (√(p(1 − p)))."""
+        p = min(sum(pool[k].support for k in u[1]) / max(n_known, 1), 1.0)
+        return abs(u[0]) * math.sqrt(p * (1 - p))
+    units = sorted(units, key=importance, reverse=True)[:max_traits]
+    top = max((abs(u[0]) for u in units), default=5)
+    if top < 5:  # a merge lowered the strongest trait: the strongest is ±5 again
+        units = [(int(np.clip(round(wt * 5 / top), -5, 5)), g) for wt, g in units]
+    return units
 
 
 def _merged(group: list[Candidate], weight: int) -> Trait:
     """One trait for atoms of one column that got the same weight: values in one set, adjacent bands
-    in one range (bands that are not adjacent stay apart: see _weighted_traits)."""
+    in one range (bands that are not adjacent stay apart: see _units)."""
     first = group[0].trait
     base = {**first.to_dict(), "weight": weight, "trait_class": _class_for(weight)}
     base.pop("id", None)
@@ -469,87 +583,24 @@ def _joinable(a: list[Candidate], b: list[Candidate]) -> bool:
     return a[-1].segment + 1 == b[0].segment or b[-1].segment + 1 == a[0].segment
 
 
-def _weighted_traits(pool: list[Candidate], coef: np.ndarray, max_traits: int, n_known: int) -> list[Trait]:
-    """Coefficients scaled to -5..+5 (the largest to ±5) and rounded; atoms of one column with the same
-    weight merged (values into one set, adjacent bands into one range). While there are more than
-    `max_traits`, the two traits of one column whose weights differ least (by one at most) merge at
-    their support-weighted weight; then the least important are dropped (|weight| × the spread of the
-    match: a +1 on half the accounts moves more rankings than a +2 on 2 %). Sets each candidate's `coef`,
-    `data_weight` and `merged_into`."""
-    scale = 5.0 / np.abs(coef).max()
-    for c, b in zip(pool, coef, strict=True):
-        c.coef = float(b)
-        c.data_weight = int(np.clip(round(b * scale), -5, 5))
-    units: list[tuple[int, list[Candidate]]] = [(c.data_weight, [c]) for c in pool if c.data_weight]
-
-    def join(i: int, j: int, weight: int | None = None) -> None:
-        both = sorted(units[i][1] + units[j][1], key=lambda c: c.segment)
-        if weight is None:
-            weight = int(np.clip(round(sum(c.coef * c.support for c in both) / sum(c.support for c in both) * scale),
-                                 -5, 5))
-        units[i] = (weight, both)
-        del units[j]
-
-    def closest(max_diff: int) -> tuple[int, int] | None:
-        pairs = [(abs(units[i][0] - units[j][0]), i, j) for i in range(len(units)) for j in range(i + 1, len(units))
-                 if abs(units[i][0] - units[j][0]) <= max_diff and _joinable(units[i][1], units[j][1])]
-        return min(pairs)[1:] if pairs else None
-
-    while (ij := closest(0)) is not None:  # same weight: one trait
-        join(*ij, weight=units[ij[0]][0])
-    while len(units) > max_traits and (ij := closest(1)) is not None:
-        join(*ij)
-    units = [u for u in units if u[0]]
-
-    def importance(u: tuple[int, list[Candidate]]) -> float:
-        """How much a trait moves the ranking: |weight| × the spread of its match (√(p(1 − p)))."""
-        p = min(sum(c.support for c in u[1]) / max(n_known, 1), 1.0)
-        return abs(u[0]) * math.sqrt(p * (1 - p))
-    units.sort(key=importance, reverse=True)
-    dropped, units = units[max_traits:], units[:max_traits]
-    top = max((abs(u[0]) for u in units), default=5)
-    if top < 5:  # a merge lowered the strongest trait: the strongest is ±5 again
-        units = [(int(np.clip(round(wt * 5 / top), -5, 5)), g) for wt, g in units]
+def _weighted_traits(pool: list[Candidate], coef: np.ndarray, max_traits: int, n_known: int,
+                     X: np.ndarray | None = None, yy: np.ndarray | None = None) -> list[Trait]:
+    """The suggested traits (`_units`), strongest first. Sets each candidate's `coef`, `data_weight`
+    (its trait's weight when it is suggested alone, else 0) and `merged_into` (the label of the
+    suggested trait it is part of, with other atoms)."""
+    units = _units(pool, coef, max_traits, n_known, X, yy)
     units.sort(key=lambda u: (-abs(u[0]), -u[0]))
+    for c, b in zip(pool, coef, strict=True):
+        c.coef, c.data_weight, c.merged_into = float(b), 0, ""
     traits = []
-    for (weight, group), keep in [(u, True) for u in units] + [(u, False) for u in dropped]:
+    for weight, ids in units:
+        group = [pool[k] for k in ids]
         t = _merged(group, weight)
-        if keep:
-            traits.append(t)
+        traits.append(t)
         for c in group:
-            c.data_weight = weight if keep and len(group) == 1 else 0
-            c.merged_into = t.label if keep and len(group) > 1 else ""
-    for c in pool:
-        if not any(c in g for _, g in units):
-            c.data_weight = 0
+            c.data_weight = weight if len(group) == 1 else 0
+            c.merged_into = t.label if len(group) > 1 else ""
     return traits
-
-
-def _reweighted(accounts: AccountMatrix, traits: list[Trait], pool: list[Candidate], idx: np.ndarray,
-                yy: np.ndarray) -> list[Trait]:
-    """The final traits' weights refitted together (merging and dropping changed what each stands
-    for), scaled so the strongest is ±5 and rounded; a kept trait never rounds to 0 (±1)."""
-    from sklearn.linear_model import LogisticRegression
-
-    from .profile import find_column
-
-    if not traits:
-        return traits
-    bound = [(t, s) for t in traits if (s := find_column(t, accounts.specs)) is not None]
-    if len(bound) != len(traits):
-        return traits
-    X = accounts.matches(bound)[idx].astype(np.float64)
-    coef = LogisticRegression(C=1.0, solver="lbfgs", max_iter=1000).fit(X, yy).coef_[0]
-    scale = 5.0 / max(float(np.abs(coef).max()), 1e-9)
-    out = []
-    for t, b in zip(traits, coef, strict=True):
-        weight = int(np.clip(round(b * scale), -5, 5)) or (1 if b > 0 else -1)
-        out.append(replace(t, weight=weight, trait_class=_class_for(weight)))
-        for c in pool:
-            if c.data_weight and c.trait.definition_key() == t.definition_key():
-                c.data_weight = weight
-    out.sort(key=lambda t: (-abs(t.weight), -t.weight))
-    return out
 
 
 def _merged_candidates(accounts: AccountMatrix, traits: list[Trait], pool: list[Candidate], spec_by_header: dict,
@@ -614,13 +665,13 @@ def _suggest(accounts: AccountMatrix, outcome: Outcome, max_traits: int, train: 
     if len(rows) > max_fit_rows:
         rows = np.sort(np.random.default_rng(7).choice(rows, max_fit_rows, replace=False))
     idx, yy = expand_outcomes(rows, y, w)
-    best = _fit_coefficients(X_all[idx].astype(np.float64), yy, idx, max_traits)
+    X = X_all[idx].astype(np.float64)
+    best = _fit_coefficients(X, yy, idx, pool, max_traits, n_known)
     if best is None:
         return Suggestion(outcome, base, n_known, strong + weak, [], math.nan,
                           "no strong traits found: the regression kept no trait", leaks, excluded)
     auc, coef = best
-    traits = _weighted_traits(pool, coef, max_traits, n_known)
-    traits = _reweighted(accounts, traits, pool, idx, yy)
+    traits = _weighted_traits(pool, coef, max_traits, n_known, X, yy)
     merged = _merged_candidates(accounts, traits, pool, spec_by_header, y, w, known, base)
     ordered = merged + sorted(strong + weak, key=lambda c: (not c.data_weight, not c.strong, -abs(c.data_weight)))
     return Suggestion(outcome, base, n_known, ordered, traits, auc,
