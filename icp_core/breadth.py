@@ -67,10 +67,14 @@ class Breadth:
     def reading(self) -> str:
         """'broad: 48 % of the market for 60 % of customers (1.25×)', and the open pipeline."""
         market = f"{pct(self.market_share)} of the market"
+        if self.market and not self.market_in_ab:
+            return "no account is in tier A or B yet"
         if not self.customers:
             text = f"A+B hold {market} (no customer data to compare with)"
         else:
-            text = f"{self.kind}: {market} for {pct(self.customer_share)} of customers ({self.concentration:.2f}×)"
+            ratio = "" if math.isnan(self.concentration) else f" ({self.concentration:.2f}×)"
+            text = (f"{self.kind + ': ' if self.kind else ''}{market} for {pct(self.customer_share)} of "
+                    f"customers{ratio}")
         if self.pipeline:
             text += f" · {pct(self.pipeline_share)} of open pipeline"
         return text

@@ -41,6 +41,12 @@ def test_the_readings_of_the_issue(in_ab, won, kind):
     assert b.reading().startswith(f"{kind}: {pct(b.market_share)} of the market")
 
 
+def test_an_empty_a_plus_b_reads_as_such_not_nan():
+    """A fresh dataset's empty profile puts nobody in A or B: no "0 % for 0 % (nan×)"."""
+    b = breadth_of(np.zeros(10, bool), accounts([1, 1, 2, 0, 0, 1, 0, 2, -1, -1]))
+    assert b.reading() == "no account is in tier A or B yet"
+
+
 def test_no_customer_data_says_so():
     acc = SimpleNamespace(won=np.full(4, -1, np.int8), churned=np.full(4, -1), arr=np.full(4, np.nan),
                           has={"won": False, "churned": False, "arr": False}, n=4)

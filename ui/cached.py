@@ -50,6 +50,12 @@ def histogram_spec() -> dict:
             .configure_axis(labelFontSize=14, titleFontSize=14).configure_title(fontSize=16).to_dict())
 
 
+# the narrow tier names, each word on its own line ("No" / "data"): six bands of a narrow chart fit
+SHORT_TIER_LABEL_EXPR = " : ".join(
+    f"datum.value == '{k}' ? [{', '.join(repr(w) for w in v.split())}]" for k, v in SHORT_TIER_NAMES.items()
+) + " : datum.value"
+
+
 @st.cache_resource
 def tier_bar_spec(measure: str, field: str) -> dict:
     """One measure (win rate, ARR, churn, accounts) per tier as a Vega-Lite spec built with Altair."""
@@ -58,9 +64,7 @@ def tier_bar_spec(measure: str, field: str) -> dict:
             alt.Axis(labelExpr=VEGA_MONEY_LABEL) if field == "arr" else alt.Axis(labelExpr=VEGA_COUNT_LABEL))
     bar = alt.Chart(alt.NamedData("tiers")).mark_bar().encode(
         x=alt.X("tier:N", sort=list(TIER_LABELS), title=None,
-                  axis=alt.Axis(labelAngle=0, labelOverlap=False,
-                                labelExpr=" : ".join(f"datum.value == '{k}' ? '{v}'" for k, v in SHORT_TIER_NAMES.items())
-                                + " : datum.value")),
+                  axis=alt.Axis(labelAngle=0, labelOverlap=False, labelExpr=SHORT_TIER_LABEL_EXPR)),
         y=alt.Y(f"{field}:Q", title=measure, axis=axis),
         color=alt.Color("tier:N", scale=colour, legend=None),
         tooltip=["tier:N", alt.Tooltip("label:N", title=measure), "accounts:Q"],
