@@ -10,7 +10,8 @@ row is from the file's columns (roles, headers) and how often the best company k
 - descriptive columns that (nearly) never differ within one account (industry, country,
   segment ...) keep their header and take the account's most frequent value; accounts whose
   values disagree are counted per column and reported;
-- the other columns are aggregated per account: numbers as sum and mean, dates as first and
+- the other columns are aggregated per account: numbers as sum and mean (years as first and last,
+  probabilities and rates as a mean, codes as distinct counts, row counters left out), dates as first and
   last, categories as most frequent value and distinct count (contacts: every value present),
   plus a row count. Deals keep their raw rows as `raw_opportunities`, rolled up by the
   opportunities engine (`ingest.rollup_sql`: won/lost/open, win rate, won value, close dates),
@@ -251,6 +252,27 @@ _ROW_LEVEL_ROLES = {"deal_stage", "arr", "close_date", "signup_date", "sales_cyc
 _TEXTLIKE = ("id", "text")
 _MODE = "first(v ORDER BY n DESC, v)"  # the most frequent value; ties to the first in sort order
 _AMOUNT_HEADER = r"amount|price|total|quantity|qty|value|revenue|cost|sum|mrr|arr|paid|units|seats"
+# numbers that must not be added up across an account's rows (normalised headers):
+_SERIAL_HEADER = r"^((s|sr|sl|serial|row|line|item|record|entry) ?(no|nr|num|number|#)?|no|nr|#|index|idx)$"  # row counters
+_YEAR_HEADER = r"\b(year|yr|jahr|annee|ano|anno|fy|fiscal year)\b"  # 2021 + 2022 is no year: first and last
+_CODE_HEADER = r"\b(code|campaign|ref|reference|zip|postal|postcode|plz|phone)\b"  # labels written as numbers
+_SHARE_HEADER = r"probability|percent|pct|rate|ratio|share|score|rating|likelihood|margin"  # a mean, never a sum
+
+
+def _number_aggregates(header: str, scale: str) -> list[tuple[str, str]]:
+    """How a number column of several rows per account is rolled up, by what its header says it is: a
+    row counter is left out, a year becomes first and last, a code is counted as distinct values, a
+    probability or rate is averaged, anything else is summed and averaged."""
+    name = normalise_header(header)
+    if re.fullmatch(_SERIAL_HEADER, name):
+        return []
+    if re.search(_YEAR_HEADER, name):
+        return [(f"{header} (first)", "min(x.value)"), (f"{header} (last)", "max(x.value)")]
+    if re.search(_CODE_HEADER, name):
+        return [(f"{header} (distinct)", "count(DISTINCT x.value)")]
+    if "%" in header or re.search(_SHARE_HEADER, name):
+        return [(f"{header} (mean)", f"avg(x.value{scale})")]
+    return [(f"{header} (sum)", f"sum(x.value{scale})"), (f"{header} (mean)", f"avg(x.value{scale})")]
 
 
 def _placeholders(con, table: str, specs: list[ColumnSpec]) -> dict[str, list[str]]:
@@ -338,9 +360,8 @@ def plan_rollup(con, specs: list[ColumnSpec], guess: ShapeGuess, ph: dict[str, l
             if s.role == "record_id" or re.search(r"\b(id|nbr|number|no)\b|id$", normalise_header(header)):
                 aggregated.append((s, "rows", [(f"{header} (distinct)", f"count(DISTINCT {present})")]))
         elif kind == "number":
-            scale = "" if float(s.scale) == 1.0 else f" * {float(s.scale)!r}"
-            aggregated.append((s, "rows", [(f"{header} (sum)", f"sum(x.value{scale})"),
-                                           (f"{header} (mean)", f"avg(x.value{scale})")]))
+            if outputs := _number_aggregates(header, "" if float(s.scale) == 1.0 else f" * {float(s.scale)!r}"):
+                aggregated.append((s, "rows", outputs))
         elif kind in ("date", "year"):
             aggregated.append((s, "rows", [(f"{header} (first)", "min(x.value)"), (f"{header} (last)", "max(x.value)")]))
         elif kind == "boolean":

@@ -204,3 +204,21 @@ def test_a_rolled_up_dataset_can_be_remapped(store, exports):
     assert after["rows"] == 300 and {c["header"]: c["role"] for c in after["columns"]}["Industry"] == "category"
     df = read_accounts(store, meta["id"])
     assert int(df["opp_won_count"].sum()) == int(exports["deals_truth"]["won"].sum())  # deals kept and rolled up again
+
+
+@pytest.mark.parametrize("name, kept, gone", [
+    # an invoice workbook's Year: 2021 + 2022 is no year (the review saw "Year (sum)" = 48,527)
+    ("real_sdlv_invoices_workbook.xlsx", {"Year (first)", "Year (last)", "Amount (sum)"}, {"Year (sum)", "Year (mean)"}),
+    # a row counter is no quantity of the startup
+    ("real_india_startup_funding_deals.csv", set(), {"Sr No (sum)", "Sr No (mean)"}),
+    # a deal's win probability is averaged, never added up
+    ("real_sdlv_opportunities.xlsx", {"Probability (mean)"}, {"Probability (sum)"}),
+])
+def test_numbers_that_do_not_add_up_are_not_summed(store, name, kept, gone):
+    """Seen on real uploads: years, row counters and probabilities were summed per account."""
+    from tests.conftest import SHARED_DATA
+
+    meta = ingest_dataset(store, SHARED_DATA / name).meta
+    headers = {c["header"] for c in meta["columns"]}
+    assert meta["shape"]["shape"] in ("lines", "deals")
+    assert kept <= headers and not gone & headers, sorted(h for h in headers if "(" in h)
