@@ -40,18 +40,18 @@ ROLES: dict[str, Role] = {r.name: r for r in (
     Role("domain", "Website / domain", "text", "identity", (
         r"(company\s)?(website|domain|web\s?site|homepage|homepage\surl|url|web)( url)?",)),
     Role("industry", "Industry", "category_folded", "firmographic", (
-        r"(primary\s)?(industry|sector|vertical)(\s(name|code|group))?"
+        r"(primary\s|gics\s|company\s|account\s)?(industry|sector|vertical)(\s(name|code|group))?"
         r"|setor|secteur(\sd\s?activite)?|branche|industrie|industria|ramo|rubro|sector\sde\sactividad"
         r"|secteur\sactivite|(activity|business)\s(sector|segment)",
         r"category(\scode)?")),
     Role("country", "Country", "country", "firmographic", (
-        r"(hq\s|billing\s|shipping\s|headquarters\s|office\s)?country(\s(code|name|iso))?"
+        r"(hq\s|billing\s|shipping\s|headquarters\s|office\s|company\s|account\s)?country(\s(code|name|iso|id))?"
         r"|pais|pays|land|nation|paese|code\s(pays|pais)|(pays|pais)\scode",
         r"office\slocation|hq\slocation|headquarters|location")),
     Role("region", "Region", "category", "firmographic", (
         r"(sales\s)?(region|geo|geography|territory|sales\sregion|market)",)),
     Role("employees", "Employees", "number", "firmographic", (
-        r"(number\sof\s|no\sof\s|num\s|total\s)?employees?(\s(count|number|band|range|size))?",
+        r"(number\sof\s|no\sof\s|num\s|total\s|#\s?|company\s)?employees?(\s(count|number|band|range|size))?",
         r"employee\s(count|number|band|range)"
         r"|(numero\sde\s|n\sde\s|no\sde\s|nombre\sde\s|anzahl\s|quantidade\sde\s|cantidad\sde\s)?"
         r"(funcionarios|empleados|mitarbeiter(zahl)?|effectifs?|salaries|colaboradores|trabajadores|beschaftigte)",

@@ -222,3 +222,16 @@ def test_numbers_that_do_not_add_up_are_not_summed(store, name, kept, gone):
     headers = {c["header"] for c in meta["columns"]}
     assert meta["shape"]["shape"] in ("lines", "deals")
     assert kept <= headers and not gone & headers, sorted(h for h in headers if "(" in h)
+
+
+@pytest.mark.parametrize("name, roles", [
+    ("real_apollo_accounts_export.csv", {"# Employees": "employees", "Company Country": "country"}),
+    ("real_asx_listed_companies.csv", {"GICS industry group": "industry"}),
+])
+def test_common_export_headers_get_their_roles(store, name, roles):
+    """Seen on real uploads: Apollo's "# Employees" and "Company Country" and ASX's "GICS industry
+    group" were a plain number and categories, so no Employees, Country or Industry trait existed."""
+    from tests.conftest import SHARED_DATA
+
+    meta = ingest_dataset(store, SHARED_DATA / name).meta
+    assert {h: _col(meta, h)["role"] for h in roles} == roles
