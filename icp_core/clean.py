@@ -166,6 +166,9 @@ def _amount_macros() -> str:
         CASE
           WHEN regexp_full_match(t, '[0-9]{{1,3}}(,[0-9]{{3}})+(\\.[0-9]+)?')
             THEN TRY_CAST(replace(t, ',', '') AS DOUBLE)
+          -- Indian grouping (lakh, crore): '1,00,000', '20,00,00,000'
+          WHEN regexp_full_match(t, '[0-9]{{1,2}}(,[0-9]{{2}})+,[0-9]{{3}}(\\.[0-9]+)?')
+            THEN TRY_CAST(replace(t, ',', '') AS DOUBLE)
           WHEN regexp_full_match(t, '[0-9]{{1,3}}(\\.[0-9]{{3}})+,[0-9]+|[0-9]{{1,3}}(\\.[0-9]{{3}}){{2,}}')
             THEN TRY_CAST(replace(replace(t, '.', ''), ',', '.') AS DOUBLE)
           WHEN regexp_full_match(t, '[0-9]+,[0-9]{{1,2}}')
@@ -337,7 +340,8 @@ def _split_sql(text: str) -> str:
 # '1,234.56', '2.5', '1,234'. '1.234' could be either: it is 1234 only in a column whose
 # values are all decimal-comma or undecided, with at least one decimal-comma value.
 _DECIMAL_COMMA_RE = r"[0-9]{1,3}(\.[0-9]{3})+,[0-9]+|[0-9]+,[0-9]{1,2}|[0-9]+,[0-9]{4,}|[0-9]{1,3}(\.[0-9]{3}){2,}"
-_DECIMAL_POINT_RE = r"[0-9]{1,3}(,[0-9]{3})+(\.[0-9]+)?|[0-9]+\.[0-9]{1,2}|[0-9]+\.[0-9]{4,}"
+_DECIMAL_POINT_RE = (r"[0-9]{1,3}(,[0-9]{3})+(\.[0-9]+)?|[0-9]+\.[0-9]{1,2}|[0-9]+\.[0-9]{4,}"
+                     r"|[0-9]{1,2}(,[0-9]{2})+,[0-9]{3}(\.[0-9]+)?")  # Indian grouping: 20,00,00,000
 
 
 def number_lookup_sql(values_sql: str, group: str | None = None) -> str:
