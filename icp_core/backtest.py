@@ -39,6 +39,7 @@ class Backtest:
     gains: pd.DataFrame  # share_targeted, share_captured
     warnings: list[str]
     insufficient: int = 0  # held-out observations of Insufficient-data accounts left out (0 when included)
+    unit: str = "accounts"  # what one observation is: "accounts", or "closed deals" (deals rolled up to accounts)
 
     def to_dict(self, reference_auc: float | None = None) -> dict:
         tiers = self.tiers.replace({np.nan: None}).to_dict("records")
@@ -47,7 +48,7 @@ class Backtest:
                 "captured_good_ab": self.captured_good, "captured_arr_ab": self.captured_arr,
                 "customers_in_icp": self.customers_in_icp, "open_pipeline_in_icp": self.pipeline_in_icp,
                 "reference_auc": reference_auc, "warnings": self.warnings,
-                "insufficient_left_out": self.insufficient}
+                "insufficient_left_out": self.insufficient, "unit": self.unit}
 
 
 def pattern_outcomes(patterns: Patterns, y: np.ndarray, test: np.ndarray, accounts: AccountMatrix,
@@ -61,6 +62,7 @@ def pattern_outcomes(patterns: Patterns, y: np.ndarray, test: np.ndarray, accoun
     good = np.where(t, y * w, 0.0)
     other = np.where(t, (1 - y) * w, 0.0)
     return {
+        "unit": "closed deals" if len(w) and float(np.max(w)) > 1 else "accounts",  # outcomes.outcome_weights
         "pos": np.bincount(inv, weights=good, minlength=u),
         "neg": np.bincount(inv, weights=other, minlength=u),
         "customers": np.bincount(inv, weights=(accounts.won == 1), minlength=u),
@@ -69,7 +71,8 @@ def pattern_outcomes(patterns: Patterns, y: np.ndarray, test: np.ndarray, accoun
 
 
 def _tier_rows(tier: np.ndarray, count: np.ndarray, pos: np.ndarray, neg: np.ndarray,
-               base: float, judged: tuple[int, ...] = tuple(range(N_TIERS))) -> tuple[list[dict], list[str]]:
+               base: float, judged: tuple[int, ...] = tuple(range(N_TIERS)),
+               unit: str = "accounts") -> tuple[list[dict], list[str]]:
     """Per tier: accounts, known and good held-out observations, rate with its Wilson interval,
     lift; and a warning per tier with too few known outcomes to judge."""
     t_acc = np.bincount(tier, weights=count, minlength=N_TIERS)
@@ -83,7 +86,7 @@ def _tier_rows(tier: np.ndarray, count: np.ndarray, pos: np.ndarray, neg: np.nda
         rl, rh = wilson(t_pos[i], k)
         too_few = bool(k < MIN_SAMPLE and i in judged)  # a tier left out is not "too few"
         if too_few and t_acc[i] > 0:
-            warnings.append(f"Tier {name} has only {int(k)} held-out accounts with a known outcome: "
+            warnings.append(f"Tier {name} has only {int(k)} held-out {unit} with a known outcome: "
                             "too few to judge its rate")
         rows.append({"tier": name, "accounts": int(t_acc[i]), "known": int(k), "good": int(t_pos[i]),
                      "rate": rate, "rate_low": rl, "rate_high": rh,
@@ -128,11 +131,12 @@ def backtest(result: ScoreResult, counts: dict, outcome_label: str = "",
     lo, hi = auc_interval(auc, n_pos, n_neg)
     tier = result.pattern_tier.astype(np.int64)
     judged = tuple(range(N_TIERS)) if include_insufficient else tuple(range(N_TIERS - 1))
-    rows, warnings = _tier_rows(tier, p.count, pos, neg, base, judged)
+    unit = counts.get("unit", "accounts")
+    rows, warnings = _tier_rows(tier, p.count, pos, neg, base, judged, unit)
     if left_out:
         warnings.append(f"{left_out:,} held-out observations of accounts with insufficient data are left out")
     if n_pos < MIN_SAMPLE or n_neg < MIN_SAMPLE:
-        warnings.insert(0, f"The held-out split has {int(n_pos)} good and {int(n_neg)} other accounts: "
+        warnings.insert(0, f"The held-out split has {int(n_pos)} good and {int(n_neg)} other {unit}: "
                            f"fewer than {MIN_SAMPLE} on one side, so the AUC and lifts are rough")
     ab = tier <= 1
     captured = float(pos[ab].sum() / n_pos) if n_pos else math.nan
@@ -141,7 +145,7 @@ def backtest(result: ScoreResult, counts: dict, outcome_label: str = "",
     cust, opn = counts["customers"], counts["open"]
     return Backtest(outcome_label, int(n), int(n_pos), base, auc, lo, hi, pd.DataFrame(rows), captured,
                     captured_arr, _share(cust[ab], cust), _share(opn[ab], opn), _gains(rank_score, pos, neg),
-                    warnings, left_out)
+                    warnings, left_out, unit)
 
 
 def live_backtest(accounts: AccountMatrix, result: ScoreResult, outcome: Outcome,

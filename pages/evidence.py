@@ -286,7 +286,9 @@ tab_bt, tab_time, tab_suggest, tab_calibrate, tab_cohort, tab_campaign = st.tabs
 with tab_bt:
     leak_warning(leak_flags_cached(str(cur.root), cur.dataset_ws, cur.dataset_id, cur.stamp, outcome))
     st.markdown(f"**{escape_markdown(profile.name)}** on **{escape_markdown(outcome.label())}**: "
-                f"{count(bt.n)} held-out observations, {count(bt.n_pos)} good (base rate {pct(bt.base_rate)}).")
+                f"{count(bt.n)} held-out {bt.unit}, {count(bt.n_pos)} good (base rate {pct(bt.base_rate)})."
+                + (" Each account counts once per closed deal (won or lost), so rates are deal win rates."
+                   if bt.unit != "accounts" else ""))
     for msg in bt.warnings:
         st.warning(msg, icon=":material/warning:")
     if (result.pattern_tier == INSUFFICIENT_CODE).any():
@@ -330,11 +332,12 @@ with tab_bt:
         t["Rate"] = [f"{pct(r)} ({pct(lo)}–{pct(hi)})" if k else "–"
                      for r, lo, hi, k in zip(t["rate"], t["rate_low"], t["rate_high"], t["known"], strict=True)]
         t["Lift"] = [("–" if math.isnan(x) else f"{x:.2f}×") + (" ⚠" if few else "") for x, few in zip(t["lift"], t["too_few"], strict=True)]
+        known = "Held-out deals" if bt.unit != "accounts" else "Held-out known"
         st.dataframe(t[["tier", "accounts", "known", "good", "Rate", "Lift"]].rename(
-            columns={"tier": "Tier", "accounts": "Accounts", "known": "Held-out known", "good": "Good"}),
+            columns={"tier": "Tier", "accounts": "Accounts", "known": known, "good": "Good"}),
             hide_index=True, width="stretch", key="evidence.tiers",
             column_config={c: st.column_config.NumberColumn(c, format="localized")
-                           for c in ("Accounts", "Held-out known", "Good")})
+                           for c in ("Accounts", known, "Good")})
         colour = alt.Scale(domain=list(TIER_LABELS), range=[TIER_COLORS[x] for x in TIER_LABELS])
         lift = bt.tiers.dropna(subset=["lift"])
         chart = alt.Chart(lift).mark_bar().encode(

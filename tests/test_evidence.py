@@ -136,6 +136,15 @@ def test_maven_pipeline_has_no_strong_traits(store):
     assert np.nanmin(y) < 1 and w.sum() > 5000  # won/lost deals per account, not one flag per account
     sug = suggest_traits(am, Outcome("won"))
     assert not sug.found and "no strong traits found" in sug.message
+    # the backtest says what it counts: closed deals (1,872 of them for 85 accounts read as accounts before)
+    from icp_core.backtest import live_backtest
+    from icp_core.profile import Profile
+    from icp_core.scoring import score_profile
+
+    r, _ = score_profile(am, Profile(name="p", traits=[Trait("Big", "range", role="employees", min=1000, weight=3)]))
+    bt = live_backtest(am, r, Outcome("won"))
+    assert bt.unit == "closed deals" and bt.n > am.n and bt.to_dict()["unit"] == "closed deals"
+    assert all("accounts with a known outcome" not in w for w in bt.warnings)
 
 
 def test_column_outcomes_understand_crm_values(tmp_path, store):

@@ -212,11 +212,11 @@ def test_score_and_evidence_pages_show_the_status(data_root):
     score_widget(at.number_input, "st.insufficient").set_value(50).run()
     at.switch_page("pages/evidence.py").run()
     assert not at.exception, at.exception
-    n_default = int(next(m for m in at.markdown if "held-out observations" in m.value).value.split("**: ")[1]
+    n_default = int(next(m for m in at.markdown if "held-out accounts" in m.value).value.split("**: ")[1]
                     .split(" held-out")[0].replace(",", ""))
     assert any("insufficient data are left out" in w.value for w in at.warning)
     at.toggle(key="evidence.include_insufficient").set_value(True).run()
-    n_all = int(next(m for m in at.markdown if "held-out observations" in m.value).value.split("**: ")[1]
+    n_all = int(next(m for m in at.markdown if "held-out accounts" in m.value).value.split("**: ")[1]
                 .split(" held-out")[0].replace(",", ""))
     assert n_all > n_default
 
