@@ -134,7 +134,9 @@ def backtest(result: ScoreResult, counts: dict, outcome_label: str = "",
     unit = counts.get("unit", "accounts")
     rows, warnings = _tier_rows(tier, p.count, pos, neg, base, judged, unit)
     if left_out:
-        warnings.append(f"{left_out:,} held-out observations of accounts with insufficient data are left out")
+        what = (("held-out account" if left_out == 1 else "held-out accounts") if unit == "accounts"
+                else f"held-out {unit} of accounts")
+        warnings.append(f"{left_out:,} {what} with insufficient data {'is' if left_out == 1 else 'are'} left out")
     if n_pos < MIN_SAMPLE or n_neg < MIN_SAMPLE:
         warnings.insert(0, f"The held-out split has {int(n_pos)} good and {int(n_neg)} other {unit}: "
                            f"fewer than {MIN_SAMPLE} on one side, so the AUC and lifts are rough")

@@ -326,18 +326,19 @@ with tab_bt:
                          "Good rate in A+B": st.column_config.NumberColumn(format="percent"),
                          "Lift of A+B": st.column_config.NumberColumn(format="%.2f×")})
     lookalike_line(outcome)
-    left, right = st.columns([3, 2])
+    # the tier table spans the page (in a column at 1280 px it clipped "Insufficient data" and the rates)
+    t = bt.tiers.copy()
+    t["Rate"] = [f"{pct(r)} ({pct(lo)}–{pct(hi)})" if k else "–"
+                 for r, lo, hi, k in zip(t["rate"], t["rate_low"], t["rate_high"], t["known"], strict=True)]
+    t["Lift"] = [("–" if math.isnan(x) else f"{x:.2f}×") + (" ⚠" if few else "") for x, few in zip(t["lift"], t["too_few"], strict=True)]
+    known = "Held-out deals" if bt.unit != "accounts" else "Held-out known"
+    st.dataframe(t[["tier", "accounts", "known", "good", "Rate", "Lift"]].rename(
+        columns={"tier": "Tier", "accounts": "Accounts", "known": known, "good": "Good"}),
+        hide_index=True, width="stretch", key="evidence.tiers",
+        column_config={c: st.column_config.NumberColumn(c, format="localized")
+                       for c in ("Accounts", known, "Good")})
+    left, right = st.columns(2)
     with left:
-        t = bt.tiers.copy()
-        t["Rate"] = [f"{pct(r)} ({pct(lo)}–{pct(hi)})" if k else "–"
-                     for r, lo, hi, k in zip(t["rate"], t["rate_low"], t["rate_high"], t["known"], strict=True)]
-        t["Lift"] = [("–" if math.isnan(x) else f"{x:.2f}×") + (" ⚠" if few else "") for x, few in zip(t["lift"], t["too_few"], strict=True)]
-        known = "Held-out deals" if bt.unit != "accounts" else "Held-out known"
-        st.dataframe(t[["tier", "accounts", "known", "good", "Rate", "Lift"]].rename(
-            columns={"tier": "Tier", "accounts": "Accounts", "known": known, "good": "Good"}),
-            hide_index=True, width="stretch", key="evidence.tiers",
-            column_config={c: st.column_config.NumberColumn(c, format="localized")
-                           for c in ("Accounts", known, "Good")})
         colour = alt.Scale(domain=list(TIER_LABELS), range=[TIER_COLORS[x] for x in TIER_LABELS])
         lift = bt.tiers.dropna(subset=["lift"])
         chart = alt.Chart(lift).mark_bar().encode(
@@ -346,15 +347,15 @@ with tab_bt:
             color=alt.Color("tier:N", scale=colour, legend=None),
             tooltip=["tier", alt.Tooltip("rate:Q", format=".0%"), alt.Tooltip("lift:Q", format=".2f"), "known"])
         base_line = alt.Chart(pd.DataFrame({"y": [1.0]})).mark_rule(strokeDash=[4, 4]).encode(y="y:Q")
-        st.altair_chart((chart + base_line).properties(height=260), width="stretch")
+        st.altair_chart((chart + base_line).properties(height=260, title="Lift per tier (held out)"), width="stretch")
     with right:
         diag = pd.DataFrame({"share_targeted": [0, 1], "share_captured": [0, 1]})
         gains = alt.Chart(bt.gains).mark_line(color="#2563eb", strokeWidth=3).encode(
             x=alt.X("share_targeted:Q", title="Share of accounts targeted (best score first)", axis=alt.Axis(format="%")),
-            y=alt.Y("share_captured:Q", title="Share of good customers captured", axis=alt.Axis(format="%")))
+            y=alt.Y("share_captured:Q", title="Good customers captured", axis=alt.Axis(format="%")))
         chance = alt.Chart(diag).mark_line(strokeDash=[4, 4], color="#888").encode(x="share_targeted:Q",
                                                                                     y="share_captured:Q")
-        st.altair_chart((gains + chance).properties(height=340, title="Cumulative gains (held out)"), width="stretch")
+        st.altair_chart((gains + chance).properties(height=260, title="Cumulative gains (held out)"), width="stretch")
     if outcome.kind == "pmf":
         pmf = pmf_scores(accounts, outcome.pmf_columns, outcome.pmf_method)
         per_tier = pd.DataFrame({"Tier": np.array(TIER_LABELS, dtype=object)[result.tier], "PMF": pmf}).groupby(

@@ -214,7 +214,8 @@ def test_score_and_evidence_pages_show_the_status(data_root):
     assert not at.exception, at.exception
     n_default = int(next(m for m in at.markdown if "held-out accounts" in m.value).value.split("**: ")[1]
                     .split(" held-out")[0].replace(",", ""))
-    assert any("insufficient data are left out" in w.value for w in at.warning)
+    assert any("with insufficient data is left out" in w.value or "with insufficient data are left out" in w.value
+               for w in at.warning)
     at.toggle(key="evidence.include_insufficient").set_value(True).run()
     n_all = int(next(m for m in at.markdown if "held-out accounts" in m.value).value.split("**: ")[1]
                 .split(" held-out")[0].replace(",", ""))
