@@ -232,7 +232,8 @@ def rollup_sql(opp_specs: list[ColumnSpec], join_role: str) -> str:
                CASE WHEN count(*) FILTER (WHERE stage IN ('won', 'lost')) > 0
                     THEN count(*) FILTER (WHERE stage = 'won')::DOUBLE
                          / count(*) FILTER (WHERE stage IN ('won', 'lost')) END AS opp_win_rate,
-               coalesce(sum(value) FILTER (WHERE stage = 'won'), 0) AS opp_won_value,
+               {"coalesce(sum(value) FILTER (WHERE stage = 'won'), 0)" if "arr" in by_role else "NULL::DOUBLE"}
+                   AS opp_won_value,  -- no value column: unknown, not $0
                CASE WHEN count(*) FILTER (WHERE stage = 'won') > 0 THEN 'won'
                     WHEN count(*) FILTER (WHERE stage = 'open' OR stage IS NULL) > 0 THEN 'open'
                     ELSE 'lost' END AS opp_outcome,

@@ -75,8 +75,9 @@ ROLES: dict[str, Role] = {r.name: r for r in (
         r"stage|status")),
     Role("arr", "ARR / deal value", "number", "outcome", (
         r"arr|annual\srecurring\srevenue|acv|tcv|arr\samount(\susd)?",
-        r"(deal|opportunity|opp|contract|close|closed|won)\s(value|amount|size)(\susd)?",
-        r"amount|mrr|mrr\samount|monthly\srecurring\srevenue")),
+        r"(deal|opportunity|opp|contract|close|closed|won)\s(value|amount|size)(\susd)?"
+        r"|amount\s(received|won|booked|signed)|(received|won|booked|signed)\samount",
+        r"((estimated|expected|total|actual)\s)?amount|mrr|mrr\samount|monthly\srecurring\srevenue")),
     Role("churned", "Churned / retained", "churn", "outcome", (
         r"(is\s)?churn(ed)?(\s(flag|status|yn))?", r"(is\s)?(cancell?ed|lost\scustomer)")),
     Role("nps", "NPS", "number", "outcome", (
@@ -86,7 +87,7 @@ ROLES: dict[str, Role] = {r.name: r for r in (
     Role("signup_date", "Signup date", "date", "outcome", (
         r"(sign\s?up|signed\sup|start|join|joined|onboard(ed|ing)?|customer\ssince|created|create|contract\sstart|first\spurchase)(\sdate|\sat|\son)?",)),
     Role("close_date", "Close date", "date", "outcome", (
-        r"(close|closed|closing|won|win)(\sdate|\sat|\son)?|date\sclosed",)),
+        r"((actual|real)\s)?(close|closed|closing|won|win)(\sdate|\sat|\son)?|date\sclosed",)),
     # identifiers and contact details: never traits (kind text). Their group is "generic"
     # because a file often has several of each (First Name + Last Name, many id columns);
     # IDENTIFIER_ROLES lists them.

@@ -235,3 +235,25 @@ def test_common_export_headers_get_their_roles(store, name, roles):
 
     meta = ingest_dataset(store, SHARED_DATA / name).meta
     assert {h: _col(meta, h)["role"] for h in roles} == roles
+
+
+def test_a_real_deals_workbook_keeps_its_money_and_close_dates(store):
+    """Seen on a real upload (Acumatica opportunities): no value column was found, so every account's
+    won value read $0, and "Actual Close Date" was not a close date, so the close dates were empty."""
+    from tests.conftest import SHARED_DATA
+
+    path = SHARED_DATA / "real_sdlv_opportunities.xlsx"
+    meta = ingest_dataset(store, path).meta
+    assert meta["quality"]["rollup"]["value_column"] == "Amount received"
+    df = read_accounts(store, meta["id"])
+    raw = pd.read_excel(path)
+    won = raw[raw["Stage"] == "Won"]
+    assert df["opp_won_value"].sum() == pytest.approx(won["Amount received"].sum())
+    assert df["opp_last_close_date"].notna().sum() > 1000
+
+
+def test_deals_without_a_value_column_have_no_won_value_rather_than_zero(store, tmp_path):
+    pd.DataFrame({"Company": ["a", "a", "b"], "Stage": ["Won", "Lost", "Won"]}).to_csv(tmp_path / "d.csv", index=False)
+    meta = ingest_dataset(store, tmp_path / "d.csv", shape="deals").meta
+    df = read_accounts(store, meta["id"])
+    assert df["opp_won_count"].tolist() == [1, 1] and df["opp_won_value"].isna().all()
