@@ -4,7 +4,8 @@
 accounts: each common category value, and the values above / below the base rate merged into one
 "in {A, B}" group per direction; for numbers, the bands where the outcome rate changes (decile bins
 cut into up to four runs by dynamic programming on the binomial likelihood) and the best single run
-per direction; each technology as a flag; yes/no columns as a flag; missing values as a trait.
+per direction, each band also with its edges moved to round numbers where the rates change there
+(`_snapped`); each technology as a flag; yes/no columns as a flag; missing values as a trait.
 Candidates whose rate differs from the base rate beyond a Bonferroni-corrected Wilson interval are
 marked strong.
 
@@ -12,7 +13,7 @@ marked strong.
 logistic regression (scikit-learn) on the *atoms* (single values, bands, flags, missing), strong
 or not, refits the kept atoms without the L1 shrinkage (relaxed lasso), maps the coefficients to
 -5..+5 and merges atoms of one column with the same weight (values into one set, adjacent bands into
-one range); beyond `max_traits` traits, the closest weights of one column merge, then the least
+one range, its edges at round numbers when they moved); beyond `max_traits` traits, the closest weights of one column merge, then the least
 significant trait (Wald statistic of a joint refit) is dropped until `max_traits` are left; the
 final weights become integers by the scale that ranks the training accounts best. The regularisation
 is picked by the cross-validated AUC of that whole suggestion (integer score, cap included). No
@@ -52,7 +53,8 @@ class Candidate:
     coef: float = 0.0
     atom: bool = True  # goes to the regression (one value, one band of a number, one flag); groups do not
     segment: int = -1  # a number's band: its position among the column's bands (adjacent ones merge)
-    merged_into: str = ""  # the suggested trait this one was merged into (same column, same weight)
+    round_bounds: tuple[float | None, float | None] | None = None  # a band's (min, max) at round numbers
+    merged_into: str = ""  # the suggested trait this one is part of (same column, same weight; or its band moved)
 
 
 OUTCOME_ROLES = {"deal_stage", "arr", "churned", "nps", "sales_cycle_days", "signup_date", "close_date"}
@@ -111,15 +113,16 @@ class _Split:
     z: float = 1.96  # Bonferroni-corrected, set once every column's comparisons are counted
     out: list[Candidate] = field(default_factory=list)
 
-    def add(self, trait: Trait, spec: ColumnSpec, match: np.ndarray, atom: bool = True, segment: int = -1) -> None:
+    def add(self, trait: Trait, spec: ColumnSpec, match: np.ndarray, atom: bool = True, segment: int = -1) -> bool:
         """Add `trait` as a candidate unless too few (or too many) known accounts match it."""
         hit = match & self.known
         n = float(hit.sum())
         if n < self.min_support or n > self.n_known - self.min_support:
-            return
+            return False
         rate, lift, lo, hi, strong = _stat(float(self.good[hit].sum()), float(self.obs[hit].sum()), n,
                                            self.base, self.z)
         self.out.append(Candidate(trait, spec.header, int(n), rate, lift, lo, hi, strong, atom=atom, segment=segment))
+        return True
 
     def add_missing(self, spec: ColumnSpec, miss: np.ndarray) -> None:
         """The "value missing" trait of a column, when some accounts miss it."""
@@ -246,6 +249,49 @@ def _best_partition(cnt: np.ndarray, obs: np.ndarray, pos: np.ndarray, split: _S
     return runs[::-1]
 
 
+SNAP_MIN_GAIN = 1.0  # log-likelihood a round cut must gain over the decile edge to replace it
+
+
+def _round_cuts(lo: float, hi: float) -> np.ndarray:
+    """The round numbers (1, 2, 5 × a power of ten, either sign) strictly between `lo` and `hi`."""
+    top = max(abs(lo), abs(hi))
+    if not (math.isfinite(top) and top > 0):
+        return np.empty(0)
+    powers = 10.0 ** np.arange(math.floor(math.log10(top)) - 3, math.floor(math.log10(top)) + 1)
+    ladder = np.outer(powers, [1.0, 2.0, 5.0]).ravel()
+    cuts = np.concatenate([-ladder, ladder])
+    return np.sort(cuts[(cuts > lo) & (cuts < hi)])
+
+
+def _snapped(x: np.ndarray, good: np.ndarray, obs: np.ndarray, edges: np.ndarray,
+             bands: list[tuple[int, int]]) -> np.ndarray:
+    """`edges` with each cut between two bands moved to the round number within its neighbouring bins
+    (`_round_cuts`) that best fits the two bands' rates (binomial log-likelihood), when that fits better
+    than the decile edge by SNAP_MIN_GAIN: people draw bands at round numbers (under 20, 200-2,000
+    employees), so where the effect changes at one, the deciles only come near it. `x`, `good`, `obs`:
+    the known accounts' values, good and all observations."""
+    order = np.argsort(x, kind="stable")
+    xs = x[order]
+    cg, co = (np.concatenate([[0.0], np.cumsum(a[order])]) for a in (good, obs))
+
+    def ll(a: np.ndarray, b: np.ndarray) -> np.ndarray:  # sorted accounts a..b-1 as one rate
+        p_, o = cg[b] - cg[a], co[b] - co[a]
+        r = np.clip(p_ / np.maximum(o, 1e-12), 1e-9, 1 - 1e-9)
+        return np.where(o > 0, p_ * np.log(r) + (o - p_) * np.log(1 - r), 0.0)
+
+    out = edges.copy()
+    for (i, _), (b, j) in zip(bands, bands[1:], strict=False):
+        cuts = np.concatenate([[edges[b]], _round_cuts(float(edges[b - 1]), float(edges[b + 1]))])
+        first = int(np.searchsorted(xs, out[i])) if i > 0 else 0
+        last = int(np.searchsorted(xs, edges[j + 1])) if j + 2 < len(edges) else len(xs)
+        at = np.searchsorted(xs, cuts)
+        fit = ll(np.full_like(at, first), at) + ll(at, np.full_like(at, last))
+        k = int(np.argmax(fit))
+        if k and fit[k] - fit[0] > SNAP_MIN_GAIN:
+            out[b] = cuts[k]
+    return out
+
+
 def _range_bounds(x: np.ndarray, edges: np.ndarray, i: int, j: int, kind: str) -> tuple[float | None, float | None]:
     """Readable bounds of bins i..j (None = open): bins are [edge_i, edge_i+1), so the range ends
     at the largest value below the next edge."""
@@ -271,6 +317,10 @@ def _build_range(accounts: AccountMatrix, spec: ColumnSpec, data: Any, split: _S
     # the bands the effect changes at go to the regression (atoms, merged back when they get the same
     # weight); the best single run per direction is shown as evidence beside them
     bands = _best_partition(cnt, obs, pos, split)
+    # the regression picks and weighs the bands at the deciles; a suggested band's edges then move to
+    # round numbers (`_snapped`) where the rates say so. Cutting at round numbers before the fit
+    # changes which traits the cross-validation keeps, and on small data that costs more than it gains
+    rounded = edges if spec.kind == "year" else _snapped(x[ok], split.good[ok], split.obs[ok], edges, bands)
     runs = [(ij, True, k) for k, ij in enumerate(bands)]
     runs += [(ij, False, -1) for ij in _best_bins(cnt, obs, pos, split).values() if ij is not None and ij not in bands]
     seen = set()
@@ -280,8 +330,10 @@ def _build_range(accounts: AccountMatrix, spec: ColumnSpec, data: Any, split: _S
             continue
         seen.add((lo, hi))
         inside = ~np.isnan(x) & ((x >= lo) if lo is not None else True) & ((x <= hi) if hi is not None else True)
-        split.add(Trait(label=default_label(spec.header, "range", lo=lo, hi=hi, kind=spec.kind), rule="range",
-                        min=lo, max=hi, weight=1, **trait_ref_for(spec)), spec, inside, atom=atom, segment=k)
+        if split.add(Trait(label=default_label(spec.header, "range", lo=lo, hi=hi, kind=spec.kind), rule="range",
+                           min=lo, max=hi, weight=1, **trait_ref_for(spec)), spec, inside, atom=atom, segment=k) \
+                and atom:
+            split.out[-1].round_bounds = _range_bounds(x, rounded, i, j, spec.kind)
     split.add_missing(spec, np.isnan(x))
 
 
@@ -556,19 +608,20 @@ def _units(pool: list[Candidate], coef: np.ndarray, max_traits: int, n_known: in
 
 def _merged(group: list[Candidate], weight: int) -> Trait:
     """One trait for atoms of one column that got the same weight: values in one set, adjacent bands
-    in one range (bands that are not adjacent stay apart: see _units)."""
+    in one range (bands that are not adjacent stay apart: see _units), from the first band's lower
+    edge to the last one's upper edge at round numbers (`Candidate.round_bounds`)."""
     first = group[0].trait
     base = {**first.to_dict(), "weight": weight, "trait_class": _class_for(weight)}
     base.pop("id", None)
-    if len(group) == 1:
-        return Trait(**base)
-    if first.rule == "in_set":
+    if first.rule == "range":  # adjacent bands, in order, with their edges at round numbers when they moved
+        lo = group[0].round_bounds[0] if group[0].round_bounds else first.min
+        hi = group[-1].round_bounds[1] if group[-1].round_bounds else group[-1].trait.max
+        if (lo, hi) != (first.min, first.max):
+            kind = "year" if "year" in first.label.lower() else "number"
+            base.update(min=lo, max=hi, label=default_label(group[0].column, "range", lo=lo, hi=hi, kind=kind))
+    elif len(group) > 1:  # values in one set
         vals = [v for c in group for v in c.trait.values]
         base.update(values=vals, label=default_label(group[0].column, "in_set", vals))
-    else:  # range: adjacent bands, in order
-        lo, hi = group[0].trait.min, group[-1].trait.max
-        kind = "year" if "year" in first.label.lower() else "number"
-        base.update(min=lo, max=hi, label=default_label(group[0].column, "range", lo=lo, hi=hi, kind=kind))
     return Trait(**base)
 
 
@@ -586,8 +639,8 @@ def _joinable(a: list[Candidate], b: list[Candidate]) -> bool:
 def _weighted_traits(pool: list[Candidate], coef: np.ndarray, max_traits: int, n_known: int,
                      X: np.ndarray | None = None, yy: np.ndarray | None = None) -> list[Trait]:
     """The suggested traits (`_units`), strongest first. Sets each candidate's `coef`, `data_weight`
-    (its trait's weight when it is suggested alone, else 0) and `merged_into` (the label of the
-    suggested trait it is part of, with other atoms)."""
+    (its trait's weight when it is suggested as it is, else 0) and `merged_into` (the label of the
+    suggested trait it is part of, with other atoms or with its edges moved)."""
     units = _units(pool, coef, max_traits, n_known, X, yy)
     units.sort(key=lambda u: (-abs(u[0]), -u[0]))
     for c, b in zip(pool, coef, strict=True):
@@ -597,9 +650,10 @@ def _weighted_traits(pool: list[Candidate], coef: np.ndarray, max_traits: int, n
         group = [pool[k] for k in ids]
         t = _merged(group, weight)
         traits.append(t)
+        alone = len(group) == 1 and t.definition_key() == group[0].trait.definition_key()
         for c in group:
-            c.data_weight = weight if len(group) == 1 else 0
-            c.merged_into = t.label if len(group) > 1 else ""
+            c.data_weight = weight if alone else 0
+            c.merged_into = "" if alone else t.label
     return traits
 
 
