@@ -187,14 +187,16 @@ def load_postgres(dsn: str, source: str, name: str) -> None:
 def postgres_form(dsn: str | None) -> None:
     """Read accounts from the server's PostgreSQL (a table or one query), or say how to set it up."""
     if not dsn:
-        st.caption("To read accounts straight from PostgreSQL (a warehouse replica) instead of a file, the server "
-                   "needs a connection string in the environment variable `ICP_PG_DSN` or as `dsn` under "
-                   "`[postgres]` in `.streamlit/secrets.toml`.")
+        st.caption("Reading accounts straight from PostgreSQL (a warehouse replica) instead of a file is not set "
+                   "up on this server. Whoever runs it sets a connection string, e.g. "
+                   "`host=replica.internal dbname=crm user=icp_reader`, in the environment variable `ICP_PG_DSN` "
+                   "or as `dsn` under `[postgres]` in `.streamlit/secrets.toml`, turns on sign-in (or, on a server "
+                   "only they can reach, sets `ICP_PG_ANONYMOUS=1`), and restarts the app.")
         return
     if not pg_open_to(app_state().signed_in is not None):
         st.caption("A PostgreSQL connection is configured, but this server has no sign-in: anyone who opens it "
-                   "could read through that connection. Configure sign-in (`[auth]` in the app's secrets), or set "
-                   f"`{ANONYMOUS_ENV}=1` on a server only you can reach.")
+                   "could read through that connection. Whoever runs the server turns on sign-in (`[auth]` in the "
+                   f"app's secrets), or sets `{ANONYMOUS_ENV}=1` on a server only they can reach, and restarts the app.")
         return
     st.caption("Through the connection this server is configured with (its details are never shown or stored). "
                "The read runs in a read-only transaction and goes through the same cleaning and role detection "
