@@ -81,6 +81,11 @@ def count(n, exact_below: int = 100_000) -> str:
     return compact(n)
 
 
+def rows_text(n: int) -> str:
+    """'1 row', '3,000 rows'."""
+    return f"{n:,} row" if n == 1 else f"{n:,} rows"
+
+
 def pct(x, digits: int = 0) -> str:
     """A share 0..1 as a percentage: 0.256 -> '26%' ('–' when missing)."""
     if is_missing(x):

@@ -15,6 +15,7 @@ from dataclasses import asdict
 
 import duckdb
 
+from .formatting import rows_text
 from .roles import ROLES, ColumnSpec, normalise_header
 from .sql import fetch_one, quote_ident
 
@@ -212,7 +213,7 @@ def _typo_hints(con, s: ColumnSpec, dictionary: str, max_values: int = MAX_TYPO_
         hints.append({
             "column": s.header, "key": s.key, "kind": "typo", "value": rare, "rows": int(rare_n),
             "suggestion": common, "suggestion_rows": int(common_n),
-            "message": f"{s.header}: '{rare}' ({rare_n:,} rows) looks like '{common}' ({common_n:,} rows)",
+            "message": f"{s.header}: '{rare}' ({rows_text(rare_n)}) looks like '{common}' ({rows_text(common_n)})",
         })
     return hints
 
@@ -283,11 +284,11 @@ def _industry_word_hints(con, s: ColumnSpec, dictionary: str, already: set[str],
     for value, n, word, word_n in rows:
         if value in already:
             continue
-        seen = f" ({word_n:,} rows)" if word_n is not None else ""
+        seen = f" ({rows_text(word_n)})" if word_n is not None else ""
         out.append({
             "column": s.header, "key": s.key, "kind": "typo", "value": value, "rows": int(n),
             "suggestion": word, "suggestion_rows": int(word_n) if word_n is not None else None,
-            "message": f"{s.header}: '{value}' ({n:,} rows) looks like a misspelling of '{word}'{seen}",
+            "message": f"{s.header}: '{value}' ({rows_text(n)}) looks like a misspelling of '{word}'{seen}",
         })
     return out
 
@@ -316,7 +317,7 @@ def duplicate_accounts(con, specs: list[ColumnSpec], cols: set[str]) -> list[dic
         top = examples[0]
         verb = "value appears" if values == 1 else "values appear"
         message = (f"{s.header}: {values:,} {verb} more than once ({extra:,} extra row{'s' if extra != 1 else ''}), "
-                   f"e.g. '{top['value']}' ({top['rows']:,} rows)")
+                   f"e.g. '{top['value']}' ({rows_text(top['rows'])})")
         out.append({"column": s.header, "key": s.key, "role": s.role, "duplicated_values": values,
                     "extra_rows": extra, "examples": examples, "message": message})
     return out
@@ -333,6 +334,6 @@ def _country_hints(con, s: ColumnSpec, examples: list[dict]) -> list[dict]:
             hints.append({
                 "column": s.header, "key": s.key, "kind": "country", "value": ex["value"],
                 "rows": ex["rows"], "suggestion": best[0], "suggestion_rows": None,
-                "message": f"{s.header}: '{ex['value']}' ({ex['rows']} rows) is not a known country; did you mean '{best[0]}'?",
+                "message": f"{s.header}: '{ex['value']}' ({rows_text(ex['rows'])}) is not a known country; did you mean '{best[0]}'?",
             })
     return hints

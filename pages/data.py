@@ -304,12 +304,13 @@ with st.expander("Load a new dataset", expanded=(app_state().dataset[0] == SAMPL
         max_upload_size=limit_mb,
         help="Rolled up to accounts (won, lost, open deals, win rate, won value, close dates), "
              "joined on account id or name.")
-    # A click is kept (with its time) until a file is there to load: a click made while the file is
-    # still uploading reaches the app before the file does, and the file's arrival then loads it.
-    st.button("Load dataset", type="primary", icon=":material/upload:", key="data.load",
-              on_click=lambda: st.session_state.__setitem__("data.load_requested", time.monotonic()))
     choices = upload_choices(accounts_file, opportunities_file is not None)
     name = st.text_input("Dataset name", key="data.name", placeholder="e.g. Salesforce export, Nov 2026")
+    # under what the file will load as, so it is read before it is confirmed. A click is kept (with its
+    # time) until a file is there to load: a click made while the file is still uploading reaches the
+    # app before the file does, and the file's arrival then loads it.
+    st.button("Load dataset", type="primary", icon=":material/upload:", key="data.load",
+              on_click=lambda: st.session_state.__setitem__("data.load_requested", time.monotonic()))
     requested = st.session_state.get("data.load_requested")
     if requested is not None and accounts_file is None:
         if time.monotonic() - requested > LOAD_WAITS_FOR_UPLOAD_S:
@@ -474,7 +475,21 @@ def _preview_tab(store: DatasetStore, dataset_id: str, meta: dict) -> None:
     """The first accounts, optionally with their raw values."""
     raw_view = st.toggle("Show raw values beside clean ones", key="data.show_raw")
     preview = read_accounts(store, dataset_id, limit=200, with_raw=raw_view).drop(columns=["row_id"])
-    st.dataframe(preview, hide_index=True, width="stretch", height=420)
+    # the columns under the headers the file (or the roll-up) gave them, as in the quality table
+    headers = {c["key"]: c["header"] or f"({c['key']})" for c in meta["columns"]}
+
+    def shown(key: str) -> str:
+        for suffix, label in (("__raw", " (raw)"), ("__band", " (band)")):
+            if key.endswith(suffix) and key.removesuffix(suffix) in headers:
+                return headers[key.removesuffix(suffix)] + label
+        return headers.get(key, key)
+    names = [shown(k) for k in preview.columns]
+    if len(set(names)) == len(names):
+        preview.columns = names
+    # dates as dates: a clean date column holds midnight timestamps
+    dates = {c: st.column_config.DateColumn(c, format="YYYY-MM-DD") for c in preview.columns
+             if pd.api.types.is_datetime64_any_dtype(preview[c])}
+    st.dataframe(preview, hide_index=True, width="stretch", height=420, column_config=dates)
     st.caption(f"First {len(preview):,} of {meta['rows']:,} accounts.")
 
 

@@ -51,7 +51,7 @@ def test_upload_in_real_chromium_shows_quality_panel(chromium, server, tmp_path)
     expect(page.get_by_text("Loaded 4 accounts from crm_export.csv")).to_be_visible(timeout=60_000)
     expect(page.get_by_role("heading", name="crm_export")).to_be_visible()
     expect(page.get_by_text("All 4 rows were read.")).to_be_visible()
-    expect(page.get_by_text(re.compile(r"'technolgy' \(1 rows\) looks like"))).to_be_visible()
+    expect(page.get_by_text(re.compile(r"'technolgy' \(1 row\) looks like"))).to_be_visible()
     # the quality table (a canvas grid) is there, and its numbers are in the metrics
     expect(page.locator("[data-testid='stDataFrame']").first).to_be_visible()
     metrics = page.locator("[data-testid='stMetricValue']").all_inner_texts()

@@ -194,3 +194,15 @@ def test_order_lines_are_proposed_then_rolled_up_and_the_key_is_shown_as_typed(a
     loaded = next(m for m in app.metric if m.label == "Accounts loaded")
     assert loaded.value == "7"
     assert "rolled up from 70 lines" in loaded.help and "\\*\\*Customer\\*\\*" in loaded.help
+
+
+def test_preview_shows_the_files_headers_and_dates_as_dates(app):
+    """Seen on real uploads: the preview showed snake_case keys (lange_min_most_frequent) beside a
+    quality table in the file's own headers, and dates with 00:00:00."""
+    upload = "Company,Länge (min),Signup Date\nAcme,12,2024-03-01\nBeta,15,2024-05-17\n"
+    app.file_uploader(key="data.accounts_file").set_value(("crm.csv", upload.encode(), "text/csv"))
+    app.button[0].click().run()
+    assert not app.exception, app.exception
+    preview = next(d for d in app.dataframe if "Company" in d.value.columns and len(d.value) == 2)
+    assert list(preview.value.columns) == ["Company", "Länge (min)", "Signup Date"]
+    assert preview.proto.columns and "YYYY-MM-DD" in preview.proto.columns
