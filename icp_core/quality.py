@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import asdict
+from typing import cast
 
 import duckdb
 
@@ -317,7 +318,7 @@ def duplicate_accounts(con, specs: list[ColumnSpec], cols: set[str]) -> list[dic
         top = examples[0]
         verb = "value appears" if values == 1 else "values appear"
         message = (f"{s.header}: {values:,} {verb} more than once ({extra:,} extra row{'s' if extra != 1 else ''}), "
-                   f"e.g. '{top['value']}' ({rows_text(top['rows'])})")
+                   f"e.g. '{top['value']}' ({rows_text(cast(int, top['rows']))})")
         out.append({"column": s.header, "key": s.key, "role": s.role, "duplicated_values": values,
                     "extra_rows": extra, "examples": examples, "message": message})
     return out
