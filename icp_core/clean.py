@@ -23,6 +23,7 @@ Rules (each has a test in tests/test_clean.py):
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 import duckdb
@@ -107,15 +108,32 @@ def country_key(text: str) -> str:
     return "".join(ch for ch in folded if "a" <= ch <= "z")
 
 
+COUNTRY_LANGUAGES = ("fr", "de", "es", "it", "pt", "nl")  # CRMs of European teams write country names so
+
+
+@functools.lru_cache(maxsize=1)
 def country_lookup_rows() -> list[tuple[str, str]]:
-    """(key, canonical name) for every ISO 3166 country by codes, names and aliases."""
+    """(key, canonical name) for every ISO 3166 country by codes, names and aliases, and by its names
+    in COUNTRY_LANGUAGES (pycountry's own translations: 'États-Unis', 'Deutschland', 'España'); an
+    English spelling wins where a translation would collide with it."""
+    import gettext
+
     rows: dict[str, str] = {}
+    translated: list[tuple[str, str]] = []
+    translations = [gettext.translation("iso3166-1", pycountry.LOCALES_DIR, languages=[lang], fallback=True)
+                    for lang in COUNTRY_LANGUAGES]
     for c in pycountry.countries:
         display = COUNTRY_DISPLAY.get(c.alpha_2, getattr(c, "common_name", None) or c.name)
         for spelling in (c.alpha_2, c.alpha_3, c.name, getattr(c, "common_name", None),
                          getattr(c, "official_name", None), display):
             if spelling:
                 rows.setdefault(country_key(spelling), display)
+        for t in translations:
+            for name in (c.name, getattr(c, "common_name", None)):
+                if name:
+                    translated.append((t.gettext(name), display))
+    for spelling, display in translated:
+        rows.setdefault(country_key(spelling), display)
     for alias, code in COUNTRY_ALIASES.items():
         country = pycountry.countries.get(alpha_2=code)
         if country is None:

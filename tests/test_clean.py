@@ -103,6 +103,10 @@ def test_deal_stages_open_is_not_lost(con, text, expected):
     ("UK", "United Kingdom"), ("GB", "United Kingdom"), ("Great Britain", "United Kingdom"),
     ("DEU", "Germany"), ("de", "Germany"), ("Korea, Republic of", "South Korea"),
     ("Philipines", None), ("Atlantis", None),
+    # a French charity's CRM (real upload): its country names are French; German, Spanish too
+    ("États-Unis", "United States"), ("Belgique", "Belgium"), ("Espagne", "Spain"), ("Royaume-Uni", "United Kingdom"),
+    ("Deutschland", "Germany"), ("España", "Spain"), ("Paesi Bassi", "Netherlands"),
+    ("Georgia", "Georgia"), ("Niger", "Niger"),  # an English spelling wins over any translation
 ])
 def test_countries_to_one_canonical_name(con, text, expected):
     assert clean_values(con, "country", [text]) == [expected]
