@@ -144,8 +144,7 @@ def apply_shape(con, info: SourceInfo, specs: list[ColumnSpec], shape: str | Non
                       f"({guess.reason}).")
     if guess.rows_without_key:
         info.notes.append(f"{guess.rows_without_key:,} row(s) have no {guess.key_header} and are left out.")
-    for d in rollup["disagreements"][:5]:
-        info.notes.append(d["message"])
+    # the values that differ within accounts are the report's own list (shape.disagreements), not notes
     return account_specs, opp_specs, report
 
 

@@ -357,8 +357,8 @@ def _dataset_header(meta: dict, read_only: bool) -> None:
     m3.metric("Columns", f"{sum(1 for c in columns if not c.get('derived')):,}",
               help="Columns from the accounts file; rolled-up opportunity columns come on top")
     m4.metric("Columns with unreadable values", f"{problem_cols:,}")
-    for note in src.get("notes", []):
-        st.info(note, icon=":material/info:")
+    if notes := src.get("notes", []):  # one box, the file's own words shown as typed
+        st.info("\n".join(f"- {escape_markdown(note)}" for note in notes), icon=":material/info:")
 
 
 def _quality_tab(meta: dict) -> None:
