@@ -113,6 +113,7 @@ def assess_quality(con: duckdb.DuckDBPyConnection, specs: list[ColumnSpec], info
                 hints.extend(_industry_word_hints(con, s, dictionaries[s.key],
                                                   {h["value"] for h in hints if h["key"] == s.key}, stats=stats))
         columns.append(col)
+    hints.extend(_scale_hints(con, specs, cols))
     return {
         "source": asdict(info),
         "rows_read": info.rows_read,
@@ -125,6 +126,29 @@ def assess_quality(con: duckdb.DuckDBPyConnection, specs: list[ColumnSpec], info
         "rollup": rollup,
         "opportunities_source": asdict(opp_info) if opp_info is not None else None,
     }
+
+
+# A company's annual revenue or a deal's value under these is implausible as the typical value: the
+# column is most likely given in thousands or millions (Maven's revenue is in $M: 1,100 means $1.1B)
+_SMALL_MONEY = {"annual_revenue": 10_000.0, "arr": 100.0}
+
+
+def _scale_hints(con: duckdb.DuckDBPyConnection, specs: list[ColumnSpec], cols: set[str]) -> list[dict]:
+    """A hint per money column whose median is implausibly small for its unit scale of 1."""
+    hints = []
+    for s in specs:
+        limit = _SMALL_MONEY.get(s.role)
+        if limit is None or float(s.scale) != 1.0 or s.key not in cols:
+            continue
+        median, n = fetch_one(con, f"SELECT median({quote_ident(s.key)}), count(*) FROM accounts "
+                                   f"WHERE {quote_ident(s.key)} > 0")
+        if median is not None and n >= 5 and median < limit:
+            hints.append({"column": s.header, "key": s.key, "kind": "scale", "value": float(median), "rows": int(n),
+                          "suggestion": None, "suggestion_rows": None,
+                          "message": f"{s.header}: the typical value is {float(median):,.4g}, small for "
+                                     f"{ROLES[s.role].label.lower()}; if the column is in thousands or millions, set "
+                                     "its Scale under Column mapping"})
+    return hints
 
 
 # Columns whose values are names of people or places: near-twins there are real, different

@@ -262,3 +262,15 @@ def test_deals_without_a_value_column_have_no_won_value_rather_than_zero(store, 
     meta = ingest_dataset(store, tmp_path / "d.csv", shape="deals").meta
     df = read_accounts(store, meta["id"])
     assert df["opp_won_count"].tolist() == [1, 1] and df["opp_won_value"].isna().all()
+
+
+def test_revenue_in_millions_is_pointed_out(store, tmp_path):
+    """Seen on a real upload: Maven's revenue is in $M (1,100.04 is $1.1B) and nothing said so."""
+    from tests.conftest import SHARED_DATA
+
+    meta = ingest_dataset(store, SHARED_DATA / "maven_crm_accounts.csv").meta
+    (hint,) = [h for h in meta["quality"]["hints"] if h["kind"] == "scale"]
+    assert hint["column"] == "revenue" and "Scale" in hint["message"] and 1000 < hint["value"] < 1500
+    pd.DataFrame({"Company": list("abcdef"), "Annual Revenue": ["$2.5M", "$10M", "$800K", "$1.2B", "$40M", "$3M"]}) \
+        .to_csv(tmp_path / "r.csv", index=False)
+    assert not [h for h in ingest_dataset(store, tmp_path / "r.csv").meta["quality"]["hints"] if h["kind"] == "scale"]
