@@ -40,7 +40,7 @@ ROLES: dict[str, Role] = {r.name: r for r in (
     Role("domain", "Website / domain", "text", "identity", (
         r"(company\s)?(website|domain|web\s?site|homepage|homepage\surl|url|web)( url)?",)),
     Role("industry", "Industry", "category_folded", "firmographic", (
-        r"(primary\s|gics\s|company\s|account\s)?(industry|sector|vertical)(\s(name|code|group))?"
+        r"(primary\s|gics\s|company\s|account\s)?(industry|sector|vertical)(\s(name|code|group|vertical))?"
         r"|setor|secteur(\sd\s?activite)?|branche|industrie|industria|ramo|rubro|sector\sde\sactividad"
         r"|secteur\sactivite|(activity|business)\s(sector|segment)",
         r"category(\scode)?")),
@@ -203,8 +203,9 @@ def column_keys(headers: list[str]) -> list[str]:
 
 
 def match_header_role(header: str) -> tuple[str, int] | None:
-    """The semantic role a header names, with the rank of the pattern (lower is better)."""
-    h = normalise_header(header)
+    """The semantic role a header names, with the rank of the pattern (lower is better). A rolled-up
+    column's most frequent value ('IndustryVertical (most frequent)') stands for the column itself."""
+    h = normalise_header(re.sub(r"\s*\(most frequent\)$", "", str(header)))
     best: tuple[str, int] | None = None
     for role in ROLES.values():
         for rank, pattern in enumerate(role.patterns):

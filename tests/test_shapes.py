@@ -228,10 +228,13 @@ def test_numbers_that_do_not_add_up_are_not_summed(store, name, kept, gone):
 @pytest.mark.parametrize("name, roles", [
     ("real_apollo_accounts_export.csv", {"# Employees": "employees", "Company Country": "country"}),
     ("real_asx_listed_companies.csv", {"GICS industry group": "industry"}),
+    # a column rolled up to its most frequent value is still what it was
+    ("real_india_startup_funding_deals.csv", {"IndustryVertical (most frequent)": "industry"}),
 ])
 def test_common_export_headers_get_their_roles(store, name, roles):
-    """Seen on real uploads: Apollo's "# Employees" and "Company Country" and ASX's "GICS industry
-    group" were a plain number and categories, so no Employees, Country or Industry trait existed."""
+    """Seen on real uploads: Apollo's "# Employees" and "Company Country", ASX's "GICS industry group"
+    and a funding export's rolled-up "IndustryVertical" were plain numbers and categories, so no
+    Employees, Country or Industry trait existed."""
     from tests.conftest import SHARED_DATA
 
     meta = ingest_dataset(store, SHARED_DATA / name).meta

@@ -119,7 +119,7 @@ def test_every_shared_file_loads_with_the_right_shape_key_and_roles(loaded, fram
 
 @pytest.mark.parametrize("name, key, stage, won, lost", [
     ("maven_crm_sales_pipeline.csv", "account", "deal_stage", "Won", "Lost"),
-    ("real_sdlv_opportunities.xlsx", "Business Account", "Stage", "Won", "Lost"),
+    ("real_sdlv_opportunities.xlsx", "Business Account", "Status", "Won", "Lost"),  # Status: all 271 lost deals
 ])
 def test_deal_files_roll_up_with_their_won_and_lost_counts(loaded, frames, name, key, stage, won, lost):
     store, meta = loaded(SHARED_DATA / name)
