@@ -266,7 +266,8 @@ def upload_choices(accounts_file, with_opportunities: bool) -> dict | None:
         st.caption(escape_markdown(" · ".join(read) + (f" · why: {guess['reason']}" if guess.get("reason") else "")))
         for note in src.get("notes", []):
             st.caption(escape_markdown(note))
-        cols = st.columns(4 if src["format"] != "parquet" else 2)
+        # the shape names are long ("lines (orders, invoices, ...)"): that box gets the room
+        cols = st.columns([1.6, 1.2, 0.7, 1] if src["format"] != "parquet" else 2)
         shapes = list(SHAPES)
         cols[0].selectbox("One row is", shapes, index=shapes.index(guess["shape"]), key=keys["shape"],
                           format_func=lambda v: SHAPE_LABELS[v],
