@@ -54,6 +54,7 @@ class Candidate:
     atom: bool = True  # goes to the regression (one value, one band of a number, one flag); groups do not
     segment: int = -1  # a number's band: its position among the column's bands (adjacent ones merge)
     round_bounds: tuple[float | None, float | None] | None = None  # a band's (min, max) at round numbers
+    kind: str = "number"  # the column's kind (ColumnSpec.kind): how a merged range prints its bounds
     merged_into: str = ""  # the suggested trait this one is part of (same column, same weight; or its band moved)
 
 
@@ -121,7 +122,8 @@ class _Split:
             return False
         rate, lift, lo, hi, strong = _stat(float(self.good[hit].sum()), float(self.obs[hit].sum()), n,
                                            self.base, self.z)
-        self.out.append(Candidate(trait, spec.header, int(n), rate, lift, lo, hi, strong, atom=atom, segment=segment))
+        self.out.append(Candidate(trait, spec.header, int(n), rate, lift, lo, hi, strong, atom=atom, segment=segment,
+                                  kind=spec.kind))
         return True
 
     def add_missing(self, spec: ColumnSpec, miss: np.ndarray) -> None:
@@ -617,8 +619,8 @@ def _merged(group: list[Candidate], weight: int) -> Trait:
         lo = group[0].round_bounds[0] if group[0].round_bounds else first.min
         hi = group[-1].round_bounds[1] if group[-1].round_bounds else group[-1].trait.max
         if (lo, hi) != (first.min, first.max):
-            kind = "year" if "year" in first.label.lower() else "number"
-            base.update(min=lo, max=hi, label=default_label(group[0].column, "range", lo=lo, hi=hi, kind=kind))
+            base.update(min=lo, max=hi, label=default_label(group[0].column, "range", lo=lo, hi=hi,
+                                                            kind=group[0].kind))
     elif len(group) > 1:  # values in one set
         vals = [v for c in group for v in c.trait.values]
         base.update(values=vals, label=default_label(group[0].column, "in_set", vals))

@@ -77,6 +77,21 @@ def test_atoms_with_the_same_weight_merge_into_readable_traits():
     assert pool[0].merged_into == "Industry in Fintech, SaaS" and pool[0].data_weight == 0
 
 
+def test_merged_year_bands_print_as_years_whatever_the_header():
+    """The merged range's label takes the column's kind, not a guess from its header: 'Founded' is a
+    year column ('1990–2005', not '1,990–2,005'), 'Orders per year' is not."""
+    from icp_core.suggest import _merged
+
+    founded = [cand("Founded 1990–1999", "range", "Founded", 1.0, 100, segment=1, min=1990, max=1999)[0],
+               cand("Founded 2000–2005", "range", "Founded", 1.0, 100, segment=2, min=2000, max=2005)[0]]
+    for c in founded:
+        c.kind = "year"
+    assert _merged(founded, 3).label == "Founded 1990–2005"
+    orders = [cand("Orders per year 1000–1999", "range", "Orders per year", 1.0, 100, segment=1, min=1000, max=1999)[0],
+              cand("Orders per year 2000–5000", "range", "Orders per year", 1.0, 100, segment=2, min=2000, max=5000)[0]]
+    assert _merged(orders, 3).label == "Orders per year 1,000–5,000"
+
+
 def test_the_cap_keeps_the_traits_that_move_most_rankings():
     # a +1 on half the accounts moves more rankings than a +2 on 2 %
     pool, coef = zip(*[cand(f"T{i}", "is_true", f"C{i}", c, s) for i, (c, s) in
