@@ -74,11 +74,11 @@ class _Connection:
 
     def __init__(self, engine: str, dsn: str | None, database: str | None):
         self.engine = engine
+        self.dsn = dsn = (dsn or os.environ.get(DSN_ENV)) if engine == "postgres" else None  # kept to scrub messages
         try:
             if engine == "postgres":
                 import psycopg
 
-                dsn = dsn or os.environ.get(DSN_ENV)
                 if not dsn:
                     raise EngineError(f"no PostgreSQL connection: pass --dsn or set {DSN_ENV}")
                 self.con = psycopg.connect(dsn, connect_timeout=10)
@@ -340,7 +340,6 @@ def read_postgres(source: str, dest, dsn: str | None = None, max_rows: int | Non
 
     query = _source_sql(source)
     what = "the query" if _is_query(source) else f"table {source.strip()}"
-    dsn = dsn or os.environ.get(DSN_ENV)
     con = _Connection("postgres", dsn, None)
     rows = 0
     writer = None
@@ -368,7 +367,7 @@ def read_postgres(source: str, dest, dsn: str | None = None, max_rows: int | Non
         except EngineError:
             raise
         except Exception as exc:
-            raise EngineError(_without_secrets(f"cannot read {what}: {_one_line(exc)}", dsn)) from None
+            raise EngineError(_without_secrets(f"cannot read {what}: {_one_line(exc)}", con.dsn)) from None
         if writer is None:
             raise EngineError(f"{what} has no rows")
     finally:
