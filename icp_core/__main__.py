@@ -250,7 +250,12 @@ def _score_icps(icps, accounts, specs, file_name: str, skip_missing: bool):
     scored = set_score(icps.names, results)
     best = overlap(scored)["best_fit"]
     lines.append("best fit: " + ", ".join(f"{r.icp} {r.accounts:,}" for r in best.itertuples()))
-    return scored, f"{icps.name} ({', '.join(icps.names)})", lines
+    return scored, _set_label(icps), lines
+
+
+def _set_label(icps) -> str:
+    """How an ICP set is named as the version of its scores: 'Set (ICP one, ICP two)'."""
+    return f"{icps.name} ({', '.join(icps.names)})"
 
 
 def _cmd_lookalikes(args) -> int:
@@ -783,9 +788,9 @@ def _cmd_run_sql(args) -> int:
     from .export import profile_version_label
 
     icps = _read_icp_set(args.profile)
-    target = icps.profiles[0] if len(icps.profiles) == 1 else icps
-    label = args.version_label or (profile_version_label(icps.profiles[0].name, None) if target is not icps
-                                   else f"{icps.name} ({', '.join(icps.names)})")
+    single = len(icps.profiles) == 1
+    target = icps.profiles[0] if single else icps
+    label = args.version_label or (profile_version_label(target.name, None) if single else _set_label(icps))
     try:
         if args.engine == "spark":
             r = run_spark(target, args.table, args.target, master=args.spark_master, version_label=label,
