@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 
 from .dataset import AccountMatrix, Patterns
-from .outcomes import Outcome, expand_outcomes, outcome_weights
+from .outcomes import Outcome, counts_deals, expand_outcomes, outcome_weights
 from .profile import Profile
 from .scoring import N_TIERS, TIER_LABELS, ScoreResult, score_profile
 from .stats import MIN_SAMPLE, auc_from_counts, auc_interval, holdout_mask, wilson
@@ -62,7 +62,7 @@ def pattern_outcomes(patterns: Patterns, y: np.ndarray, test: np.ndarray, accoun
     good = np.where(t, y * w, 0.0)
     other = np.where(t, (1 - y) * w, 0.0)
     return {
-        "unit": "closed deals" if len(w) and float(np.max(w)) > 1 else "accounts",  # outcomes.outcome_weights
+        "unit": "closed deals" if counts_deals(w) else "accounts",
         "pos": np.bincount(inv, weights=good, minlength=u),
         "neg": np.bincount(inv, weights=other, minlength=u),
         "customers": np.bincount(inv, weights=(accounts.won == 1), minlength=u),

@@ -481,11 +481,17 @@ def outcome_weights(accounts: AccountMatrix, outcome: Outcome) -> tuple[np.ndarr
     return y, np.where(np.isnan(y), 0.0, 1.0)
 
 
+def counts_deals(w: np.ndarray) -> bool:
+    """Whether `outcome_weights`' observations are closed deals (some account stands for several),
+    rather than one per account."""
+    return bool(len(w)) and float(np.max(w)) > 1
+
+
 def account_labels(y: np.ndarray, w: np.ndarray) -> np.ndarray:
     """One label per account (1 good, 0 not, NaN unknown) from `outcome_weights`' (y, w): y as it
     is when every account stands for at most one observation; with deals rolled up to accounts, an
     account is good when at least half of its closed deals were won (unknown without any)."""
-    if not len(w) or w.max() <= 1:
+    if not counts_deals(w):
         return y
     return np.where(w > 0, (y >= 0.5).astype(float), np.nan)
 
